@@ -1,0 +1,615 @@
+//! The seat state machine as pure functions (DESIGN section 3).
+//!
+//! Backends must reproduce these transitions atomically; the reference model
+//! ([`crate::model::ShowModel`]) and the conformance suite hold them to it.
+//!
+//! Times are Unix milliseconds from the backend's one clock (DESIGN I9). A
+//! hold is live while `now < until`; from `until` on it counts as available
+//! (lazy expiry, DESIGN I5).
+//!
+//! Every transition bumps the per-seat `version`, the fencing token. When a
+//! transition touches several seats at once, they all take the same new
+//! version, `1 + max(old versions)`: still strictly increasing per seat, and
+//! uniform within a hold, so one number fences a whole multi-seat hold.
+
+use crate::error::{InventoryError, Limit};
+use crate::ids::{HoldId, OrderId, OwnerId, SeatId};
+use serde::{Deserialize, Serialize};
+
+/// The state of one seat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SeatState {
+    /// Free to hold.
+    Available,
+    /// Held by `owner` under `hold` until `until` (exclusive).
+    Held {
+        /// Who holds it.
+        owner: OwnerId,
+        /// The hold it belongs to.
+        hold: HoldId,
+        /// Expiry, Unix ms: live while `now < until`.
+        until: i64,
+        /// The latest `until` any extension may reach, Unix ms.
+        deadline: i64,
+        /// Extensions so far.
+        renewals: u32,
+    },
+    /// Sold to `owner` in `order`.
+    Sold {
+        /// The buyer.
+        owner: OwnerId,
+        /// The order.
+        order: OrderId,
+    },
+    /// Taken out of sale (venue kill, promoter block).
+    Blocked,
+}
+
+/// A seat's state with its version (fencing token).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seat {
+    /// Current state.
+    pub state: SeatState,
+    /// Bumped by every transition.
+    pub version: u64,
+}
+
+impl Default for Seat {
+    fn default() -> Self {
+        Seat { state: SeatState::Available, version: 0 }
+    }
+}
+
+/// What a seat looks like from outside at a given instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SeatStatus {
+    /// Free (including holds past their expiry).
+    Available,
+    /// Under a live hold.
+    Held,
+    /// Sold.
+    Sold,
+    /// Out of sale.
+    Blocked,
+}
+
+impl Seat {
+    /// The status at `now`, with lazy expiry applied.
+    pub fn status(&self, now: i64) -> SeatStatus {
+        match self.state {
+            SeatState::Available => SeatStatus::Available,
+            SeatState::Held { until, .. } if until <= now => SeatStatus::Available,
+            SeatState::Held { .. } => SeatStatus::Held,
+            SeatState::Sold { .. } => SeatStatus::Sold,
+            SeatState::Blocked => SeatStatus::Blocked,
+        }
+    }
+
+    /// True when a hold may take this seat at `now`.
+    pub fn is_available(&self, now: i64) -> bool {
+        self.status(now) == SeatStatus::Available
+    }
+
+    /// The live or expired hold on this seat, if any.
+    pub fn hold_id(&self) -> Option<HoldId> {
+        match self.state {
+            SeatState::Held { hold, .. } => Some(hold),
+            _ => None,
+        }
+    }
+}
+
+/// A transition requested of a group of seats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeatOp {
+    /// Available -> Held.
+    Hold {
+        /// New owner.
+        owner: OwnerId,
+        /// New hold id.
+        hold: HoldId,
+        /// Expiry (Unix ms).
+        until: i64,
+        /// Latest expiry any extension may reach (Unix ms).
+        deadline: i64,
+    },
+    /// Held -> Held with a later expiry.
+    Extend {
+        /// Who asks.
+        owner: OwnerId,
+        /// The hold.
+        hold: HoldId,
+        /// The version on the caller's token.
+        version: u64,
+        /// The hold's TTL in ms.
+        ttl: i64,
+        /// The show's renewal limit.
+        max_renewals: u32,
+    },
+    /// Held -> Available, by the owner.
+    Release {
+        /// Who asks.
+        owner: OwnerId,
+        /// The hold.
+        hold: HoldId,
+        /// The version on the caller's token.
+        version: u64,
+    },
+    /// Held -> Sold, by the owner, after payment capture.
+    Sell {
+        /// Who asks.
+        owner: OwnerId,
+        /// The hold.
+        hold: HoldId,
+        /// The version on the caller's token.
+        version: u64,
+        /// The order the seats are sold to.
+        order: OrderId,
+    },
+    /// Sold -> Available (refund or void).
+    Refund {
+        /// The order the seats were sold to.
+        order: OrderId,
+    },
+    /// Held (expired) -> Available, by the sweeper.
+    Expire,
+    /// Available -> Blocked.
+    Block,
+    /// Blocked -> Available.
+    Unblock,
+}
+
+/// What a successful group transition did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The seats' version after the transition.
+    pub version: u64,
+    /// False when the request was an idempotent replay (a sell already done
+    /// for the same order) and nothing changed.
+    pub changed: bool,
+    /// The new expiry for holds and extensions (Unix ms), else 0.
+    pub until: i64,
+    /// Extensions used, for holds and extensions.
+    pub renewals: u32,
+}
+
+/// Checks `op` against every seat of a group and, only if all pass, applies
+/// it to all of them (all-or-nothing, DESIGN I3).
+///
+/// `ids[i]` names `seats[i]`; it is used only in errors. `now` is the
+/// backend's clock in Unix ms. The seats are unchanged when an error is
+/// returned.
+pub fn transition(seats: &mut [&mut Seat], ids: &[SeatId], op: &SeatOp, now: i64) -> Result<Applied, InventoryError> {
+    let plan = check(seats.iter().map(|s| &**s), ids, op, now)?;
+    if plan.changed {
+        for seat in seats.iter_mut() {
+            apply(seat, op, &plan);
+        }
+    }
+    Ok(plan)
+}
+
+/// The checking half of [`transition`]: decides, without changing anything,
+/// what `op` would do to the group. Backends that must check before they
+/// lock-free-apply use it together with [`apply`].
+pub fn check<'a>(
+    seats: impl IntoIterator<Item = &'a Seat> + Clone,
+    ids: &[SeatId],
+    op: &SeatOp,
+    now: i64,
+) -> Result<Applied, InventoryError> {
+    let max_version = seats.clone().into_iter().map(|s| s.version).max().unwrap_or(0);
+    let mut plan = Applied { version: max_version + 1, changed: true, until: 0, renewals: 0 };
+    match *op {
+        SeatOp::Hold { until, .. } => {
+            let taken: Vec<SeatId> =
+                seats.into_iter().zip(ids).filter(|(s, _)| !s.is_available(now)).map(|(_, id)| *id).collect();
+            if !taken.is_empty() {
+                return Err(InventoryError::SeatsTaken { seats: taken });
+            }
+            plan.until = until;
+        }
+        SeatOp::Extend { owner, hold, version, ttl, max_renewals } => {
+            for seat in seats {
+                let (until, deadline, renewals) = check_holder(seat, owner, hold, version, now)?;
+                if renewals >= max_renewals {
+                    return Err(InventoryError::LimitExceeded(Limit::Renewals { max: max_renewals }));
+                }
+                if until >= deadline {
+                    return Err(InventoryError::LimitExceeded(Limit::HoldLifetime));
+                }
+                plan.until = now.saturating_add(ttl).min(deadline);
+                plan.renewals = renewals + 1;
+            }
+        }
+        SeatOp::Release { owner, hold, version } => {
+            for seat in seats {
+                check_holder(seat, owner, hold, version, now)?;
+            }
+        }
+        SeatOp::Sell { owner, hold, version, order } => {
+            let mut replays = 0usize;
+            let mut total = 0usize;
+            for seat in seats {
+                total += 1;
+                match seat.state {
+                    SeatState::Sold { order: o, owner: w } if o == order && w == owner => replays += 1,
+                    _ => {
+                        check_holder(seat, owner, hold, version, now)?;
+                    }
+                }
+            }
+            if replays > 0 {
+                if replays != total {
+                    // Part sold to this order, part still held: only a
+                    // partial refund after the sale can do that.
+                    return Err(InventoryError::HoldExpired { hold });
+                }
+                plan.changed = false;
+                plan.version = max_version;
+            }
+        }
+        SeatOp::Refund { order } => {
+            if seats.into_iter().any(|s| !matches!(s.state, SeatState::Sold { order: o, .. } if o == order)) {
+                return Err(InventoryError::NotSold { order });
+            }
+        }
+        SeatOp::Expire => {
+            let bad: Vec<SeatId> = seats
+                .into_iter()
+                .zip(ids)
+                .filter(|(s, _)| !matches!(s.state, SeatState::Held { until, .. } if until <= now))
+                .map(|(_, id)| *id)
+                .collect();
+            if !bad.is_empty() {
+                return Err(InventoryError::WrongState { seats: bad });
+            }
+        }
+        SeatOp::Block => {
+            let bad: Vec<SeatId> =
+                seats.into_iter().zip(ids).filter(|(s, _)| !s.is_available(now)).map(|(_, id)| *id).collect();
+            if !bad.is_empty() {
+                return Err(InventoryError::WrongState { seats: bad });
+            }
+        }
+        SeatOp::Unblock => {
+            let bad: Vec<SeatId> =
+                seats.into_iter().zip(ids).filter(|(s, _)| s.state != SeatState::Blocked).map(|(_, id)| *id).collect();
+            if !bad.is_empty() {
+                return Err(InventoryError::WrongState { seats: bad });
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// The applying half of [`transition`]: sets one seat to the state `op`
+/// leads to, with the version and expiry `plan` (from [`check`]) decided.
+pub fn apply(seat: &mut Seat, op: &SeatOp, plan: &Applied) {
+    seat.version = plan.version;
+    seat.state = match (*op, seat.state) {
+        (SeatOp::Hold { owner, hold, until, deadline }, _) => {
+            SeatState::Held { owner, hold, until, deadline, renewals: 0 }
+        }
+        (SeatOp::Extend { .. }, SeatState::Held { owner, hold, deadline, .. }) => {
+            SeatState::Held { owner, hold, until: plan.until, deadline, renewals: plan.renewals }
+        }
+        (SeatOp::Sell { owner, order, .. }, _) => SeatState::Sold { owner, order },
+        (SeatOp::Block, _) => SeatState::Blocked,
+        // Release, Refund, Expire, Unblock (and an Extend that `check`
+        // would have refused) all end Available.
+        _ => SeatState::Available,
+    };
+}
+
+/// Checks that `seat` is under the live hold `hold` at `version`, owned by
+/// `owner`. Returns its expiry, deadline and renewals.
+fn check_holder(
+    seat: &Seat,
+    owner: OwnerId,
+    hold: HoldId,
+    version: u64,
+    now: i64,
+) -> Result<(i64, i64, u32), InventoryError> {
+    match seat.state {
+        SeatState::Held { owner: o, hold: h, until, deadline, renewals } if h == hold => {
+            if o != owner {
+                Err(InventoryError::NotOwner { hold })
+            } else if seat.version != version {
+                Err(InventoryError::StaleToken { hold, presented: version, current: seat.version })
+            } else if until <= now {
+                Err(InventoryError::HoldExpired { hold })
+            } else {
+                Ok((until, deadline, renewals))
+            }
+        }
+        _ => Err(InventoryError::HoldExpired { hold }),
+    }
+}
+
+/// A general-admission pool: `capacity` units, some sold, some under holds.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Pool {
+    /// Units for sale.
+    pub capacity: u32,
+    /// Units sold.
+    pub sold: u32,
+    /// Holds, live and expired (until swept or reclaimed).
+    pub holds: Vec<PoolHold>,
+    /// Units sold per order.
+    pub sales: Vec<PoolSale>,
+    /// Bumped by every transition of the pool.
+    pub version: u64,
+}
+
+/// A hold on units of a pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolHold {
+    /// The hold.
+    pub hold: HoldId,
+    /// Who holds it.
+    pub owner: OwnerId,
+    /// Units held.
+    pub quantity: u32,
+    /// Expiry (Unix ms).
+    pub until: i64,
+    /// Latest expiry (Unix ms).
+    pub deadline: i64,
+    /// Extensions so far.
+    pub renewals: u32,
+    /// The hold's version (fencing token).
+    pub version: u64,
+}
+
+/// Units of a pool sold to one order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolSale {
+    /// The order.
+    pub order: OrderId,
+    /// The buyer.
+    pub owner: OwnerId,
+    /// Units sold and not refunded.
+    pub quantity: u32,
+}
+
+impl Pool {
+    /// An empty pool of `capacity` units.
+    pub fn new(capacity: u32) -> Self {
+        Pool { capacity, ..Pool::default() }
+    }
+
+    /// Units under live holds at `now`.
+    pub fn held(&self, now: i64) -> u32 {
+        self.holds.iter().filter(|h| h.until > now).map(|h| h.quantity).sum()
+    }
+
+    /// Units free to hold at `now`.
+    pub fn available(&self, now: i64) -> u32 {
+        self.capacity.saturating_sub(self.sold).saturating_sub(self.held(now))
+    }
+
+    fn find(&self, hold: HoldId) -> Option<usize> {
+        self.holds.iter().position(|h| h.hold == hold)
+    }
+
+    fn check_holder(&self, owner: OwnerId, hold: HoldId, version: u64, now: i64) -> Result<usize, InventoryError> {
+        let i = self.find(hold).ok_or(InventoryError::HoldExpired { hold })?;
+        let h = &self.holds[i];
+        if h.owner != owner {
+            Err(InventoryError::NotOwner { hold })
+        } else if h.version != version {
+            Err(InventoryError::StaleToken { hold, presented: version, current: h.version })
+        } else if h.until <= now {
+            Err(InventoryError::HoldExpired { hold })
+        } else {
+            Ok(i)
+        }
+    }
+
+    /// Takes the units of `new` (all or none; `new.version` and
+    /// `new.renewals` are set here). Expired holds are reclaimed silently
+    /// first. Returns the new hold's version.
+    pub fn hold(&mut self, pool: crate::ids::PoolId, new: PoolHold, now: i64) -> Result<u64, InventoryError> {
+        let available = self.available(now);
+        if new.quantity > available {
+            return Err(InventoryError::InsufficientCapacity { pool, requested: new.quantity, available });
+        }
+        self.holds.retain(|h| h.until > now);
+        self.version += 1;
+        self.holds.push(PoolHold { renewals: 0, version: self.version, ..new });
+        Ok(self.version)
+    }
+
+    /// Extends a live hold; returns it as updated.
+    pub fn extend(
+        &mut self,
+        owner: OwnerId,
+        hold: HoldId,
+        version: u64,
+        ttl: i64,
+        max_renewals: u32,
+        now: i64,
+    ) -> Result<PoolHold, InventoryError> {
+        let i = self.check_holder(owner, hold, version, now)?;
+        let h = self.holds[i];
+        if h.renewals >= max_renewals {
+            return Err(InventoryError::LimitExceeded(Limit::Renewals { max: max_renewals }));
+        }
+        if h.until >= h.deadline {
+            return Err(InventoryError::LimitExceeded(Limit::HoldLifetime));
+        }
+        self.version += 1;
+        let h = &mut self.holds[i];
+        h.until = now.saturating_add(ttl).min(h.deadline);
+        h.renewals += 1;
+        h.version = self.version;
+        Ok(*h)
+    }
+
+    /// Releases a live hold; returns it as it was.
+    pub fn release(
+        &mut self,
+        owner: OwnerId,
+        hold: HoldId,
+        version: u64,
+        now: i64,
+    ) -> Result<PoolHold, InventoryError> {
+        let i = self.check_holder(owner, hold, version, now)?;
+        self.version += 1;
+        Ok(self.holds.remove(i))
+    }
+
+    /// Sells a live hold's units to `order`. A replay for an order that
+    /// already bought from this pool changes nothing and returns `false`.
+    pub fn sell(
+        &mut self,
+        owner: OwnerId,
+        hold: HoldId,
+        version: u64,
+        order: OrderId,
+        now: i64,
+    ) -> Result<bool, InventoryError> {
+        let i = match self.check_holder(owner, hold, version, now) {
+            Ok(i) => i,
+            Err(e) => {
+                return if self.sales.iter().any(|s| s.order == order && s.owner == owner) {
+                    Ok(false)
+                } else {
+                    Err(e)
+                };
+            }
+        };
+        let h = self.holds.remove(i);
+        self.version += 1;
+        self.sold += h.quantity;
+        match self.sales.iter_mut().find(|s| s.order == order) {
+            Some(s) => s.quantity += h.quantity,
+            None => self.sales.push(PoolSale { order, owner, quantity: h.quantity }),
+        }
+        Ok(true)
+    }
+
+    /// Returns `quantity` units sold to `order` to sale.
+    pub fn refund(&mut self, order: OrderId, quantity: u32) -> Result<(), InventoryError> {
+        let i = self
+            .sales
+            .iter()
+            .position(|s| s.order == order && s.quantity >= quantity)
+            .ok_or(InventoryError::NotSold { order })?;
+        self.version += 1;
+        self.sold -= quantity;
+        self.sales[i].quantity -= quantity;
+        if self.sales[i].quantity == 0 {
+            self.sales.remove(i);
+        }
+        Ok(())
+    }
+
+    /// Removes up to `limit` expired holds and returns them.
+    pub fn sweep(&mut self, now: i64, limit: usize) -> Vec<PoolHold> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.holds.len() && out.len() < limit {
+            if self.holds[i].until <= now {
+                out.push(self.holds.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        if !out.is_empty() {
+            self.version += 1;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hold_op(owner: OwnerId, hold: HoldId) -> SeatOp {
+        SeatOp::Hold { owner, hold, until: 1_000, deadline: 5_000 }
+    }
+
+    #[test]
+    fn group_transition_is_all_or_nothing_and_bumps_versions_uniformly() {
+        let (a, h) = (OwnerId::new(), HoldId::new());
+        let mut s0 = Seat { state: SeatState::Available, version: 3 };
+        let mut s1 = Seat { state: SeatState::Available, version: 7 };
+        let mut s2 = Seat { state: SeatState::Blocked, version: 1 };
+        let ids = [SeatId(0), SeatId(1), SeatId(2)];
+        let before = (s0, s1, s2);
+        let err = transition(&mut [&mut s0, &mut s1, &mut s2], &ids, &hold_op(a, h), 0).unwrap_err();
+        assert!(matches!(err, InventoryError::SeatsTaken { ref seats } if seats == &[SeatId(2)]));
+        assert_eq!((s0, s1, s2), before);
+        let done = transition(&mut [&mut s0, &mut s1], &ids[..2], &hold_op(a, h), 0).unwrap();
+        assert_eq!(done.version, 8);
+        assert_eq!((s0.version, s1.version), (8, 8));
+        assert_eq!(s0.status(999), SeatStatus::Held);
+        assert_eq!(s0.status(1_000), SeatStatus::Available);
+    }
+
+    #[test]
+    fn holder_checks_order_owner_then_version_then_expiry() {
+        let (a, b, h) = (OwnerId::new(), OwnerId::new(), HoldId::new());
+        let mut s = Seat::default();
+        transition(&mut [&mut s], &[SeatId(0)], &hold_op(a, h), 0).unwrap();
+        let rel = |owner, version| SeatOp::Release { owner, hold: h, version };
+        let mut t = s;
+        assert!(matches!(transition(&mut [&mut t], &[SeatId(0)], &rel(b, 1), 0), Err(InventoryError::NotOwner { .. })));
+        assert!(matches!(
+            transition(&mut [&mut t], &[SeatId(0)], &rel(a, 0), 0),
+            Err(InventoryError::StaleToken { presented: 0, current: 1, .. })
+        ));
+        assert!(matches!(
+            transition(&mut [&mut t], &[SeatId(0)], &rel(a, 1), 1_000),
+            Err(InventoryError::HoldExpired { .. })
+        ));
+        assert_eq!(t, s);
+        transition(&mut [&mut t], &[SeatId(0)], &rel(a, 1), 999).unwrap();
+        assert_eq!(t, Seat { state: SeatState::Available, version: 2 });
+    }
+
+    #[test]
+    fn extend_respects_renewals_and_lifetime() {
+        let (a, h) = (OwnerId::new(), HoldId::new());
+        let mut s = Seat::default();
+        transition(&mut [&mut s], &[SeatId(0)], &hold_op(a, h), 0).unwrap();
+        let ext = |version| SeatOp::Extend { owner: a, hold: h, version, ttl: 3_000, max_renewals: 5 };
+        let e1 = transition(&mut [&mut s], &[SeatId(0)], &ext(1), 500).unwrap();
+        assert_eq!(e1.until, 3_500);
+        let e2 = transition(&mut [&mut s], &[SeatId(0)], &ext(2), 3_000).unwrap();
+        assert_eq!(e2.until, 5_000, "capped at the deadline");
+        assert!(matches!(
+            transition(&mut [&mut s], &[SeatId(0)], &ext(3), 4_000),
+            Err(InventoryError::LimitExceeded(Limit::HoldLifetime))
+        ));
+    }
+
+    #[test]
+    fn sell_replay_for_same_order_is_a_no_op() {
+        let (a, h, o) = (OwnerId::new(), HoldId::new(), OrderId::new());
+        let mut s = Seat::default();
+        transition(&mut [&mut s], &[SeatId(0)], &hold_op(a, h), 0).unwrap();
+        let sell = SeatOp::Sell { owner: a, hold: h, version: 1, order: o };
+        assert!(transition(&mut [&mut s], &[SeatId(0)], &sell, 10).unwrap().changed);
+        let replay = transition(&mut [&mut s], &[SeatId(0)], &sell, 10).unwrap();
+        assert!(!replay.changed);
+        assert_eq!(replay.version, 2);
+        let other = SeatOp::Sell { owner: a, hold: h, version: 1, order: OrderId::new() };
+        assert!(transition(&mut [&mut s], &[SeatId(0)], &other, 10).is_err());
+    }
+
+    #[test]
+    fn pool_counts_live_holds_only() {
+        let (a, h) = (OwnerId::new(), HoldId::new());
+        let mut p = Pool::new(10);
+        let ph =
+            |hold, quantity| PoolHold { hold, owner: a, quantity, until: 100, deadline: 500, renewals: 0, version: 0 };
+        p.hold(crate::ids::PoolId(0), ph(h, 4), 0).unwrap();
+        assert_eq!(p.available(99), 6);
+        assert_eq!(p.available(100), 10);
+        assert!(p.hold(crate::ids::PoolId(0), ph(HoldId::new(), 7), 50).is_err());
+        assert_eq!(p.sweep(100, 10).len(), 1);
+    }
+}

@@ -1,0 +1,475 @@
+//! The seat-inventory port: the trait every backend implements, and the
+//! request and response types it speaks.
+
+use crate::error::{InvalidRequest, InventoryError, Result};
+use crate::fsm::SeatStatus;
+use crate::ids::{HoldId, OrderId, OwnerId, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
+use crate::layout::{ShowSpec, VenueLayout};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_core::Stream;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::fmt::Debug;
+use std::pin::Pin;
+
+/// Hold specific seats, all or none.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldSeats {
+    /// The show.
+    pub show: ShowId,
+    /// Who holds.
+    pub owner: OwnerId,
+    /// The seats, each at most once.
+    pub seats: Vec<SeatId>,
+}
+
+/// Hold the best `quantity` available seats.
+///
+/// "Best" is layout order: earlier sections and rows first. The picker
+/// prefers, in order: `quantity` adjacent seats in one row that leave no
+/// single free seat stranded between taken seats; adjacent seats in one row
+/// that do; the first free seats in layout order. Within a row it prefers
+/// the block nearest the middle. See [`crate::best::pick_best`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldBest {
+    /// The show.
+    pub show: ShowId,
+    /// Who holds.
+    pub owner: OwnerId,
+    /// How many seats.
+    pub quantity: u32,
+    /// Only seats in this section.
+    pub section: Option<SectionId>,
+    /// Only seats in this price category.
+    pub category: Option<PriceCategory>,
+}
+
+/// Hold `quantity` units of a general-admission pool, all or none.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldPool {
+    /// The show.
+    pub show: ShowId,
+    /// Who holds.
+    pub owner: OwnerId,
+    /// The pool.
+    pub pool: PoolId,
+    /// How many units.
+    pub quantity: u32,
+}
+
+/// What a hold (or a sale) covers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HoldItems {
+    /// Specific seats, in ascending id order.
+    Seats(Vec<SeatId>),
+    /// Units of a pool.
+    Pool {
+        /// The pool.
+        pool: PoolId,
+        /// How many units.
+        quantity: u32,
+    },
+}
+
+impl HoldItems {
+    /// Seats or units covered.
+    pub fn count(&self) -> u32 {
+        match self {
+            HoldItems::Seats(s) => s.len() as u32,
+            HoldItems::Pool { quantity, .. } => *quantity,
+        }
+    }
+}
+
+/// Proof of a hold: what the owner presents to extend, release or sell it.
+/// A token whose `version` is older than the hold's is stale (DESIGN I4).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HoldToken {
+    /// The show.
+    pub show: ShowId,
+    /// The hold.
+    pub hold: HoldId,
+    /// The hold's version when this token was issued (the fencing token).
+    pub version: u64,
+    /// What is held.
+    pub items: HoldItems,
+}
+
+/// A live hold as granted or extended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// The token to present for extend, release and sell.
+    pub token: HoldToken,
+    /// The holder.
+    pub owner: OwnerId,
+    /// The hold is live until this instant (exclusive).
+    pub held_until: DateTime<Utc>,
+    /// Extensions used so far.
+    pub renewals: u32,
+}
+
+/// Extend or release a hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldAction {
+    /// Who asks; must be the holder.
+    pub owner: OwnerId,
+    /// The newest token of the hold.
+    pub token: HoldToken,
+}
+
+/// Sell a held set of seats (or units) after the payment was captured.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sell {
+    /// Who asks; must be the holder.
+    pub owner: OwnerId,
+    /// The newest token of the hold.
+    pub token: HoldToken,
+    /// The order the seats are sold to. Selling again with the same order
+    /// (a retry after an unknown outcome) succeeds without a second effect.
+    pub order: OrderId,
+    /// Proof of the captured payment (DESIGN I6).
+    pub payment: PaymentRef,
+}
+
+/// A completed sale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sale {
+    /// The show.
+    pub show: ShowId,
+    /// The order.
+    pub order: OrderId,
+    /// The buyer.
+    pub owner: OwnerId,
+    /// What was sold.
+    pub items: HoldItems,
+    /// The seats' (or pool's) version after the sale.
+    pub version: u64,
+}
+
+/// Return sold seats (or units) of an order to sale: a refund or a void.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    /// The show.
+    pub show: ShowId,
+    /// The order the items were sold to.
+    pub order: OrderId,
+    /// What to return: any subset of what the order bought.
+    pub items: HoldItems,
+}
+
+/// A hold the sweeper freed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiredHold {
+    /// The show.
+    pub show: ShowId,
+    /// The hold.
+    pub hold: HoldId,
+    /// Its owner.
+    pub owner: OwnerId,
+    /// What was freed. A hold whose seats straddle two sweep batches is
+    /// reported once per batch with the seats freed in that batch.
+    pub items: HoldItems,
+}
+
+/// A seat in a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatView {
+    /// The seat.
+    pub seat: SeatId,
+    /// Its status at the snapshot's instant.
+    pub status: SeatStatus,
+    /// Its version.
+    pub version: u64,
+}
+
+/// A pool in a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolView {
+    /// The pool.
+    pub pool: PoolId,
+    /// Units for sale.
+    pub capacity: u32,
+    /// Units under live holds.
+    pub held: u32,
+    /// Units sold.
+    pub sold: u32,
+    /// Units free to hold.
+    pub available: u32,
+}
+
+/// Seats per status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCounts {
+    /// Free seats.
+    pub available: u32,
+    /// Seats under live holds.
+    pub held: u32,
+    /// Sold seats.
+    pub sold: u32,
+    /// Blocked seats.
+    pub blocked: u32,
+}
+
+impl StatusCounts {
+    fn add(&mut self, s: SeatStatus) {
+        match s {
+            SeatStatus::Available => self.available += 1,
+            SeatStatus::Held => self.held += 1,
+            SeatStatus::Sold => self.sold += 1,
+            SeatStatus::Blocked => self.blocked += 1,
+        }
+    }
+}
+
+/// Counts for one (section, price category) pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryCount {
+    /// The section.
+    pub section: SectionId,
+    /// The price category.
+    pub category: PriceCategory,
+    /// Seats per status.
+    pub counts: StatusCounts,
+}
+
+/// The state of a whole show at one instant: what a seat map draws.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The show.
+    pub show: ShowId,
+    /// Every seat, in id order.
+    pub seats: Vec<SeatView>,
+    /// Every pool, in id order.
+    pub pools: Vec<PoolView>,
+    /// Seat counts per section and price category, in layout order.
+    pub categories: Vec<CategoryCount>,
+}
+
+impl Snapshot {
+    /// Builds a snapshot, deriving the per-category counts from the seats.
+    pub fn new(show: ShowId, layout: &VenueLayout, seats: Vec<SeatView>, pools: Vec<PoolView>) -> Self {
+        let mut categories: Vec<CategoryCount> = Vec::new();
+        let mut id = 0usize;
+        for (si, section) in layout.sections.iter().enumerate() {
+            for row in &section.rows {
+                for seat in &row.seats {
+                    let key = (SectionId(si as u32), seat.category);
+                    let i = match categories.iter().position(|c| (c.section, c.category) == key) {
+                        Some(i) => i,
+                        None => {
+                            categories.push(CategoryCount {
+                                section: key.0,
+                                category: key.1,
+                                counts: StatusCounts::default(),
+                            });
+                            categories.len() - 1
+                        }
+                    };
+                    if let Some(v) = seats.get(id) {
+                        categories[i].counts.add(v.status);
+                    }
+                    id += 1;
+                }
+            }
+        }
+        Snapshot { show, seats, pools, categories }
+    }
+
+    /// Seat totals per status.
+    pub fn totals(&self) -> StatusCounts {
+        let mut t = StatusCounts::default();
+        for s in &self.seats {
+            t.add(s.status);
+        }
+        t
+    }
+}
+
+/// What happened to a show's inventory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ChangeKind {
+    /// Seats or units were held.
+    Held,
+    /// A hold was extended.
+    Extended,
+    /// A hold was released by its owner.
+    Released,
+    /// The sweeper freed an expired hold.
+    Expired,
+    /// Seats or units were sold.
+    Sold,
+    /// Sold seats or units were returned to sale.
+    Refunded,
+    /// Seats were blocked.
+    Blocked,
+    /// Seats were unblocked.
+    Unblocked,
+}
+
+/// One change of a show's inventory, as the change feed delivers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatChange {
+    /// The show.
+    pub show: ShowId,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// The hold concerned, if any.
+    pub hold: Option<HoldId>,
+    /// The order concerned, if any.
+    pub order: Option<OrderId>,
+    /// The seats or units concerned.
+    pub items: HoldItems,
+    /// The seats' (or pool's) version after the change. Per seat, versions
+    /// order the changes.
+    pub version: u64,
+}
+
+/// A show's change feed. An `Err(InventoryError::FeedLagged)` item means the
+/// subscriber fell behind and missed events: re-read the snapshot; the
+/// stream goes on with newer events.
+pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<SeatChange>> + Send>>;
+
+/// Seat inventory for shows: the port every backend implements.
+///
+/// All-or-nothing holds, fenced tokens, lazy expiry and a sweeper; see
+/// DESIGN.md for the invariants I1-I9 and the conformance suite
+/// (`booking_core::testkit`, feature `testkit`) that holds every
+/// implementation to them.
+///
+/// Errors that decide the request (everything but
+/// [`InventoryError::Unavailable`], [`InventoryError::OutcomeUnknown`] and
+/// [`InventoryError::Backend`]) leave the inventory unchanged.
+#[async_trait]
+pub trait SeatInventory: Send + Sync + Debug {
+    /// Creates a show's inventory: every seat available, every pool empty.
+    ///
+    /// Errors: [`InventoryError::ShowExists`], [`InventoryError::InvalidRequest`]
+    /// (see [`ShowSpec::validate`]).
+    async fn create_show(&self, show: &ShowSpec) -> Result<()>;
+
+    /// Holds the named seats, all or none (DESIGN I3).
+    ///
+    /// Errors: `UnknownShow`, `UnknownSeat`, `InvalidRequest` (no seats, a
+    /// duplicate, more than the per-request maximum), `SeatsTaken` (naming
+    /// the unavailable seats), `LimitExceeded(HeldPerOwner)`.
+    async fn hold_seats(&self, req: &HoldSeats) -> Result<Hold>;
+
+    /// Holds the best available seats (see [`HoldBest`]).
+    ///
+    /// Errors: as [`SeatInventory::hold_seats`], plus `NoSeatsAvailable`
+    /// when no `quantity` seats match.
+    async fn hold_best(&self, req: &HoldBest) -> Result<Hold>;
+
+    /// Holds units of a general-admission pool, all or none.
+    ///
+    /// Errors: `UnknownShow`, `UnknownPool`, `InvalidRequest` (zero or too
+    /// many), `InsufficientCapacity`, `LimitExceeded(HeldPerOwner)`.
+    async fn hold_pool(&self, req: &HoldPool) -> Result<Hold>;
+
+    /// Extends a live hold by the show's TTL (capped at its maximum
+    /// lifetime) and returns the new token; the old one becomes stale.
+    ///
+    /// Errors: `NotOwner`, `StaleToken`, `HoldExpired`,
+    /// `LimitExceeded(Renewals | HoldLifetime)`, `UnknownShow`,
+    /// `UnknownSeat`/`UnknownPool`, `InvalidRequest`.
+    async fn extend(&self, req: &HoldAction) -> Result<Hold>;
+
+    /// Releases a live hold.
+    ///
+    /// Errors: `NotOwner`, `StaleToken`, `HoldExpired` (also for a hold
+    /// already released), `UnknownShow`, `UnknownSeat`/`UnknownPool`,
+    /// `InvalidRequest`.
+    async fn release(&self, req: &HoldAction) -> Result<()>;
+
+    /// Sells a live hold to an order after payment capture (DESIGN I6). A
+    /// replay with the same order and owner returns the same sale.
+    ///
+    /// Errors: `NotOwner`, `StaleToken`, `HoldExpired`, `UnknownShow`,
+    /// `UnknownSeat`/`UnknownPool`, `InvalidRequest` (bad payment ref).
+    async fn sell(&self, req: &Sell) -> Result<Sale>;
+
+    /// Returns sold seats or units of an order to sale.
+    ///
+    /// Errors: `NotSold` (an item not sold to that order), `UnknownShow`,
+    /// `UnknownSeat`/`UnknownPool`, `InvalidRequest`.
+    async fn refund(&self, req: &Refund) -> Result<()>;
+
+    /// Takes available seats out of sale.
+    ///
+    /// Errors: `WrongState` (a seat held, sold or blocked), `UnknownShow`,
+    /// `UnknownSeat`, `InvalidRequest`.
+    async fn block(&self, show: ShowId, seats: &[SeatId]) -> Result<()>;
+
+    /// Returns blocked seats to sale.
+    ///
+    /// Errors: `WrongState` (a seat not blocked), `UnknownShow`,
+    /// `UnknownSeat`, `InvalidRequest`.
+    async fn unblock(&self, show: ShowId, seats: &[SeatId]) -> Result<()>;
+
+    /// The show's state now, holds past expiry shown as available.
+    ///
+    /// Errors: `UnknownShow`.
+    async fn snapshot(&self, show: ShowId) -> Result<Snapshot>;
+
+    /// Frees up to `limit` expired seat holds and pool holds of a show and
+    /// reports them. Safe to run concurrently with everything, including
+    /// other sweepers: each expired hold is reported by one sweep.
+    ///
+    /// Errors: `UnknownShow`, `InvalidRequest(ZeroLimit)`.
+    async fn sweep_expired(&self, show: ShowId, limit: usize) -> Result<Vec<ExpiredHold>>;
+
+    /// Subscribes to the show's changes from now on.
+    ///
+    /// Errors: `UnknownShow`.
+    async fn subscribe(&self, show: ShowId) -> Result<ChangeStream>;
+}
+
+/// Request checks every backend applies before touching state, so that they
+/// all answer malformed requests alike (DESIGN I8).
+pub mod validate {
+    use super::*;
+
+    /// Checks a seat list: not empty, no duplicates, within the show and the
+    /// per-request maximum. Returns the seats sorted ascending.
+    pub fn seats(show: ShowId, seats: &[SeatId], seat_count: usize, max_per_request: u32) -> Result<Vec<SeatId>> {
+        if seats.is_empty() {
+            return Err(InvalidRequest::NoSeats.into());
+        }
+        if seats.len() > max_per_request as usize {
+            return Err(InvalidRequest::TooMany {
+                requested: seats.len().min(u32::MAX as usize) as u32,
+                max: max_per_request,
+            }
+            .into());
+        }
+        let mut seen = HashSet::with_capacity(seats.len());
+        for &s in seats {
+            if !seen.insert(s) {
+                return Err(InvalidRequest::DuplicateSeat(s).into());
+            }
+        }
+        if let Some(&seat) = seats.iter().find(|s| s.0 as usize >= seat_count) {
+            return Err(InventoryError::UnknownSeat { show, seat });
+        }
+        let mut sorted = seats.to_vec();
+        sorted.sort_unstable();
+        Ok(sorted)
+    }
+
+    /// Checks a quantity: at least 1, at most the per-request maximum.
+    pub fn quantity(quantity: u32, max_per_request: u32) -> Result<()> {
+        if quantity == 0 {
+            Err(InvalidRequest::ZeroQuantity.into())
+        } else if quantity > max_per_request {
+            Err(InvalidRequest::TooMany { requested: quantity, max: max_per_request }.into())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Checks a payment reference: 1 to 256 bytes.
+    pub fn payment(payment: &PaymentRef) -> Result<()> {
+        if payment.0.is_empty() || payment.0.len() > 256 { Err(InvalidRequest::BadPaymentRef.into()) } else { Ok(()) }
+    }
+}

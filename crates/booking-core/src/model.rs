@@ -1,0 +1,354 @@
+//! The reference model: the whole port, for one show, single-threaded and
+//! obviously right. The conformance suite's state-machine test runs it side
+//! by side with a backend, and an in-process backend may reuse its parts.
+//!
+//! Checks run in a fixed order, which every backend follows so that they
+//! all answer alike: the request's shape, unknown seats or pools, the
+//! per-owner limit, then availability.
+
+use crate::best::{PickRequest, pick_best};
+use crate::clock::millis_to_datetime;
+use crate::error::{InvalidRequest, InventoryError, Limit, Result};
+use crate::fsm::{self, Pool, Seat, SeatOp, SeatState};
+use crate::ids::{HoldId, OwnerId, PoolId, PriceCategory, SeatId};
+use crate::inventory::{
+    ExpiredHold, Hold, HoldAction, HoldBest, HoldItems, HoldToken, PoolView, Refund, Sale, SeatView, Sell, Snapshot,
+    validate,
+};
+use crate::layout::{RowRange, ShowSpec};
+
+/// One show's inventory, as the pure state machine says it should behave.
+#[derive(Clone, Debug)]
+pub struct ShowModel {
+    /// The show.
+    pub spec: ShowSpec,
+    /// Rows best first.
+    pub rows: Vec<RowRange>,
+    /// Each seat's price category, by seat id.
+    pub categories: Vec<PriceCategory>,
+    /// Each seat's state, by seat id.
+    pub seats: Vec<Seat>,
+    /// Each pool's state, by pool id.
+    pub pools: Vec<Pool>,
+}
+
+impl ShowModel {
+    /// A show with every seat available.
+    pub fn new(spec: ShowSpec) -> Result<Self> {
+        spec.validate()?;
+        let categories = spec.layout.seats().into_iter().map(|s| s.category).collect::<Vec<_>>();
+        Ok(ShowModel {
+            rows: spec.layout.rows(),
+            seats: vec![Seat::default(); categories.len()],
+            pools: spec.pools.iter().map(|p| Pool::new(p.capacity)).collect(),
+            categories,
+            spec,
+        })
+    }
+
+    /// Seats plus pool units `owner` holds live at `now`.
+    pub fn held_by(&self, owner: OwnerId, now: i64) -> u32 {
+        let seats = self
+            .seats
+            .iter()
+            .filter(|s| matches!(s.state, SeatState::Held { owner: o, until, .. } if o == owner && until > now))
+            .count() as u32;
+        let units: u32 = self
+            .pools
+            .iter()
+            .flat_map(|p| &p.holds)
+            .filter(|h| h.owner == owner && h.until > now)
+            .map(|h| h.quantity)
+            .sum();
+        seats + units
+    }
+
+    /// Fails with `LimitExceeded(HeldPerOwner)` when `owner` may not hold `more`.
+    pub fn check_owner_limit(&self, owner: OwnerId, more: u32, now: i64) -> Result<()> {
+        if let Some(max) = self.spec.policy.max_held_per_owner {
+            let would_hold = self.held_by(owner, now) + more;
+            if would_hold > max {
+                return Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold, max }));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_seats(&self, seats: &[SeatId]) -> Result<Vec<SeatId>> {
+        validate::seats(self.spec.id, seats, self.seats.len(), self.spec.policy.max_per_request)
+    }
+
+    fn pool_index(&self, pool: PoolId) -> Result<usize> {
+        let i = pool.0 as usize;
+        if i < self.pools.len() { Ok(i) } else { Err(InventoryError::UnknownPool { show: self.spec.id, pool }) }
+    }
+
+    fn group(&mut self, seats: &[SeatId], op: &SeatOp, now: i64) -> Result<fsm::Applied> {
+        let mut refs: Vec<&mut Seat> = Vec::with_capacity(seats.len());
+        // `seats` is sorted and unique, so one pass splits out the borrows.
+        let mut rest: &mut [Seat] = &mut self.seats;
+        let mut base = 0usize;
+        for s in seats {
+            let i = s.0 as usize - base;
+            let (_, tail) = rest.split_at_mut(i);
+            let (one, tail) = tail.split_at_mut(1);
+            refs.push(&mut one[0]);
+            rest = tail;
+            base = s.0 as usize + 1;
+        }
+        fsm::transition(&mut refs, seats, op, now)
+    }
+
+    fn deadline(&self, now: i64) -> i64 {
+        now.saturating_add(self.spec.policy.max_hold_millis())
+    }
+
+    /// Holds specific seats.
+    pub fn hold_seats(&mut self, owner: OwnerId, seats: &[SeatId], hold: HoldId, now: i64) -> Result<Hold> {
+        let seats = self.validate_seats(seats)?;
+        self.check_owner_limit(owner, seats.len() as u32, now)?;
+        let until = now.saturating_add(self.spec.policy.ttl_millis());
+        let op = SeatOp::Hold { owner, hold, until, deadline: self.deadline(now) };
+        let done = self.group(&seats, &op, now)?;
+        Ok(self.hold_result(owner, hold, done.version, HoldItems::Seats(seats), until, 0))
+    }
+
+    /// Picks seats as [`pick_best`] does.
+    pub fn pick(&self, req: &HoldBest, now: i64) -> Option<Vec<SeatId>> {
+        let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
+        pick_best(&self.rows, &pick, |s| self.categories[s.0 as usize], |s| self.seats[s.0 as usize].is_available(now))
+    }
+
+    /// Holds the best available seats.
+    pub fn hold_best(&mut self, req: &HoldBest, hold: HoldId, now: i64) -> Result<Hold> {
+        validate::quantity(req.quantity, self.spec.policy.max_per_request)?;
+        self.check_owner_limit(req.owner, req.quantity, now)?;
+        let seats = self.pick(req, now).ok_or(InventoryError::NoSeatsAvailable { requested: req.quantity })?;
+        self.hold_seats(req.owner, &seats, hold, now)
+    }
+
+    /// Holds units of a pool.
+    pub fn hold_pool(&mut self, owner: OwnerId, pool: PoolId, quantity: u32, hold: HoldId, now: i64) -> Result<Hold> {
+        validate::quantity(quantity, self.spec.policy.max_per_request)?;
+        let i = self.pool_index(pool)?;
+        self.check_owner_limit(owner, quantity, now)?;
+        let until = now.saturating_add(self.spec.policy.ttl_millis());
+        let deadline = self.deadline(now);
+        let new = fsm::PoolHold { hold, owner, quantity, until, deadline, renewals: 0, version: 0 };
+        let version = self.pools[i].hold(pool, new, now)?;
+        Ok(self.hold_result(owner, hold, version, HoldItems::Pool { pool, quantity }, until, 0))
+    }
+
+    fn hold_result(
+        &self,
+        owner: OwnerId,
+        hold: HoldId,
+        version: u64,
+        items: HoldItems,
+        until: i64,
+        renewals: u32,
+    ) -> Hold {
+        Hold {
+            token: HoldToken { show: self.spec.id, hold, version, items },
+            owner,
+            held_until: millis_to_datetime(until),
+            renewals,
+        }
+    }
+
+    /// Checks a token's items against the show; returns sorted seats for a
+    /// seat hold.
+    fn check_items(&self, items: &HoldItems) -> Result<Option<Vec<SeatId>>> {
+        match items {
+            HoldItems::Seats(seats) => Ok(Some(self.validate_seats(seats)?)),
+            HoldItems::Pool { pool, quantity } => {
+                validate::quantity(*quantity, self.spec.policy.max_per_request)?;
+                self.pool_index(*pool)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn check_show(&self, token: &HoldToken) -> Result<()> {
+        if token.show == self.spec.id { Ok(()) } else { Err(InventoryError::UnknownShow(token.show)) }
+    }
+
+    /// Extends a hold.
+    pub fn extend(&mut self, req: &HoldAction, now: i64) -> Result<Hold> {
+        self.check_show(&req.token)?;
+        let t = &req.token;
+        let ttl = self.spec.policy.ttl_millis();
+        let max_renewals = self.spec.policy.max_renewals;
+        match self.check_items(&t.items)? {
+            Some(seats) => {
+                let op = SeatOp::Extend { owner: req.owner, hold: t.hold, version: t.version, ttl, max_renewals };
+                let done = self.group(&seats, &op, now)?;
+                Ok(self.hold_result(
+                    req.owner,
+                    t.hold,
+                    done.version,
+                    HoldItems::Seats(seats),
+                    done.until,
+                    done.renewals,
+                ))
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else { unreachable!("checked above") };
+                let p = &mut self.pools[pool.0 as usize];
+                pool_quantity_matches(p, t.hold, quantity)?;
+                let h = p.extend(req.owner, t.hold, t.version, ttl, max_renewals, now)?;
+                Ok(self.hold_result(req.owner, t.hold, h.version, t.items.clone(), h.until, h.renewals))
+            }
+        }
+    }
+
+    /// Releases a hold.
+    pub fn release(&mut self, req: &HoldAction, now: i64) -> Result<u64> {
+        self.check_show(&req.token)?;
+        let t = &req.token;
+        match self.check_items(&t.items)? {
+            Some(seats) => {
+                let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
+                Ok(self.group(&seats, &op, now)?.version)
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else { unreachable!("checked above") };
+                let p = &mut self.pools[pool.0 as usize];
+                pool_quantity_matches(p, t.hold, quantity)?;
+                p.release(req.owner, t.hold, t.version, now)?;
+                Ok(p.version)
+            }
+        }
+    }
+
+    /// Sells a hold.
+    pub fn sell(&mut self, req: &Sell, now: i64) -> Result<Sale> {
+        self.check_show(&req.token)?;
+        validate::payment(&req.payment)?;
+        let t = &req.token;
+        let version = match self.check_items(&t.items)? {
+            Some(seats) => {
+                let op = SeatOp::Sell { owner: req.owner, hold: t.hold, version: t.version, order: req.order };
+                self.group(&seats, &op, now)?.version
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else { unreachable!("checked above") };
+                let p = &mut self.pools[pool.0 as usize];
+                if p.holds.iter().any(|h| h.hold == t.hold) {
+                    pool_quantity_matches(p, t.hold, quantity)?;
+                }
+                p.sell(req.owner, t.hold, t.version, req.order, now)?;
+                p.version
+            }
+        };
+        Ok(Sale { show: self.spec.id, order: req.order, owner: req.owner, items: t.items.clone(), version })
+    }
+
+    /// Refunds sold items.
+    pub fn refund(&mut self, req: &Refund, now: i64) -> Result<()> {
+        match self.check_items(&req.items)? {
+            Some(seats) => {
+                self.group(&seats, &SeatOp::Refund { order: req.order }, now)?;
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = req.items else { unreachable!("checked above") };
+                self.pools[pool.0 as usize].refund(req.order, quantity)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Blocks seats.
+    pub fn block(&mut self, seats: &[SeatId], now: i64) -> Result<()> {
+        let seats = validate_block_list(self, seats)?;
+        self.group(&seats, &SeatOp::Block, now).map(|_| ())
+    }
+
+    /// Unblocks seats.
+    pub fn unblock(&mut self, seats: &[SeatId], now: i64) -> Result<()> {
+        let seats = validate_block_list(self, seats)?;
+        self.group(&seats, &SeatOp::Unblock, now).map(|_| ())
+    }
+
+    /// The show at `now`.
+    pub fn snapshot(&self, now: i64) -> Snapshot {
+        let seats = self
+            .seats
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SeatView { seat: SeatId(i as u32), status: s.status(now), version: s.version })
+            .collect();
+        let pools = self
+            .pools
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PoolView {
+                pool: PoolId(i as u32),
+                capacity: p.capacity,
+                held: p.held(now),
+                sold: p.sold,
+                available: p.available(now),
+            })
+            .collect();
+        Snapshot::new(self.spec.id, &self.spec.layout, seats, pools)
+    }
+
+    /// Frees up to `limit` expired seats and pool holds.
+    pub fn sweep(&mut self, now: i64, limit: usize) -> Result<Vec<ExpiredHold>> {
+        if limit == 0 {
+            return Err(InvalidRequest::ZeroLimit.into());
+        }
+        let mut out: Vec<ExpiredHold> = Vec::new();
+        let mut freed = 0usize;
+        for i in 0..self.seats.len() {
+            if freed == limit {
+                break;
+            }
+            let seat = &mut self.seats[i];
+            if let SeatState::Held { owner, hold, until, .. } = seat.state
+                && until <= now
+            {
+                let plan = fsm::Applied { version: seat.version + 1, changed: true, until: 0, renewals: 0 };
+                fsm::apply(seat, &SeatOp::Expire, &plan);
+                freed += 1;
+                push_expired(&mut out, self.spec.id, hold, owner, SeatId(i as u32));
+            }
+        }
+        for (i, p) in self.pools.iter_mut().enumerate() {
+            if freed == limit {
+                break;
+            }
+            for h in p.sweep(now, limit - freed) {
+                freed += 1;
+                out.push(ExpiredHold {
+                    show: self.spec.id,
+                    hold: h.hold,
+                    owner: h.owner,
+                    items: HoldItems::Pool { pool: PoolId(i as u32), quantity: h.quantity },
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Adds an expired seat to its hold's entry in a sweep report, or starts one.
+pub fn push_expired(out: &mut Vec<ExpiredHold>, show: crate::ids::ShowId, hold: HoldId, owner: OwnerId, seat: SeatId) {
+    match out.iter_mut().find(|e| e.hold == hold) {
+        Some(ExpiredHold { items: HoldItems::Seats(s), .. }) => s.push(seat),
+        _ => out.push(ExpiredHold { show, hold, owner, items: HoldItems::Seats(vec![seat]) }),
+    }
+}
+
+fn validate_block_list(m: &ShowModel, seats: &[SeatId]) -> Result<Vec<SeatId>> {
+    // Blocking is an operator action: the per-request maximum does not apply.
+    validate::seats(m.spec.id, seats, m.seats.len(), u32::MAX)
+}
+
+/// A pool token must name the quantity its hold has.
+fn pool_quantity_matches(p: &Pool, hold: HoldId, quantity: u32) -> Result<()> {
+    match p.holds.iter().find(|h| h.hold == hold) {
+        Some(h) if h.quantity != quantity => Err(InvalidRequest::TokenMismatch.into()),
+        _ => Ok(()),
+    }
+}

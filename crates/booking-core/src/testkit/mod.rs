@@ -1,0 +1,112 @@
+//! The conformance suite: what every [`SeatInventory`] backend must do.
+//!
+//! **Not API-stable**: it grows with the invariants. Enable it with the
+//! `testkit` feature in a backend's `[dev-dependencies]`.
+//!
+//! Each behaviour is a plain `pub async fn` taking a [`Fixture`]: an
+//! inventory whose expiry decisions read the fixture's [`ManualClock`]
+//! (DESIGN I9), so tests move time and never sleep. Every behaviour creates
+//! its own shows with fresh ids, so one store may serve many tests at once.
+//!
+//! # Running it against a new backend
+//!
+//! ```ignore
+//! // tests/conformance.rs of a backend crate; dev-dependencies:
+//! // booking-core (feature "testkit"), tokio (macros, rt-multi-thread),
+//! // proptest, proptest-state-machine.
+//! use booking_core::testkit::{Fixture, StateMachine, StateMachineBackend};
+//! use booking_core::ManualClock;
+//!
+//! async fn fixture() -> Fixture<MyInventory> {
+//!     let clock = ManualClock::fixed();
+//!     Fixture::new(MyInventory::connect_with_clock(clock.shared()).await, clock)
+//! }
+//!
+//! // One #[tokio::test] per behaviour.
+//! booking_core::conformance_suite!(fixture);
+//!
+//! // The reference-model state-machine test.
+//! struct Mine;
+//! impl StateMachineBackend for Mine {
+//!     async fn fixture() -> Fixture { fixture().await.into_dyn() }
+//! }
+//! proptest_state_machine::prop_state_machine! {
+//!     #[test]
+//!     fn state_machine(sequential 1..40 => StateMachine<Mine>);
+//! }
+//! ```
+
+mod state_machine;
+mod suite;
+
+pub use state_machine::{RefState, StateMachine, StateMachineBackend, Step};
+pub use suite::*;
+
+use crate::clock::ManualClock;
+use crate::inventory::SeatInventory;
+use std::sync::Arc;
+
+/// An inventory and the clock it decides expiry by.
+pub struct Fixture<I: ?Sized = dyn SeatInventory> {
+    /// The inventory under test.
+    pub inventory: Arc<I>,
+    /// The clock the inventory reads; tests move it.
+    pub clock: ManualClock,
+}
+
+impl<I: SeatInventory + 'static> Fixture<I> {
+    /// A fixture over `inventory`, which must read `clock`.
+    pub fn new(inventory: I, clock: ManualClock) -> Self {
+        Fixture { inventory: Arc::new(inventory), clock }
+    }
+
+    /// The same fixture through `Arc<dyn SeatInventory>`.
+    pub fn into_dyn(self) -> Fixture {
+        Fixture { inventory: self.inventory, clock: self.clock }
+    }
+}
+
+/// Expands to one `#[tokio::test]` per behaviour of the suite, each calling
+/// `$factory().await` for a fresh [`Fixture`].
+///
+/// The calling crate needs `tokio` with the `macros` and `rt-multi-thread`
+/// features among its dev-dependencies.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($factory:path) => {
+        $crate::conformance_suite!(@each $factory;
+            create_show_validates,
+            hold_and_sell,
+            holds_are_all_or_nothing,
+            holds_are_exclusive,
+            only_the_owner_with_the_current_token,
+            expired_holds_never_block,
+            sweeper_frees_expired_holds_once,
+            extensions_are_bounded,
+            release_frees_seats,
+            sell_replays_are_idempotent,
+            refund_returns_seats_to_sale,
+            block_and_unblock,
+            best_available_prefers_adjacent_seats_without_orphans,
+            best_available_honours_filters,
+            pools_are_all_or_nothing,
+            pool_holds_expire_and_sell,
+            per_owner_limit,
+            bad_requests_change_nothing,
+            change_feed_reports_changes,
+            race_many_tasks_few_seats,
+            race_pool_units,
+            race_holds_against_sweeper,
+            race_sell_against_release,
+        );
+    };
+    (@each $factory:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let fixture = $factory().await;
+                $crate::testkit::$name(&fixture).await;
+            }
+        )*
+    };
+}
