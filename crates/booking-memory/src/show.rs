@@ -1,0 +1,481 @@
+//! One show's inventory: seats striped over cache-line-sized locks, pools
+//! behind their own locks, per-owner accounting and the change feed.
+//!
+//! A request locks only the stripes of the seats it names, in ascending
+//! stripe order (so two requests can never wait on each other in a cycle),
+//! checks every seat with the pure state machine and applies the transition
+//! to all of them before unlocking: all or nothing (DESIGN I3). Requests on
+//! seats in different stripes run in parallel.
+
+use crate::feed::Feed;
+use crate::owners::Owners;
+use crate::sync::{Mutex, MutexGuard, lock};
+use booking_core::best::{PickRequest, pick_best};
+use booking_core::clock::millis_to_datetime;
+use booking_core::fsm::{self, Pool, PoolHold, Seat, SeatOp, SeatState};
+use booking_core::layout::RowRange;
+use booking_core::model::push_expired;
+use booking_core::{
+    ChangeKind, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldToken, InvalidRequest, InventoryError,
+    OrderId, OwnerId, PoolId, PoolView, PriceCategory, Refund, Result, Sale, SeatChange, SeatId, SeatView, Sell,
+    ShowSpec, Snapshot, validate,
+};
+
+/// Stripes per show (at most; small shows get one per seat).
+const MAX_STRIPES: usize = 256;
+
+/// Best-available retries when another request takes the picked seats first.
+const PICK_ATTEMPTS: usize = 16;
+
+#[repr(align(64))]
+#[derive(Debug)]
+struct Stripe(Mutex<Vec<Seat>>);
+
+/// The state of one show.
+#[derive(Debug)]
+pub(crate) struct ShowState {
+    pub(crate) spec: ShowSpec,
+    rows: Vec<RowRange>,
+    categories: Vec<PriceCategory>,
+    seat_count: usize,
+    stripes: Box<[Stripe]>,
+    pools: Box<[Mutex<Pool>]>,
+    owners: Owners,
+    pub(crate) feed: Feed,
+}
+
+/// A group of seats with their stripes locked.
+struct Locked<'a> {
+    guards: Vec<(usize, MutexGuard<'a, Vec<Seat>>)>,
+    /// (index into `guards`, offset in the stripe) per seat, in seat order.
+    slots: Vec<(usize, usize)>,
+}
+
+impl Locked<'_> {
+    fn seat(&self, i: usize) -> &Seat {
+        let (g, off) = self.slots[i];
+        &self.guards[g].1[off]
+    }
+
+    fn seats(&self) -> impl Iterator<Item = &Seat> + Clone {
+        (0..self.slots.len()).map(|i| self.seat(i))
+    }
+
+    fn transition(&mut self, ids: &[SeatId], op: &SeatOp, now: i64) -> Result<fsm::Applied> {
+        let plan = fsm::check(self.seats(), ids, op, now)?;
+        if plan.changed {
+            for &(g, off) in &self.slots {
+                fsm::apply(&mut self.guards[g].1[off], op, &plan);
+            }
+        }
+        Ok(plan)
+    }
+}
+
+impl ShowState {
+    pub(crate) fn new(spec: ShowSpec) -> Self {
+        let infos = spec.layout.seats();
+        let seat_count = infos.len();
+        let n = seat_count.clamp(1, MAX_STRIPES);
+        let stripes = (0..n).map(|k| Stripe(Mutex::new(vec![Seat::default(); (seat_count + n - 1 - k) / n]))).collect();
+        ShowState {
+            rows: spec.layout.rows(),
+            categories: infos.into_iter().map(|s| s.category).collect(),
+            seat_count,
+            stripes,
+            pools: spec.pools.iter().map(|p| Mutex::new(Pool::new(p.capacity))).collect(),
+            owners: Owners::new(),
+            feed: Feed::new(),
+            spec,
+        }
+    }
+
+    fn stripe_of(&self, seat: SeatId) -> (usize, usize) {
+        let n = self.stripes.len();
+        (seat.0 as usize % n, seat.0 as usize / n)
+    }
+
+    /// Locks the stripes of `seats` (sorted, unique) in ascending order.
+    fn lock(&self, seats: &[SeatId]) -> Locked<'_> {
+        let mut order: Vec<usize> = seats.iter().map(|s| self.stripe_of(*s).0).collect();
+        order.sort_unstable();
+        order.dedup();
+        let guards: Vec<_> = order.iter().map(|&k| (k, lock(&self.stripes[k].0))).collect();
+        let slots = seats
+            .iter()
+            .map(|s| {
+                let (k, off) = self.stripe_of(*s);
+                let g = guards.iter().position(|(gk, _)| *gk == k).unwrap_or(0);
+                (g, off)
+            })
+            .collect();
+        Locked { guards, slots }
+    }
+
+    fn check_seats(&self, seats: &[SeatId], max: u32) -> Result<Vec<SeatId>> {
+        validate::seats(self.spec.id, seats, self.seat_count, max)
+    }
+
+    fn pool(&self, pool: PoolId) -> Result<&Mutex<Pool>> {
+        self.pools.get(pool.0 as usize).ok_or(InventoryError::UnknownPool { show: self.spec.id, pool })
+    }
+
+    fn hold_result(
+        &self,
+        owner: OwnerId,
+        hold: HoldId,
+        version: u64,
+        items: HoldItems,
+        until: i64,
+        renewals: u32,
+    ) -> Hold {
+        Hold {
+            token: HoldToken { show: self.spec.id, hold, version, items },
+            owner,
+            held_until: millis_to_datetime(until),
+            renewals,
+        }
+    }
+
+    fn change(&self, kind: ChangeKind, hold: Option<HoldId>, order: Option<OrderId>, items: &HoldItems, version: u64) {
+        if self.feed.has_subscribers() {
+            self.feed.publish(SeatChange { show: self.spec.id, kind, hold, order, items: items.clone(), version });
+        }
+    }
+
+    /// Reserves units for `owner` when the show limits them; returns
+    /// whether a reservation was made.
+    fn reserve(&self, owner: OwnerId, hold: HoldId, units: u32, until: i64, now: i64) -> Result<bool> {
+        match self.spec.policy.max_held_per_owner {
+            Some(max) => self.owners.reserve(owner, hold, units, until, max, now).map(|_| true),
+            None => Ok(false),
+        }
+    }
+
+    fn unreserve(&self, reserved: bool, owner: OwnerId, hold: HoldId) {
+        if reserved {
+            self.owners.drop_hold(owner, hold);
+        }
+    }
+
+    pub(crate) fn hold_seats(&self, owner: OwnerId, seats: &[SeatId], now: i64) -> Result<Hold> {
+        let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
+        let hold = HoldId::new();
+        let until = now.saturating_add(self.spec.policy.ttl_millis());
+        let reserved = self.reserve(owner, hold, seats.len() as u32, until, now)?;
+        let r = self.take_seats(owner, hold, seats, until, now);
+        if r.is_err() {
+            self.unreserve(reserved, owner, hold);
+        }
+        r
+    }
+
+    /// Holds checked seats whose owner accounting is already done.
+    fn take_seats(&self, owner: OwnerId, hold: HoldId, seats: Vec<SeatId>, until: i64, now: i64) -> Result<Hold> {
+        let deadline = now.saturating_add(self.spec.policy.max_hold_millis());
+        let op = SeatOp::Hold { owner, hold, until, deadline };
+        let mut locked = self.lock(&seats);
+        let done = locked.transition(&seats, &op, now)?;
+        let items = HoldItems::Seats(seats);
+        self.change(ChangeKind::Held, Some(hold), None, &items, done.version);
+        drop(locked);
+        Ok(self.hold_result(owner, hold, done.version, items, until, 0))
+    }
+
+    /// Which seats are free now: one lock per stripe.
+    fn free_map(&self, now: i64) -> Vec<bool> {
+        let mut free = vec![false; self.seat_count];
+        let n = self.stripes.len();
+        for (k, stripe) in self.stripes.iter().enumerate() {
+            let seats = lock(&stripe.0);
+            for (off, seat) in seats.iter().enumerate() {
+                free[off * n + k] = seat.is_available(now);
+            }
+        }
+        free
+    }
+
+    pub(crate) fn hold_best(&self, req: &HoldBest, now: i64) -> Result<Hold> {
+        validate::quantity(req.quantity, self.spec.policy.max_per_request)?;
+        let hold = HoldId::new();
+        let until = now.saturating_add(self.spec.policy.ttl_millis());
+        let reserved = self.reserve(req.owner, hold, req.quantity, until, now)?;
+        let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
+        let mut result = Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
+        for _ in 0..PICK_ATTEMPTS {
+            let free = self.free_map(now);
+            let Some(seats) = pick_best(&self.rows, &pick, |s| self.categories[s.0 as usize], |s| free[s.0 as usize])
+            else {
+                result = Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
+                break;
+            };
+            result = self.take_seats(req.owner, hold, seats, until, now);
+            if !matches!(result, Err(InventoryError::SeatsTaken { .. })) {
+                break;
+            }
+        }
+        if result.is_err() {
+            self.unreserve(reserved, req.owner, hold);
+        }
+        result
+    }
+
+    pub(crate) fn hold_pool(&self, owner: OwnerId, pool: PoolId, quantity: u32, now: i64) -> Result<Hold> {
+        validate::quantity(quantity, self.spec.policy.max_per_request)?;
+        let p = self.pool(pool)?;
+        let hold = HoldId::new();
+        let until = now.saturating_add(self.spec.policy.ttl_millis());
+        let deadline = now.saturating_add(self.spec.policy.max_hold_millis());
+        let reserved = self.reserve(owner, hold, quantity, until, now)?;
+        let mut p = lock(p);
+        let new = PoolHold { hold, owner, quantity, until, deadline, renewals: 0, version: 0 };
+        match p.hold(pool, new, now) {
+            Ok(version) => {
+                let items = HoldItems::Pool { pool, quantity };
+                self.change(ChangeKind::Held, Some(hold), None, &items, version);
+                Ok(self.hold_result(owner, hold, version, items, until, 0))
+            }
+            Err(e) => {
+                drop(p);
+                self.unreserve(reserved, owner, hold);
+                Err(e)
+            }
+        }
+    }
+
+    /// A pool token must name its hold's quantity.
+    fn pool_token(p: &Pool, hold: HoldId, quantity: u32) -> Result<()> {
+        match p.holds.iter().find(|h| h.hold == hold) {
+            Some(h) if h.quantity != quantity => Err(InvalidRequest::TokenMismatch.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_pool_items(&self, pool: PoolId, quantity: u32) -> Result<&Mutex<Pool>> {
+        validate::quantity(quantity, self.spec.policy.max_per_request)?;
+        self.pool(pool)
+    }
+
+    pub(crate) fn extend(&self, req: &HoldAction, now: i64) -> Result<Hold> {
+        let t = &req.token;
+        let policy = &self.spec.policy;
+        let limited = policy.max_held_per_owner.is_some();
+        match &t.items {
+            HoldItems::Seats(seats) => {
+                let seats = self.check_seats(seats, policy.max_per_request)?;
+                let op = SeatOp::Extend {
+                    owner: req.owner,
+                    hold: t.hold,
+                    version: t.version,
+                    ttl: policy.ttl_millis(),
+                    max_renewals: policy.max_renewals,
+                };
+                // Count the owner high while the seats change (see owners.rs).
+                let before =
+                    if limited { self.owners.set_until(req.owner, t.hold, now + policy.ttl_millis()) } else { None };
+                let mut locked = self.lock(&seats);
+                match locked.transition(&seats, &op, now) {
+                    Ok(done) => {
+                        let items = HoldItems::Seats(seats);
+                        self.change(ChangeKind::Extended, Some(t.hold), None, &items, done.version);
+                        drop(locked);
+                        if limited {
+                            self.owners.set_until(req.owner, t.hold, done.until);
+                        }
+                        Ok(self.hold_result(req.owner, t.hold, done.version, items, done.until, done.renewals))
+                    }
+                    Err(e) => {
+                        drop(locked);
+                        if let Some(until) = before {
+                            self.owners.set_until(req.owner, t.hold, until);
+                        }
+                        Err(e)
+                    }
+                }
+            }
+            &HoldItems::Pool { pool, quantity } => {
+                let mut p = lock(self.check_pool_items(pool, quantity)?);
+                Self::pool_token(&p, t.hold, quantity)?;
+                let h = p.extend(req.owner, t.hold, t.version, policy.ttl_millis(), policy.max_renewals, now)?;
+                if limited {
+                    self.owners.set_until(req.owner, t.hold, h.until);
+                }
+                self.change(ChangeKind::Extended, Some(t.hold), None, &t.items, h.version);
+                Ok(self.hold_result(req.owner, t.hold, h.version, t.items.clone(), h.until, h.renewals))
+            }
+        }
+    }
+
+    pub(crate) fn release(&self, req: &HoldAction, now: i64) -> Result<()> {
+        let t = &req.token;
+        match &t.items {
+            HoldItems::Seats(seats) => {
+                let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
+                let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
+                let mut locked = self.lock(&seats);
+                let done = locked.transition(&seats, &op, now)?;
+                self.change(ChangeKind::Released, Some(t.hold), None, &HoldItems::Seats(seats), done.version);
+            }
+            &HoldItems::Pool { pool, quantity } => {
+                let mut p = lock(self.check_pool_items(pool, quantity)?);
+                Self::pool_token(&p, t.hold, quantity)?;
+                p.release(req.owner, t.hold, t.version, now)?;
+                self.change(ChangeKind::Released, Some(t.hold), None, &t.items, p.version);
+            }
+        }
+        self.owners.drop_hold(req.owner, t.hold);
+        Ok(())
+    }
+
+    pub(crate) fn sell(&self, req: &Sell, now: i64) -> Result<Sale> {
+        validate::payment(&req.payment)?;
+        let t = &req.token;
+        let (items, version) = match &t.items {
+            HoldItems::Seats(seats) => {
+                let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
+                let op = SeatOp::Sell { owner: req.owner, hold: t.hold, version: t.version, order: req.order };
+                let mut locked = self.lock(&seats);
+                let done = locked.transition(&seats, &op, now)?;
+                let items = HoldItems::Seats(seats);
+                if done.changed {
+                    self.change(ChangeKind::Sold, Some(t.hold), Some(req.order), &items, done.version);
+                }
+                (items, done.version)
+            }
+            &HoldItems::Pool { pool, quantity } => {
+                let mut p = lock(self.check_pool_items(pool, quantity)?);
+                Self::pool_token(&p, t.hold, quantity)?;
+                if p.sell(req.owner, t.hold, t.version, req.order, now)? {
+                    self.change(ChangeKind::Sold, Some(t.hold), Some(req.order), &t.items, p.version);
+                }
+                (t.items.clone(), p.version)
+            }
+        };
+        self.owners.drop_hold(req.owner, t.hold);
+        Ok(Sale { show: self.spec.id, order: req.order, owner: req.owner, items, version })
+    }
+
+    pub(crate) fn refund(&self, req: &Refund, now: i64) -> Result<()> {
+        match &req.items {
+            HoldItems::Seats(seats) => {
+                let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
+                let mut locked = self.lock(&seats);
+                let done = locked.transition(&seats, &SeatOp::Refund { order: req.order }, now)?;
+                self.change(ChangeKind::Refunded, None, Some(req.order), &HoldItems::Seats(seats), done.version);
+            }
+            &HoldItems::Pool { pool, quantity } => {
+                let mut p = lock(self.check_pool_items(pool, quantity)?);
+                p.refund(req.order, quantity)?;
+                self.change(ChangeKind::Refunded, None, Some(req.order), &req.items, p.version);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn block(&self, seats: &[SeatId], blocking: bool, now: i64) -> Result<()> {
+        // Blocking is an operator action: the per-request maximum does not apply.
+        let seats = self.check_seats(seats, u32::MAX)?;
+        let (op, kind) =
+            if blocking { (SeatOp::Block, ChangeKind::Blocked) } else { (SeatOp::Unblock, ChangeKind::Unblocked) };
+        let mut locked = self.lock(&seats);
+        let done = locked.transition(&seats, &op, now)?;
+        self.change(kind, None, None, &HoldItems::Seats(seats), done.version);
+        Ok(())
+    }
+
+    pub(crate) fn snapshot(&self, now: i64) -> Snapshot {
+        let n = self.stripes.len();
+        let mut seats = vec![
+            SeatView { seat: SeatId(0), status: booking_core::SeatStatus::Available, version: 0 };
+            self.seat_count
+        ];
+        for (k, stripe) in self.stripes.iter().enumerate() {
+            let guard = lock(&stripe.0);
+            for (off, s) in guard.iter().enumerate() {
+                let id = off * n + k;
+                seats[id] = SeatView { seat: SeatId(id as u32), status: s.status(now), version: s.version };
+            }
+        }
+        let pools = self
+            .pools
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let p = lock(p);
+                PoolView {
+                    pool: PoolId(i as u32),
+                    capacity: p.capacity,
+                    held: p.held(now),
+                    sold: p.sold,
+                    available: p.available(now),
+                }
+            })
+            .collect();
+        Snapshot::new(self.spec.id, &self.spec.layout, seats, pools)
+    }
+
+    pub(crate) fn sweep(&self, limit: usize, now: i64) -> Result<Vec<ExpiredHold>> {
+        if limit == 0 {
+            return Err(InvalidRequest::ZeroLimit.into());
+        }
+        // Find expired seats, one stripe at a time, grouped by hold.
+        let mut found: Vec<ExpiredHold> = Vec::new();
+        let mut count = 0usize;
+        let n = self.stripes.len();
+        'stripes: for (k, stripe) in self.stripes.iter().enumerate() {
+            let guard = lock(&stripe.0);
+            for (off, seat) in guard.iter().enumerate() {
+                if count == limit {
+                    break 'stripes;
+                }
+                if let SeatState::Held { owner, hold, until, .. } = seat.state
+                    && until <= now
+                {
+                    count += 1;
+                    push_expired(&mut found, self.spec.id, hold, owner, SeatId((off * n + k) as u32));
+                }
+            }
+        }
+        // Expire each hold's seats as a group, re-checked under their locks
+        // (a concurrent sweeper or holder may have been first), and announce
+        // it before unlocking so the feed stays in seat order.
+        let mut out = Vec::with_capacity(found.len());
+        for mut e in found {
+            let HoldItems::Seats(seats) = &mut e.items else { continue };
+            seats.sort_unstable();
+            let mut locked = self.lock(seats);
+            let mut expired = Vec::with_capacity(seats.len());
+            let mut version = 0;
+            for (i, &(g, off)) in locked.slots.iter().enumerate() {
+                let seat = &mut locked.guards[g].1[off];
+                if matches!(seat.state, SeatState::Held { hold, until, .. } if hold == e.hold && until <= now) {
+                    let plan = fsm::Applied { version: seat.version + 1, changed: true, until: 0, renewals: 0 };
+                    fsm::apply(seat, &SeatOp::Expire, &plan);
+                    version = version.max(plan.version);
+                    expired.push(seats[i]);
+                }
+            }
+            if !expired.is_empty() {
+                let items = HoldItems::Seats(expired);
+                self.change(ChangeKind::Expired, Some(e.hold), None, &items, version);
+                drop(locked);
+                self.owners.drop_hold(e.owner, e.hold);
+                out.push(ExpiredHold { items, ..e });
+            }
+        }
+        for (i, p) in self.pools.iter().enumerate() {
+            if count >= limit {
+                break;
+            }
+            let mut p = lock(p);
+            for h in p.sweep(now, limit - count) {
+                count += 1;
+                let items = HoldItems::Pool { pool: PoolId(i as u32), quantity: h.quantity };
+                self.change(ChangeKind::Expired, Some(h.hold), None, &items, p.version);
+                self.owners.drop_hold(h.owner, h.hold);
+                out.push(ExpiredHold { show: self.spec.id, hold: h.hold, owner: h.owner, items });
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,40 @@
+//! The conformance suite and the state-machine test on the memory backend,
+//! both directly and through `Arc<dyn SeatInventory>`.
+
+use booking_core::ManualClock;
+use booking_core::testkit::{Fixture, StateMachine, StateMachineBackend};
+use booking_memory::MemoryInventory;
+use proptest_state_machine::prop_state_machine;
+
+fn memory() -> Fixture<MemoryInventory> {
+    let clock = ManualClock::fixed();
+    Fixture::new(MemoryInventory::with_clock(clock.shared()), clock)
+}
+
+mod direct {
+    async fn fixture() -> booking_core::testkit::Fixture<booking_memory::MemoryInventory> {
+        super::memory()
+    }
+    booking_core::conformance_suite!(fixture);
+}
+
+mod as_dyn {
+    async fn fixture() -> booking_core::testkit::Fixture {
+        super::memory().into_dyn()
+    }
+    booking_core::conformance_suite!(fixture);
+}
+
+struct Memory;
+
+impl StateMachineBackend for Memory {
+    async fn fixture() -> Fixture {
+        memory().into_dyn()
+    }
+}
+
+prop_state_machine! {
+    #![proptest_config(proptest::test_runner::Config { cases: 256, ..Default::default() })]
+    #[test]
+    fn memory_matches_the_reference_model(sequential 1..60 => StateMachine<Memory>);
+}
