@@ -27,7 +27,8 @@ type ShowMap = HashMap<ShowId, Arc<ShowState>>;
 /// wait on each other. Nothing is persisted: a restart starts empty.
 #[derive(Debug)]
 pub struct MemoryInventory {
-    clock: Arc<dyn Clock>,
+    // Always `std`'s Arc: the clock is outside the model-checked core.
+    clock: std::sync::Arc<dyn Clock>,
     shards: Box<[RwLock<ShowMap>]>,
 }
 
@@ -40,12 +41,12 @@ impl Default for MemoryInventory {
 impl MemoryInventory {
     /// An empty inventory on the system clock.
     pub fn new() -> Self {
-        Self::with_clock(Arc::new(SystemClock))
+        Self::with_clock(std::sync::Arc::new(SystemClock))
     }
 
     /// An empty inventory that decides expiry by `clock` (DESIGN I9); tests
     /// pass a [`booking_core::ManualClock`].
-    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+    pub fn with_clock(clock: std::sync::Arc<dyn Clock>) -> Self {
         MemoryInventory { clock, shards: (0..SHOW_SHARDS).map(|_| RwLock::new(HashMap::new())).collect() }
     }
 

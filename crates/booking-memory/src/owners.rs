@@ -18,9 +18,11 @@ struct Reserved {
     until: i64,
 }
 
+type OwnerMap = HashMap<OwnerId, Vec<Reserved>>;
+
 #[derive(Debug)]
 pub(crate) struct Owners {
-    stripes: Box<[Mutex<HashMap<OwnerId, Vec<Reserved>>>]>,
+    stripes: Box<[Mutex<OwnerMap>]>,
 }
 
 impl Owners {
@@ -28,7 +30,7 @@ impl Owners {
         Owners { stripes: (0..STRIPES).map(|_| Mutex::new(HashMap::new())).collect() }
     }
 
-    fn stripe(&self, owner: OwnerId) -> &Mutex<HashMap<OwnerId, Vec<Reserved>>> {
+    fn stripe(&self, owner: OwnerId) -> &Mutex<OwnerMap> {
         let b = owner.as_u128();
         &self.stripes[((b ^ (b >> 64)) as usize) % STRIPES]
     }
