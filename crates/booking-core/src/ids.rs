@@ -18,6 +18,16 @@ macro_rules! uuid_id {
                 Self(Uuid::now_v7())
             }
 
+            /// A UUID v7 from its parts: Unix milliseconds and 80 random
+            /// bits. For backends that already hold the time and a fast
+            /// random source on a hot path; [`Self::new`] draws both itself.
+            pub fn from_parts(unix_millis: i64, random: u128) -> Self {
+                let bytes = random.to_le_bytes();
+                let mut tail = [0u8; 10];
+                tail.copy_from_slice(&bytes[..10]);
+                Self(uuid::Builder::from_unix_timestamp_millis(unix_millis.max(0) as u64, &tail).into_uuid())
+            }
+
             /// The id as a UUID.
             pub fn as_uuid(&self) -> Uuid {
                 self.0

@@ -4,12 +4,11 @@
 use crate::error::{InvalidRequest, InventoryError, Result};
 use crate::fsm::SeatStatus;
 use crate::ids::{HoldId, OrderId, OwnerId, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
-use crate::layout::{ShowSpec, VenueLayout};
+use crate::layout::{LayoutIndex, ShowSpec, VenueLayout};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_core::Stream;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 use std::fmt::Debug;
 use std::pin::Pin;
 
@@ -249,27 +248,28 @@ pub struct Snapshot {
 impl Snapshot {
     /// Builds a snapshot, deriving the per-category counts from the seats.
     pub fn new(show: ShowId, layout: &VenueLayout, seats: Vec<SeatView>, pools: Vec<PoolView>) -> Self {
+        Self::from_index(show, &LayoutIndex::new(layout), seats, pools)
+    }
+
+    /// [`Snapshot::new`] from a [`LayoutIndex`].
+    pub fn from_index(show: ShowId, index: &LayoutIndex, seats: Vec<SeatView>, pools: Vec<PoolView>) -> Self {
         let mut categories: Vec<CategoryCount> = Vec::new();
-        let mut id = 0usize;
-        for (si, section) in layout.sections.iter().enumerate() {
-            for row in &section.rows {
-                for seat in &row.seats {
-                    let key = (SectionId(si as u32), seat.category);
-                    let i = match categories.iter().position(|c| (c.section, c.category) == key) {
-                        Some(i) => i,
-                        None => {
-                            categories.push(CategoryCount {
-                                section: key.0,
-                                category: key.1,
-                                counts: StatusCounts::default(),
-                            });
-                            categories.len() - 1
-                        }
-                    };
-                    if let Some(v) = seats.get(id) {
-                        categories[i].counts.add(v.status);
+        for row in &index.rows {
+            for id in row.first.0..row.first.0 + row.len {
+                let key = (row.section, index.category(SeatId(id)));
+                let i = match categories.iter().rposition(|c| (c.section, c.category) == key) {
+                    Some(i) => i,
+                    None => {
+                        categories.push(CategoryCount {
+                            section: key.0,
+                            category: key.1,
+                            counts: StatusCounts::default(),
+                        });
+                        categories.len() - 1
                     }
-                    id += 1;
+                };
+                if let Some(v) = seats.get(id as usize) {
+                    categories[i].counts.add(v.status);
                 }
             }
         }
@@ -443,17 +443,14 @@ pub mod validate {
             }
             .into());
         }
-        let mut seen = HashSet::with_capacity(seats.len());
-        for &s in seats {
-            if !seen.insert(s) {
-                return Err(InvalidRequest::DuplicateSeat(s).into());
-            }
+        let mut sorted = seats.to_vec();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(InvalidRequest::DuplicateSeat(w[0]).into());
         }
         if let Some(&seat) = seats.iter().find(|s| s.0 as usize >= seat_count) {
             return Err(InventoryError::UnknownSeat { show, seat });
         }
-        let mut sorted = seats.to_vec();
-        sorted.sort_unstable();
         Ok(sorted)
     }
 

@@ -191,6 +191,44 @@ impl VenueLayout {
     }
 }
 
+/// A compact index of a layout: rows as seat ranges and price categories as
+/// runs, a few bytes per row rather than per seat. What backends keep in
+/// memory instead of the whole [`VenueLayout`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayoutIndex {
+    /// Rows best first.
+    pub rows: Vec<RowRange>,
+    /// (first seat, category) at each change of price category, ascending.
+    runs: Vec<(u32, PriceCategory)>,
+    seat_count: u32,
+}
+
+impl LayoutIndex {
+    /// Indexes `layout`.
+    pub fn new(layout: &VenueLayout) -> Self {
+        let mut runs: Vec<(u32, PriceCategory)> = Vec::new();
+        let mut next = 0u32;
+        for seat in layout.sections.iter().flat_map(|s| &s.rows).flat_map(|r| &r.seats) {
+            if runs.last().is_none_or(|(_, c)| *c != seat.category) {
+                runs.push((next, seat.category));
+            }
+            next += 1;
+        }
+        LayoutIndex { rows: layout.rows(), runs, seat_count: next }
+    }
+
+    /// Number of seats.
+    pub fn seat_count(&self) -> usize {
+        self.seat_count as usize
+    }
+
+    /// The price category of a seat of the layout.
+    pub fn category(&self, seat: SeatId) -> PriceCategory {
+        let i = self.runs.partition_point(|(first, _)| *first <= seat.0);
+        self.runs.get(i.wrapping_sub(1)).map_or(PriceCategory(0), |r| r.1)
+    }
+}
+
 /// A row as a range of seat ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RowRange {

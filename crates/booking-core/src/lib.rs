@@ -17,5 +17,5 @@ pub use error::{InvalidRequest, InventoryError, Limit, Result};
 pub use fsm::SeatStatus;
 pub use ids::{HoldId, OrderId, OwnerId, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
 pub use inventory::*;
-pub use layout::{HoldPolicy, PoolSpec, RowSpec, SeatSpec, SectionSpec, ShowSpec, VenueLayout};
+pub use layout::{HoldPolicy, LayoutIndex, PoolSpec, RowSpec, SeatSpec, SectionSpec, ShowSpec, VenueLayout};
 pub use money::{Currency, Money};

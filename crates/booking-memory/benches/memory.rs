@@ -1,1 +1,322 @@
-fn main() {}
+//! Throughput of the memory backend beside raw baselines doing the same
+//! state update (owner, expiry, version) in the same run.
+//!
+//! `cargo bench -p booking-memory --bench memory`
+//!
+//! Every "cycle" is a hold followed by a release of the same seats. Each
+//! variant runs at 1 and 2 threads; with 2, each thread does half the
+//! cycles, so the figure is wall-clock time per cycle across both.
+#![allow(missing_docs)]
+// The counting allocator below is the only unsafe code: it forwards to `System`.
+#![allow(unsafe_code)]
+
+use booking_core::{HoldAction, HoldBest, HoldSeats, OwnerId, PriceCategory, SeatId, ShowId, ShowSpec, VenueLayout};
+use booking_memory::MemoryInventory;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Counts live heap bytes, to measure memory per seat.
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const SEATS: u32 = 50_000;
+const TTL_MS: i64 = 8 * 60_000;
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// The operations a contender must offer.
+trait Cycle: Send + Sync + 'static {
+    /// Holds `seats` for `owner`, then releases them. Returns false when a
+    /// seat was taken (hot contention).
+    fn cycle(&self, owner: u128, seats: &[u32]) -> bool;
+}
+
+// ---------------------------------------------------------------- library
+
+struct Library {
+    inv: MemoryInventory,
+    show: ShowId,
+}
+
+impl Library {
+    fn new(seats: u32) -> Self {
+        let inv = MemoryInventory::new();
+        let mut spec = ShowSpec::new("bench", VenueLayout::grid(1, seats.div_ceil(50), 50, PriceCategory(1)));
+        spec.policy.max_held_per_owner = Some(8);
+        inv.create_show_sync(&spec).expect("create");
+        Library { inv, show: spec.id }
+    }
+}
+
+impl Cycle for Library {
+    fn cycle(&self, owner: u128, seats: &[u32]) -> bool {
+        let req = HoldSeats {
+            show: self.show,
+            owner: OwnerId::from_u128(owner),
+            seats: seats.iter().map(|s| SeatId(*s)).collect(),
+        };
+        match self.inv.hold_seats_sync(&req) {
+            Ok(h) => {
+                self.inv.release_sync(&HoldAction { owner: h.owner, token: h.token }).expect("release");
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+// ---------------------------------------------------------- raw: atomics
+
+/// One u64 per seat: 0 = free, else (owner tag << 40 | expiry seconds).
+/// The leanest possible all-or-nothing hold: CAS each seat, undo on failure.
+struct RawAtomics {
+    seats: Vec<AtomicU64>,
+}
+
+impl Cycle for RawAtomics {
+    fn cycle(&self, owner: u128, seats: &[u32]) -> bool {
+        let now = now_ms();
+        let word = ((owner as u64 & 0xff_ffff) << 40) | (((now + TTL_MS) / 1000) as u64 & 0xff_ffff_ffff);
+        for (i, s) in seats.iter().enumerate() {
+            let cell = &self.seats[*s as usize];
+            let cur = cell.load(Ordering::Acquire);
+            let expired = cur != 0 && ((cur & 0xff_ffff_ffff) as i64) * 1000 <= now;
+            if (cur != 0 && !expired) || cell.compare_exchange(cur, word, Ordering::AcqRel, Ordering::Acquire).is_err()
+            {
+                for undo in &seats[..i] {
+                    self.seats[*undo as usize].store(0, Ordering::Release);
+                }
+                return false;
+            }
+        }
+        let now = now_ms();
+        for s in seats {
+            let cell = &self.seats[*s as usize];
+            let cur = cell.load(Ordering::Acquire);
+            if cur == word && ((cur & 0xff_ffff_ffff) as i64) * 1000 > now - 1000 {
+                cell.store(0, Ordering::Release);
+            }
+        }
+        true
+    }
+}
+
+// ------------------------------------------------------ raw: sharded map
+
+#[derive(Clone, Copy, Default)]
+struct RawSeat {
+    owner: u128,
+    until: i64,
+    version: u64,
+    held: bool,
+}
+
+/// A DashMap-like sharded map (64 mutex-guarded HashMap shards) holding
+/// owner, expiry and version per seat: the update a hand-written in-process
+/// store would do, with multi-seat holds locking shards in order.
+struct RawShardedMap {
+    shards: Vec<Mutex<HashMap<u32, RawSeat>>>,
+}
+
+const RAW_SHARDS: usize = 64;
+
+impl RawShardedMap {
+    fn new(seats: u32) -> Self {
+        let mut shards: Vec<HashMap<u32, RawSeat>> = (0..RAW_SHARDS).map(|_| HashMap::new()).collect();
+        for s in 0..seats {
+            shards[s as usize % RAW_SHARDS].insert(s, RawSeat::default());
+        }
+        RawShardedMap { shards: shards.into_iter().map(Mutex::new).collect() }
+    }
+}
+
+impl RawShardedMap {
+    /// The distinct shards of `seats` in ascending order, on the stack.
+    fn shards_of(seats: &[u32]) -> ([usize; 4], usize) {
+        let mut ids = [usize::MAX; 4];
+        let mut n = 0;
+        for s in seats {
+            let k = *s as usize % RAW_SHARDS;
+            if !ids[..n].contains(&k) {
+                ids[n] = k;
+                n += 1;
+            }
+        }
+        ids[..n].sort_unstable();
+        (ids, n)
+    }
+}
+
+impl Cycle for RawShardedMap {
+    fn cycle(&self, owner: u128, seats: &[u32]) -> bool {
+        let (ids, n) = Self::shards_of(seats);
+        let now = now_ms();
+        {
+            let mut guards: [Option<std::sync::MutexGuard<'_, HashMap<u32, RawSeat>>>; 4] = Default::default();
+            for (g, k) in guards.iter_mut().zip(&ids[..n]) {
+                *g = Some(self.shards[*k].lock().expect("lock"));
+            }
+            let slot = |s: u32| ids[..n].iter().position(|&k| k == s as usize % RAW_SHARDS).unwrap_or(0);
+            for s in seats {
+                let seat = guards[slot(*s)].as_ref().expect("locked")[s];
+                if seat.held && seat.until > now {
+                    return false;
+                }
+            }
+            for s in seats {
+                let seat = guards[slot(*s)].as_mut().expect("locked").get_mut(s).expect("seat");
+                *seat = RawSeat { owner, until: now + TTL_MS, version: seat.version + 1, held: true };
+            }
+        }
+        let now = now_ms();
+        let mut guards: [Option<std::sync::MutexGuard<'_, HashMap<u32, RawSeat>>>; 4] = Default::default();
+        for (g, k) in guards.iter_mut().zip(&ids[..n]) {
+            *g = Some(self.shards[*k].lock().expect("lock"));
+        }
+        let slot = |s: u32| ids[..n].iter().position(|&k| k == s as usize % RAW_SHARDS).unwrap_or(0);
+        for s in seats {
+            let seat = guards[slot(*s)].as_mut().expect("locked").get_mut(s).expect("seat");
+            if seat.held && seat.owner == owner && seat.until > now {
+                *seat = RawSeat { owner: 0, until: 0, version: seat.version + 1, held: false };
+            }
+        }
+        true
+    }
+}
+
+// ---------------------------------------------------------------- driver
+
+/// Runs `iters` cycles split over `threads`, each thread picking seats with
+/// `pick(thread, i)`; returns wall time.
+fn run<C: Cycle>(c: &Arc<C>, threads: usize, iters: u64, n: usize, pick: fn(usize, u64, &mut [u32])) -> Duration {
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let c = c.clone();
+            scope.spawn(move || {
+                let mut seats = vec![0u32; n];
+                let owner = 0x1000 + t as u128;
+                for i in 0..iters / threads as u64 {
+                    pick(t, i, &mut seats);
+                    black_box(c.cycle(owner, &seats));
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
+/// Single seat, each thread in its own half of the show.
+fn single(t: usize, i: u64, out: &mut [u32]) {
+    out[0] = (t as u32 * SEATS / 2) + (i % (SEATS as u64 / 2)) as u32;
+}
+
+/// Four adjacent seats, each thread in its own half of the show.
+fn four(t: usize, i: u64, out: &mut [u32]) {
+    let base = (t as u32 * SEATS / 2) + ((i * 4) % (SEATS as u64 / 2 - 4)) as u32;
+    for (k, s) in out.iter_mut().enumerate() {
+        *s = base + k as u32;
+    }
+}
+
+/// One of 100 hot seats, shared by every thread.
+fn hot(t: usize, i: u64, out: &mut [u32]) {
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (t as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 31;
+    out[0] = (x % 100) as u32;
+}
+
+fn cycles(c: &mut Criterion) {
+    let lib = Arc::new(Library::new(SEATS));
+    let atomics = Arc::new(RawAtomics { seats: (0..SEATS).map(|_| AtomicU64::new(0)).collect() });
+    let map = Arc::new(RawShardedMap::new(SEATS));
+    for (name, n, pick) in
+        [("single_seat", 1, single as fn(usize, u64, &mut [u32])), ("four_seats", 4, four), ("hot_100_seats", 1, hot)]
+    {
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Elements(1));
+        for threads in [1usize, 2] {
+            g.bench_function(BenchmarkId::new("library", threads), |b| {
+                b.iter_custom(|iters| run(&lib, threads, iters, n, pick))
+            });
+            g.bench_function(BenchmarkId::new("raw_sharded_map", threads), |b| {
+                b.iter_custom(|iters| run(&map, threads, iters, n, pick))
+            });
+            g.bench_function(BenchmarkId::new("raw_atomics", threads), |b| {
+                b.iter_custom(|iters| run(&atomics, threads, iters, n, pick))
+            });
+        }
+        g.finish();
+    }
+}
+
+/// Best-available pair on a 50,000-seat show that is 90% sold, then release.
+fn best_available(c: &mut Criterion) {
+    let lib = Library::new(SEATS);
+    // Sell-out pattern: block 90% of seats, leaving a free pair every 20.
+    let blocked: Vec<SeatId> = (0..SEATS).filter(|s| s % 20 >= 2).map(SeatId).collect();
+    for chunk in blocked.chunks(10_000) {
+        lib.inv.block_sync(lib.show, chunk).expect("block");
+    }
+    let mut g = c.benchmark_group("best_available_50k");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("library/1", |b| {
+        b.iter(|| {
+            let h = lib
+                .inv
+                .hold_best_sync(&HoldBest {
+                    show: lib.show,
+                    owner: OwnerId::new(),
+                    quantity: 2,
+                    section: None,
+                    category: None,
+                })
+                .expect("best");
+            lib.inv.release_sync(&HoldAction { owner: h.owner, token: h.token }).expect("release");
+        })
+    });
+    g.finish();
+}
+
+/// Heap bytes per seat held by the inventory for a 1,000,000-seat show.
+fn memory_per_seat(_: &mut Criterion) {
+    let spec = ShowSpec::new("big", VenueLayout::grid(10, 1_000, 100, PriceCategory(1)));
+    let inv = MemoryInventory::new();
+    let before = LIVE.load(Ordering::SeqCst);
+    inv.create_show_sync(&spec).expect("create");
+    let after = LIVE.load(Ordering::SeqCst);
+    println!("memory_per_seat: {:.1} bytes ({} seats)", (after - before) as f64 / 1_000_000.0, 1_000_000);
+    black_box(&inv);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(20);
+    targets = memory_per_seat, cycles, best_available
+}
+criterion_main!(benches);

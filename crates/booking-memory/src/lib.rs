@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 mod feed;
+mod hash;
+mod ids;
 mod owners;
 mod show;
 mod sync;
@@ -14,10 +16,18 @@ use show::ShowState;
 use std::collections::HashMap;
 use sync::{Arc, RwLock};
 
+/// Distinguishes inventories in the per-thread show cache.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+#[cfg(not(booking_loom))]
+thread_local! {
+    static LAST_SHOW: std::cell::RefCell<Option<(u64, ShowId, Arc<ShowState>)>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Shards of the show map; shows hash across them.
 const SHOW_SHARDS: usize = 16;
 
-type ShowMap = HashMap<ShowId, Arc<ShowState>>;
+type ShowMap = HashMap<ShowId, Arc<ShowState>, hash::IdHash>;
 
 /// The whole seat inventory in process memory: the embedded default.
 ///
@@ -25,8 +35,14 @@ type ShowMap = HashMap<ShowId, Arc<ShowState>>;
 /// Shows live in a sharded map; within a show, seats are spread over up to
 /// 256 locks, so requests on different shows or different seats rarely
 /// wait on each other. Nothing is persisted: a restart starts empty.
+///
+/// Each thread remembers the last show it served, so a hot show is found
+/// without touching shared memory; that thread's reference keeps the show's
+/// state alive until the thread serves another show or exits, even after
+/// the inventory is dropped.
 #[derive(Debug)]
 pub struct MemoryInventory {
+    id: u64,
     // Always `std`'s Arc: the clock is outside the model-checked core.
     clock: std::sync::Arc<dyn Clock>,
     shards: Box<[RwLock<ShowMap>]>,
@@ -47,7 +63,11 @@ impl MemoryInventory {
     /// An empty inventory that decides expiry by `clock` (DESIGN I9); tests
     /// pass a [`booking_core::ManualClock`].
     pub fn with_clock(clock: std::sync::Arc<dyn Clock>) -> Self {
-        MemoryInventory { clock, shards: (0..SHOW_SHARDS).map(|_| RwLock::new(HashMap::new())).collect() }
+        MemoryInventory {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            clock,
+            shards: (0..SHOW_SHARDS).map(|_| RwLock::new(HashMap::default())).collect(),
+        }
     }
 
     fn shard(&self, show: ShowId) -> &RwLock<ShowMap> {
@@ -55,9 +75,33 @@ impl MemoryInventory {
         &self.shards[((b ^ (b >> 64)) as usize) % SHOW_SHARDS]
     }
 
-    fn show(&self, show: ShowId) -> Result<Arc<ShowState>> {
+    fn lookup(&self, show: ShowId) -> Result<Arc<ShowState>> {
         let map = self.shard(show).read().unwrap_or_else(|e| e.into_inner());
         map.get(&show).cloned().ok_or(InventoryError::UnknownShow(show))
+    }
+
+    /// Runs `f` on a show's state. Shows are never removed, so the
+    /// per-thread cache can never serve a stale entry.
+    #[cfg(not(booking_loom))]
+    fn with_show<R>(&self, show: ShowId, f: impl FnOnce(&ShowState) -> Result<R>) -> Result<R> {
+        let mut f = Some(f);
+        let hit = LAST_SHOW.with_borrow(|last| match last {
+            Some((inv, id, state)) if *inv == self.id && *id == show => f.take().map(|f| f(state)),
+            _ => None,
+        });
+        if let Some(r) = hit {
+            return r;
+        }
+        let state = self.lookup(show)?;
+        let r = f.take().map_or(Err(InventoryError::UnknownShow(show)), |f| f(&state));
+        LAST_SHOW.with_borrow_mut(|last| *last = Some((self.id, show, state)));
+        r
+    }
+
+    /// Under loom every lookup goes through the shared map.
+    #[cfg(booking_loom)]
+    fn with_show<R>(&self, show: ShowId, f: impl FnOnce(&ShowState) -> Result<R>) -> Result<R> {
+        f(&self.lookup(show)?)
     }
 
     fn now(&self) -> i64 {
@@ -77,32 +121,37 @@ impl MemoryInventory {
 
     /// Holds seats (the synchronous form of [`SeatInventory::hold_seats`]).
     pub fn hold_seats_sync(&self, req: &HoldSeats) -> Result<Hold> {
-        self.show(req.show)?.hold_seats(req.owner, &req.seats, self.now())
+        self.with_show(req.show, |s| s.hold_seats(req.owner, &req.seats, self.now()))
     }
 
     /// Releases a hold (the synchronous form of [`SeatInventory::release`]).
     pub fn release_sync(&self, req: &HoldAction) -> Result<()> {
-        self.show(req.token.show)?.release(req, self.now())
+        self.with_show(req.token.show, |s| s.release(req, self.now()))
     }
 
     /// Sells a hold (the synchronous form of [`SeatInventory::sell`]).
     pub fn sell_sync(&self, req: &Sell) -> Result<Sale> {
-        self.show(req.token.show)?.sell(req, self.now())
+        self.with_show(req.token.show, |s| s.sell(req, self.now()))
     }
 
     /// Holds the best seats (the synchronous form of [`SeatInventory::hold_best`]).
     pub fn hold_best_sync(&self, req: &HoldBest) -> Result<Hold> {
-        self.show(req.show)?.hold_best(req, self.now())
+        self.with_show(req.show, |s| s.hold_best(req, self.now()))
     }
 
     /// Sweeps a show (the synchronous form of [`SeatInventory::sweep_expired`]).
     pub fn sweep_expired_sync(&self, show: ShowId, limit: usize) -> Result<Vec<ExpiredHold>> {
-        self.show(show)?.sweep(limit, self.now())
+        self.with_show(show, |s| s.sweep(limit, self.now()))
+    }
+
+    /// Blocks seats (the synchronous form of [`SeatInventory::block`]).
+    pub fn block_sync(&self, show: ShowId, seats: &[SeatId]) -> Result<()> {
+        self.with_show(show, |s| s.block(seats, true, self.now()))
     }
 
     /// A show's snapshot (the synchronous form of [`SeatInventory::snapshot`]).
     pub fn snapshot_sync(&self, show: ShowId) -> Result<Snapshot> {
-        Ok(self.show(show)?.snapshot(self.now()))
+        self.with_show(show, |s| Ok(s.snapshot(self.now())))
     }
 }
 
@@ -121,11 +170,11 @@ impl SeatInventory for MemoryInventory {
     }
 
     async fn hold_pool(&self, req: &HoldPool) -> Result<Hold> {
-        self.show(req.show)?.hold_pool(req.owner, req.pool, req.quantity, self.now())
+        self.with_show(req.show, |s| s.hold_pool(req.owner, req.pool, req.quantity, self.now()))
     }
 
     async fn extend(&self, req: &HoldAction) -> Result<Hold> {
-        self.show(req.token.show)?.extend(req, self.now())
+        self.with_show(req.token.show, |s| s.extend(req, self.now()))
     }
 
     async fn release(&self, req: &HoldAction) -> Result<()> {
@@ -137,15 +186,15 @@ impl SeatInventory for MemoryInventory {
     }
 
     async fn refund(&self, req: &Refund) -> Result<()> {
-        self.show(req.show)?.refund(req, self.now())
+        self.with_show(req.show, |s| s.refund(req, self.now()))
     }
 
     async fn block(&self, show: ShowId, seats: &[SeatId]) -> Result<()> {
-        self.show(show)?.block(seats, true, self.now())
+        self.block_sync(show, seats)
     }
 
     async fn unblock(&self, show: ShowId, seats: &[SeatId]) -> Result<()> {
-        self.show(show)?.block(seats, false, self.now())
+        self.with_show(show, |s| s.block(seats, false, self.now()))
     }
 
     async fn snapshot(&self, show: ShowId) -> Result<Snapshot> {
@@ -157,7 +206,7 @@ impl SeatInventory for MemoryInventory {
     }
 
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {
-        Ok(self.show(show)?.feed.subscribe())
+        self.with_show(show, |s| Ok(s.feed.subscribe()))
     }
 }
 

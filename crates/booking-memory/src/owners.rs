@@ -11,6 +11,9 @@ use std::collections::HashMap;
 
 const STRIPES: usize = 16;
 
+/// Entries per stripe above which owners with no holds are dropped.
+const TIDY_AT: usize = 4_096;
+
 #[derive(Clone, Copy, Debug)]
 struct Reserved {
     hold: HoldId,
@@ -18,19 +21,25 @@ struct Reserved {
     until: i64,
 }
 
-type OwnerMap = HashMap<OwnerId, Vec<Reserved>>;
+#[derive(Debug, Default)]
+struct Stripe {
+    map: HashMap<OwnerId, Vec<Reserved>, crate::hash::IdHash>,
+    /// Size at which owners with no holds are dropped; doubles with the
+    /// live population so tidying stays amortized O(1).
+    tidy_at: usize,
+}
 
 #[derive(Debug)]
 pub(crate) struct Owners {
-    stripes: Box<[Mutex<OwnerMap>]>,
+    stripes: Box<[Mutex<Stripe>]>,
 }
 
 impl Owners {
     pub(crate) fn new() -> Self {
-        Owners { stripes: (0..STRIPES).map(|_| Mutex::new(HashMap::new())).collect() }
+        Owners { stripes: (0..STRIPES).map(|_| Mutex::new(Stripe { tidy_at: TIDY_AT, ..Stripe::default() })).collect() }
     }
 
-    fn stripe(&self, owner: OwnerId) -> &Mutex<OwnerMap> {
+    fn stripe(&self, owner: OwnerId) -> &Mutex<Stripe> {
         let b = owner.as_u128();
         &self.stripes[((b ^ (b >> 64)) as usize) % STRIPES]
     }
@@ -45,35 +54,35 @@ impl Owners {
         max: u32,
         now: i64,
     ) -> Result<(), InventoryError> {
-        let mut map = lock(self.stripe(owner));
-        let list = map.entry(owner).or_default();
+        let mut stripe = lock(self.stripe(owner));
+        let list = stripe.map.entry(owner).or_default();
         list.retain(|r| r.until > now);
         let would_hold = list.iter().map(|r| r.units).sum::<u32>() + units;
         if would_hold > max {
-            if list.is_empty() {
-                map.remove(&owner);
-            }
             return Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold, max }));
         }
         list.push(Reserved { hold, units, until });
         Ok(())
     }
 
-    /// Drops a hold's reservation.
+    /// Drops a hold's reservation. An owner left with none keeps its
+    /// (empty, allocated) entry until the stripe is tidied, so a buyer who
+    /// holds again soon does not reallocate.
     pub(crate) fn drop_hold(&self, owner: OwnerId, hold: HoldId) {
-        let mut map = lock(self.stripe(owner));
-        if let Some(list) = map.get_mut(&owner) {
+        let mut stripe = lock(self.stripe(owner));
+        if let Some(list) = stripe.map.get_mut(&owner) {
             list.retain(|r| r.hold != hold);
-            if list.is_empty() {
-                map.remove(&owner);
-            }
+        }
+        if stripe.map.len() > stripe.tidy_at {
+            stripe.map.retain(|_, list| !list.is_empty());
+            stripe.tidy_at = (stripe.map.len() * 2).max(TIDY_AT);
         }
     }
 
     /// Sets a reservation's expiry; returns the previous one.
     pub(crate) fn set_until(&self, owner: OwnerId, hold: HoldId, until: i64) -> Option<i64> {
-        let mut map = lock(self.stripe(owner));
-        let r = map.get_mut(&owner)?.iter_mut().find(|r| r.hold == hold)?;
+        let mut stripe = lock(self.stripe(owner));
+        let r = stripe.map.get_mut(&owner)?.iter_mut().find(|r| r.hold == hold)?;
         Some(std::mem::replace(&mut r.until, until))
     }
 }

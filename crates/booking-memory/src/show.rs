@@ -13,11 +13,10 @@ use crate::sync::{Mutex, MutexGuard, lock};
 use booking_core::best::{PickRequest, pick_best};
 use booking_core::clock::millis_to_datetime;
 use booking_core::fsm::{self, Pool, PoolHold, Seat, SeatOp, SeatState};
-use booking_core::layout::RowRange;
 use booking_core::model::push_expired;
 use booking_core::{
     ChangeKind, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldToken, InvalidRequest, InventoryError,
-    OrderId, OwnerId, PoolId, PoolView, PriceCategory, Refund, Result, Sale, SeatChange, SeatId, SeatView, Sell,
+    LayoutIndex, OrderId, OwnerId, PoolId, PoolView, Refund, Result, Sale, SeatChange, SeatId, SeatView, Sell,
     ShowSpec, Snapshot, validate,
 };
 
@@ -34,9 +33,9 @@ struct Stripe(Mutex<Vec<Seat>>);
 /// The state of one show.
 #[derive(Debug)]
 pub(crate) struct ShowState {
+    /// The show as created, without its layout (see `index`).
     pub(crate) spec: ShowSpec,
-    rows: Vec<RowRange>,
-    categories: Vec<PriceCategory>,
+    index: LayoutIndex,
     seat_count: usize,
     stripes: Box<[Stripe]>,
     pools: Box<[Mutex<Pool>]>,
@@ -73,14 +72,15 @@ impl Locked<'_> {
 }
 
 impl ShowState {
-    pub(crate) fn new(spec: ShowSpec) -> Self {
-        let infos = spec.layout.seats();
-        let seat_count = infos.len();
+    pub(crate) fn new(mut spec: ShowSpec) -> Self {
+        // Keep a compact index rather than the layout's per-seat labels and
+        // coordinates: the seat map is the catalog's business.
+        let index = LayoutIndex::new(&std::mem::take(&mut spec.layout));
+        let seat_count = index.seat_count();
         let n = seat_count.clamp(1, MAX_STRIPES);
         let stripes = (0..n).map(|k| Stripe(Mutex::new(vec![Seat::default(); (seat_count + n - 1 - k) / n]))).collect();
         ShowState {
-            rows: spec.layout.rows(),
-            categories: infos.into_iter().map(|s| s.category).collect(),
+            index,
             seat_count,
             stripes,
             pools: spec.pools.iter().map(|p| Mutex::new(Pool::new(p.capacity))).collect(),
@@ -110,6 +110,32 @@ impl ShowState {
             })
             .collect();
         Locked { guards, slots }
+    }
+
+    /// Applies `op` to a group of seats (sorted, unique) all or nothing,
+    /// calling `announce` with the outcome before the seats are unlocked.
+    fn apply_group(
+        &self,
+        seats: &[SeatId],
+        op: &SeatOp,
+        now: i64,
+        announce: impl FnOnce(&fsm::Applied),
+    ) -> Result<fsm::Applied> {
+        if let [seat] = seats {
+            // The common single-seat case: one lock, no allocation.
+            let (k, off) = self.stripe_of(*seat);
+            let mut stripe = lock(&self.stripes[k].0);
+            let plan = fsm::check(std::iter::once(&stripe[off]), seats, op, now)?;
+            if plan.changed {
+                fsm::apply(&mut stripe[off], op, &plan);
+            }
+            announce(&plan);
+            return Ok(plan);
+        }
+        let mut locked = self.lock(seats);
+        let plan = locked.transition(seats, op, now)?;
+        announce(&plan);
+        Ok(plan)
     }
 
     fn check_seats(&self, seats: &[SeatId], max: u32) -> Result<Vec<SeatId>> {
@@ -143,6 +169,21 @@ impl ShowState {
         }
     }
 
+    /// Publishes a seat change if it changed anything and someone listens.
+    fn announce(
+        &self,
+        kind: ChangeKind,
+        hold: Option<HoldId>,
+        order: Option<OrderId>,
+        seats: &[SeatId],
+        d: &fsm::Applied,
+    ) {
+        if d.changed && self.feed.has_subscribers() {
+            let items = HoldItems::Seats(seats.to_vec());
+            self.feed.publish(SeatChange { show: self.spec.id, kind, hold, order, items, version: d.version });
+        }
+    }
+
     /// Reserves units for `owner` when the show limits them; returns
     /// whether a reservation was made.
     fn reserve(&self, owner: OwnerId, hold: HoldId, units: u32, until: i64, now: i64) -> Result<bool> {
@@ -160,7 +201,7 @@ impl ShowState {
 
     pub(crate) fn hold_seats(&self, owner: OwnerId, seats: &[SeatId], now: i64) -> Result<Hold> {
         let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
-        let hold = HoldId::new();
+        let hold = crate::ids::hold_id(now);
         let until = now.saturating_add(self.spec.policy.ttl_millis());
         let reserved = self.reserve(owner, hold, seats.len() as u32, until, now)?;
         let r = self.take_seats(owner, hold, seats, until, now);
@@ -174,12 +215,9 @@ impl ShowState {
     fn take_seats(&self, owner: OwnerId, hold: HoldId, seats: Vec<SeatId>, until: i64, now: i64) -> Result<Hold> {
         let deadline = now.saturating_add(self.spec.policy.max_hold_millis());
         let op = SeatOp::Hold { owner, hold, until, deadline };
-        let mut locked = self.lock(&seats);
-        let done = locked.transition(&seats, &op, now)?;
-        let items = HoldItems::Seats(seats);
-        self.change(ChangeKind::Held, Some(hold), None, &items, done.version);
-        drop(locked);
-        Ok(self.hold_result(owner, hold, done.version, items, until, 0))
+        let done =
+            self.apply_group(&seats, &op, now, |d| self.announce(ChangeKind::Held, Some(hold), None, &seats, d))?;
+        Ok(self.hold_result(owner, hold, done.version, HoldItems::Seats(seats), until, 0))
     }
 
     /// Which seats are free now: one lock per stripe.
@@ -197,14 +235,14 @@ impl ShowState {
 
     pub(crate) fn hold_best(&self, req: &HoldBest, now: i64) -> Result<Hold> {
         validate::quantity(req.quantity, self.spec.policy.max_per_request)?;
-        let hold = HoldId::new();
+        let hold = crate::ids::hold_id(now);
         let until = now.saturating_add(self.spec.policy.ttl_millis());
         let reserved = self.reserve(req.owner, hold, req.quantity, until, now)?;
         let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
         let mut result = Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
         for _ in 0..PICK_ATTEMPTS {
             let free = self.free_map(now);
-            let Some(seats) = pick_best(&self.rows, &pick, |s| self.categories[s.0 as usize], |s| free[s.0 as usize])
+            let Some(seats) = pick_best(&self.index.rows, &pick, |s| self.index.category(s), |s| free[s.0 as usize])
             else {
                 result = Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
                 break;
@@ -223,7 +261,7 @@ impl ShowState {
     pub(crate) fn hold_pool(&self, owner: OwnerId, pool: PoolId, quantity: u32, now: i64) -> Result<Hold> {
         validate::quantity(quantity, self.spec.policy.max_per_request)?;
         let p = self.pool(pool)?;
-        let hold = HoldId::new();
+        let hold = crate::ids::hold_id(now);
         let until = now.saturating_add(self.spec.policy.ttl_millis());
         let deadline = now.saturating_add(self.spec.policy.max_hold_millis());
         let reserved = self.reserve(owner, hold, quantity, until, now)?;
@@ -273,19 +311,16 @@ impl ShowState {
                 // Count the owner high while the seats change (see owners.rs).
                 let before =
                     if limited { self.owners.set_until(req.owner, t.hold, now + policy.ttl_millis()) } else { None };
-                let mut locked = self.lock(&seats);
-                match locked.transition(&seats, &op, now) {
+                let announce = |d: &fsm::Applied| self.announce(ChangeKind::Extended, Some(t.hold), None, &seats, d);
+                match self.apply_group(&seats, &op, now, announce) {
                     Ok(done) => {
-                        let items = HoldItems::Seats(seats);
-                        self.change(ChangeKind::Extended, Some(t.hold), None, &items, done.version);
-                        drop(locked);
                         if limited {
                             self.owners.set_until(req.owner, t.hold, done.until);
                         }
+                        let items = HoldItems::Seats(seats);
                         Ok(self.hold_result(req.owner, t.hold, done.version, items, done.until, done.renewals))
                     }
                     Err(e) => {
-                        drop(locked);
                         if let Some(until) = before {
                             self.owners.set_until(req.owner, t.hold, until);
                         }
@@ -312,9 +347,9 @@ impl ShowState {
             HoldItems::Seats(seats) => {
                 let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
                 let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
-                let mut locked = self.lock(&seats);
-                let done = locked.transition(&seats, &op, now)?;
-                self.change(ChangeKind::Released, Some(t.hold), None, &HoldItems::Seats(seats), done.version);
+                self.apply_group(&seats, &op, now, |d| {
+                    self.announce(ChangeKind::Released, Some(t.hold), None, &seats, d)
+                })?;
             }
             &HoldItems::Pool { pool, quantity } => {
                 let mut p = lock(self.check_pool_items(pool, quantity)?);
@@ -334,13 +369,10 @@ impl ShowState {
             HoldItems::Seats(seats) => {
                 let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
                 let op = SeatOp::Sell { owner: req.owner, hold: t.hold, version: t.version, order: req.order };
-                let mut locked = self.lock(&seats);
-                let done = locked.transition(&seats, &op, now)?;
-                let items = HoldItems::Seats(seats);
-                if done.changed {
-                    self.change(ChangeKind::Sold, Some(t.hold), Some(req.order), &items, done.version);
-                }
-                (items, done.version)
+                let announce =
+                    |d: &fsm::Applied| self.announce(ChangeKind::Sold, Some(t.hold), Some(req.order), &seats, d);
+                let done = self.apply_group(&seats, &op, now, announce)?;
+                (HoldItems::Seats(seats), done.version)
             }
             &HoldItems::Pool { pool, quantity } => {
                 let mut p = lock(self.check_pool_items(pool, quantity)?);
@@ -359,9 +391,10 @@ impl ShowState {
         match &req.items {
             HoldItems::Seats(seats) => {
                 let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
-                let mut locked = self.lock(&seats);
-                let done = locked.transition(&seats, &SeatOp::Refund { order: req.order }, now)?;
-                self.change(ChangeKind::Refunded, None, Some(req.order), &HoldItems::Seats(seats), done.version);
+                let op = SeatOp::Refund { order: req.order };
+                self.apply_group(&seats, &op, now, |d| {
+                    self.announce(ChangeKind::Refunded, None, Some(req.order), &seats, d)
+                })?;
             }
             &HoldItems::Pool { pool, quantity } => {
                 let mut p = lock(self.check_pool_items(pool, quantity)?);
@@ -377,9 +410,7 @@ impl ShowState {
         let seats = self.check_seats(seats, u32::MAX)?;
         let (op, kind) =
             if blocking { (SeatOp::Block, ChangeKind::Blocked) } else { (SeatOp::Unblock, ChangeKind::Unblocked) };
-        let mut locked = self.lock(&seats);
-        let done = locked.transition(&seats, &op, now)?;
-        self.change(kind, None, None, &HoldItems::Seats(seats), done.version);
+        self.apply_group(&seats, &op, now, |d| self.announce(kind, None, None, &seats, d))?;
         Ok(())
     }
 
@@ -411,7 +442,7 @@ impl ShowState {
                 }
             })
             .collect();
-        Snapshot::new(self.spec.id, &self.spec.layout, seats, pools)
+        Snapshot::from_index(self.spec.id, &self.index, seats, pools)
     }
 
     pub(crate) fn sweep(&self, limit: usize, now: i64) -> Result<Vec<ExpiredHold>> {

@@ -1,0 +1,90 @@
+//! A fast, per-process-seeded hasher for the id maps (show, owner). Ids
+//! are 128-bit UUIDs; SipHash over them was a fifth of a hold's cost. The
+//! seed comes from the OS, so colliding ids cannot be chosen in advance.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
+
+fn seed() -> (u64, u64) {
+    static SEED: OnceLock<(u64, u64)> = OnceLock::new();
+    *SEED.get_or_init(|| {
+        let s = RandomState::new();
+        (s.hash_one(1u64), s.hash_one(2u64) | 1)
+    })
+}
+
+/// Builds [`IdHasher`]s.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct IdHash((u64, u64));
+
+impl Default for IdHash {
+    fn default() -> Self {
+        IdHash(seed())
+    }
+}
+
+impl BuildHasher for IdHash {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher { state: self.0.0, key: self.0.1 }
+    }
+}
+
+/// Folded-multiply hashing of the bytes written.
+pub(crate) struct IdHasher {
+    state: u64,
+    key: u64,
+}
+
+impl IdHasher {
+    fn mix(&mut self, word: u64) {
+        let m = ((self.state ^ word) as u128).wrapping_mul(self.key as u128);
+        self.state = (m as u64) ^ ((m >> 64) as u64);
+    }
+}
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.state.rotate_left(26)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use booking_core::OwnerId;
+
+    #[test]
+    fn distinct_ids_spread_over_buckets() {
+        let h = IdHash::default();
+        let mut low_bits = std::collections::HashSet::new();
+        for _ in 0..1_000 {
+            low_bits.insert(h.hash_one(OwnerId::new()) & 0xff);
+        }
+        assert!(low_bits.len() > 200, "only {} of 256 buckets used", low_bits.len());
+    }
+}
