@@ -335,8 +335,7 @@ mod tests {
         assert!(ok.validate().is_ok());
         let zero_pool = ok.clone().with_pool("ga", 0, PriceCategory(0));
         assert!(zero_pool.validate().is_err());
-        let mut p = HoldPolicy::default();
-        p.max_hold_time = Duration::from_secs(1);
+        let p = HoldPolicy { max_hold_time: Duration::from_secs(1), ..HoldPolicy::default() };
         assert!(ok.with_policy(p).validate().is_err());
     }
 }

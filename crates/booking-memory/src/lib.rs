@@ -1,5 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+// The workspace README compiles as a doctest too.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct WorkspaceReadme;
+
 mod feed;
 mod hash;
 mod ids;

@@ -24,7 +24,7 @@ use booking_core::{
 const MAX_STRIPES: usize = 256;
 
 /// Best-available retries when another request takes the picked seats first.
-const PICK_ATTEMPTS: usize = 16;
+const PICK_ATTEMPTS: usize = 1_024;
 
 #[repr(align(64))]
 #[derive(Debug)]
@@ -240,16 +240,24 @@ impl ShowState {
         let reserved = self.reserve(req.owner, hold, req.quantity, until, now)?;
         let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
         let mut result = Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
-        for _ in 0..PICK_ATTEMPTS {
-            let free = self.free_map(now);
-            let Some(seats) = pick_best(&self.index.rows, &pick, |s| self.index.category(s), |s| free[s.0 as usize])
-            else {
+        let mut free = self.free_map(now);
+        for attempt in 1..=PICK_ATTEMPTS {
+            let category = |s: SeatId| self.index.category(s);
+            let Some(seats) = pick_best(&self.index.rows, &pick, category, |s| free[s.0 as usize]) else {
                 result = Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
                 break;
             };
             result = self.take_seats(req.owner, hold, seats, until, now);
-            if !matches!(result, Err(InventoryError::SeatsTaken { .. })) {
-                break;
+            match &result {
+                // Another buyer was faster: forget those seats and pick
+                // again; every round rules out at least one seat.
+                Err(InventoryError::SeatsTaken { seats }) if attempt % 64 != 0 => {
+                    for s in seats {
+                        free[s.0 as usize] = false;
+                    }
+                }
+                Err(InventoryError::SeatsTaken { .. }) => free = self.free_map(now),
+                _ => break,
             }
         }
         if result.is_err() {
