@@ -6,6 +6,7 @@ pub mod error;
 pub mod fsm;
 pub mod ids;
 pub mod inventory;
+pub mod layered;
 pub mod layout;
 pub mod model;
 pub mod money;

@@ -8,6 +8,7 @@ struct WorkspaceReadme;
 mod feed;
 mod hash;
 mod ids;
+mod lock;
 mod owners;
 mod show;
 mod sync;
@@ -17,6 +18,7 @@ use booking_core::{
     ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, InventoryError, Refund, Result,
     Sale, SeatId, SeatInventory, Sell, ShowId, ShowSpec, Snapshot, SystemClock,
 };
+pub use lock::MemorySeatLock;
 use show::ShowState;
 use std::collections::HashMap;
 use sync::{Arc, RwLock};

@@ -25,6 +25,23 @@ mod as_dyn {
     booking_core::conformance_suite!(fixture);
 }
 
+/// The memory inventory behind the in-process seat lock.
+mod layered {
+    use booking_core::layered::LockedInventory;
+    use booking_memory::{MemoryInventory, MemorySeatLock};
+    use std::time::Duration;
+
+    async fn fixture() -> booking_core::testkit::Fixture<LockedInventory<MemorySeatLock, MemoryInventory>> {
+        let clock = booking_core::ManualClock::fixed();
+        let inner = MemoryInventory::with_clock(clock.shared());
+        booking_core::testkit::Fixture::new(
+            LockedInventory::new(MemorySeatLock::new(), inner, Duration::from_secs(2)),
+            clock,
+        )
+    }
+    booking_core::conformance_suite!(fixture);
+}
+
 struct Memory;
 
 impl StateMachineBackend for Memory {
@@ -33,8 +50,26 @@ impl StateMachineBackend for Memory {
     }
 }
 
+struct LayeredMemory;
+
+impl StateMachineBackend for LayeredMemory {
+    async fn fixture() -> Fixture {
+        let clock = ManualClock::fixed();
+        let inner = MemoryInventory::with_clock(clock.shared());
+        let locked = booking_core::layered::LockedInventory::new(
+            booking_memory::MemorySeatLock::new(),
+            inner,
+            std::time::Duration::from_secs(2),
+        );
+        Fixture::new(locked, clock).into_dyn()
+    }
+}
+
 prop_state_machine! {
     #![proptest_config(proptest::test_runner::Config { cases: 256, ..Default::default() })]
     #[test]
     fn memory_matches_the_reference_model(sequential 1..60 => StateMachine<Memory>);
+
+    #[test]
+    fn layered_memory_matches_the_reference_model(sequential 1..60 => StateMachine<LayeredMemory>);
 }
