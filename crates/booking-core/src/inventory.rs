@@ -454,6 +454,23 @@ pub mod validate {
         Ok(sorted)
     }
 
+    /// [`seats`], borrowing the list when it is already sorted and unique
+    /// (as every token's list is), so the common case allocates nothing.
+    pub fn seats_cow(
+        show: ShowId,
+        list: &[SeatId],
+        seat_count: usize,
+        max_per_request: u32,
+    ) -> Result<std::borrow::Cow<'_, [SeatId]>> {
+        let in_order = list.windows(2).all(|w| w[0] < w[1]);
+        let fits = list.last().is_some_and(|s| (s.0 as usize) < seat_count) && list.len() <= max_per_request as usize;
+        if in_order && fits {
+            Ok(std::borrow::Cow::Borrowed(list))
+        } else {
+            seats(show, list, seat_count, max_per_request).map(std::borrow::Cow::Owned)
+        }
+    }
+
     /// Checks a quantity: at least 1, at most the per-request maximum.
     pub fn quantity(quantity: u32, max_per_request: u32) -> Result<()> {
         if quantity == 0 {

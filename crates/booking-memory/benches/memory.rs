@@ -64,10 +64,20 @@ struct Library {
 }
 
 impl Library {
+    /// The default configuration: system clock, per-owner limit of 8.
     fn new(seats: u32) -> Self {
-        let inv = MemoryInventory::new();
+        Self::with(seats, MemoryInventory::new(), Some(8))
+    }
+
+    /// A tick clock and no per-owner limit: the leanest configuration.
+    fn lean(seats: u32) -> Self {
+        let clock = booking_memory::TickClock::start().expect("clock thread");
+        Self::with(seats, MemoryInventory::with_clock(Arc::new(clock)), None)
+    }
+
+    fn with(seats: u32, inv: MemoryInventory, per_owner: Option<u32>) -> Self {
         let mut spec = ShowSpec::new("bench", VenueLayout::grid(1, seats.div_ceil(50), 50, PriceCategory(1)));
-        spec.policy.max_held_per_owner = Some(8);
+        spec.policy.max_held_per_owner = per_owner;
         inv.create_show_sync(&spec).expect("create");
         Library { inv, show: spec.id }
     }
@@ -141,17 +151,24 @@ struct RawSeat {
 /// store would do, with multi-seat holds locking shards in order.
 struct RawShardedMap {
     shards: Vec<Mutex<HashMap<u32, RawSeat>>>,
+    /// Read instead of the system clock when set.
+    tick: Option<booking_memory::TickClock>,
 }
 
 const RAW_SHARDS: usize = 64;
 
 impl RawShardedMap {
-    fn new(seats: u32) -> Self {
+    fn new(seats: u32, tick: Option<booking_memory::TickClock>) -> Self {
         let mut shards: Vec<HashMap<u32, RawSeat>> = (0..RAW_SHARDS).map(|_| HashMap::new()).collect();
         for s in 0..seats {
             shards[s as usize % RAW_SHARDS].insert(s, RawSeat::default());
         }
-        RawShardedMap { shards: shards.into_iter().map(Mutex::new).collect() }
+        RawShardedMap { shards: shards.into_iter().map(Mutex::new).collect(), tick }
+    }
+
+    fn now(&self) -> i64 {
+        use booking_core::Clock;
+        self.tick.as_ref().map_or_else(now_ms, |t| t.now_millis())
     }
 }
 
@@ -175,7 +192,7 @@ impl RawShardedMap {
 impl Cycle for RawShardedMap {
     fn cycle(&self, owner: u128, seats: &[u32]) -> bool {
         let (ids, n) = Self::shards_of(seats);
-        let now = now_ms();
+        let now = self.now();
         {
             let mut guards: [Option<std::sync::MutexGuard<'_, HashMap<u32, RawSeat>>>; 4] = Default::default();
             for (g, k) in guards.iter_mut().zip(&ids[..n]) {
@@ -193,7 +210,7 @@ impl Cycle for RawShardedMap {
                 *seat = RawSeat { owner, until: now + TTL_MS, version: seat.version + 1, held: true };
             }
         }
-        let now = now_ms();
+        let now = self.now();
         let mut guards: [Option<std::sync::MutexGuard<'_, HashMap<u32, RawSeat>>>; 4] = Default::default();
         for (g, k) in guards.iter_mut().zip(&ids[..n]) {
             *g = Some(self.shards[*k].lock().expect("lock"));
@@ -253,8 +270,10 @@ fn hot(t: usize, i: u64, out: &mut [u32]) {
 
 fn cycles(c: &mut Criterion) {
     let lib = Arc::new(Library::new(SEATS));
+    let lean = Arc::new(Library::lean(SEATS));
     let atomics = Arc::new(RawAtomics { seats: (0..SEATS).map(|_| AtomicU64::new(0)).collect() });
-    let map = Arc::new(RawShardedMap::new(SEATS));
+    let map = Arc::new(RawShardedMap::new(SEATS, None));
+    let map_tick = Arc::new(RawShardedMap::new(SEATS, Some(booking_memory::TickClock::start().expect("clock thread"))));
     for (name, n, pick) in
         [("single_seat", 1, single as fn(usize, u64, &mut [u32])), ("four_seats", 4, four), ("hot_100_seats", 1, hot)]
     {
@@ -264,8 +283,14 @@ fn cycles(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new("library", threads), |b| {
                 b.iter_custom(|iters| run(&lib, threads, iters, n, pick))
             });
+            g.bench_function(BenchmarkId::new("library_lean", threads), |b| {
+                b.iter_custom(|iters| run(&lean, threads, iters, n, pick))
+            });
             g.bench_function(BenchmarkId::new("raw_sharded_map", threads), |b| {
                 b.iter_custom(|iters| run(&map, threads, iters, n, pick))
+            });
+            g.bench_function(BenchmarkId::new("raw_sharded_map_tick", threads), |b| {
+                b.iter_custom(|iters| run(&map_tick, threads, iters, n, pick))
             });
             g.bench_function(BenchmarkId::new("raw_atomics", threads), |b| {
                 b.iter_custom(|iters| run(&atomics, threads, iters, n, pick))

@@ -12,6 +12,7 @@ mod lock;
 mod owners;
 mod show;
 mod sync;
+mod tick;
 
 use async_trait::async_trait;
 use booking_core::{
@@ -22,6 +23,7 @@ pub use lock::MemorySeatLock;
 use show::ShowState;
 use std::collections::HashMap;
 use sync::{Arc, RwLock};
+pub use tick::TickClock;
 
 /// Distinguishes inventories in the per-thread show cache.
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);

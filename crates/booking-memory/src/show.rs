@@ -353,7 +353,8 @@ impl ShowState {
         let t = &req.token;
         match &t.items {
             HoldItems::Seats(seats) => {
-                let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
+                let seats =
+                    validate::seats_cow(self.spec.id, seats, self.seat_count, self.spec.policy.max_per_request)?;
                 let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
                 self.apply_group(&seats, &op, now, |d| {
                     self.announce(ChangeKind::Released, Some(t.hold), None, &seats, d)
