@@ -76,8 +76,8 @@ ensure_postgres
 ensure_redis
 
 echo "== cargo test (workspace)"
-cargo test --workspace --locked
+cargo test --workspace
 
 echo "== loom model checks (booking-memory)"
 RUSTFLAGS="--cfg booking_loom" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" CARGO_TARGET_DIR=target/loom \
-  cargo test -p booking-memory --release --locked --test loom
+  cargo test -p booking-memory --release --test loom
