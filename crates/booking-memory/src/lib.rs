@@ -110,7 +110,8 @@ impl MemoryInventory {
     /// Under loom every lookup goes through the shared map.
     #[cfg(booking_loom)]
     fn with_show<R>(&self, show: ShowId, f: impl FnOnce(&ShowState) -> Result<R>) -> Result<R> {
-        f(&self.lookup(show)?)
+        let state = self.lookup(show)?;
+        f(&state)
     }
 
     fn now(&self) -> i64 {
