@@ -339,7 +339,18 @@ impl ShowState {
             &HoldItems::Pool { pool, quantity } => {
                 let mut p = lock(self.check_pool_items(pool, quantity)?);
                 Self::pool_token(&p, t.hold, quantity)?;
-                let h = p.extend(req.owner, t.hold, t.version, policy.ttl_millis(), policy.max_renewals, now)?;
+                // Count the owner high while the pool changes (see owners.rs).
+                let before =
+                    if limited { self.owners.set_until(req.owner, t.hold, now + policy.ttl_millis()) } else { None };
+                let h = match p.extend(req.owner, t.hold, t.version, policy.ttl_millis(), policy.max_renewals, now) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        if let Some(until) = before {
+                            self.owners.set_until(req.owner, t.hold, until);
+                        }
+                        return Err(e);
+                    }
+                };
                 if limited {
                     self.owners.set_until(req.owner, t.hold, h.until);
                 }

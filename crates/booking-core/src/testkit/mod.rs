@@ -98,6 +98,7 @@ macro_rules! conformance_suite {
             race_pool_units,
             race_holds_against_sweeper,
             race_sell_against_release,
+            race_per_owner_limit,
         );
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {

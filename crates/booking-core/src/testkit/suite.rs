@@ -853,3 +853,33 @@ pub async fn race_sell_against_release<I: SeatInventory + ?Sized + 'static>(fx: 
         assert_eq!(status, if sold { SeatStatus::Sold } else { SeatStatus::Available });
     }
 }
+
+/// One owner's concurrent holds race the per-owner limit: exactly the limit
+/// is granted, never more.
+pub async fn race_per_owner_limit<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
+    let spec = create(&*fx.inventory, 1, 1, 40, 10, HoldPolicy { max_held_per_owner: Some(4), ..test_policy() }).await;
+    let owner = OwnerId::new();
+    let mut tasks = Vec::new();
+    for t in 0..24u32 {
+        let (inv, show) = (fx.inventory.clone(), spec.id);
+        tasks.push(tokio::spawn(async move {
+            let r = if t % 3 == 0 {
+                inv.hold_pool(&HoldPool { show, owner, pool: PoolId(0), quantity: 1 }).await
+            } else {
+                inv.hold_seats(&HoldSeats { show, owner, seats: ids(&[t]) }).await
+            };
+            match r {
+                Ok(h) => h.token.items.count(),
+                Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { .. })) => 0,
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.expect("task");
+    }
+    assert_eq!(granted, 4, "the limit is exact under concurrency");
+    let s = snap(&*fx.inventory, spec.id).await;
+    assert_eq!(s.totals().held + s.pools[0].held, 4);
+}
