@@ -336,7 +336,7 @@ pub struct Pool {
     pub sold: u32,
     /// Holds, live and expired (until swept or reclaimed).
     pub holds: Vec<PoolHold>,
-    /// Units sold per order.
+    /// Units sold, one entry per sold hold, oldest first.
     pub sales: Vec<PoolSale>,
     /// Bumped by every transition of the pool.
     pub version: u64,
@@ -361,13 +361,15 @@ pub struct PoolHold {
     pub version: u64,
 }
 
-/// Units of a pool sold to one order.
+/// Units of a pool sold from one hold to one order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolSale {
     /// The order.
     pub order: OrderId,
     /// The buyer.
     pub owner: OwnerId,
+    /// The hold the units were sold from: a sell replay must name it.
+    pub hold: HoldId,
     /// Units sold and not refunded.
     pub quantity: u32,
 }
@@ -459,8 +461,8 @@ impl Pool {
         Ok(self.holds.remove(i))
     }
 
-    /// Sells a live hold's units to `order`. A replay for an order that
-    /// already bought from this pool changes nothing and returns `false`.
+    /// Sells a live hold's units to `order`. A replay (the same hold, order
+    /// and owner, already sold) changes nothing and returns `false`.
     pub fn sell(
         &mut self,
         owner: OwnerId,
@@ -472,36 +474,33 @@ impl Pool {
         let i = match self.check_holder(owner, hold, version, now) {
             Ok(i) => i,
             Err(e) => {
-                return if self.sales.iter().any(|s| s.order == order && s.owner == owner) {
-                    Ok(false)
-                } else {
-                    Err(e)
-                };
+                let replay = self.sales.iter().any(|s| s.hold == hold && s.order == order && s.owner == owner);
+                return if replay { Ok(false) } else { Err(e) };
             }
         };
         let h = self.holds.remove(i);
         self.version += 1;
         self.sold += h.quantity;
-        match self.sales.iter_mut().find(|s| s.order == order) {
-            Some(s) => s.quantity += h.quantity,
-            None => self.sales.push(PoolSale { order, owner, quantity: h.quantity }),
-        }
+        self.sales.push(PoolSale { order, owner, hold, quantity: h.quantity });
         Ok(true)
     }
 
-    /// Returns `quantity` units sold to `order` to sale.
+    /// Returns `quantity` units sold to `order` to sale, taking them from
+    /// the order's oldest sales first.
     pub fn refund(&mut self, order: OrderId, quantity: u32) -> Result<(), InventoryError> {
-        let i = self
-            .sales
-            .iter()
-            .position(|s| s.order == order && s.quantity >= quantity)
-            .ok_or(InventoryError::NotSold { order })?;
+        let bought: u32 = self.sales.iter().filter(|s| s.order == order).map(|s| s.quantity).sum();
+        if bought < quantity {
+            return Err(InventoryError::NotSold { order });
+        }
         self.version += 1;
         self.sold -= quantity;
-        self.sales[i].quantity -= quantity;
-        if self.sales[i].quantity == 0 {
-            self.sales.remove(i);
+        let mut left = quantity;
+        for s in self.sales.iter_mut().filter(|s| s.order == order) {
+            let take = left.min(s.quantity);
+            s.quantity -= take;
+            left -= take;
         }
+        self.sales.retain(|s| s.quantity > 0);
         Ok(())
     }
 
@@ -611,5 +610,23 @@ mod tests {
         assert_eq!(p.available(100), 10);
         assert!(p.hold(crate::ids::PoolId(0), ph(HoldId::new(), 7), 50).is_err());
         assert_eq!(p.sweep(100, 10).len(), 1);
+    }
+
+    #[test]
+    fn pool_sell_replay_names_the_hold_it_sold() {
+        let (a, o) = (OwnerId::new(), OrderId::new());
+        let (h1, h2) = (HoldId::new(), HoldId::new());
+        let mut p = Pool::new(10);
+        let ph = |hold| PoolHold { hold, owner: a, quantity: 2, until: 100, deadline: 500, renewals: 0, version: 0 };
+        let v1 = p.hold(crate::ids::PoolId(0), ph(h1), 0).unwrap();
+        let v2 = p.hold(crate::ids::PoolId(0), ph(h2), 0).unwrap();
+        assert!(p.sell(a, h1, v1, o, 10).unwrap());
+        assert!(!p.sell(a, h1, v1, o, 10).unwrap(), "a replay");
+        // h2 expired unsold: selling it to the same order is no replay.
+        assert!(matches!(p.sell(a, h2, v2, o, 100), Err(InventoryError::HoldExpired { .. })));
+        assert_eq!(p.sold, 2);
+        p.refund(o, 2).unwrap();
+        assert_eq!((p.sold, p.sales.len()), (0, 0));
+        assert!(p.refund(o, 1).is_err());
     }
 }

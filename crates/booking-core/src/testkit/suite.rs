@@ -338,6 +338,16 @@ pub async fn sell_replays_are_idempotent<I: SeatInventory + ?Sized>(fx: &Fixture
         let other = inv.sell(&sell_req(&h, OrderId::new())).await;
         assert!(matches!(other, Err(InventoryError::HoldExpired { .. })), "{other:?}");
     }
+    // A replay names the hold it sold: another hold of the same owner that
+    // expired unsold is not sold by presenting the same order.
+    let order = OrderId::new();
+    let sold = inv.hold_pool(&HoldPool { show: spec.id, owner, pool: PoolId(0), quantity: 1 }).await.expect("hold");
+    let lapsed = inv.hold_pool(&HoldPool { show: spec.id, owner, pool: PoolId(0), quantity: 1 }).await.expect("hold");
+    inv.sell(&sell_req(&sold, order)).await.expect("sell");
+    fx.clock.advance(ttl(&spec));
+    let e = inv.sell(&sell_req(&lapsed, order)).await;
+    assert!(matches!(e, Err(InventoryError::HoldExpired { .. })), "{e:?}");
+    assert_eq!(snap(inv, spec.id).await.pools[0].sold, 3);
 }
 
 /// Refunds return an order's seats and units to sale; other orders' are refused.
