@@ -320,7 +320,8 @@ pub struct SeatChange {
     pub order: Option<OrderId>,
     /// The seats or units concerned.
     pub items: HoldItems,
-    /// The seats' (or pool's) version after the change. Per seat, versions
+    /// The seats' (or pool's) version after the change; for an `Expired`
+    /// change, the highest new version of its seats. Per seat, versions
     /// order the changes.
     pub version: u64,
 }
@@ -412,9 +413,12 @@ pub trait SeatInventory: Send + Sync + Debug {
     /// Errors: `UnknownShow`.
     async fn snapshot(&self, show: ShowId) -> Result<Snapshot>;
 
-    /// Frees up to `limit` expired seat holds and pool holds of a show and
-    /// reports them. Safe to run concurrently with everything, including
-    /// other sweepers: each expired hold is reported by one sweep.
+    /// Frees up to `limit` expired seats and pool holds of a show and
+    /// reports them, grouped per hold. Safe to run concurrently with
+    /// everything, including other sweepers: each expired seat is reported
+    /// by one sweep. When more than `limit` are expired, which go first is
+    /// up to the backend. A hold that expired and was taken over by a new
+    /// hold before any sweep is never reported: the new hold superseded it.
     ///
     /// Errors: `UnknownShow`, `InvalidRequest(ZeroLimit)`.
     async fn sweep_expired(&self, show: ShowId, limit: usize) -> Result<Vec<ExpiredHold>>;

@@ -1,0 +1,26 @@
+-- create.lua: create a show's inventory: every seat available (an absent
+-- seat field means available at version 0), every pool empty.
+--
+-- KEYS[1] meta   KEYS[2] pools
+-- ARGV[1] the show's specification (JSON)   ARGV[2] seat count
+-- ARGV[3..] pool capacities, by pool id
+--
+-- Returns {'OK'} | {'EXISTS'}
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return { 'EXISTS' }
+end
+redis.call('HSET', KEYS[1], 'spec', ARGV[1], 'seats', ARGV[2], 'pools', int(#ARGV - 2), 'seq', 0)
+local fields = {}
+for i = 3, #ARGV do
+  local p = int(i - 3)
+  fields[#fields + 1] = 'c:' .. p
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = 's:' .. p
+  fields[#fields + 1] = '0'
+  fields[#fields + 1] = 'h:' .. p
+  fields[#fields + 1] = '0'
+  fields[#fields + 1] = 'v:' .. p
+  fields[#fields + 1] = '0'
+end
+hset_pairs(KEYS[2], fields)
+return { 'OK' }

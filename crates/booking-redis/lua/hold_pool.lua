@@ -1,0 +1,65 @@
+-- hold_pool.lua: hold units of a general-admission pool, all or none.
+--
+-- KEYS[1] meta    KEYS[2] pools   KEYS[3] pholds  KEYS[4] pexp (pool hold expiries)
+-- KEYS[5] own:<owner> (the owner's index)   KEYS[6] seats   KEYS[7] feed
+-- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[4] ttl ms   ARGV[5] max hold lifetime ms
+-- ARGV[6] per-owner limit (-1 = none)   ARGV[7] feed MAXLEN
+-- ARGV[8] pool id (within the show)   ARGV[9] quantity (>= 1)
+-- ARGV[10] owner index lifetime ms (0 = no expiry)
+--
+-- Expired holds of the pool are reclaimed silently when the hold succeeds
+-- (they are then neither swept nor reported), as the model does.
+--
+-- Returns {'OK', version, until} | {'LIMIT', would_hold, max}
+--       | {'CAPACITY', requested, available} | {'NOSHOW'}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return { 'NOSHOW' }
+end
+local now = now_ms(ARGV[1])
+local owner, hold = ARGV[2], ARGV[3]
+local ttl, maxhold, maxown = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local pool, qty = ARGV[8], tonumber(ARGV[9])
+
+local live
+if maxown >= 0 then
+  local held
+  held, live = owner_held(KEYS[5], KEYS[6], KEYS[3], owner, now)
+  if held + qty > maxown then
+    return { 'LIMIT', held + qty, maxown }
+  end
+end
+
+local f = redis.call('HMGET', KEYS[2], 'c:' .. pool, 's:' .. pool, 'h:' .. pool)
+local cap, sold, held_all = tonumber(f[1] or '0'), tonumber(f[2] or '0'), tonumber(f[3] or '0')
+local expired_ids, expired_qty = {}, 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', int(now))) do
+  local raw = redis.call('HGET', KEYS[3], id)
+  if raw then
+    local h = ph_decode(raw)
+    if h.pool == pool then
+      expired_ids[#expired_ids + 1] = id
+      expired_qty = expired_qty + h.qty
+    end
+  end
+end
+local available = math.max(0, cap - sold - (held_all - expired_qty))
+if qty > available then
+  return { 'CAPACITY', qty, available }
+end
+
+for _, id in ipairs(expired_ids) do
+  redis.call('HDEL', KEYS[3], id)
+end
+zrem_list(KEYS[4], expired_ids)
+local v = redis.call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
+local untl = now + ttl
+redis.call('HSET', KEYS[2], 'h:' .. pool, int(held_all - expired_qty + qty))
+redis.call('HSET', KEYS[3], hold,
+  ph_encode({ pool = pool, owner = owner, qty = qty, untl = untl, deadline = now + maxhold, renewals = 0, v = v }))
+redis.call('ZADD', KEYS[4], int(untl), hold)
+if maxown >= 0 then
+  owner_save(KEYS[5], live, 'p' .. hold, tonumber(ARGV[10]))
+end
+emit(KEYS[1], KEYS[7], ARGV[7], 'held', hold, '', 'p:' .. pool .. ':' .. int(qty), v)
+return { 'OK', v, untl }

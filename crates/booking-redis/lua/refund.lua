@@ -1,0 +1,28 @@
+-- refund.lua: return seats sold to an order to sale (refund or void).
+--
+-- KEYS[1] meta   KEYS[2] seats   KEYS[3] feed
+-- ARGV[1] order id   ARGV[2] feed MAXLEN   ARGV[3..] seat ids, ascending, unique
+--
+-- Returns {'OK', version} | {'NOTSOLD'} | {'NOSHOW'}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return { 'NOSHOW' }
+end
+local order = ARGV[1]
+local first = 3
+
+local states, maxv = read_seats(KEYS[2], first)
+for _, s in ipairs(states) do
+  if s.k ~= 'S' or s.order ~= order then
+    return { 'NOTSOLD' }
+  end
+end
+local v = maxv + 1
+local enc = seat_encode({ v = v, k = 'A' })
+local hpairs = {}
+for i = first, #ARGV do
+  hpairs[#hpairs + 1] = ARGV[i]
+  hpairs[#hpairs + 1] = enc
+end
+hset_pairs(KEYS[2], hpairs)
+emit(KEYS[1], KEYS[3], ARGV[2], 'refunded', '', order, seat_items(first), v)
+return { 'OK', v }

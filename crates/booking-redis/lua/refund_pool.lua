@@ -1,0 +1,42 @@
+-- refund_pool.lua: return units of a pool sold to an order to sale, taken
+-- from the order's oldest sales in the pool first.
+--
+-- KEYS[1] meta   KEYS[2] pools   KEYS[3] psales   KEYS[4] feed
+-- ARGV[1] order id   ARGV[2] feed MAXLEN   ARGV[3] pool id   ARGV[4] quantity
+--
+-- Returns {'OK', version} | {'NOTSOLD'} | {'NOSHOW'}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return { 'NOSHOW' }
+end
+local order, pool, qty = ARGV[1], ARGV[3], tonumber(ARGV[4])
+local field = pool .. ':' .. order
+local sales = redis.call('HGET', KEYS[3], field)
+if not sales then
+  return { 'NOTSOLD' }
+end
+local entries, bought = {}, 0
+for h, o, q in string.gmatch(sales, '(%x+)|(%x+)|(%d+)') do
+  entries[#entries + 1] = { h, o, tonumber(q) }
+  bought = bought + tonumber(q)
+end
+if bought < qty then
+  return { 'NOTSOLD' }
+end
+-- Units come back from the order's oldest sales first.
+local left, kept = qty, {}
+for _, e in ipairs(entries) do
+  local take = math.min(left, e[3])
+  left = left - take
+  if e[3] > take then
+    kept[#kept + 1] = e[1] .. '|' .. e[2] .. '|' .. int(e[3] - take)
+  end
+end
+local v = redis.call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
+redis.call('HINCRBY', KEYS[2], 's:' .. pool, -qty)
+if #kept == 0 then
+  redis.call('HDEL', KEYS[3], field)
+else
+  redis.call('HSET', KEYS[3], field, table.concat(kept, ';'))
+end
+emit(KEYS[1], KEYS[4], ARGV[2], 'refunded', '', order, 'p:' .. pool .. ':' .. int(qty), v)
+return { 'OK', v }

@@ -1,0 +1,51 @@
+-- sell_pool.lua: sell a live pool hold to an order (after payment capture).
+-- A replay (this hold already sold to this order, for this owner) changes
+-- nothing and succeeds.
+--
+-- KEYS[1] meta   KEYS[2] pools   KEYS[3] pholds   KEYS[4] pexp   KEYS[5] psales
+-- KEYS[6] orders   KEYS[7] feed
+-- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[4] token version   ARGV[5] order id   ARGV[6] payment reference
+-- ARGV[7] feed MAXLEN   ARGV[8] pool id   ARGV[9] token quantity
+--
+-- Returns {'OK', version, changed (0|1)} | {'MISMATCH'} | {'EXPIRED'}
+--       | {'NOTOWNER'} | {'STALE', current} | {'NOSHOW'}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return { 'NOSHOW' }
+end
+local now = now_ms(ARGV[1])
+local owner, hold, version, order = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local pool, qty = ARGV[8], tonumber(ARGV[9])
+local sale_field = pool .. ':' .. order
+
+local h = ph_find(KEYS[3], hold, pool)
+if h and h.qty ~= qty then
+  return { 'MISMATCH' }
+end
+local err = pool_check_holder(h, owner, version, now)
+if err then
+  local sales = redis.call('HGET', KEYS[5], sale_field)
+  if sales then
+    for h, o in string.gmatch(sales, '(%x+)|(%x+)|%d+') do
+      if h == hold and o == owner then
+        return { 'OK', tonumber(redis.call('HGET', KEYS[2], 'v:' .. pool) or '0'), 0 }
+      end
+    end
+  end
+  return err
+end
+
+local v = redis.call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
+redis.call('HINCRBY', KEYS[2], 'h:' .. pool, -h.qty)
+redis.call('HINCRBY', KEYS[2], 's:' .. pool, h.qty)
+redis.call('HDEL', KEYS[3], hold)
+redis.call('ZREM', KEYS[4], hold)
+local entry = hold .. '|' .. owner .. '|' .. int(h.qty)
+local sales = redis.call('HGET', KEYS[5], sale_field)
+if sales then
+  entry = sales .. ';' .. entry
+end
+redis.call('HSET', KEYS[5], sale_field, entry)
+redis.call('HSETNX', KEYS[6], order, ARGV[6])
+emit(KEYS[1], KEYS[7], ARGV[7], 'sold', hold, order, 'p:' .. pool .. ':' .. int(h.qty), v)
+return { 'OK', v, 1 }

@@ -1,0 +1,143 @@
+//! The key layout: every key of one show carries the show's hash tag, so a
+//! whole show lives on one Redis Cluster slot and every script runs there.
+
+use booking_core::{OwnerId, SeatId, ShowId};
+
+/// The names of one show's keys, in the order scripts receive them.
+///
+/// Every key is `<prefix>{<show id as 32 hex digits>}:<name>`; Redis Cluster
+/// hashes only the part between the braces, so all of them share one slot
+/// (see [`key_slot`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShowKeys {
+    /// Hash: the show's specification, seat and pool counts, change counter.
+    pub meta: String,
+    /// Hash: seat id -> encoded seat state (absent = available, version 0).
+    pub seats: String,
+    /// Sorted set: held seat id, scored by its hold's expiry (Unix ms).
+    pub seat_expiry: String,
+    /// Hash: per pool capacity, sold, held units and version.
+    pub pools: String,
+    /// Hash: pool hold id -> encoded pool hold.
+    pub pool_holds: String,
+    /// Sorted set: pool hold id, scored by its expiry (Unix ms).
+    pub pool_expiry: String,
+    /// Hash: `<pool>:<order>` -> the order's sales from the pool (hold, owner,
+    /// units), oldest first.
+    pub pool_sales: String,
+    /// Hash: order id -> payment reference of its first sale.
+    pub orders: String,
+    /// Stream: the change feed.
+    pub feed: String,
+    base: String,
+}
+
+impl ShowKeys {
+    /// The keys of `show` under `prefix`.
+    pub fn new(prefix: &str, show: ShowId) -> Self {
+        let base = format!("{prefix}{{{}}}:", hex(show.as_u128()));
+        let k = |name: &str| format!("{base}{name}");
+        ShowKeys {
+            meta: k("meta"),
+            seats: k("seats"),
+            seat_expiry: k("sexp"),
+            pools: k("pools"),
+            pool_holds: k("pholds"),
+            pool_expiry: k("pexp"),
+            pool_sales: k("psales"),
+            orders: k("orders"),
+            feed: k("feed"),
+            base,
+        }
+    }
+
+    /// String: an owner's holds in the show that may count towards the
+    /// per-owner limit; expires after the owner's last hold could live.
+    pub fn owner(&self, owner: OwnerId) -> String {
+        format!("{}own:{}", self.base, hex(owner.as_u128()))
+    }
+
+    /// String: the advisory lock of a seat ([`crate::RedisSeatLock`]),
+    /// holding the locker's token; expires by itself.
+    pub fn seat_lock(&self, seat: SeatId) -> String {
+        format!("{}lock:{}", self.base, seat.0)
+    }
+
+    /// Every key but the per-owner ([`ShowKeys::owner`]) and per-seat-lock
+    /// ([`ShowKeys::seat_lock`]) ones.
+    pub fn all(&self) -> [&str; 9] {
+        [
+            &self.meta,
+            &self.seats,
+            &self.seat_expiry,
+            &self.pools,
+            &self.pool_holds,
+            &self.pool_expiry,
+            &self.pool_sales,
+            &self.orders,
+            &self.feed,
+        ]
+    }
+}
+
+/// An id as the 32 lowercase hex digits the scripts store.
+pub(crate) fn hex(v: u128) -> String {
+    format!("{v:032x}")
+}
+
+/// Parses an id stored by the scripts.
+pub(crate) fn parse_hex(s: &[u8]) -> Option<u128> {
+    std::str::from_utf8(s).ok().and_then(|s| u128::from_str_radix(s, 16).ok())
+}
+
+/// The Redis Cluster slot of `key` (0..16384): CRC16-XMODEM of the key's hash
+/// tag (the text between the first `{` and the next `}`, when not empty) or
+/// of the whole key, modulo 16384.
+pub fn key_slot(key: &[u8]) -> u16 {
+    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
+        let rest = &key[open + 1..];
+        rest.iter().position(|&b| b == b'}').filter(|&close| close > 0).map(|close| &rest[..close])
+    });
+    crc16_xmodem(tagged.unwrap_or(key)) % 16384
+}
+
+fn crc16_xmodem(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in data {
+        crc ^= (byte as u16) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+        }
+    }
+    crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_match_the_cluster_specification() {
+        // Reference values from the Redis Cluster specification and `CLUSTER KEYSLOT`.
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31C3);
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"{user1000}.followers"));
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"), "empty tag hashes the whole key");
+        assert_ne!(key_slot(b"foo{}{bar}"), key_slot(b"bar"));
+        assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
+    }
+
+    #[test]
+    fn every_key_of_a_show_shares_one_slot() {
+        for prefix in ["", "booking:", "t-1:x:"] {
+            for _ in 0..50 {
+                let keys = ShowKeys::new(prefix, ShowId::new());
+                let slot = key_slot(keys.meta.as_bytes());
+                assert!(keys.all().iter().all(|k| key_slot(k.as_bytes()) == slot), "{keys:?}");
+                assert_eq!(key_slot(keys.owner(OwnerId::new()).as_bytes()), slot);
+                assert_eq!(key_slot(keys.seat_lock(SeatId(u32::MAX)).as_bytes()), slot);
+            }
+        }
+    }
+}

@@ -1,0 +1,838 @@
+#![doc = include_str!("../README.md")]
+
+mod codec;
+mod error;
+mod feed;
+pub mod keys;
+mod lock;
+pub mod scripts;
+
+pub use keys::{ShowKeys, key_slot};
+pub use lock::{RedisSeatLock, RedisSeatLockBuilder};
+pub use redis;
+
+use async_trait::async_trait;
+use booking_core::best::{PickRequest, pick_best};
+use booking_core::clock::millis_to_datetime;
+use booking_core::fsm::SeatStatus;
+use booking_core::layout::RowRange;
+use booking_core::{
+    ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats, HoldToken,
+    InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PoolId, PoolView, PriceCategory, Refund, Result, Sale,
+    SeatId, SeatInventory, SeatView, Sell, ShowId, ShowSpec, Snapshot, validate,
+};
+use codec::{Reply, bad, bytes, hex_id, int};
+use error::{Effect, from_redis};
+use keys::hex;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncConnectionConfig, Client, Script, Value};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// The key prefix used when none is configured.
+pub const DEFAULT_PREFIX: &str = "booking:";
+/// How many change-feed entries a show's stream keeps (about; trimming is
+/// approximate) when not configured.
+pub const DEFAULT_FEED_MAX_LEN: u64 = 100_000;
+/// How often best-available re-picks when a concurrent hold took a picked
+/// seat first, when not configured.
+pub const DEFAULT_BEST_ATTEMPTS: u32 = 8;
+
+/// Seat inventory on Redis: every operation on a show is one Lua script on
+/// the show's Cluster slot. See the crate docs for the key layout, the
+/// durability it offers and its capabilities.
+///
+/// Cheap to clone: clones share one multiplexed connection (concurrent
+/// callers are pipelined on it) and one cache of show layouts.
+#[derive(Clone)]
+pub struct RedisInventory {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: ConnectionManager,
+    client: Client,
+    prefix: String,
+    clock: Option<Arc<dyn Clock>>,
+    feed_max_len: u64,
+    best_attempts: u32,
+    feed_block: Duration,
+    response_timeout: Duration,
+    shows: RwLock<HashMap<ShowId, Arc<ShowInfo>>>,
+}
+
+impl fmt::Debug for RedisInventory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisInventory")
+            .field("server", &self.inner.client.get_connection_info().addr())
+            .field("prefix", &self.inner.prefix)
+            .field("clock", &self.inner.clock)
+            .field("feed_max_len", &self.inner.feed_max_len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the library keeps in process about a show: its specification never
+/// changes once created, so it is read from Redis once per process.
+struct ShowInfo {
+    spec: ShowSpec,
+    rows: Vec<RowRange>,
+    categories: Vec<PriceCategory>,
+    keys: ShowKeys,
+}
+
+impl ShowInfo {
+    fn new(prefix: &str, spec: ShowSpec) -> Self {
+        ShowInfo {
+            rows: spec.layout.rows(),
+            categories: spec.layout.seats().into_iter().map(|s| s.category).collect(),
+            keys: ShowKeys::new(prefix, spec.id),
+            spec,
+        }
+    }
+
+    fn seat_count(&self) -> usize {
+        self.categories.len()
+    }
+
+    fn max_per_owner(&self) -> i64 {
+        self.spec.policy.max_held_per_owner.map_or(-1, i64::from)
+    }
+
+    fn validate_seats(&self, seats: &[SeatId]) -> Result<Vec<SeatId>> {
+        validate::seats(self.spec.id, seats, self.seat_count(), self.spec.policy.max_per_request)
+    }
+
+    fn check_pool(&self, pool: PoolId) -> Result<()> {
+        if (pool.0 as usize) < self.spec.pools.len() {
+            Ok(())
+        } else {
+            Err(InventoryError::UnknownPool { show: self.spec.id, pool })
+        }
+    }
+
+    /// Checks a token's (or refund's) items; returns the sorted seats of a
+    /// seat hold, `None` for a pool.
+    fn check_items(&self, items: &HoldItems) -> Result<Option<Vec<SeatId>>> {
+        match items {
+            HoldItems::Seats(seats) => Ok(Some(self.validate_seats(seats)?)),
+            HoldItems::Pool { pool, quantity } => {
+                validate::quantity(*quantity, self.spec.policy.max_per_request)?;
+                self.check_pool(*pool)?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Configures and connects a [`RedisInventory`].
+#[must_use = "call build() to connect"]
+pub struct RedisInventoryBuilder {
+    client: Client,
+    prefix: String,
+    clock: Option<Arc<dyn Clock>>,
+    feed_max_len: u64,
+    best_attempts: u32,
+    feed_block: Duration,
+    response_timeout: Duration,
+    connection_timeout: Duration,
+}
+
+impl RedisInventoryBuilder {
+    /// Prefixes every key (default [`DEFAULT_PREFIX`]). Distinct prefixes
+    /// keep inventories apart on one server. It must not contain `{` or
+    /// `}`: the hash tag after it is what keeps a show on one Cluster slot.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Decides expiry by `clock` instead of the Redis server's clock: its
+    /// Unix-ms time is sent with every request. For tests
+    /// ([`booking_core::ManualClock`]); in production leave it unset, so
+    /// that one clock (the server's `TIME`) decides every expiry (DESIGN I9).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// How many entries each show's change feed keeps, about (default
+    /// [`DEFAULT_FEED_MAX_LEN`], at least 1). A subscriber further behind
+    /// than this gets `FeedLagged`.
+    pub fn feed_max_len(mut self, entries: u64) -> Self {
+        self.feed_max_len = entries.max(1);
+        self
+    }
+
+    /// How many times best-available picks again when a concurrent request
+    /// took a picked seat between the read and the hold (default
+    /// [`DEFAULT_BEST_ATTEMPTS`], at least 1). After the last attempt the
+    /// caller gets `SeatsTaken`.
+    pub fn best_available_attempts(mut self, attempts: u32) -> Self {
+        self.best_attempts = attempts.max(1);
+        self
+    }
+
+    /// How long a request waits for Redis to answer before it fails with
+    /// `OutcomeUnknown` (writes) or `Unavailable` (reads). Default 5 s.
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// How long connecting may take. Default 2 s.
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// How long one blocking read of a change-feed subscriber waits before
+    /// it asks again. Default 2 s.
+    pub fn feed_block(mut self, block: Duration) -> Self {
+        self.feed_block = block.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Connects and checks the server answers.
+    ///
+    /// Errors: `InvalidRequest` for a prefix with braces, `Unavailable`
+    /// when the server cannot be reached.
+    pub async fn build(self) -> Result<RedisInventory> {
+        if self.prefix.contains(['{', '}']) {
+            return Err(InvalidRequest::InvalidShow("the key prefix must not contain '{' or '}'".into()).into());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(self.response_timeout))
+            .set_connection_timeout(Some(self.connection_timeout))
+            .set_number_of_retries(3);
+        let mut conn = ConnectionManager::new_with_config(self.client.clone(), config)
+            .await
+            .map_err(|e| InventoryError::Unavailable(Box::new(e)))?;
+        let _: Value = redis::cmd("PING").query_async(&mut conn).await.map_err(|e| from_redis(e, Effect::Read))?;
+        Ok(RedisInventory {
+            inner: Arc::new(Inner {
+                conn,
+                client: self.client,
+                prefix: self.prefix,
+                clock: self.clock,
+                feed_max_len: self.feed_max_len,
+                best_attempts: self.best_attempts,
+                feed_block: self.feed_block,
+                response_timeout: self.response_timeout,
+                shows: RwLock::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+impl RedisInventory {
+    /// A builder for the server at `url` (`redis://host:port/db`), with
+    /// `TCP_NODELAY` on.
+    ///
+    /// Errors: `InvalidRequest` for a malformed URL.
+    pub fn builder(url: &str) -> Result<RedisInventoryBuilder> {
+        let client = client_for(url)?;
+        Ok(Self::builder_for(client))
+    }
+
+    /// A builder for an existing client.
+    pub fn builder_for(client: Client) -> RedisInventoryBuilder {
+        RedisInventoryBuilder {
+            client,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            clock: None,
+            feed_max_len: DEFAULT_FEED_MAX_LEN,
+            best_attempts: DEFAULT_BEST_ATTEMPTS,
+            feed_block: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(5),
+            connection_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// Connects to `url` with the defaults: prefix [`DEFAULT_PREFIX`], the
+    /// server's clock.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::builder(url)?.build().await
+    }
+
+    /// The keys of `show` under this inventory's prefix.
+    pub fn keys(&self, show: ShowId) -> ShowKeys {
+        ShowKeys::new(&self.inner.prefix, show)
+    }
+
+    /// The time argument of a script: the injected clock's, or empty for
+    /// the server's `TIME`.
+    fn now_arg(&self) -> String {
+        self.inner.clock.as_ref().map(|c| c.now_millis().to_string()).unwrap_or_default()
+    }
+
+    async fn run(&self, script: &Script, keys: &[&str], args: Args, effect: Effect) -> Result<Reply> {
+        let mut inv = script.prepare_invoke();
+        for k in keys {
+            inv.key(*k);
+        }
+        for a in args.0 {
+            inv.arg(a);
+        }
+        let mut conn = self.inner.conn.clone();
+        let v: Value = inv.invoke_async(&mut conn).await.map_err(|e| from_redis(e, effect))?;
+        Reply::new(v)
+    }
+
+    /// The show's cached info, loading it from Redis the first time.
+    async fn show(&self, show: ShowId) -> Result<Arc<ShowInfo>> {
+        if let Some(info) = self.inner.shows.read().unwrap_or_else(|e| e.into_inner()).get(&show) {
+            return Ok(info.clone());
+        }
+        let keys = self.keys(show);
+        let mut conn = self.inner.conn.clone();
+        let raw: Option<Vec<u8>> = redis::cmd("HGET")
+            .arg(&keys.meta)
+            .arg("spec")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| from_redis(e, Effect::Read))?;
+        let raw = raw.ok_or(InventoryError::UnknownShow(show))?;
+        let spec: ShowSpec = serde_json::from_slice(&raw).map_err(|e| bad(format!("show spec: {e}")))?;
+        if spec.id != show {
+            return Err(bad("show spec of another show"));
+        }
+        let info = Arc::new(ShowInfo::new(&self.inner.prefix, spec));
+        self.inner.shows.write().unwrap_or_else(|e| e.into_inner()).insert(show, info.clone());
+        Ok(info)
+    }
+
+    fn forget(&self, show: ShowId) {
+        self.inner.shows.write().unwrap_or_else(|e| e.into_inner()).remove(&show);
+    }
+
+    /// How long an owner's index key lives after the owner's latest hold:
+    /// the show's maximum hold time, by which every hold of that owner has
+    /// ended. Only when the server's clock decides: an injected clock need
+    /// not move with the server's, so the index is then kept.
+    fn owner_index_ttl(&self, info: &ShowInfo) -> i64 {
+        if self.inner.clock.is_some() { 0 } else { info.spec.policy.max_hold_millis() }
+    }
+
+    /// Turns a script's refusal into the port's error.
+    fn refused(&self, r: &Reply, ctx: Ctx) -> InventoryError {
+        match r.status() {
+            b"NOSHOW" => {
+                self.forget(ctx.show);
+                InventoryError::UnknownShow(ctx.show)
+            }
+            b"EXISTS" => InventoryError::ShowExists(ctx.show),
+            b"EXPIRED" => InventoryError::HoldExpired { hold: ctx.hold() },
+            b"NOTOWNER" => InventoryError::NotOwner { hold: ctx.hold() },
+            b"STALE" => match r.int(1) {
+                Ok(current) => {
+                    InventoryError::StaleToken { hold: ctx.hold(), presented: ctx.version, current: current as u64 }
+                }
+                Err(e) => e,
+            },
+            b"RENEWALS" => InventoryError::LimitExceeded(Limit::Renewals { max: ctx.max_renewals }),
+            b"LIFETIME" => InventoryError::LimitExceeded(Limit::HoldLifetime),
+            b"MISMATCH" => InvalidRequest::TokenMismatch.into(),
+            b"LIMIT" => match (r.int(1), r.int(2)) {
+                (Ok(would_hold), Ok(max)) => InventoryError::LimitExceeded(Limit::HeldPerOwner {
+                    would_hold: would_hold as u32,
+                    max: max as u32,
+                }),
+                (Err(e), _) | (_, Err(e)) => e,
+            },
+            b"TAKEN" => match r.seats(1) {
+                Ok(seats) => InventoryError::SeatsTaken { seats },
+                Err(e) => e,
+            },
+            b"WRONG" => match r.seats(1) {
+                Ok(seats) => InventoryError::WrongState { seats },
+                Err(e) => e,
+            },
+            b"CAPACITY" => match (r.int(1), r.int(2)) {
+                (Ok(requested), Ok(available)) => InventoryError::InsufficientCapacity {
+                    pool: ctx.pool,
+                    requested: requested as u32,
+                    available: available as u32,
+                },
+                (Err(e), _) | (_, Err(e)) => e,
+            },
+            b"NOTSOLD" => InventoryError::NotSold { order: ctx.order.unwrap_or(OrderId::from_u128(0)) },
+            other => bad(format!("script status {}", String::from_utf8_lossy(other))),
+        }
+    }
+
+    /// Holds validated (sorted, unique, known) seats.
+    async fn hold_validated(&self, info: &ShowInfo, owner: OwnerId, seats: Vec<SeatId>) -> Result<Hold> {
+        let hold = HoldId::new();
+        let k = &info.keys;
+        let policy = &info.spec.policy;
+        let mut args = Args::with_capacity(7 + seats.len());
+        args.push(self.now_arg())
+            .push(hex(owner.as_u128()))
+            .push(hex(hold.as_u128()))
+            .push(policy.ttl_millis())
+            .push(policy.max_hold_millis())
+            .push(info.max_per_owner())
+            .push(self.inner.feed_max_len)
+            .push(self.owner_index_ttl(info));
+        for s in &seats {
+            args.push(s.0);
+        }
+        let owner_key = k.owner(owner);
+        let keys = [&*k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed];
+        let r = self.run(&scripts::LOADED.HOLD, &keys, args, Effect::Write).await?;
+        if r.status() != b"OK" {
+            return Err(self.refused(&r, Ctx::new(info.spec.id)));
+        }
+        Ok(Hold {
+            token: HoldToken { show: info.spec.id, hold, version: r.int(1)? as u64, items: HoldItems::Seats(seats) },
+            owner,
+            held_until: millis_to_datetime(r.int(2)?),
+            renewals: 0,
+        })
+    }
+
+    /// Reads the show's state through the snapshot script.
+    async fn read(&self, info: &ShowInfo, owner: Option<OwnerId>, pools: bool) -> Result<RawState> {
+        let k = &info.keys;
+        let mut args = Args::with_capacity(3);
+        args.push(self.now_arg()).push(owner.map(|o| hex(o.as_u128())).unwrap_or_default()).push(u8::from(pools));
+        // The owner's index, or any key of the show when no owner is asked about.
+        let owner_key = owner.map_or_else(|| k.meta.clone(), |o| k.owner(o));
+        let keys = [&*k.meta, &k.seats, &k.pools, &k.pool_holds, &k.pool_expiry, &owner_key];
+        let r = self.run(&scripts::LOADED.SNAPSHOT, &keys, args, Effect::Read).await?;
+        if r.status() != b"OK" {
+            return Err(self.refused(&r, Ctx::new(info.spec.id)));
+        }
+        let now = r.int(1)?;
+        let held = r.int(2)?;
+        let mut seats = vec![(0u64, SeatStatus::Available); info.seat_count()];
+        for pair in r.list(3)?.chunks(2) {
+            let [field, value] = pair else { return Err(bad("seat hash")) };
+            let id = int(field).ok_or_else(|| bad("seat field"))? as usize;
+            let state = bytes(value).and_then(|v| codec::seat_status(v, now)).ok_or_else(|| bad("seat state"))?;
+            if let Some(slot) = seats.get_mut(id) {
+                *slot = state;
+            }
+        }
+        let mut pool_fields: HashMap<Vec<u8>, i64> = HashMap::new();
+        for pair in r.list(4)?.chunks(2) {
+            if let [f, v] = pair {
+                pool_fields.insert(bytes(f).unwrap_or_default().to_vec(), int(v).unwrap_or(0));
+            }
+        }
+        let mut expired = vec![0i64; info.spec.pools.len()];
+        for raw in r.list(5)? {
+            let (pool, qty) = bytes(raw).and_then(codec::pool_hold_units).ok_or_else(|| bad("pool hold"))?;
+            if let Some(e) = expired.get_mut(pool as usize) {
+                *e += i64::from(qty);
+            }
+        }
+        let pools = if pools {
+            (0..info.spec.pools.len())
+                .map(|i| {
+                    let get = |f: &str| pool_fields.get(format!("{f}:{i}").as_bytes()).copied().unwrap_or(0);
+                    let capacity = get("c").max(0) as u32;
+                    let sold = get("s").max(0) as u32;
+                    let held = (get("h") - expired[i]).max(0) as u32;
+                    PoolView {
+                        pool: PoolId(i as u32),
+                        capacity,
+                        held,
+                        sold,
+                        available: capacity.saturating_sub(sold).saturating_sub(held),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(RawState { held: held.max(0) as u32, seats, pools })
+    }
+
+    async fn seat_hold_action(
+        &self,
+        info: &ShowInfo,
+        req: &HoldAction,
+        seats: Vec<SeatId>,
+        extend: bool,
+    ) -> Result<Reply> {
+        let k = &info.keys;
+        let t = &req.token;
+        let policy = &info.spec.policy;
+        let mut args = Args::with_capacity(8 + seats.len());
+        args.push(self.now_arg()).push(hex(req.owner.as_u128())).push(hex(t.hold.as_u128())).push(t.version);
+        let (script, keys) = if extend {
+            args.push(policy.ttl_millis()).push(policy.max_renewals).push(self.inner.feed_max_len);
+            (&scripts::LOADED.EXTEND, [&*k.meta, &k.seats, &k.seat_expiry, &k.feed])
+        } else {
+            args.push(self.inner.feed_max_len);
+            (&scripts::LOADED.RELEASE, [&*k.meta, &k.seats, &k.seat_expiry, &k.feed])
+        };
+        for s in &seats {
+            args.push(s.0);
+        }
+        let r = self.run(script, &keys, args, Effect::Write).await?;
+        if r.status() != b"OK" {
+            return Err(self.refused(&r, Ctx::for_token(t, policy.max_renewals)));
+        }
+        Ok(r)
+    }
+
+    async fn pool_hold_action(&self, info: &ShowInfo, req: &HoldAction, extend: bool) -> Result<Reply> {
+        let k = &info.keys;
+        let t = &req.token;
+        let HoldItems::Pool { pool, quantity } = t.items else { return Err(bad("pool token expected")) };
+        let policy = &info.spec.policy;
+        let mut args = Args::with_capacity(9);
+        args.push(self.now_arg()).push(hex(req.owner.as_u128())).push(hex(t.hold.as_u128())).push(t.version);
+        let script = if extend {
+            args.push(policy.ttl_millis()).push(policy.max_renewals).push(self.inner.feed_max_len);
+            &scripts::LOADED.EXTEND_POOL
+        } else {
+            args.push(self.inner.feed_max_len);
+            &scripts::LOADED.RELEASE_POOL
+        };
+        args.push(pool.0).push(quantity);
+        let keys = [&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.feed];
+        let r = self.run(script, &keys, args, Effect::Write).await?;
+        if r.status() != b"OK" {
+            return Err(self.refused(&r, Ctx::for_token(t, policy.max_renewals)));
+        }
+        Ok(r)
+    }
+
+    async fn block_or_unblock(&self, show: ShowId, seats: &[SeatId], block: bool) -> Result<()> {
+        let info = self.show(show).await?;
+        // Blocking is an operator action: the per-request maximum does not apply.
+        let seats = validate::seats(show, seats, info.seat_count(), u32::MAX)?;
+        let k = &info.keys;
+        let mut args = Args::with_capacity(3 + seats.len());
+        args.push(self.now_arg()).push(if block { "B" } else { "U" }).push(self.inner.feed_max_len);
+        for s in &seats {
+            args.push(s.0);
+        }
+        let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.feed];
+        let r = self.run(&scripts::LOADED.BLOCK, &keys, args, Effect::Write).await?;
+        if r.status() != b"OK" {
+            return Err(self.refused(&r, Ctx::new(show)));
+        }
+        Ok(())
+    }
+}
+
+/// A client for `url`, with `TCP_NODELAY` set: requests are small and
+/// latency-bound, and a multiplexed connection writes many of them back to
+/// back.
+pub(crate) fn client_for(url: &str) -> Result<Client> {
+    use redis::IntoConnectionInfo;
+    let bad_url = |e: redis::RedisError| InventoryError::InvalidRequest(InvalidRequest::InvalidShow(e.to_string()));
+    let info = url
+        .into_connection_info()
+        .map_err(bad_url)?
+        .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+    Client::open(info).map_err(bad_url)
+}
+
+/// A show's state as read by the snapshot script.
+struct RawState {
+    /// Seats plus units the asking owner holds live.
+    held: u32,
+    /// Each seat's version and status, by seat id.
+    seats: Vec<(u64, SeatStatus)>,
+    pools: Vec<PoolView>,
+}
+
+/// Script arguments.
+struct Args(Vec<Vec<u8>>);
+
+impl Args {
+    fn with_capacity(n: usize) -> Self {
+        Args(Vec::with_capacity(n))
+    }
+
+    fn push(&mut self, v: impl ToString) -> &mut Self {
+        self.0.push(v.to_string().into_bytes());
+        self
+    }
+}
+
+/// What a refusal's error needs to name.
+#[derive(Clone, Copy)]
+struct Ctx {
+    show: ShowId,
+    hold: Option<HoldId>,
+    version: u64,
+    max_renewals: u32,
+    pool: PoolId,
+    order: Option<OrderId>,
+}
+
+impl Ctx {
+    fn new(show: ShowId) -> Self {
+        Ctx { show, hold: None, version: 0, max_renewals: 0, pool: PoolId(0), order: None }
+    }
+
+    fn for_token(t: &HoldToken, max_renewals: u32) -> Self {
+        Ctx { hold: Some(t.hold), version: t.version, max_renewals, ..Ctx::new(t.show) }
+    }
+
+    fn hold(&self) -> HoldId {
+        self.hold.unwrap_or(HoldId::from_u128(0))
+    }
+}
+
+#[async_trait]
+impl SeatInventory for RedisInventory {
+    async fn create_show(&self, show: &ShowSpec) -> Result<()> {
+        show.validate()?;
+        let json = serde_json::to_string(show).map_err(|e| bad(format!("show spec: {e}")))?;
+        let k = self.keys(show.id);
+        let mut args = Args::with_capacity(2 + show.pools.len());
+        args.push(json).push(show.layout.seat_count());
+        for p in &show.pools {
+            args.push(p.capacity);
+        }
+        let r = self.run(&scripts::LOADED.CREATE, &[&k.meta, &k.pools], args, Effect::Write).await?;
+        if r.status() != b"OK" {
+            return Err(self.refused(&r, Ctx::new(show.id)));
+        }
+        let info = Arc::new(ShowInfo::new(&self.inner.prefix, show.clone()));
+        self.inner.shows.write().unwrap_or_else(|e| e.into_inner()).insert(show.id, info);
+        Ok(())
+    }
+
+    async fn hold_seats(&self, req: &HoldSeats) -> Result<Hold> {
+        let info = self.show(req.show).await?;
+        let seats = info.validate_seats(&req.seats)?;
+        self.hold_validated(&info, req.owner, seats).await
+    }
+
+    async fn hold_best(&self, req: &HoldBest) -> Result<Hold> {
+        let info = self.show(req.show).await?;
+        validate::quantity(req.quantity, info.spec.policy.max_per_request)?;
+        let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
+        let mut attempt = 1;
+        loop {
+            let state = self.read(&info, Some(req.owner), false).await?;
+            if let Some(max) = info.spec.policy.max_held_per_owner {
+                let would_hold = state.held.saturating_add(req.quantity);
+                if would_hold > max {
+                    return Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold, max }));
+                }
+            }
+            let seats = pick_best(
+                &info.rows,
+                &pick,
+                |s| info.categories.get(s.0 as usize).copied().unwrap_or(PriceCategory(u16::MAX)),
+                |s| state.seats.get(s.0 as usize).is_some_and(|(_, st)| *st == SeatStatus::Available),
+            )
+            .ok_or(InventoryError::NoSeatsAvailable { requested: req.quantity })?;
+            match self.hold_validated(&info, req.owner, seats).await {
+                Err(InventoryError::SeatsTaken { .. }) if attempt < self.inner.best_attempts => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn hold_pool(&self, req: &HoldPool) -> Result<Hold> {
+        let info = self.show(req.show).await?;
+        validate::quantity(req.quantity, info.spec.policy.max_per_request)?;
+        info.check_pool(req.pool)?;
+        let hold = HoldId::new();
+        let k = &info.keys;
+        let policy = &info.spec.policy;
+        let mut args = Args::with_capacity(9);
+        args.push(self.now_arg())
+            .push(hex(req.owner.as_u128()))
+            .push(hex(hold.as_u128()))
+            .push(policy.ttl_millis())
+            .push(policy.max_hold_millis())
+            .push(info.max_per_owner())
+            .push(self.inner.feed_max_len)
+            .push(req.pool.0)
+            .push(req.quantity)
+            .push(self.owner_index_ttl(&info));
+        let owner_key = k.owner(req.owner);
+        let keys = [&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &owner_key, &k.seats, &k.feed];
+        let r = self.run(&scripts::LOADED.HOLD_POOL, &keys, args, Effect::Write).await?;
+        if r.status() != b"OK" {
+            return Err(self.refused(&r, Ctx { pool: req.pool, ..Ctx::new(req.show) }));
+        }
+        Ok(Hold {
+            token: HoldToken {
+                show: req.show,
+                hold,
+                version: r.int(1)? as u64,
+                items: HoldItems::Pool { pool: req.pool, quantity: req.quantity },
+            },
+            owner: req.owner,
+            held_until: millis_to_datetime(r.int(2)?),
+            renewals: 0,
+        })
+    }
+
+    async fn extend(&self, req: &HoldAction) -> Result<Hold> {
+        let t = &req.token;
+        let info = self.show(t.show).await?;
+        let (r, items) = match info.check_items(&t.items)? {
+            Some(seats) => {
+                let r = self.seat_hold_action(&info, req, seats.clone(), true).await?;
+                (r, HoldItems::Seats(seats))
+            }
+            None => (self.pool_hold_action(&info, req, true).await?, t.items.clone()),
+        };
+        Ok(Hold {
+            token: HoldToken { show: t.show, hold: t.hold, version: r.int(1)? as u64, items },
+            owner: req.owner,
+            held_until: millis_to_datetime(r.int(2)?),
+            renewals: r.int(3)? as u32,
+        })
+    }
+
+    async fn release(&self, req: &HoldAction) -> Result<()> {
+        let info = self.show(req.token.show).await?;
+        match info.check_items(&req.token.items)? {
+            Some(seats) => self.seat_hold_action(&info, req, seats, false).await?,
+            None => self.pool_hold_action(&info, req, false).await?,
+        };
+        Ok(())
+    }
+
+    async fn sell(&self, req: &Sell) -> Result<Sale> {
+        let t = &req.token;
+        let info = self.show(t.show).await?;
+        validate::payment(&req.payment)?;
+        let k = &info.keys;
+        let mut args = Args::with_capacity(9);
+        args.push(self.now_arg())
+            .push(hex(req.owner.as_u128()))
+            .push(hex(t.hold.as_u128()))
+            .push(t.version)
+            .push(hex(req.order.as_u128()))
+            .push(&req.payment.0)
+            .push(self.inner.feed_max_len);
+        let r = match info.check_items(&t.items)? {
+            Some(seats) => {
+                for s in &seats {
+                    args.push(s.0);
+                }
+                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed];
+                self.run(&scripts::LOADED.SELL, &keys, args, Effect::Write).await?
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else { return Err(bad("pool token expected")) };
+                args.push(pool.0).push(quantity);
+                let keys = [&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.pool_sales, &k.orders, &k.feed];
+                self.run(&scripts::LOADED.SELL_POOL, &keys, args, Effect::Write).await?
+            }
+        };
+        if r.status() != b"OK" {
+            return Err(self.refused(&r, Ctx::for_token(t, 0)));
+        }
+        Ok(Sale { show: t.show, order: req.order, owner: req.owner, items: t.items.clone(), version: r.int(1)? as u64 })
+    }
+
+    async fn refund(&self, req: &Refund) -> Result<()> {
+        let info = self.show(req.show).await?;
+        let k = &info.keys;
+        let mut args = Args::with_capacity(4);
+        args.push(hex(req.order.as_u128())).push(self.inner.feed_max_len);
+        let r = match info.check_items(&req.items)? {
+            Some(seats) => {
+                for s in &seats {
+                    args.push(s.0);
+                }
+                self.run(&scripts::LOADED.REFUND, &[&k.meta, &k.seats, &k.feed], args, Effect::Write).await?
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = req.items else { return Err(bad("pool refund expected")) };
+                args.push(pool.0).push(quantity);
+                let keys = [&*k.meta, &k.pools, &k.pool_sales, &k.feed];
+                self.run(&scripts::LOADED.REFUND_POOL, &keys, args, Effect::Write).await?
+            }
+        };
+        if r.status() != b"OK" {
+            return Err(self.refused(&r, Ctx { order: Some(req.order), ..Ctx::new(req.show) }));
+        }
+        Ok(())
+    }
+
+    async fn block(&self, show: ShowId, seats: &[SeatId]) -> Result<()> {
+        self.block_or_unblock(show, seats, true).await
+    }
+
+    async fn unblock(&self, show: ShowId, seats: &[SeatId]) -> Result<()> {
+        self.block_or_unblock(show, seats, false).await
+    }
+
+    async fn snapshot(&self, show: ShowId) -> Result<Snapshot> {
+        let info = self.show(show).await?;
+        let state = self.read(&info, None, true).await?;
+        let seats = state
+            .seats
+            .iter()
+            .enumerate()
+            .map(|(i, &(version, status))| SeatView { seat: SeatId(i as u32), status, version })
+            .collect();
+        Ok(Snapshot::new(show, &info.spec.layout, seats, state.pools))
+    }
+
+    async fn sweep_expired(&self, show: ShowId, limit: usize) -> Result<Vec<ExpiredHold>> {
+        let info = self.show(show).await?;
+        if limit == 0 {
+            return Err(InvalidRequest::ZeroLimit.into());
+        }
+        let k = &info.keys;
+        let mut args = Args::with_capacity(3);
+        args.push(self.now_arg()).push(limit.min(u32::MAX as usize)).push(self.inner.feed_max_len);
+        let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.pools, &k.pool_holds, &k.pool_expiry, &k.feed];
+        let r = self.run(&scripts::LOADED.SWEEP, &keys, args, Effect::Write).await?;
+        if r.status() != b"OK" {
+            return Err(self.refused(&r, Ctx::new(show)));
+        }
+        let mut out = Vec::new();
+        for group in r.list(1)? {
+            let Value::Array(g) = group else { return Err(bad("sweep group")) };
+            let kind = g.first().and_then(bytes).ok_or_else(|| bad("sweep group kind"))?;
+            let (Some(hold), Some(owner)) = (g.get(1), g.get(2)) else { return Err(bad("sweep group ids")) };
+            let (hold, owner) = (HoldId::from_u128(hex_id(hold)?), OwnerId::from_u128(hex_id(owner)?));
+            let items = match (kind, g.get(3), g.get(4)) {
+                (b"s", Some(Value::Array(seats)), _) => {
+                    let mut seats = seats
+                        .iter()
+                        .map(|v| int(v).map(|n| SeatId(n as u32)).ok_or_else(|| bad("swept seat")))
+                        .collect::<Result<Vec<_>>>()?;
+                    seats.sort_unstable();
+                    HoldItems::Seats(seats)
+                }
+                (b"p", Some(pool), Some(qty)) => HoldItems::Pool {
+                    pool: PoolId(int(pool).ok_or_else(|| bad("swept pool"))? as u32),
+                    quantity: int(qty).ok_or_else(|| bad("swept quantity"))? as u32,
+                },
+                _ => return Err(bad("sweep group items")),
+            };
+            out.push(ExpiredHold { show, hold, owner, items });
+        }
+        Ok(out)
+    }
+
+    async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {
+        let info = self.show(show).await?;
+        // A connection of its own: XREAD BLOCK would stall every request
+        // pipelined behind it on the shared connection.
+        let config = AsyncConnectionConfig::new()
+            .set_response_timeout(Some(self.inner.feed_block + self.inner.response_timeout))
+            .set_connection_timeout(Some(self.inner.response_timeout));
+        let conn = self
+            .inner
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| from_redis(e, Effect::Read))?;
+        let tail = feed::Tail::start(conn, info.keys.feed.clone(), show, self.inner.feed_block).await?;
+        Ok(tail.into_stream())
+    }
+}

@@ -1,0 +1,148 @@
+//! Per-seat advisory locks on Redis: the lock layer of
+//! [`LockedInventory`](booking_core::layered::LockedInventory), the seed's
+//! "SETNX EX lock per seat" in front of a strongly consistent store.
+//!
+//! A lock is one key per seat (`<prefix>{<show>}:lock:<seat>`, the show's
+//! hash tag, so a multi-seat lock is one script on one Cluster slot)
+//! holding the locker's random token, with a TTL (`PX`). Taking the locks
+//! of several seats is all or none; releasing only deletes locks that still
+//! hold the releaser's token. The locks expire by the Redis server's clock:
+//! they only shed contention, and never decide a hold, so they need no
+//! injected clock.
+
+use crate::codec::{Reply, bad};
+use crate::error::{Effect, from_redis};
+use crate::keys::{ShowKeys, hex};
+use crate::{client_for, scripts};
+use async_trait::async_trait;
+use booking_core::layered::{LockOutcome, LockToken, SeatLock};
+use booking_core::{HoldId, InvalidRequest, InventoryError, Result, SeatId, ShowId};
+use redis::Client;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::fmt;
+use std::time::Duration;
+
+/// Seat locks on a Redis server (which may be another server than the
+/// inventory's). Cheap to clone.
+#[derive(Clone)]
+pub struct RedisSeatLock {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl fmt::Debug for RedisSeatLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSeatLock").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+/// Configures and connects a [`RedisSeatLock`].
+#[must_use = "call build() to connect"]
+pub struct RedisSeatLockBuilder {
+    client: Client,
+    prefix: String,
+    response_timeout: Duration,
+    connection_timeout: Duration,
+}
+
+impl RedisSeatLockBuilder {
+    /// Prefixes every key (default [`crate::DEFAULT_PREFIX`]); no braces.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long a lock request may wait for Redis (default 250 ms). The
+    /// lock is on the hot path and optional: a slow lock store should be
+    /// passed by quickly, so keep this short.
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// How long connecting (and reconnecting) may take (default 250 ms).
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// Creates the lock. It connects lazily: a lock store that is down at
+    /// start only means requests go without locks until it is back.
+    ///
+    /// Errors: `InvalidRequest` for a prefix with braces.
+    pub async fn build(self) -> Result<RedisSeatLock> {
+        if self.prefix.contains(['{', '}']) {
+            return Err(InvalidRequest::InvalidShow("the key prefix must not contain '{' or '}'".into()).into());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(self.response_timeout))
+            .set_connection_timeout(Some(self.connection_timeout))
+            .set_number_of_retries(0);
+        let conn = ConnectionManager::new_lazy_with_config(self.client, config)
+            .map_err(|e| InventoryError::Unavailable(Box::new(e)))?;
+        Ok(RedisSeatLock { conn, prefix: self.prefix })
+    }
+}
+
+impl RedisSeatLock {
+    /// A builder for the lock store at `url`.
+    ///
+    /// Errors: `InvalidRequest` for a malformed URL.
+    pub fn builder(url: &str) -> Result<RedisSeatLockBuilder> {
+        let client = client_for(url)?;
+        Ok(RedisSeatLockBuilder {
+            client,
+            prefix: crate::DEFAULT_PREFIX.to_owned(),
+            response_timeout: Duration::from_millis(250),
+            connection_timeout: Duration::from_millis(250),
+        })
+    }
+
+    /// The lock store at `url` with the defaults.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::builder(url)?.build().await
+    }
+
+    fn lock_keys(&self, show: ShowId, seats: &[SeatId]) -> Vec<String> {
+        let keys = ShowKeys::new(&self.prefix, show);
+        seats.iter().map(|s| keys.seat_lock(*s)).collect()
+    }
+}
+
+#[async_trait]
+impl SeatLock for RedisSeatLock {
+    async fn try_lock(&self, show: ShowId, seats: &[SeatId], ttl: Duration) -> Result<LockOutcome> {
+        let token = HoldId::new().as_u128();
+        if seats.is_empty() {
+            return Ok(LockOutcome::Locked(LockToken(token)));
+        }
+        let mut inv = scripts::LOADED.LOCK.prepare_invoke();
+        for k in self.lock_keys(show, seats) {
+            inv.key(k);
+        }
+        inv.arg(hex(token)).arg((ttl.as_millis() as u64).max(1));
+        for s in seats {
+            inv.arg(s.0);
+        }
+        let v = inv.invoke_async(&mut self.conn.clone()).await.map_err(|e| from_redis(e, Effect::Write))?;
+        let r = Reply::new(v)?;
+        match r.status() {
+            b"OK" => Ok(LockOutcome::Locked(LockToken(token))),
+            b"BUSY" => Ok(LockOutcome::Busy(r.seats(1)?)),
+            other => Err(bad(format!("lock status {}", String::from_utf8_lossy(other)))),
+        }
+    }
+
+    async fn unlock(&self, show: ShowId, seats: &[SeatId], token: &LockToken) -> Result<()> {
+        if seats.is_empty() {
+            return Ok(());
+        }
+        let mut inv = scripts::LOADED.UNLOCK.prepare_invoke();
+        for k in self.lock_keys(show, seats) {
+            inv.key(k);
+        }
+        inv.arg(hex(token.0));
+        let v = inv.invoke_async(&mut self.conn.clone()).await.map_err(|e| from_redis(e, Effect::Write))?;
+        Reply::new(v).map(|_| ())
+    }
+}

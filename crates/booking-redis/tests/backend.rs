@@ -1,0 +1,417 @@
+//! What is particular to the Redis backend: Cluster-slot discipline of the
+//! scripts, the server clock, script reloading, feed trimming, the show
+//! cache shared through Redis, and how connection failures are reported.
+
+mod common;
+
+use booking_core::testkit::{action, create, ids, next_change, sell_req, test_policy};
+use booking_core::{
+    ChangeKind, Clock, HoldBest, HoldItems, HoldPolicy, HoldPool, HoldSeats, InventoryError, ManualClock, OrderId,
+    OwnerId, PoolId, Refund, SeatInventory, SeatStatus, SystemClock,
+};
+use booking_redis::{RedisInventory, ShowKeys, key_slot};
+use chrono::Duration;
+use common::{inventory, redis_url, test_prefix};
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration as StdDuration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+fn redis_addr() -> String {
+    let url = redis_url();
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+    let host_port = rest.split('/').next().unwrap_or(rest);
+    let host_port = host_port.rsplit_once('@').map_or(host_port, |(_, h)| h);
+    if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:6379") }
+}
+
+/// Splits a MONITOR line into its quoted arguments, undoing Redis' escapes.
+fn monitor_args(line: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut chars = line.bytes().peekable();
+    while let Some(c) = chars.next() {
+        if c != b'"' {
+            continue;
+        }
+        let mut arg = Vec::new();
+        while let Some(c) = chars.next() {
+            match c {
+                b'"' => break,
+                b'\\' => match chars.next() {
+                    Some(b'x') => {
+                        let hi = chars.next().unwrap_or(b'0');
+                        let lo = chars.next().unwrap_or(b'0');
+                        let hex = [hi, lo];
+                        let s = std::str::from_utf8(&hex).unwrap_or("00");
+                        arg.push(u8::from_str_radix(s, 16).unwrap_or(0));
+                    }
+                    Some(b'n') => arg.push(b'\n'),
+                    Some(b'r') => arg.push(b'\r'),
+                    Some(b't') => arg.push(b'\t'),
+                    Some(b'a') => arg.push(7),
+                    Some(b'b') => arg.push(8),
+                    Some(other) => arg.push(other),
+                    None => break,
+                },
+                other => arg.push(other),
+            }
+        }
+        out.push(arg);
+    }
+    out
+}
+
+/// Watches every command the server runs (MONITOR) while every operation of
+/// the port runs on one show, then checks that each script touched only
+/// keys it was given in KEYS, and that all of them hash to the show's slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_touch_only_declared_keys_on_the_show_slot() {
+    let mut monitor = BufReader::new(TcpStream::connect(redis_addr()).await.expect("connect for MONITOR"));
+    monitor.get_mut().write_all(b"MONITOR\r\n").await.expect("MONITOR");
+    let mut ok = String::new();
+    monitor.read_line(&mut ok).await.expect("MONITOR reply");
+    assert_eq!(ok.trim_end(), "+OK");
+
+    let clock = ManualClock::fixed();
+    let prefix = test_prefix();
+    let inv = RedisInventory::builder(&redis_url())
+        .expect("url")
+        .prefix(prefix.clone())
+        .clock(clock.shared())
+        .build()
+        .await
+        .expect("connect");
+    let policy = HoldPolicy { max_held_per_owner: Some(8), ..test_policy() };
+    let spec = create(&inv, 1, 2, 6, 10, policy).await;
+    let show = spec.id;
+    let mut feed = inv.subscribe(show).await.expect("subscribe");
+    let owner = OwnerId::new();
+    let h = inv.hold_seats(&HoldSeats { show, owner, seats: ids(&[0, 1]) }).await.expect("hold");
+    let h = inv.extend(&action(&h)).await.expect("extend");
+    let order = OrderId::new();
+    inv.sell(&sell_req(&h, order)).await.expect("sell");
+    inv.sell(&sell_req(&h, order)).await.expect("replay");
+    inv.refund(&Refund { show, order, items: h.token.items.clone() }).await.expect("refund");
+    let best = HoldBest { show, owner, quantity: 2, section: None, category: None };
+    let b = inv.hold_best(&best).await.expect("best");
+    inv.release(&action(&b)).await.expect("release");
+    let g = inv.hold_pool(&HoldPool { show, owner, pool: PoolId(0), quantity: 3 }).await.expect("pool");
+    let g = inv.extend(&action(&g)).await.expect("extend pool");
+    let pool_order = OrderId::new();
+    inv.sell(&sell_req(&g, pool_order)).await.expect("sell pool");
+    inv.refund(&Refund { show, order: pool_order, items: HoldItems::Pool { pool: PoolId(0), quantity: 1 } })
+        .await
+        .expect("refund pool");
+    let g2 = inv.hold_pool(&HoldPool { show, owner, pool: PoolId(0), quantity: 2 }).await.expect("pool");
+    inv.release(&action(&g2)).await.expect("release pool");
+    inv.block(show, &ids(&[5])).await.expect("block");
+    inv.unblock(show, &ids(&[5])).await.expect("unblock");
+    inv.hold_seats(&HoldSeats { show, owner, seats: ids(&[7]) }).await.expect("hold");
+    inv.hold_pool(&HoldPool { show, owner, pool: PoolId(0), quantity: 1 }).await.expect("pool");
+    clock.advance(Duration::hours(1));
+    assert_eq!(inv.sweep_expired(show, 10).await.expect("sweep").len(), 2);
+    inv.hold_pool(&HoldPool { show, owner, pool: PoolId(0), quantity: 1 }).await.expect("pool after expiry");
+    inv.snapshot(show).await.expect("snapshot");
+    assert_eq!(next_change(&mut feed).await.kind, ChangeKind::Held);
+    assert!(matches!(inv.create_show(&spec).await, Err(InventoryError::ShowExists(_))));
+
+    // A marker on another connection ends the watch.
+    let marker = format!("{prefix}done");
+    let mut c = redis::Client::open(redis_url()).expect("client").get_multiplexed_async_connection().await.expect("c");
+    let _: String = redis::cmd("ECHO").arg(&marker).query_async(&mut c).await.expect("echo");
+
+    let keys = ShowKeys::new(&prefix, show);
+    let slot = key_slot(keys.meta.as_bytes());
+    let ours = |arg: &[u8]| arg.starts_with(prefix.as_bytes());
+    let (mut scripts, mut touched) = (0usize, 0usize);
+    let mut declared: Option<Vec<Vec<u8>>> = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = tokio::time::timeout(StdDuration::from_secs(10), monitor.read_line(&mut line)).await;
+        assert!(matches!(read, Ok(Ok(n)) if n > 0), "MONITOR ended before the marker");
+        if line.contains(&marker) {
+            break;
+        }
+        let args = monitor_args(&line);
+        let Some(cmd) = args.first().map(|c| c.to_ascii_uppercase()) else { continue };
+        if line.contains(" lua] ") {
+            // A command a script ran: every key it names must be one the
+            // script was given, on the show's slot.
+            let Some(declared) = &declared else { continue };
+            for arg in args.iter().skip(1).filter(|a| ours(a)) {
+                touched += 1;
+                assert!(declared.contains(arg), "a script touched an undeclared key: {line}");
+                assert_eq!(key_slot(arg), slot, "{line}");
+            }
+        } else if cmd == b"EVALSHA" || cmd == b"EVAL" {
+            let n: usize = std::str::from_utf8(&args[2]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let keys: Vec<Vec<u8>> = args[3..3 + n].to_vec();
+            if keys.iter().any(|k| ours(k)) {
+                scripts += 1;
+                assert!(keys.iter().all(|k| key_slot(k) == slot), "KEYS span slots: {line}");
+                declared = Some(keys);
+            } else {
+                declared = None;
+            }
+        } else {
+            declared = None;
+            for arg in args.iter().skip(1).filter(|a| ours(a)) {
+                assert_eq!(key_slot(arg), slot, "{line}");
+            }
+        }
+    }
+    assert!(scripts >= 20, "saw {scripts} script calls");
+    assert!(touched >= 50, "saw {touched} key accesses from scripts");
+    let all: Vec<&str> = keys.all().to_vec();
+    assert!(all.iter().all(|k| key_slot(k.as_bytes()) == slot));
+}
+
+/// A subscriber that falls behind a trimmed stream is told how many events
+/// it missed, then goes on with the oldest event still kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_behind_the_trimmed_feed_gets_feed_lagged() {
+    let clock = ManualClock::fixed();
+    let inv = RedisInventory::builder(&redis_url())
+        .expect("url")
+        .prefix(test_prefix())
+        .clock(clock.shared())
+        .feed_max_len(10)
+        .build()
+        .await
+        .expect("connect");
+    let spec = create(&inv, 1, 1, 4, 0, HoldPolicy { max_held_per_owner: None, ..test_policy() }).await;
+    let mut feed = inv.subscribe(spec.id).await.expect("subscribe");
+    for _ in 0..300 {
+        let h =
+            inv.hold_seats(&HoldSeats { show: spec.id, owner: OwnerId::new(), seats: ids(&[1]) }).await.expect("hold");
+        inv.release(&action(&h)).await.expect("release");
+    }
+    let first = poll_fn(|cx| feed.as_mut().poll_next(cx)).await;
+    let missed = match first {
+        Some(Err(InventoryError::FeedLagged { missed })) => missed,
+        other => panic!("expected FeedLagged, got {other:?}"),
+    };
+    assert!(missed > 0 && missed < 600, "{missed}");
+    let mut seen = 0u64;
+    loop {
+        let c = next_change(&mut feed).await;
+        seen += 1;
+        if missed + seen == 600 {
+            assert_eq!(c.kind, ChangeKind::Released, "the last event");
+            break;
+        }
+    }
+}
+
+/// Without an injected clock, the Redis server's clock decides: a hold lasts
+/// its TTL from the server's now, and expires by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_clock_decides_without_an_injected_clock() {
+    let inv = RedisInventory::builder(&redis_url()).expect("url").prefix(test_prefix()).build().await.expect("connect");
+    let policy = HoldPolicy {
+        hold_ttl: StdDuration::from_millis(300),
+        max_hold_time: StdDuration::from_secs(60),
+        ..test_policy()
+    };
+    let spec = create(&inv, 1, 1, 4, 4, policy).await;
+    let before = SystemClock.now();
+    let owner = OwnerId::new();
+    let h = inv.hold_seats(&HoldSeats { show: spec.id, owner, seats: ids(&[0, 1]) }).await.expect("hold");
+    let after = SystemClock.now();
+    let ttl = Duration::milliseconds(300);
+    // The server and this process share the machine's clock, give or take.
+    let slack = Duration::seconds(2);
+    assert!(h.held_until >= before + ttl - slack && h.held_until <= after + ttl + slack, "{h:?}");
+    let g = inv
+        .hold_pool(&HoldPool { show: spec.id, owner: OwnerId::new(), pool: PoolId(0), quantity: 2 })
+        .await
+        .expect("pool");
+    // The owner's index expires by itself once no hold of the owner can be live.
+    let mut c = redis::Client::open(redis_url()).expect("client").get_multiplexed_async_connection().await.expect("c");
+    let pttl: i64 = redis::cmd("PTTL").arg(inv.keys(spec.id).owner(owner)).query_async(&mut c).await.expect("pttl");
+    assert!(pttl > 0 && pttl <= 60_000, "{pttl}");
+    let s = inv.snapshot(spec.id).await.expect("snapshot");
+    assert_eq!(s.seats[0].status, SeatStatus::Held);
+    assert_eq!(s.pools[0].held, 2);
+    let h = inv.extend(&action(&h)).await.expect("extend");
+    inv.release(&action(&g)).await.expect("release");
+    // Real time has to pass here: poll the sweeper until the hold expires.
+    let mut swept = Vec::new();
+    for _ in 0..200 {
+        swept = inv.sweep_expired(spec.id, 10).await.expect("sweep");
+        if !swept.is_empty() {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(10)).await;
+    }
+    assert_eq!(swept.len(), 1, "the hold expired by the server's clock");
+    assert_eq!(swept[0].hold, h.token.hold);
+    let e = inv.sell(&sell_req(&h, OrderId::new())).await;
+    assert!(matches!(e, Err(InventoryError::HoldExpired { .. })), "{e:?}");
+}
+
+/// After `SCRIPT FLUSH` (as after a server restart) the scripts are loaded
+/// again on first use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_are_reloaded_after_a_flush() {
+    let clock = ManualClock::fixed();
+    let inv = inventory(&clock).await;
+    let spec = create(&inv, 1, 1, 4, 0, test_policy()).await;
+    let mut c = redis::Client::open(redis_url()).expect("client").get_multiplexed_async_connection().await.expect("c");
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut c).await.expect("flush");
+    inv.hold_seats(&HoldSeats { show: spec.id, owner: OwnerId::new(), seats: ids(&[2]) }).await.expect("hold");
+}
+
+/// Another process (another inventory on the same prefix) finds the show in
+/// Redis; a show removed from Redis behind the library's back is unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shows_are_shared_through_redis() {
+    let clock = ManualClock::fixed();
+    let prefix = test_prefix();
+    let open = || async {
+        RedisInventory::builder(&redis_url())
+            .expect("url")
+            .prefix(prefix.clone())
+            .clock(clock.shared())
+            .build()
+            .await
+            .expect("connect")
+    };
+    let (a, b) = (open().await, open().await);
+    let spec = create(&a, 1, 1, 4, 2, test_policy()).await;
+    let h = b.hold_seats(&HoldSeats { show: spec.id, owner: OwnerId::new(), seats: ids(&[3]) }).await.expect("hold");
+    assert_eq!(a.snapshot(spec.id).await.expect("snapshot").seats[3].status, SeatStatus::Held);
+    a.sell(&sell_req(&h, OrderId::new())).await.expect("sell through the other process");
+
+    let other = RedisInventory::builder(&redis_url()).expect("url").prefix(test_prefix()).build().await.expect("c");
+    assert!(matches!(other.snapshot(spec.id).await, Err(InventoryError::UnknownShow(_))), "prefixes keep apart");
+
+    let mut c = redis::Client::open(redis_url()).expect("client").get_multiplexed_async_connection().await.expect("c");
+    let keys = a.keys(spec.id);
+    let _: () = redis::cmd("DEL").arg(&keys.all()[..]).query_async(&mut c).await.expect("del");
+    let e = a.hold_seats(&HoldSeats { show: spec.id, owner: OwnerId::new(), seats: ids(&[0]) }).await;
+    assert!(matches!(e, Err(InventoryError::UnknownShow(_))), "{e:?}");
+    assert!(matches!(a.snapshot(spec.id).await, Err(InventoryError::UnknownShow(_))));
+}
+
+#[tokio::test]
+async fn a_prefix_with_braces_is_refused() {
+    let b = RedisInventory::builder(&redis_url()).expect("url").prefix("a{b}:");
+    assert!(matches!(b.build().await, Err(InventoryError::InvalidRequest(_))));
+    assert!(matches!(RedisInventory::builder("not a url"), Err(InventoryError::InvalidRequest(_))));
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    let port = TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("addr").port();
+    let e = RedisInventory::connect(&format!("redis://127.0.0.1:{port}")).await;
+    assert!(matches!(e, Err(InventoryError::Unavailable(_))), "{e:?}");
+}
+
+const PASS: u8 = 0;
+const DROP_REQUESTS: u8 = 1;
+const DROP_REPLIES: u8 = 2;
+
+/// A TCP proxy in front of Redis that can drop requests or replies, then
+/// cut the connection.
+async fn proxy(mode: Arc<AtomicU8>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = TcpStream::connect(redis_addr()).await else { continue };
+            let mode = mode.clone();
+            tokio::spawn(async move {
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let up_mode = mode.clone();
+                let up = tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = cr.read(&mut buf).await {
+                        if n == 0 || up_mode.load(Ordering::SeqCst) == DROP_REQUESTS {
+                            break;
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = sr.read(&mut buf).await {
+                    if n == 0 || mode.load(Ordering::SeqCst) == DROP_REPLIES {
+                        break;
+                    }
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                up.abort();
+            });
+        }
+    });
+    port
+}
+
+/// A connection lost before the request reached Redis, or after Redis ran
+/// it but before the reply arrived, is `OutcomeUnknown` for a write (the
+/// library cannot tell the two apart) and `Unavailable` for a read; the
+/// inventory reconnects by itself afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_connections_are_reported_as_unknown_or_unavailable() {
+    let mode = Arc::new(AtomicU8::new(PASS));
+    let port = proxy(mode.clone()).await;
+    let clock = ManualClock::fixed();
+    let inv = RedisInventory::builder(&format!("redis://127.0.0.1:{port}"))
+        .expect("url")
+        .prefix(test_prefix())
+        .clock(clock.shared())
+        .response_timeout(StdDuration::from_secs(2))
+        .build()
+        .await
+        .expect("connect");
+    let spec = create(&inv, 1, 1, 4, 0, test_policy()).await;
+    let show = spec.id;
+
+    mode.store(DROP_REQUESTS, Ordering::SeqCst);
+    let e = inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: ids(&[0]) }).await;
+    assert!(matches!(e, Err(InventoryError::OutcomeUnknown(_))), "{e:?}");
+    let e = inv.snapshot(show).await;
+    assert!(matches!(e, Err(InventoryError::Unavailable(_))), "{e:?}");
+
+    mode.store(PASS, Ordering::SeqCst);
+    let snap = recover(&inv, show).await;
+    assert_eq!(snap.seats[0].status, SeatStatus::Available, "the dropped request never ran");
+
+    mode.store(DROP_REPLIES, Ordering::SeqCst);
+    let e = inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: ids(&[1]) }).await;
+    assert!(matches!(e, Err(InventoryError::OutcomeUnknown(_))), "{e:?}");
+    mode.store(PASS, Ordering::SeqCst);
+    let snap = recover(&inv, show).await;
+    assert_eq!(snap.seats[1].status, SeatStatus::Held, "the request ran; only its reply was lost");
+}
+
+async fn recover(inv: &RedisInventory, show: booking_core::ShowId) -> booking_core::Snapshot {
+    for _ in 0..100 {
+        match inv.snapshot(show).await {
+            Ok(s) => return s,
+            Err(InventoryError::Unavailable(_)) => tokio::time::sleep(StdDuration::from_millis(20)).await,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    panic!("the inventory did not reconnect");
+}
+
+/// A fresh inventory that reads the injected clock is what the suite uses;
+/// check the builder wires the clock through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_injected_clock_decides_when_given() {
+    let clock = ManualClock::fixed();
+    let inv = inventory(&clock).await;
+    let spec = create(&inv, 1, 1, 2, 0, test_policy()).await;
+    let h = inv.hold_seats(&HoldSeats { show: spec.id, owner: OwnerId::new(), seats: ids(&[0]) }).await.expect("hold");
+    assert_eq!(h.held_until, clock.now() + Duration::milliseconds(spec.policy.ttl_millis()));
+    assert!(format!("{inv:?}").contains("RedisInventory"));
+}
