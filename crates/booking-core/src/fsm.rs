@@ -390,6 +390,15 @@ impl Pool {
         self.capacity.saturating_sub(self.sold).saturating_sub(self.held(now))
     }
 
+    /// Fails with `TokenMismatch` when a live or expired hold `hold` exists
+    /// with another quantity than a token claims.
+    pub fn check_token_quantity(&self, hold: HoldId, quantity: u32) -> Result<(), InventoryError> {
+        match self.holds.iter().find(|h| h.hold == hold) {
+            Some(h) if h.quantity != quantity => Err(crate::error::InvalidRequest::TokenMismatch.into()),
+            _ => Ok(()),
+        }
+    }
+
     fn find(&self, hold: HoldId) -> Option<usize> {
         self.holds.iter().position(|h| h.hold == hold)
     }

@@ -108,6 +108,27 @@ pub struct Hold {
     pub renewals: u32,
 }
 
+impl Hold {
+    /// A hold as backends report it, from the state machine's millisecond
+    /// expiry.
+    pub fn from_parts(
+        show: ShowId,
+        owner: OwnerId,
+        hold: HoldId,
+        version: u64,
+        items: HoldItems,
+        until_millis: i64,
+        renewals: u32,
+    ) -> Self {
+        Hold {
+            token: HoldToken { show, hold, version, items },
+            owner,
+            held_until: crate::clock::millis_to_datetime(until_millis),
+            renewals,
+        }
+    }
+}
+
 /// Extend or release a hold.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HoldAction {

@@ -7,7 +7,6 @@
 //! per-owner limit, then availability.
 
 use crate::best::{PickRequest, pick_best};
-use crate::clock::millis_to_datetime;
 use crate::error::{InvalidRequest, InventoryError, Limit, Result};
 use crate::fsm::{self, Pool, Seat, SeatOp, SeatState};
 use crate::ids::{HoldId, OwnerId, PoolId, PriceCategory, SeatId};
@@ -148,12 +147,7 @@ impl ShowModel {
         until: i64,
         renewals: u32,
     ) -> Hold {
-        Hold {
-            token: HoldToken { show: self.spec.id, hold, version, items },
-            owner,
-            held_until: millis_to_datetime(until),
-            renewals,
-        }
+        Hold::from_parts(self.spec.id, owner, hold, version, items, until, renewals)
     }
 
     /// Checks a token's items against the show; returns sorted seats for a
@@ -195,7 +189,7 @@ impl ShowModel {
             None => {
                 let HoldItems::Pool { pool, quantity } = t.items else { unreachable!("checked above") };
                 let p = &mut self.pools[pool.0 as usize];
-                pool_quantity_matches(p, t.hold, quantity)?;
+                p.check_token_quantity(t.hold, quantity)?;
                 let h = p.extend(req.owner, t.hold, t.version, ttl, max_renewals, now)?;
                 Ok(self.hold_result(req.owner, t.hold, h.version, t.items.clone(), h.until, h.renewals))
             }
@@ -214,7 +208,7 @@ impl ShowModel {
             None => {
                 let HoldItems::Pool { pool, quantity } = t.items else { unreachable!("checked above") };
                 let p = &mut self.pools[pool.0 as usize];
-                pool_quantity_matches(p, t.hold, quantity)?;
+                p.check_token_quantity(t.hold, quantity)?;
                 p.release(req.owner, t.hold, t.version, now)?;
                 Ok(p.version)
             }
@@ -235,7 +229,7 @@ impl ShowModel {
                 let HoldItems::Pool { pool, quantity } = t.items else { unreachable!("checked above") };
                 let p = &mut self.pools[pool.0 as usize];
                 if p.holds.iter().any(|h| h.hold == t.hold) {
-                    pool_quantity_matches(p, t.hold, quantity)?;
+                    p.check_token_quantity(t.hold, quantity)?;
                 }
                 p.sell(req.owner, t.hold, t.version, req.order, now)?;
                 p.version
@@ -343,12 +337,4 @@ pub fn push_expired(out: &mut Vec<ExpiredHold>, show: crate::ids::ShowId, hold: 
 fn validate_block_list(m: &ShowModel, seats: &[SeatId]) -> Result<Vec<SeatId>> {
     // Blocking is an operator action: the per-request maximum does not apply.
     validate::seats(m.spec.id, seats, m.seats.len(), u32::MAX)
-}
-
-/// A pool token must name the quantity its hold has.
-fn pool_quantity_matches(p: &Pool, hold: HoldId, quantity: u32) -> Result<()> {
-    match p.holds.iter().find(|h| h.hold == hold) {
-        Some(h) if h.quantity != quantity => Err(InvalidRequest::TokenMismatch.into()),
-        _ => Ok(()),
-    }
 }

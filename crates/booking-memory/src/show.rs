@@ -11,11 +11,10 @@ use crate::feed::Feed;
 use crate::owners::Owners;
 use crate::sync::{Mutex, MutexGuard, lock};
 use booking_core::best::{PickRequest, pick_best};
-use booking_core::clock::millis_to_datetime;
 use booking_core::fsm::{self, Pool, PoolHold, Seat, SeatOp, SeatState};
 use booking_core::model::push_expired;
 use booking_core::{
-    ChangeKind, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldToken, InvalidRequest, InventoryError,
+    ChangeKind, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, InvalidRequest, InventoryError,
     LayoutIndex, OrderId, OwnerId, PoolId, PoolView, Refund, Result, Sale, SeatChange, SeatId, SeatView, Sell,
     ShowSpec, Snapshot, validate,
 };
@@ -155,12 +154,7 @@ impl ShowState {
         until: i64,
         renewals: u32,
     ) -> Hold {
-        Hold {
-            token: HoldToken { show: self.spec.id, hold, version, items },
-            owner,
-            held_until: millis_to_datetime(until),
-            renewals,
-        }
+        Hold::from_parts(self.spec.id, owner, hold, version, items, until, renewals)
     }
 
     fn change(&self, kind: ChangeKind, hold: Option<HoldId>, order: Option<OrderId>, items: &HoldItems, version: u64) {
@@ -289,14 +283,6 @@ impl ShowState {
         }
     }
 
-    /// A pool token must name its hold's quantity.
-    fn pool_token(p: &Pool, hold: HoldId, quantity: u32) -> Result<()> {
-        match p.holds.iter().find(|h| h.hold == hold) {
-            Some(h) if h.quantity != quantity => Err(InvalidRequest::TokenMismatch.into()),
-            _ => Ok(()),
-        }
-    }
-
     fn check_pool_items(&self, pool: PoolId, quantity: u32) -> Result<&Mutex<Pool>> {
         validate::quantity(quantity, self.spec.policy.max_per_request)?;
         self.pool(pool)
@@ -338,7 +324,7 @@ impl ShowState {
             }
             &HoldItems::Pool { pool, quantity } => {
                 let mut p = lock(self.check_pool_items(pool, quantity)?);
-                Self::pool_token(&p, t.hold, quantity)?;
+                p.check_token_quantity(t.hold, quantity)?;
                 // Count the owner high while the pool changes (see owners.rs).
                 let before =
                     if limited { self.owners.set_until(req.owner, t.hold, now + policy.ttl_millis()) } else { None };
@@ -373,7 +359,7 @@ impl ShowState {
             }
             &HoldItems::Pool { pool, quantity } => {
                 let mut p = lock(self.check_pool_items(pool, quantity)?);
-                Self::pool_token(&p, t.hold, quantity)?;
+                p.check_token_quantity(t.hold, quantity)?;
                 p.release(req.owner, t.hold, t.version, now)?;
                 self.change(ChangeKind::Released, Some(t.hold), None, &t.items, p.version);
             }
@@ -396,7 +382,7 @@ impl ShowState {
             }
             &HoldItems::Pool { pool, quantity } => {
                 let mut p = lock(self.check_pool_items(pool, quantity)?);
-                Self::pool_token(&p, t.hold, quantity)?;
+                p.check_token_quantity(t.hold, quantity)?;
                 if p.sell(req.owner, t.hold, t.version, req.order, now)? {
                     self.change(ChangeKind::Sold, Some(t.hold), Some(req.order), &t.items, p.version);
                 }
