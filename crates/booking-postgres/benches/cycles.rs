@@ -1,0 +1,217 @@
+//! Hold+release cycles through the library and through the same SQL sent
+//! by pgbench, back to back on the same database.
+//!
+//! ```text
+//! cargo bench -p booking-postgres --bench cycles -- [SECONDS] [REPEATS] [SCENARIO...]
+//! ```
+//!
+//! Scenarios: `single` (one seat of a 50,000-seat show), `multi4` (four
+//! adjacent seats, all or nothing), `hot` (one seat of a 100-seat show),
+//! each at 1, 8 and 32 concurrent callers. Reads `DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`) and (re)creates the database
+//! `booking_bench` on that server. Prints one Markdown table row per
+//! scenario and caller count: medians of REPEATS runs (default 3) of
+//! SECONDS each (default 5).
+
+use booking_core::{
+    HoldAction, HoldSeats, InventoryError, OwnerId, PriceCategory, SeatId, SeatInventory, ShowId, ShowSpec, VenueLayout,
+};
+use booking_postgres::PgInventory;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, Executor, PgConnection};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const DB: &str = "booking_bench";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Scenario {
+    Single,
+    Multi4,
+    Hot,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Single => "single",
+            Scenario::Multi4 => "multi4",
+            Scenario::Hot => "hot",
+        }
+    }
+
+    /// Seats of the show and seats per hold.
+    fn shape(self) -> (u32, u32) {
+        match self {
+            Scenario::Single => (50_000, 1),
+            Scenario::Multi4 => (50_000, 4),
+            Scenario::Hot => (100, 1),
+        }
+    }
+
+    fn script(self) -> String {
+        let (seats, n) = self.shape();
+        let list =
+            (0..n).map(|i| if i == 0 { ":s::int".to_owned() } else { format!(":s::int + {i}") }).collect::<Vec<_>>();
+        let list = list.join(", ");
+        format!(
+            "\\set s random(0, {max})\n\
+             \\set n random(1, 9223372036854775807)\n\
+             SELECT code, version FROM booking.hold_seats(:show::uuid, lpad(to_hex(:n::bigint), 32, 'a')::uuid, \
+             lpad(to_hex(:n::bigint), 32, 'b')::uuid, ARRAY[{list}], NULL) \\gset\n\
+             \\if :code = 0\n\
+             SELECT code AS rcode FROM booking.finish_seats(:show::uuid, lpad(to_hex(:n::bigint), 32, 'a')::uuid, \
+             lpad(to_hex(:n::bigint), 32, 'b')::uuid, :version::bigint, ARRAY[{list}], NULL, NULL, NULL) \\gset\n\
+             \\endif\n",
+            max = seats - n,
+        )
+    }
+}
+
+fn url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A small xorshift generator per caller.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u32) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as u32
+    }
+}
+
+/// Runs hold+release cycles through the library; returns hold attempts per
+/// second and the fraction that succeeded.
+async fn library(inv: &PgInventory, show: ShowId, scenario: Scenario, callers: u32, secs: u64) -> (f64, f64) {
+    let (seats, n) = scenario.shape();
+    let (attempts, held) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for c in 0..callers {
+        let (inv, attempts, held) = (inv.clone(), attempts.clone(), held.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (u64::from(c) + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+            while Instant::now() < deadline {
+                let s = rng.below(seats - n + 1);
+                let req = HoldSeats { show, owner: OwnerId::new(), seats: (s..s + n).map(SeatId).collect() };
+                attempts.fetch_add(1, Ordering::Relaxed);
+                match inv.hold_seats(&req).await {
+                    Ok(h) => {
+                        inv.release(&HoldAction { owner: h.owner, token: h.token }).await.expect("release");
+                        held.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(InventoryError::SeatsTaken { .. }) => {}
+                    Err(e) => panic!("hold failed: {e:?}"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("caller");
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let a = attempts.load(Ordering::Relaxed) as f64;
+    (a / elapsed, held.load(Ordering::Relaxed) as f64 / a.max(1.0))
+}
+
+/// Runs the same statements with pgbench; returns transactions (hold
+/// attempts) per second.
+fn pgbench(show: ShowId, scenario: Scenario, callers: u32, secs: u64) -> f64 {
+    let path = std::env::temp_dir().join(format!("booking_bench_{}.sql", scenario.name()));
+    std::fs::write(&path, scenario.script()).expect("write script");
+    let opts = PgConnectOptions::from_str(&url()).expect("DATABASE_URL");
+    let out = std::process::Command::new("pgbench")
+        .args(["-n", "-M", "prepared", "-h", opts.get_host(), "-p", &opts.get_port().to_string()])
+        .args(["-U", opts.get_username(), "-c", &callers.to_string(), "-j", &callers.min(2).to_string()])
+        .args(["-T", &secs.to_string(), "-D", &format!("show={}", show.0), "-f"])
+        .arg(&path)
+        .arg(DB)
+        .output()
+        .expect("run pgbench");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = ").and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse().ok()))
+        .unwrap_or_else(|| panic!("pgbench failed: {text}{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+async fn setup() -> (sqlx::PgPool, ShowId, ShowId) {
+    let mut admin = PgConnection::connect(&url()).await.expect("connect to DATABASE_URL");
+    admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"))).await.expect("drop");
+    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {DB}"))).await.expect("create");
+    let opts = PgConnectOptions::from_str(&url()).expect("DATABASE_URL").database(DB);
+    let pool = booking_postgres::pool_options().max_connections(33).connect_with(opts).await.expect("pool");
+    booking_postgres::migrations().run(&pool).await.expect("migrate");
+    let inv = PgInventory::new(pool.clone());
+    let policy = booking_core::HoldPolicy::default();
+    let big = ShowSpec::new("bench", VenueLayout::grid(1, 500, 100, PriceCategory(1))).with_policy(policy.clone());
+    let hot = ShowSpec::new("hot", VenueLayout::grid(1, 1, 100, PriceCategory(1))).with_policy(policy);
+    inv.create_show(&big).await.expect("create big show");
+    inv.create_show(&hot).await.expect("create hot show");
+    pool.execute("VACUUM ANALYZE").await.expect("vacuum");
+    (pool, big.id, hot.id)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let secs: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(5);
+    let repeats: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
+    let mut scenarios: Vec<Scenario> = args
+        .iter()
+        .filter_map(|a| match a.as_str() {
+            "single" => Some(Scenario::Single),
+            "multi4" => Some(Scenario::Multi4),
+            "hot" => Some(Scenario::Hot),
+            _ => None,
+        })
+        .collect();
+    if scenarios.is_empty() {
+        scenarios = vec![Scenario::Single, Scenario::Multi4, Scenario::Hot];
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let (pool, big, hot) = rt.block_on(setup());
+    println!(
+        "| scenario | callers | pgbench holds/s | library holds/s | ratio | coalesced holds/s | ratio | held (lib / coalesced) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for scenario in scenarios {
+        let show = if scenario == Scenario::Hot { hot } else { big };
+        for callers in [1u32, 8, 32] {
+            let (mut raw, mut lib, mut ok, mut co, mut co_ok) = (vec![], vec![], vec![], vec![], vec![]);
+            for _ in 0..repeats {
+                raw.push(pgbench(show, scenario, callers, secs));
+                // A fresh inventory per run; dropping it closes its connections.
+                let inv = PgInventory::new(pool.clone());
+                let (l, f) = rt.block_on(library(&inv, show, scenario, callers, secs));
+                drop(inv);
+                lib.push(l);
+                ok.push(f);
+                let merged = PgInventory::builder(pool.clone()).coalesce(128, 1).build();
+                let (l, f) = rt.block_on(library(&merged, show, scenario, callers, secs));
+                drop(merged);
+                co.push(l);
+                co_ok.push(f);
+            }
+            let (raw, lib, co) = (median(raw), median(lib), median(co));
+            println!(
+                "| {} | {callers} | {raw:.0} | {lib:.0} | {:.2} | {co:.0} | {:.2} | {:.0}% / {:.0}% |",
+                scenario.name(),
+                lib / raw,
+                co / raw,
+                100.0 * median(ok),
+                100.0 * median(co_ok)
+            );
+        }
+    }
+}

@@ -1,0 +1,1092 @@
+#![doc = include_str!("../README.md")]
+
+mod coalesce;
+mod db;
+mod feed;
+
+use async_trait::async_trait;
+use booking_core::best::{PickRequest, pick_best};
+use booking_core::clock::millis_to_datetime;
+use booking_core::fsm::{self, Seat, SeatOp, SeatState};
+use booking_core::layout::{HoldPolicy, LayoutIndex, RowRange};
+use booking_core::{
+    ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats, HoldToken,
+    InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PoolId, PoolView, Refund, Result, Sale, SeatId,
+    SeatInventory, SeatStatus, SeatView, Sell, ShowId, ShowSpec, Snapshot, validate,
+};
+use db::{Backoff, Conns, Fail, Stmt};
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+
+/// The migrations that create and update the inventory's schema
+/// (`booking.*` tables and functions). Run them before use:
+///
+/// ```no_run
+/// # async fn f(pool: sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+/// booking_postgres::migrations().run(&pool).await?;
+/// # Ok(()) }
+/// ```
+pub fn migrations() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations")
+}
+
+/// Pool options this crate recommends: no ping before each acquire (the
+/// inventory closes connections that fail at the connection level itself).
+pub fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new().test_before_acquire(false).max_connections(16)
+}
+
+/// How a [`PgInventory`] is set up; see [`PgInventory::builder`].
+pub struct PgInventoryBuilder {
+    pool: PgPool,
+    clock: Option<Arc<dyn Clock>>,
+    feed_poll: Duration,
+    feed_capacity: usize,
+    backoff: Backoff,
+    coalesce: Option<coalesce::Settings>,
+}
+
+impl PgInventoryBuilder {
+    /// Decides expiry by `clock` instead of the database's
+    /// `clock_timestamp()`: its time is sent with every request (DESIGN I9).
+    /// For tests, with a [`booking_core::ManualClock`].
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// How often the change-feed reader looks for changes made by other
+    /// processes while someone is subscribed (default 50 ms). Changes made
+    /// through this inventory wake it at once.
+    pub fn feed_poll_interval(mut self, every: Duration) -> Self {
+        self.feed_poll = every.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many changes a subscriber may fall behind before it gets
+    /// [`InventoryError::FeedLagged`] (default 4096).
+    pub fn feed_capacity(mut self, changes: usize) -> Self {
+        self.feed_capacity = changes.max(1);
+        self
+    }
+
+    /// How often a statement that hit a serialization failure or a deadlock
+    /// is retried (default 8), with exponential backoff from 2 ms capped at
+    /// 100 ms, jittered.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.backoff.retries = retries;
+        self
+    }
+
+    /// Combines concurrent seat holds and seat releases into one statement
+    /// and one commit each (`max_batch` requests at most, `in_flight` batches
+    /// at once). Every caller still gets its own all-or-nothing answer. Off
+    /// by default; see BENCHMARKS.md for when it pays.
+    pub fn coalesce(mut self, max_batch: usize, in_flight: usize) -> Self {
+        self.coalesce = Some(coalesce::Settings { max_batch: max_batch.max(1), in_flight: in_flight.max(1) });
+        self
+    }
+
+    /// Builds the inventory. The schema must exist (see [`migrations`]).
+    pub fn build(self) -> PgInventory {
+        let conns = Arc::new(Conns::new(self.pool));
+        let feed = feed::Feed::new(conns.clone(), self.backoff, self.feed_poll, self.feed_capacity);
+        PgInventory {
+            inner: Arc::new(Inner {
+                conns,
+                clock: self.clock,
+                backoff: self.backoff,
+                shows: RwLock::new(HashMap::new()),
+                feed,
+                coalesce: self.coalesce,
+                lanes: OnceLock::new(),
+            }),
+        }
+    }
+}
+
+/// The seat inventory on PostgreSQL: see the crate docs.
+///
+/// Cheap to clone; clones share the pool, the show cache and the feed.
+#[derive(Clone)]
+pub struct PgInventory {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conns: Arc<Conns>,
+    clock: Option<Arc<dyn Clock>>,
+    backoff: Backoff,
+    shows: RwLock<HashMap<ShowId, Arc<ShowMeta>>>,
+    feed: feed::Feed,
+    coalesce: Option<coalesce::Settings>,
+    lanes: OnceLock<coalesce::Coalescer>,
+}
+
+impl fmt::Debug for PgInventory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgInventory")
+            .field("pool", self.inner.conns.pool())
+            .field("clock", &self.inner.clock)
+            .field("backoff", &self.inner.backoff)
+            .field("coalesce", &self.inner.coalesce)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a client needs to know of a show; shows never change once created.
+/// The layout is kept as a compact [`LayoutIndex`] (rows and category runs),
+/// not per seat.
+#[derive(Debug)]
+struct ShowMeta {
+    id: ShowId,
+    policy: HoldPolicy,
+    pools: usize,
+    seat_count: usize,
+    index: LayoutIndex,
+}
+
+impl ShowMeta {
+    fn new(spec: &ShowSpec) -> Self {
+        let index = LayoutIndex::new(&spec.layout);
+        ShowMeta {
+            id: spec.id,
+            policy: spec.policy.clone(),
+            pools: spec.pools.len(),
+            seat_count: index.seat_count(),
+            index,
+        }
+    }
+
+    fn id(&self) -> ShowId {
+        self.id
+    }
+
+    fn max_per_request(&self) -> u32 {
+        self.policy.max_per_request
+    }
+
+    fn seats(&self, seats: &[SeatId]) -> Result<Vec<SeatId>> {
+        validate::seats(self.id(), seats, self.seat_count, self.max_per_request())
+    }
+
+    fn pool(&self, pool: PoolId) -> Result<()> {
+        if (pool.0 as usize) < self.pools { Ok(()) } else { Err(InventoryError::UnknownPool { show: self.id(), pool }) }
+    }
+
+    /// The model's `check_items`: sorted seats, or the pool checked.
+    fn items(&self, items: &HoldItems) -> Result<Option<Vec<SeatId>>> {
+        match items {
+            HoldItems::Seats(seats) => Ok(Some(self.seats(seats)?)),
+            HoldItems::Pool { pool, quantity } => {
+                validate::quantity(*quantity, self.max_per_request())?;
+                self.pool(*pool)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn limit(&self, would_hold: i64) -> InventoryError {
+        InventoryError::LimitExceeded(Limit::HeldPerOwner {
+            would_hold: would_hold.clamp(0, u32::MAX as i64) as u32,
+            max: self.policy.max_held_per_owner.unwrap_or(u32::MAX),
+        })
+    }
+}
+
+/// The row every inventory function returns (`booking.outcome`).
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    code: i32,
+    version: Option<i64>,
+    held_until: Option<i64>,
+    renewals: Option<i32>,
+    n: Option<i64>,
+    seats: Option<Vec<i32>>,
+}
+
+impl Outcome {
+    pub(crate) fn decode(row: &PgRow) -> Result<Self> {
+        let e = db::backend;
+        Ok(Outcome {
+            code: row.try_get("code").map_err(e)?,
+            version: row.try_get("version").map_err(e)?,
+            held_until: row.try_get("held_until").map_err(e)?,
+            renewals: row.try_get("renewals").map_err(e)?,
+            n: row.try_get("n").map_err(e)?,
+            seats: row.try_get("seats").map_err(e)?,
+        })
+    }
+
+    fn version(&self) -> u64 {
+        self.version.unwrap_or(0).max(0) as u64
+    }
+
+    fn seat_ids(&self) -> Vec<SeatId> {
+        self.seats.iter().flatten().map(|&s| SeatId(s as u32)).collect()
+    }
+
+    /// Maps the codes shared by the hold and pool functions to errors.
+    fn error(&self, meta: &ShowMeta, hold: HoldId, presented: u64) -> InventoryError {
+        match self.code {
+            1 => InventoryError::UnknownShow(meta.id()),
+            2 => meta.limit(self.n.unwrap_or(0)),
+            3 => InventoryError::SeatsTaken { seats: self.seat_ids() },
+            4 => InventoryError::InsufficientCapacity {
+                pool: PoolId(0),
+                requested: 0,
+                available: self.n.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
+            },
+            5 => InvalidRequest::TokenMismatch.into(),
+            6 => InventoryError::HoldExpired { hold },
+            7 => InventoryError::NotOwner { hold },
+            8 => InventoryError::StaleToken { hold, presented, current: self.version() },
+            9 => InventoryError::LimitExceeded(Limit::Renewals { max: meta.policy.max_renewals }),
+            10 => InventoryError::LimitExceeded(Limit::HoldLifetime),
+            11 => InventoryError::NotSold { order: OrderId(uuid::Uuid::nil()) },
+            12 => InventoryError::WrongState { seats: self.seat_ids() },
+            other => InventoryError::Backend(format!("unexpected outcome code {other}").into()),
+        }
+    }
+}
+
+fn to_i32(seats: &[SeatId]) -> Vec<i32> {
+    seats.iter().map(|s| s.0 as i32).collect()
+}
+
+/// The result of one attempt at a seat hold.
+enum Attempt {
+    Held(Hold),
+    /// Some seats were taken or locked by another request.
+    Taken(Vec<SeatId>),
+}
+
+/// A seat-group change that may need its failure explained.
+enum SeatCall {
+    Extend,
+    Release,
+    Sell { order: OrderId, payment: String },
+}
+
+impl PgInventory {
+    /// Connects to `url` with [`pool_options`], applies the [`migrations`]
+    /// and returns an inventory on the database clock.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool = pool_options().connect(url).await.map_err(db::unavailable)?;
+        migrations().run(&pool).await.map_err(|e| InventoryError::Backend(Box::new(e)))?;
+        Ok(Self::new(pool))
+    }
+
+    /// An inventory on `pool`, deciding expiry by the database clock.
+    pub fn new(pool: PgPool) -> Self {
+        Self::builder(pool).build()
+    }
+
+    /// An inventory on `pool`, deciding expiry by `clock` (tests).
+    pub fn with_clock(pool: PgPool, clock: Arc<dyn Clock>) -> Self {
+        Self::builder(pool).clock(clock).build()
+    }
+
+    /// A builder for the less common settings.
+    pub fn builder(pool: PgPool) -> PgInventoryBuilder {
+        PgInventoryBuilder {
+            pool,
+            clock: None,
+            feed_poll: Duration::from_millis(50),
+            feed_capacity: 4096,
+            backoff: Backoff { retries: 8, base: Duration::from_millis(2), cap: Duration::from_millis(100) },
+            coalesce: None,
+        }
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        self.inner.conns.pool()
+    }
+
+    /// Deletes change-feed rows older than `age`; returns how many. Run it
+    /// now and then (for example beside the sweeper): subscribers only ever
+    /// read recent changes.
+    pub async fn prune_changes(&self, age: Duration) -> Result<u64> {
+        let secs = age.as_secs_f64();
+        let row = self
+            .one(true, move || {
+                sqlx::query(
+                    "WITH d AS (DELETE FROM booking.changes WHERE at < now() - make_interval(secs => $1) \
+                     RETURNING 1) SELECT count(*) FROM d",
+                )
+                .bind(secs)
+            })
+            .await?;
+        Ok(row.try_get::<i64, _>(0).map_err(db::backend)?.max(0) as u64)
+    }
+
+    /// The injected clock's time, or `None` for the database clock.
+    fn now(&self) -> Option<i64> {
+        self.inner.clock.as_ref().map(|c| c.now_millis())
+    }
+
+    /// The coalescing lanes, started on first use, when enabled.
+    fn lanes(&self) -> Option<&coalesce::Coalescer> {
+        let settings = self.inner.coalesce?;
+        Some(
+            self.inner
+                .lanes
+                .get_or_init(|| coalesce::Coalescer::start(self.inner.conns.clone(), self.inner.backoff, settings)),
+        )
+    }
+
+    async fn one(&self, changes: bool, make: impl Fn() -> Stmt) -> Result<PgRow> {
+        db::fetch_one(&self.inner.conns, &self.inner.backoff, changes, make).await.map_err(InventoryError::from)
+    }
+
+    async fn all(&self, changes: bool, make: impl Fn() -> Stmt) -> Result<Vec<PgRow>> {
+        db::fetch_all(&self.inner.conns, &self.inner.backoff, changes, make).await.map_err(InventoryError::from)
+    }
+
+    /// Calls an inventory function that changes data and returns its outcome.
+    async fn call(&self, make: impl Fn() -> Stmt) -> Result<Outcome, Fail> {
+        let row = db::fetch_one(&self.inner.conns, &self.inner.backoff, true, make).await?;
+        let out = Outcome::decode(&row).map_err(Fail::Error)?;
+        if out.code == 0 {
+            self.inner.feed.poke();
+        }
+        Ok(out)
+    }
+
+    /// The show's metadata, from the cache or the database.
+    async fn meta(&self, show: ShowId) -> Result<Arc<ShowMeta>> {
+        if let Some(m) = self.inner.shows.read().unwrap_or_else(|p| p.into_inner()).get(&show) {
+            return Ok(m.clone());
+        }
+        let rows =
+            self.all(false, move || sqlx::query("SELECT spec FROM booking.shows WHERE show = $1").bind(show.0)).await?;
+        let Some(row) = rows.first() else { return Err(InventoryError::UnknownShow(show)) };
+        let spec: sqlx::types::Json<ShowSpec> = row.try_get("spec").map_err(db::backend)?;
+        let meta = Arc::new(ShowMeta::new(&spec.0));
+        self.inner.shows.write().unwrap_or_else(|p| p.into_inner()).insert(show, meta.clone());
+        Ok(meta)
+    }
+
+    /// One attempt at holding `seats` (sorted, validated).
+    async fn try_hold(
+        &self,
+        meta: &ShowMeta,
+        owner: OwnerId,
+        seats: &[SeatId],
+        now: Option<i64>,
+        skip_locked: bool,
+    ) -> Result<Attempt> {
+        let (show, hold, list) = (meta.id(), HoldId::new(), to_i32(seats));
+        let sql = "SELECT code, version, held_until, renewals, n, seats \
+                   FROM booking.hold_seats($1, $2, $3, $4, $5, $6)";
+        let lanes = if skip_locked { None } else { self.lanes() };
+        let active = lanes.map(|l| l.enter_hold());
+        let res = match lanes {
+            Some(lanes) if active.as_ref().is_some_and(|a| a.1) => {
+                let job = |reply| coalesce::HoldJob {
+                    show: show.0,
+                    owner: owner.0,
+                    hold: hold.0,
+                    seats: list.clone(),
+                    now,
+                    reply,
+                };
+                let res = lanes.hold(job).await;
+                if matches!(&res, Ok(out) if out.code == 0) {
+                    self.inner.feed.poke();
+                }
+                res
+            }
+            _ => {
+                self.call(|| {
+                    sqlx::query(sql)
+                        .bind(show.0)
+                        .bind(owner.0)
+                        .bind(hold.0)
+                        .bind(list.clone())
+                        .bind(now)
+                        .bind(skip_locked)
+                })
+                .await
+            }
+        };
+        let out = match res {
+            Ok(out) => out,
+            Err(Fail::Raised { code, detail }) if code == "BK409" => {
+                return Ok(Attempt::Taken(db::parse_seats(detail.as_deref())));
+            }
+            Err(Fail::Lost(e)) => {
+                return self.resolve_hold(show, hold, HoldItems::Seats(seats.to_vec()), e).await.map(Attempt::Held);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match out.code {
+            0 => Ok(Attempt::Held(Hold {
+                token: HoldToken { show, hold, version: out.version(), items: HoldItems::Seats(seats.to_vec()) },
+                owner,
+                held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
+                renewals: 0,
+            })),
+            3 | 14 => Ok(Attempt::Taken(out.seat_ids())),
+            _ => Err(out.error(meta, hold, 0)),
+        }
+    }
+
+    /// After a connection loss during a hold: the hold is known to exist if
+    /// its row is there; otherwise the outcome is unknown.
+    async fn resolve_hold(
+        &self,
+        show: ShowId,
+        hold: HoldId,
+        items: HoldItems,
+        lost: Box<dyn std::error::Error + Send + Sync>,
+    ) -> Result<Hold> {
+        let found = self
+            .all(false, move || {
+                sqlx::query(
+                    "SELECT owner, held_until, renewals, version FROM booking.holds WHERE show = $1 AND hold = $2",
+                )
+                .bind(show.0)
+                .bind(hold.0)
+            })
+            .await;
+        if let Ok(rows) = found
+            && let Some(row) = rows.first()
+        {
+            let get = || -> std::result::Result<Hold, sqlx::Error> {
+                Ok(Hold {
+                    token: HoldToken { show, hold, version: row.try_get::<i64, _>("version")? as u64, items },
+                    owner: OwnerId(row.try_get("owner")?),
+                    held_until: millis_to_datetime(row.try_get("held_until")?),
+                    renewals: row.try_get::<i32, _>("renewals")? as u32,
+                })
+            };
+            if let Ok(h) = get() {
+                return Ok(h);
+            }
+        }
+        Err(InventoryError::OutcomeUnknown(lost))
+    }
+
+    /// Reads seats as the state machine sees them, with the time to judge
+    /// them by.
+    async fn read_seats(&self, show: ShowId, seats: &[SeatId], now: Option<i64>) -> Result<(Vec<Seat>, i64)> {
+        let list = to_i32(seats);
+        let rows = self
+            .all(false, move || {
+                sqlx::query(
+                    "SELECT seat, state, owner, hold, order_id, held_until, deadline, renewals, version, \
+                     coalesce($3::bigint, booking.clock_ms()) AS now \
+                     FROM booking.seats WHERE show = $1 AND seat = ANY($2) ORDER BY seat",
+                )
+                .bind(show.0)
+                .bind(list.clone())
+                .bind(now)
+            })
+            .await?;
+        if rows.len() != seats.len() {
+            return Err(InventoryError::Backend("seat rows missing".into()));
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        let mut clock = now.unwrap_or(0);
+        for row in &rows {
+            out.push(seat_from_row(row).map_err(db::backend)?);
+            clock = row.try_get("now").map_err(db::backend)?;
+        }
+        Ok((out, clock))
+    }
+
+    /// Extends, releases or sells a seat hold. The compare-and-set in SQL
+    /// decides; when it matches nothing, the rows are read and the pure state
+    /// machine names the error the model would.
+    async fn seat_call(&self, meta: &ShowMeta, req: &HoldAction, seats: &[SeatId], call: SeatCall) -> Result<Outcome> {
+        let t = &req.token;
+        let (show, owner, hold, version, list) = (meta.id(), req.owner, t.hold, t.version as i64, to_i32(seats));
+        let now = self.now();
+        for _ in 0..4 {
+            let res = match &call {
+                SeatCall::Extend => {
+                    self.call(|| {
+                        sqlx::query(
+                            "SELECT code, version, held_until, renewals, n, seats \
+                             FROM booking.extend_seats($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(show.0)
+                        .bind(owner.0)
+                        .bind(hold.0)
+                        .bind(version)
+                        .bind(list.clone())
+                        .bind(now)
+                    })
+                    .await
+                }
+                SeatCall::Release | SeatCall::Sell { .. } => {
+                    let (order, payment) = match &call {
+                        SeatCall::Sell { order, payment } => (Some(order.0), Some(payment.clone())),
+                        _ => (None, None),
+                    };
+                    self.call(|| {
+                        sqlx::query(
+                            "SELECT code, version, held_until, renewals, n, seats \
+                             FROM booking.finish_seats($1, $2, $3, $4, $5, $6, $7, $8)",
+                        )
+                        .bind(show.0)
+                        .bind(owner.0)
+                        .bind(hold.0)
+                        .bind(version)
+                        .bind(list.clone())
+                        .bind(now)
+                        .bind(order)
+                        .bind(payment.clone())
+                    })
+                    .await
+                }
+            };
+            match res {
+                Ok(out) if out.code == 0 => return Ok(out),
+                Ok(out) if out.code != 13 => return Err(out.error(meta, hold, t.version)),
+                Ok(_) => {}
+                Err(Fail::Raised { code, .. }) if code == "BK412" => {}
+                Err(e) => return Err(e.into()),
+            }
+            let op = match &call {
+                SeatCall::Extend => SeatOp::Extend {
+                    owner,
+                    hold,
+                    version: t.version,
+                    ttl: meta.policy.ttl_millis(),
+                    max_renewals: meta.policy.max_renewals,
+                },
+                SeatCall::Release => SeatOp::Release { owner, hold, version: t.version },
+                SeatCall::Sell { order, .. } => SeatOp::Sell { owner, hold, version: t.version, order: *order },
+            };
+            let (rows, at) = self.read_seats(show, seats, now).await?;
+            let plan = fsm::check(rows.iter(), seats, &op, at)?;
+            if !plan.changed {
+                // A sale replayed by the same order and owner.
+                return Ok(Outcome { version: Some(plan.version as i64), ..Outcome::default() });
+            }
+            // The rows allow it now: the state changed under us; try again.
+        }
+        Err(InventoryError::Backend("seat hold kept changing; gave up".into()))
+    }
+
+    /// Extends (1), releases (2) or sells (4) a pool hold.
+    #[allow(clippy::too_many_arguments)]
+    async fn pool_call(
+        &self,
+        meta: &ShowMeta,
+        op: i32,
+        req: &HoldAction,
+        pool: PoolId,
+        quantity: u32,
+        order: Option<OrderId>,
+        payment: Option<String>,
+    ) -> Result<Outcome> {
+        let t = &req.token;
+        let (show, owner, hold, version, now) = (meta.id(), req.owner, t.hold, t.version as i64, self.now());
+        let out = self
+            .call(|| {
+                sqlx::query(
+                    "SELECT code, version, held_until, renewals, n, seats \
+                     FROM booking.pool_op($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(show.0)
+                .bind(op)
+                .bind(owner.0)
+                .bind(hold.0)
+                .bind(version)
+                .bind(pool.0 as i32)
+                .bind(quantity as i32)
+                .bind(now)
+                .bind(order.map(|o| o.0))
+                .bind(payment.clone())
+            })
+            .await
+            .map_err(InventoryError::from)?;
+        match out.code {
+            0 | 16 => Ok(out),
+            _ => Err(out.error(meta, hold, t.version)),
+        }
+    }
+
+    /// Refunds (5), blocks (6) or unblocks (7) a group of seats.
+    async fn regroup(&self, meta: &ShowMeta, kind: i32, seats: &[SeatId], order: Option<OrderId>) -> Result<()> {
+        let (show, list, now) = (meta.id(), to_i32(seats), self.now());
+        let res = self
+            .call(|| {
+                sqlx::query(
+                    "SELECT code, version, held_until, renewals, n, seats \
+                     FROM booking.regroup_seats($1, $2, $3, $4, $5)",
+                )
+                .bind(show.0)
+                .bind(kind)
+                .bind(list.clone())
+                .bind(order.map(|o| o.0))
+                .bind(now)
+            })
+            .await;
+        let not_sold = || InventoryError::NotSold { order: order.unwrap_or(OrderId(uuid::Uuid::nil())) };
+        match res {
+            Ok(out) if out.code == 0 => Ok(()),
+            Ok(out) if out.code == 11 => Err(not_sold()),
+            Ok(out) => Err(out.error(meta, HoldId(uuid::Uuid::nil()), 0)),
+            Err(Fail::Raised { code, .. }) if code == "BK404" => Err(not_sold()),
+            Err(Fail::Raised { code, detail }) if code == "BK422" => {
+                Err(InventoryError::WrongState { seats: db::parse_seats(detail.as_deref()) })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Seats plus pool units `owner` holds live now.
+    async fn held_by(&self, show: ShowId, owner: OwnerId, now: Option<i64>) -> Result<i64> {
+        let row = self
+            .one(false, move || {
+                sqlx::query("SELECT booking.held_by($1, $2, coalesce($3::bigint, booking.clock_ms()))::bigint")
+                    .bind(show.0)
+                    .bind(owner.0)
+                    .bind(now)
+            })
+            .await?;
+        row.try_get::<i64, _>(0).map_err(db::backend)
+    }
+
+    /// The free seats of `meta` within the seat ids `lo..=hi`.
+    async fn free_seats(&self, show: ShowId, lo: u32, hi: u32, now: Option<i64>) -> Result<Vec<u32>> {
+        let row = self
+            .one(false, move || {
+                sqlx::query(
+                    "SELECT array_agg(seat ORDER BY seat) FROM booking.seats \
+                     WHERE show = $1 AND seat BETWEEN $2 AND $3 \
+                       AND (state = 0 OR (state = 1 AND held_until <= coalesce($4::bigint, booking.clock_ms())))",
+                )
+                .bind(show.0)
+                .bind(lo as i32)
+                .bind(hi as i32)
+                .bind(now)
+            })
+            .await?;
+        let seats: Option<Vec<i32>> = row.try_get(0).map_err(db::backend)?;
+        Ok(seats.unwrap_or_default().into_iter().map(|s| s as u32).collect())
+    }
+}
+
+fn seat_from_row(row: &PgRow) -> std::result::Result<Seat, sqlx::Error> {
+    let state: i16 = row.try_get("state")?;
+    let version = row.try_get::<i64, _>("version")?.max(0) as u64;
+    let missing = || sqlx::Error::Decode("seat row misses a column its state needs".into());
+    let state = match state {
+        0 => SeatState::Available,
+        1 => SeatState::Held {
+            owner: OwnerId(row.try_get::<Option<uuid::Uuid>, _>("owner")?.ok_or_else(missing)?),
+            hold: HoldId(row.try_get::<Option<uuid::Uuid>, _>("hold")?.ok_or_else(missing)?),
+            until: row.try_get::<Option<i64>, _>("held_until")?.ok_or_else(missing)?,
+            deadline: row.try_get::<Option<i64>, _>("deadline")?.ok_or_else(missing)?,
+            renewals: row.try_get::<i32, _>("renewals")?.max(0) as u32,
+        },
+        2 => SeatState::Sold {
+            owner: OwnerId(row.try_get::<Option<uuid::Uuid>, _>("owner")?.ok_or_else(missing)?),
+            order: OrderId(row.try_get::<Option<uuid::Uuid>, _>("order_id")?.ok_or_else(missing)?),
+        },
+        _ => SeatState::Blocked,
+    };
+    Ok(Seat { state, version })
+}
+
+/// The model's token show check.
+fn same_show(meta: &ShowMeta, token: &HoldToken) -> Result<()> {
+    if token.show == meta.id() { Ok(()) } else { Err(InventoryError::UnknownShow(token.show)) }
+}
+
+#[async_trait]
+impl SeatInventory for PgInventory {
+    async fn create_show(&self, spec: &ShowSpec) -> Result<()> {
+        spec.validate()?;
+        let show = spec.id;
+        let json = sqlx::types::Json(spec.clone());
+        let seat_count = spec.layout.seat_count() as i32;
+        let capacities: Vec<i64> = spec.pools.iter().map(|p| p.capacity as i64).collect();
+        let p = &spec.policy;
+        let (ttl, max_hold, renewals, max_held, per_request) = (
+            p.ttl_millis(),
+            p.max_hold_millis(),
+            p.max_renewals.min(i32::MAX as u32) as i32,
+            p.max_held_per_owner.map(|m| m.min(i32::MAX as u32) as i32),
+            p.max_per_request as i32,
+        );
+        let row = self
+            .one(true, || {
+                sqlx::query("SELECT booking.create_show($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(show.0)
+                    .bind(json.clone())
+                    .bind(seat_count)
+                    .bind(capacities.clone())
+                    .bind(ttl)
+                    .bind(max_hold)
+                    .bind(renewals)
+                    .bind(max_held)
+                    .bind(per_request)
+            })
+            .await?;
+        if !row.try_get::<bool, _>(0).map_err(db::backend)? {
+            return Err(InventoryError::ShowExists(show));
+        }
+        let meta = Arc::new(ShowMeta::new(spec));
+        self.inner.shows.write().unwrap_or_else(|p| p.into_inner()).insert(show, meta);
+        Ok(())
+    }
+
+    async fn hold_seats(&self, req: &HoldSeats) -> Result<Hold> {
+        let meta = self.meta(req.show).await?;
+        let seats = meta.seats(&req.seats)?;
+        match self.try_hold(&meta, req.owner, &seats, self.now(), false).await? {
+            Attempt::Held(h) => Ok(h),
+            Attempt::Taken(seats) => Err(InventoryError::SeatsTaken { seats }),
+        }
+    }
+
+    async fn hold_best(&self, req: &HoldBest) -> Result<Hold> {
+        let meta = self.meta(req.show).await?;
+        validate::quantity(req.quantity, meta.max_per_request())?;
+        let now = self.now();
+        let rows: Vec<&RowRange> =
+            meta.index.rows.iter().filter(|r| r.len > 0 && req.section.is_none_or(|s| r.section == s)).collect();
+        let range = rows.iter().map(|r| r.first.0).min().zip(rows.iter().map(|r| r.first.0 + r.len - 1).max());
+        let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
+        let mut last_taken = Vec::new();
+        for round in 0..4 {
+            let mut free = vec![false; meta.seat_count];
+            if let Some((lo, hi)) = range {
+                for s in self.free_seats(meta.id(), lo, hi, now).await? {
+                    if let Some(f) = free.get_mut(s as usize) {
+                        *f = true;
+                    }
+                }
+            }
+            // Up to a few picks per read: seats found taken or locked by
+            // others are struck out and the next best picked.
+            for _ in 0..4 {
+                let chosen = pick_best(&meta.index.rows, &pick, |s| meta.index.category(s), |s| free[s.0 as usize]);
+                let Some(seats) = chosen else {
+                    if round == 0 && meta.policy.max_held_per_owner.is_some() {
+                        let would_hold = self.held_by(meta.id(), req.owner, now).await? + req.quantity as i64;
+                        if would_hold > meta.policy.max_held_per_owner.unwrap_or(u32::MAX) as i64 {
+                            return Err(meta.limit(would_hold));
+                        }
+                    }
+                    return Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
+                };
+                match self.try_hold(&meta, req.owner, &seats, now, true).await? {
+                    Attempt::Held(h) => return Ok(h),
+                    Attempt::Taken(taken) => {
+                        for s in &taken {
+                            if let Some(f) = free.get_mut(s.0 as usize) {
+                                *f = false;
+                            }
+                        }
+                        if taken.is_empty() {
+                            break;
+                        }
+                        last_taken = taken;
+                    }
+                }
+            }
+        }
+        Err(InventoryError::SeatsTaken { seats: last_taken })
+    }
+
+    async fn hold_pool(&self, req: &HoldPool) -> Result<Hold> {
+        let meta = self.meta(req.show).await?;
+        validate::quantity(req.quantity, meta.max_per_request())?;
+        meta.pool(req.pool)?;
+        let (show, owner, hold, pool, quantity, now) =
+            (meta.id(), req.owner, HoldId::new(), req.pool, req.quantity, self.now());
+        let items = HoldItems::Pool { pool, quantity };
+        let res = self
+            .call(|| {
+                sqlx::query(
+                    "SELECT code, version, held_until, renewals, n, seats \
+                     FROM booking.hold_pool($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(show.0)
+                .bind(owner.0)
+                .bind(hold.0)
+                .bind(pool.0 as i32)
+                .bind(quantity as i32)
+                .bind(now)
+            })
+            .await;
+        let out = match res {
+            Ok(out) => out,
+            Err(Fail::Lost(e)) => return self.resolve_hold(show, hold, items, e).await,
+            Err(e) => return Err(e.into()),
+        };
+        match out.code {
+            0 => Ok(Hold {
+                token: HoldToken { show, hold, version: out.version(), items },
+                owner,
+                held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
+                renewals: 0,
+            }),
+            4 => Err(InventoryError::InsufficientCapacity {
+                pool,
+                requested: quantity,
+                available: out.n.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
+            }),
+            15 => Err(InventoryError::UnknownPool { show, pool }),
+            _ => Err(out.error(&meta, hold, 0)),
+        }
+    }
+
+    async fn extend(&self, req: &HoldAction) -> Result<Hold> {
+        let t = &req.token;
+        let meta = self.meta(t.show).await?;
+        same_show(&meta, t)?;
+        let out = match meta.items(&t.items)? {
+            Some(seats) => {
+                let out = self.seat_call(&meta, req, &seats, SeatCall::Extend).await?;
+                let token =
+                    HoldToken { show: t.show, hold: t.hold, version: out.version(), items: HoldItems::Seats(seats) };
+                return Ok(Hold {
+                    token,
+                    owner: req.owner,
+                    held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
+                    renewals: out.renewals.unwrap_or(0).max(0) as u32,
+                });
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else {
+                    return Err(InvalidRequest::TokenMismatch.into());
+                };
+                self.pool_call(&meta, 1, req, pool, quantity, None, None).await?
+            }
+        };
+        Ok(Hold {
+            token: HoldToken { show: t.show, hold: t.hold, version: out.version(), items: t.items.clone() },
+            owner: req.owner,
+            held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
+            renewals: out.renewals.unwrap_or(0).max(0) as u32,
+        })
+    }
+
+    async fn release(&self, req: &HoldAction) -> Result<()> {
+        let t = &req.token;
+        let meta = self.meta(t.show).await?;
+        same_show(&meta, t)?;
+        match meta.items(&t.items)? {
+            Some(seats) => {
+                let lanes = self.lanes();
+                let active = lanes.map(|l| l.enter_release());
+                if let Some(lanes) = lanes
+                    && active.as_ref().is_some_and(|a| a.1)
+                {
+                    let job = |reply| coalesce::ReleaseJob {
+                        show: t.show.0,
+                        owner: req.owner.0,
+                        hold: t.hold.0,
+                        version: t.version as i64,
+                        seats: to_i32(&seats),
+                        now: self.now(),
+                        reply,
+                    };
+                    match lanes.release(job).await {
+                        Ok(out) if out.code == 0 => {
+                            self.inner.feed.poke();
+                            return Ok(());
+                        }
+                        // Code 13: not released; ask alone to learn why.
+                        Ok(_) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                self.seat_call(&meta, req, &seats, SeatCall::Release).await.map(|_| ())
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else {
+                    return Err(InvalidRequest::TokenMismatch.into());
+                };
+                self.pool_call(&meta, 2, req, pool, quantity, None, None).await.map(|_| ())
+            }
+        }
+    }
+
+    async fn sell(&self, req: &Sell) -> Result<Sale> {
+        let t = &req.token;
+        let meta = self.meta(t.show).await?;
+        same_show(&meta, t)?;
+        validate::payment(&req.payment)?;
+        let action = HoldAction { owner: req.owner, token: t.clone() };
+        let (items, out) = match meta.items(&t.items)? {
+            Some(seats) => {
+                let call = SeatCall::Sell { order: req.order, payment: req.payment.0.clone() };
+                let out = self.seat_call(&meta, &action, &seats, call).await?;
+                (HoldItems::Seats(seats), out)
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else {
+                    return Err(InvalidRequest::TokenMismatch.into());
+                };
+                let out = self
+                    .pool_call(&meta, 4, &action, pool, quantity, Some(req.order), Some(req.payment.0.clone()))
+                    .await?;
+                (t.items.clone(), out)
+            }
+        };
+        Ok(Sale { show: t.show, order: req.order, owner: req.owner, items, version: out.version() })
+    }
+
+    async fn refund(&self, req: &Refund) -> Result<()> {
+        let meta = self.meta(req.show).await?;
+        match meta.items(&req.items)? {
+            Some(seats) => self.regroup(&meta, 5, &seats, Some(req.order)).await,
+            None => {
+                let HoldItems::Pool { pool, quantity } = req.items else {
+                    return Err(InvalidRequest::TokenMismatch.into());
+                };
+                let (show, order) = (meta.id(), req.order);
+                let out = self
+                    .call(|| {
+                        sqlx::query(
+                            "SELECT code, version, held_until, renewals, n, seats \
+                             FROM booking.refund_pool($1, $2, $3, $4)",
+                        )
+                        .bind(show.0)
+                        .bind(order.0)
+                        .bind(pool.0 as i32)
+                        .bind(quantity as i32)
+                    })
+                    .await
+                    .map_err(InventoryError::from)?;
+                match out.code {
+                    0 => Ok(()),
+                    11 => Err(InventoryError::NotSold { order }),
+                    15 => Err(InventoryError::UnknownPool { show, pool }),
+                    _ => Err(out.error(&meta, HoldId(uuid::Uuid::nil()), 0)),
+                }
+            }
+        }
+    }
+
+    async fn block(&self, show: ShowId, seats: &[SeatId]) -> Result<()> {
+        let meta = self.meta(show).await?;
+        // Blocking is an operator action: the per-request maximum does not apply.
+        let seats = validate::seats(show, seats, meta.seat_count, u32::MAX)?;
+        self.regroup(&meta, 6, &seats, None).await
+    }
+
+    async fn unblock(&self, show: ShowId, seats: &[SeatId]) -> Result<()> {
+        let meta = self.meta(show).await?;
+        let seats = validate::seats(show, seats, meta.seat_count, u32::MAX)?;
+        self.regroup(&meta, 7, &seats, None).await
+    }
+
+    async fn snapshot(&self, show: ShowId) -> Result<Snapshot> {
+        let meta = self.meta(show).await?;
+        let now = self.now();
+        let row = self
+            .one(false, move || {
+                sqlx::query(
+                    "WITH n AS MATERIALIZED (SELECT coalesce($2::bigint, booking.clock_ms()) AS now), \
+                     s AS (SELECT array_agg(CASE WHEN t.state = 1 AND t.held_until <= n.now THEN 0::smallint ELSE t.state END \
+                                            ORDER BY t.seat) AS st, \
+                                  array_agg(t.version ORDER BY t.seat) AS ver \
+                           FROM booking.seats t, n WHERE t.show = $1), \
+                     p AS (SELECT array_agg(p.capacity ORDER BY p.pool) AS cap, array_agg(p.sold ORDER BY p.pool) AS sold, \
+                                  array_agg(p.held - coalesce((SELECT sum(h.quantity) FROM booking.holds h \
+                                      WHERE h.show = $1 AND h.pool = p.pool AND h.held_until <= n.now), 0) \
+                                      ORDER BY p.pool) AS held \
+                           FROM booking.pools p, n WHERE p.show = $1) \
+                     SELECT s.st, s.ver, p.cap, p.sold, p.held::bigint[] AS held FROM s, p",
+                )
+                .bind(show.0)
+                .bind(now)
+            })
+            .await?;
+        let e = db::backend;
+        let st: Vec<i16> = row.try_get::<Option<Vec<i16>>, _>("st").map_err(e)?.unwrap_or_default();
+        let ver: Vec<i64> = row.try_get::<Option<Vec<i64>>, _>("ver").map_err(e)?.unwrap_or_default();
+        let cap: Vec<i64> = row.try_get::<Option<Vec<i64>>, _>("cap").map_err(e)?.unwrap_or_default();
+        let sold: Vec<i64> = row.try_get::<Option<Vec<i64>>, _>("sold").map_err(e)?.unwrap_or_default();
+        let held: Vec<i64> = row.try_get::<Option<Vec<i64>>, _>("held").map_err(e)?.unwrap_or_default();
+        let seats = st
+            .iter()
+            .zip(&ver)
+            .enumerate()
+            .map(|(i, (&s, &v))| SeatView {
+                seat: SeatId(i as u32),
+                status: match s {
+                    0 => SeatStatus::Available,
+                    1 => SeatStatus::Held,
+                    2 => SeatStatus::Sold,
+                    _ => SeatStatus::Blocked,
+                },
+                version: v.max(0) as u64,
+            })
+            .collect();
+        let u = |v: i64| v.clamp(0, u32::MAX as i64) as u32;
+        let pools = cap
+            .iter()
+            .zip(&sold)
+            .zip(&held)
+            .enumerate()
+            .map(|(i, ((&c, &s), &h))| PoolView {
+                pool: PoolId(i as u32),
+                capacity: u(c),
+                held: u(h),
+                sold: u(s),
+                available: u(c).saturating_sub(u(s)).saturating_sub(u(h)),
+            })
+            .collect();
+        Ok(Snapshot::from_index(show, &meta.index, seats, pools))
+    }
+
+    async fn sweep_expired(&self, show: ShowId, limit: usize) -> Result<Vec<ExpiredHold>> {
+        let meta = self.meta(show).await?;
+        if limit == 0 {
+            return Err(InvalidRequest::ZeroLimit.into());
+        }
+        let (limit, now) = (limit.min(i32::MAX as usize) as i32, self.now());
+        let rows = self
+            .all(true, move || {
+                sqlx::query("SELECT hold, owner, pool, seats, quantity FROM booking.sweep($1, $2, $3)")
+                    .bind(show.0)
+                    .bind(limit)
+                    .bind(now)
+            })
+            .await?;
+        if !rows.is_empty() {
+            self.inner.feed.poke();
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let e = db::backend;
+            let pool: Option<i32> = row.try_get("pool").map_err(e)?;
+            let quantity: i32 = row.try_get("quantity").map_err(e)?;
+            let items = match pool {
+                Some(p) => HoldItems::Pool { pool: PoolId(p as u32), quantity: quantity as u32 },
+                None => {
+                    let seats: Option<Vec<i32>> = row.try_get("seats").map_err(e)?;
+                    HoldItems::Seats(seats.unwrap_or_default().into_iter().map(|s| SeatId(s as u32)).collect())
+                }
+            };
+            out.push(ExpiredHold {
+                show: meta.id(),
+                hold: HoldId(row.try_get("hold").map_err(e)?),
+                owner: OwnerId(row.try_get("owner").map_err(e)?),
+                items,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {
+        self.meta(show).await?;
+        self.inner.feed.subscribe(show).await
+    }
+}

@@ -1,0 +1,82 @@
+//! The conformance suite and the state-machine test again, with request
+//! coalescing on: batching must not change any answer.
+
+mod common;
+
+use booking_core::ManualClock;
+use booking_core::testkit::{Fixture, StateMachine, StateMachineBackend};
+use booking_postgres::PgInventory;
+use proptest::prelude::ProptestConfig;
+use tokio::sync::OnceCell;
+
+booking_core::conformance_suite!(common::fixture_coalesced);
+
+static SHARED: OnceCell<String> = OnceCell::const_new();
+
+struct PgCoalesced;
+
+impl StateMachineBackend for PgCoalesced {
+    async fn fixture() -> Fixture {
+        let name = SHARED.get_or_init(common::create_database).await;
+        let clock = ManualClock::fixed();
+        let pool = common::pool(name, 2).await;
+        Fixture::new(PgInventory::builder(pool).clock(clock.shared()).coalesce(64, 2).build(), clock).into_dyn()
+    }
+}
+
+proptest_state_machine::prop_state_machine! {
+    #![proptest_config(ProptestConfig { cases: 48, max_shrink_iters: 2_000, ..ProptestConfig::default() })]
+    #[test]
+    fn state_machine_coalesced(sequential 1..40 => StateMachine<PgCoalesced>);
+}
+
+/// One batch decides its requests as if they ran one after another: a
+/// request sees the seats and the per-owner count of the requests granted
+/// before it, and a refused request changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_answers_as_one_by_one() {
+    use booking_core::testkit::{create, test_policy};
+    use booking_core::{Clock, HoldId, HoldPolicy, OwnerId, SeatInventory, SeatStatus};
+    use sqlx::Row;
+
+    let name = common::create_database().await;
+    let pool = common::pool(&name, 2).await;
+    let clock = ManualClock::fixed();
+    let inv = PgInventory::with_clock(pool.clone(), clock.shared());
+    let spec = create(&inv, 1, 1, 10, 0, HoldPolicy { max_held_per_owner: Some(3), ..test_policy() }).await;
+    let (a, b) = (OwnerId::new(), OwnerId::new());
+    // (owner, seats): a takes 1-2; b wants 2-3 (2 is taken); a wants 4-5
+    // (would hold 4 > 3); b takes 3; a takes 6; a wants 7 (would hold 4).
+    let requests: [(OwnerId, &[i32]); 6] = [(a, &[1, 2]), (b, &[2, 3]), (a, &[4, 5]), (b, &[3]), (a, &[6]), (a, &[7])];
+    let shows = vec![spec.id.0; requests.len()];
+    let owners: Vec<_> = requests.iter().map(|r| r.0.0).collect();
+    let holds: Vec<_> = requests.iter().map(|_| HoldId::new().0).collect();
+    let counts: Vec<i32> = requests.iter().map(|r| r.1.len() as i32).collect();
+    let seats: Vec<i32> = requests.iter().flat_map(|r| r.1.iter().copied()).collect();
+    let nows = vec![Some(clock.now_millis()); requests.len()];
+    let rows = sqlx::query("SELECT code, n, seats FROM booking.hold_seats_batch($1, $2, $3, $4, $5, $6)")
+        .bind(shows)
+        .bind(owners)
+        .bind(holds)
+        .bind(counts)
+        .bind(seats)
+        .bind(nows)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let got: Vec<(i32, Option<i64>, Option<Vec<i32>>)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, Some(2), None),
+            (3, Some(2), Some(vec![2])),
+            (2, Some(4), None),
+            (0, Some(1), None),
+            (0, Some(3), None),
+            (2, Some(4), None),
+        ]
+    );
+    let snap = inv.snapshot(spec.id).await.unwrap();
+    let held: Vec<u32> = snap.seats.iter().filter(|s| s.status == SeatStatus::Held).map(|s| s.seat.0).collect();
+    assert_eq!(held, vec![1, 2, 3, 6]);
+}
