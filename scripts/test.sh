@@ -50,7 +50,7 @@ ensure_postgres() {
     apt_install postgresql
     PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
   fi
-  scratch="${scratch:-$(mktemp -d)}"
+  scratch="${scratch:-$(mktemp -d)}"; chmod 755 "$scratch"
   PG_DIR="$scratch/pg"; mkdir -p "$PG_DIR"; chown postgres "$PG_DIR"
   local port; port="$(free_port)"
   runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null
