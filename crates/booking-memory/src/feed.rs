@@ -15,13 +15,15 @@ const CAPACITY: usize = 4096;
 
 #[derive(Debug)]
 pub(crate) struct Feed {
-    tx: broadcast::Sender<SeatChange>,
+    /// Made on first subscription: its buffer is worth ~600 KB, which a
+    /// show nobody watches should not pay.
+    tx: std::sync::OnceLock<broadcast::Sender<SeatChange>>,
     subscribers: Arc<AtomicUsize>,
 }
 
 impl Feed {
     pub(crate) fn new() -> Self {
-        Feed { tx: broadcast::channel(CAPACITY).0, subscribers: Arc::new(AtomicUsize::new(0)) }
+        Feed { tx: std::sync::OnceLock::new(), subscribers: Arc::new(AtomicUsize::new(0)) }
     }
 
     /// True when someone listens; checked before an event is even built.
@@ -30,13 +32,16 @@ impl Feed {
     }
 
     pub(crate) fn publish(&self, change: SeatChange) {
-        // An error only means every receiver has gone since the check.
-        let _ = self.tx.send(change);
+        if let Some(tx) = self.tx.get() {
+            // An error only means every receiver has gone since the check.
+            let _ = tx.send(change);
+        }
     }
 
     pub(crate) fn subscribe(&self) -> ChangeStream {
+        let rx = self.tx.get_or_init(|| broadcast::channel(CAPACITY).0).subscribe();
         self.subscribers.fetch_add(1, Ordering::AcqRel);
-        Box::pin(Subscription { inner: BroadcastStream::new(self.tx.subscribe()), count: self.subscribers.clone() })
+        Box::pin(Subscription { inner: BroadcastStream::new(rx), count: self.subscribers.clone() })
     }
 }
 
