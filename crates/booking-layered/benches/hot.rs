@@ -9,7 +9,8 @@
 //!
 //! - `cycle`: every caller loops over single-seat hold + release cycles on
 //!   random seats of a 100-seat show for `BENCH_SECS`. A hold of a seat
-//!   another caller holds fails (`SeatsTaken`) and the caller picks again.
+//!   another caller holds fails (`SeatsTaken`) and the caller picks again
+//!   (after yielding to the other tasks).
 //! - `sellout`: callers race to buy a fresh 100-seat show (hold, then sell),
 //!   picking random seats among those not yet sold (a live seat map), until
 //!   every seat is sold; repeated for `BENCH_SECS`.
@@ -285,7 +286,10 @@ impl Bench {
                     latencies.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
                     match got {
                         Ok(h) => inv.release(&HoldAction { owner: h.owner, token: h.token }).await.expect("release"),
-                        Err(InventoryError::SeatsTaken { .. }) => {}
+                        // Pick again, letting other callers run first: an answer
+                        // that needed no I/O (an in-process lock) must not
+                        // starve the callers that are deciding the seats.
+                        Err(InventoryError::SeatsTaken { .. }) => tokio::task::yield_now().await,
                         Err(e) => panic!("hold failed: {e:?}"),
                     }
                 }
@@ -343,7 +347,10 @@ impl Bench {
                                 sold[seat as usize].store(true, Ordering::Relaxed);
                                 left.fetch_sub(1, Ordering::Relaxed);
                             }
-                            Err(InventoryError::SeatsTaken { .. }) => {}
+                            // Pick again, letting other callers run first: an answer
+                            // that needed no I/O (an in-process lock) must not
+                            // starve the callers that are deciding the seats.
+                            Err(InventoryError::SeatsTaken { .. }) => tokio::task::yield_now().await,
                             Err(e) => panic!("hold failed: {e:?}"),
                         }
                     }
@@ -470,9 +477,9 @@ fn main() {
     println!("before: {}", machine());
     println!("{callers} callers, {seats} seats, {runs} runs of {secs} s, {threads} tokio workers; medians over runs\n");
     println!(
-        "| scenario | contender | holds granted/s | hold attempts/s | granted | shed by the lock | p50 hold µs | p99 hold µs | sellout ms | vs postgres (granted/s) |"
+        "| scenario | contender | holds granted/s | range over runs | hold attempts/s | granted | shed by the lock | p50 hold µs | p99 hold µs | sellout ms | vs postgres (granted/s) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for scenario in scenarios {
         let order: Vec<Contender> =
             contenders.iter().copied().filter(|c| scenario == Scenario::Cycle || *c != Contender::Pgbench).collect();
@@ -492,7 +499,9 @@ fn main() {
         let baseline = order.iter().position(|c| *c == Contender::Postgres);
         for (i, who) in order.iter().enumerate() {
             let rate = |r: &Run| r.per_sec(if scenario == Scenario::Sellout { r.sold } else { r.held });
-            let granted = median(results[i].iter().map(rate).collect());
+            let rates: Vec<f64> = results[i].iter().map(rate).collect();
+            let (low, high) = rates.iter().fold((f64::MAX, 0f64), |(l, h), &r| (l.min(r), h.max(r)));
+            let granted = median(rates);
             let attempts = median(results[i].iter().map(|r| r.per_sec(r.attempts)).collect());
             let share = median(results[i].iter().map(|r| r.held as f64 / r.attempts.max(1) as f64).collect());
             let shed = median(results[i].iter().map(|r| r.shed as f64 / r.attempts.max(1) as f64).collect());
@@ -520,7 +529,7 @@ fn main() {
                 None => "n/a".to_owned(),
             };
             println!(
-                "| {} | {} | {granted:.0} | {attempts:.0} | {:.0}% | {} | {} | {} | {sellout} | {ratio} |",
+                "| {} | {} | {granted:.0} | {low:.0}-{high:.0} | {attempts:.0} | {:.0}% | {} | {} | {} | {sellout} | {ratio} |",
                 scenario.name(),
                 who.name(),
                 100.0 * share,
