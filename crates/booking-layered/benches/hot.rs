@@ -24,6 +24,9 @@
 //!   in-process `MemorySeatLock` in place of Redis: what the decorator's
 //!   shedding is worth when taking a lock costs no round trip (only sound
 //!   for a single process; here to tell the lock's cost from its benefit);
+//! - `layered, unlock in background` (`bgunlock`, not run by default): the
+//!   Redis lock with its unlock sent without waiting for the reply, to
+//!   measure what the decorator would gain by not awaiting the unlock;
 //! - `pgbench` (`cycle` only): the SQL functions the library calls
 //!   (`booking.hold_seats`, then `booking.finish_seats` to release), sent by
 //!   `pgbench -M prepared` over as many connections as there are callers.
@@ -41,7 +44,7 @@
 //! `postgres://postgres@127.0.0.1:5432/test`; the database
 //! `booking_layered_bench` is dropped and recreated on that server),
 //! `REDIS_URL` (default `redis://127.0.0.1:6379`), `BENCH_SECS` per run
-//! (default 5), `BENCH_RUNS` (default 5), `BENCH_CALLERS` (default 32),
+//! (default 5), `BENCH_RUNS` (default 7), `BENCH_CALLERS` (default 32),
 //! `BENCH_SEATS` (default 100), `BENCH_THREADS` (tokio worker threads,
 //! default 2), `BENCH_SCENARIOS` (default `cycle,sellout`),
 //! `BENCH_CONTENDERS` (default `layered,postgres,pgbench,inproc`). Prints one
@@ -106,9 +109,29 @@ impl<L: SeatLock> SeatLock for CountingLock<L> {
     }
 }
 
+/// The Redis lock with `unlock` sent in the background: the hold's answer
+/// no longer waits for the unlock's round trip. (`LockedInventory` awaits
+/// the unlock; this contender measures what not waiting would be worth.)
+#[derive(Debug)]
+struct BackgroundUnlock(RedisSeatLock);
+
+#[async_trait]
+impl SeatLock for BackgroundUnlock {
+    async fn try_lock(&self, show: ShowId, seats: &[SeatId], ttl: Duration) -> booking_core::Result<LockOutcome> {
+        self.0.try_lock(show, seats, ttl).await
+    }
+
+    async fn unlock(&self, show: ShowId, seats: &[SeatId], token: &LockToken) -> booking_core::Result<()> {
+        let (lock, seats, token) = (self.0.clone(), seats.to_vec(), token.clone());
+        tokio::spawn(async move { lock.unlock(show, &seats, &token).await });
+        Ok(())
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Contender {
     Layered,
+    LayeredBackgroundUnlock,
     InProcess,
     Postgres,
     Pgbench,
@@ -118,6 +141,7 @@ impl Contender {
     fn name(self) -> &'static str {
         match self {
             Contender::Layered => "layered",
+            Contender::LayeredBackgroundUnlock => "layered, unlock in background",
             Contender::InProcess => "in-process lock",
             Contender::Postgres => "postgres",
             Contender::Pgbench => "pgbench",
@@ -237,6 +261,10 @@ impl Bench {
         let inv: Arc<dyn SeatInventory> = match who {
             Contender::Layered => {
                 let lock = CountingLock { inner: self.lock.clone(), shed: self.shed.clone() };
+                Arc::new(LockedInventory::new(lock, postgres, LOCK_TTL))
+            }
+            Contender::LayeredBackgroundUnlock => {
+                let lock = CountingLock { inner: BackgroundUnlock(self.lock.clone()), shed: self.shed.clone() };
                 Arc::new(LockedInventory::new(lock, postgres, LOCK_TTL))
             }
             Contender::InProcess => {
@@ -433,19 +461,27 @@ async fn setup() -> PgPool {
     pool
 }
 
+/// Compiler processes running now: a compiler on this machine's two cores
+/// disturbs any measurement.
+fn compilers() -> u32 {
+    std::process::Command::new("pgrep")
+        .args(["-c", "-x", "rustc|cargo"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn machine() -> String {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let rustc = std::process::Command::new("pgrep")
-        .args(["-c", "rustc"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    format!("load {} | rustc processes {rustc}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+    let load = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    // This benchmark runs under `cargo bench`: one cargo is its own.
+    format!("load {load} | rustc/cargo processes {}", compilers())
 }
 
 fn main() {
     let secs: u64 = env("BENCH_SECS", 5);
-    let runs: usize = env("BENCH_RUNS", 5);
+    let runs: usize = env("BENCH_RUNS", 7);
     let callers: u32 = env("BENCH_CALLERS", 32);
     let seats: u32 = env("BENCH_SEATS", 100);
     let threads: usize = env("BENCH_THREADS", 2);
@@ -462,6 +498,7 @@ fn main() {
         .map(|s| match s.as_str() {
             "layered" => Contender::Layered,
             "inproc" => Contender::InProcess,
+            "bgunlock" => Contender::LayeredBackgroundUnlock,
             "postgres" => Contender::Postgres,
             "pgbench" => Contender::Pgbench,
             other => panic!("unknown contender {other}"),
@@ -474,6 +511,7 @@ fn main() {
         let lock = RedisSeatLock::builder(&redis_url()).expect("REDIS_URL").prefix(prefix).build().await.expect("lock");
         Bench { admin, lock, shed: Arc::new(AtomicU64::new(0)), callers, seats, secs }
     });
+    let baseline_compilers = compilers();
     println!("before: {}", machine());
     println!("{callers} callers, {seats} seats, {runs} runs of {secs} s, {threads} tokio workers; medians over runs\n");
     println!(
@@ -484,7 +522,9 @@ fn main() {
         let order: Vec<Contender> =
             contenders.iter().copied().filter(|c| scenario == Scenario::Cycle || *c != Contender::Pgbench).collect();
         let mut results: Vec<Vec<Run>> = vec![Vec::new(); order.len()];
+        let mut disturbed = Vec::new();
         for round in 0..runs {
+            let before = compilers();
             for k in 0..order.len() {
                 let i = (round + k) % order.len();
                 let run = rt.block_on(async {
@@ -495,6 +535,12 @@ fn main() {
                 });
                 results[i].push(run);
             }
+            if compilers().max(before) > baseline_compilers {
+                disturbed.push(round + 1);
+            }
+        }
+        if !disturbed.is_empty() {
+            eprintln!("{}: a compiler ran during rounds {disturbed:?}", scenario.name());
         }
         let baseline = order.iter().position(|c| *c == Contender::Postgres);
         for (i, who) in order.iter().enumerate() {
@@ -533,7 +579,7 @@ fn main() {
                 scenario.name(),
                 who.name(),
                 100.0 * share,
-                if matches!(who, Contender::Layered | Contender::InProcess) {
+                if !matches!(who, Contender::Postgres | Contender::Pgbench) {
                     format!("{:.0}%", 100.0 * shed)
                 } else {
                     "n/a".to_owned()

@@ -4,7 +4,7 @@
 //! "Redis lock in front of PostgreSQL").
 //!
 //! The pieces live elsewhere: the decorator
-//! [`booking_core::layered::LockedInventory`] and its `SeatLock` port in
+//! `booking_core::layered::LockedInventory` and its `SeatLock` port in
 //! `booking-core`, `RedisSeatLock` in `booking-redis`, `PgInventory` in
 //! `booking-postgres`. A backend crate never depends on another backend
 //! crate, so none of them can run this composition; this crate, which
@@ -20,9 +20,11 @@
 //!   in flight, a holder paused past the lock's TTL and past its hold's TTL
 //!   while another buys the seat, and the lock's redis-server killed and
 //!   restarted in the middle of a run.
-//! - `benches/hot.rs`: hot contention (32 callers on 100 seats), the
-//!   composition against PostgreSQL alone and against the same SQL sent by
-//!   `pgbench`; figures in `BENCHMARKS.md`.
+//! - `benches/hot.rs`: hot contention (32 callers on 100 seats: hold+release
+//!   cycles, and a race to sell a show out), the composition against
+//!   PostgreSQL alone, against the same SQL sent by `pgbench`, and against
+//!   the same decorator with an in-process lock; figures in
+//!   `BENCHMARKS.md`.
 //!
 //! # Running
 //!

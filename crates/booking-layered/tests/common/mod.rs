@@ -4,7 +4,7 @@
 //! the process that made it has exited; one random key prefix per test on the
 //! Redis server at `REDIS_URL` (default `redis://127.0.0.1:6379`).
 //!
-//! The database helper is booking-postgres's own (`tests/common`), with the
+//! The database setup is booking-postgres's own (`tests/common`), with the
 //! same `booking_t_<pid>_<n>` names, so either crate's tests clean up the
 //! other's leftovers.
 
