@@ -13,6 +13,12 @@
 //! answered `SeatsTaken` without consulting the store, whatever else is
 //! wrong with it; sequentially the composition answers exactly as the inner
 //! inventory does, and the conformance suite holds it to that.
+//!
+//! A refusal by the lock yields to the executor once before it is returned.
+//! A lock that answers without waiting (an in-process lock) could otherwise
+//! refuse a caller that retries at once over and over without the caller's
+//! task ever giving way, so that on a small runtime the task holding the lock
+//! never gets to finish its hold and release it.
 
 use crate::error::{InventoryError, Result};
 use crate::ids::{SeatId, ShowId};
@@ -23,6 +29,9 @@ use crate::inventory::{
 use crate::layout::ShowSpec;
 use async_trait::async_trait;
 use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Proof of holding a set of seat locks, given back to unlock them.
@@ -104,7 +113,12 @@ impl<L: SeatLock, I: SeatInventory> SeatInventory for LockedInventory<L, I> {
             }
             // Another request is deciding these seats right now: shed this
             // one without touching the store.
-            Ok(LockOutcome::Busy(busy)) => Err(InventoryError::SeatsTaken { seats: busy }),
+            Ok(LockOutcome::Busy(busy)) => {
+                // Give way once, so that a caller retrying at once cannot
+                // keep the lock's holder from running.
+                YieldNow(false).await;
+                Err(InventoryError::SeatsTaken { seats: busy })
+            }
             // The lock store is down: correctness never depended on it.
             Err(_) => self.inner.hold_seats(req).await,
         }
@@ -152,5 +166,22 @@ impl<L: SeatLock, I: SeatInventory> SeatInventory for LockedInventory<L, I> {
 
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {
         self.inner.subscribe(show).await
+    }
+}
+
+/// Returns `Pending` once (after asking to be woken), then `Ready`: lets
+/// the executor run other tasks, on any runtime.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
