@@ -20,7 +20,8 @@ async fn a_caller_retrying_at_once_lets_the_lock_holder_finish() {
 
     // Another request is deciding seat 1: its lock is taken, and the task
     // that will release it has not run yet.
-    let LockOutcome::Locked(token) = inv.lock().try_lock(spec.id, &seats, Duration::from_secs(60)).await.unwrap() else {
+    let LockOutcome::Locked(token) = inv.lock().try_lock(spec.id, &seats, Duration::from_secs(60)).await.unwrap()
+    else {
         panic!("the lock of a fresh seat is free");
     };
     let holder = {
