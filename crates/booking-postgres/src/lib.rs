@@ -3,6 +3,8 @@
 mod coalesce;
 mod db;
 mod feed;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 use async_trait::async_trait;
 use booking_core::best::{PickRequest, pick_best};
