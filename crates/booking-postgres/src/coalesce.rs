@@ -21,34 +21,39 @@ use uuid::Uuid;
 
 type Reply = oneshot::Sender<Result<Outcome, Fail>>;
 
-/// One queued hold.
-pub(crate) struct HoldJob {
+/// One queued hold or release.
+pub(crate) struct SeatJob {
     pub show: Uuid,
     pub owner: Uuid,
     pub hold: Uuid,
-    pub seats: Vec<i32>,
-    pub now: Option<i64>,
-    pub reply: Reply,
-}
-
-/// One queued release.
-pub(crate) struct ReleaseJob {
-    pub show: Uuid,
-    pub owner: Uuid,
-    pub hold: Uuid,
+    /// The token's version (releases only; holds leave it 0).
     pub version: i64,
     pub seats: Vec<i32>,
     pub now: Option<i64>,
     pub reply: Reply,
 }
 
+/// What a lane's batches do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Hold,
+    Release,
+}
+
+/// The queue of one kind of request, and how many of them are in flight.
+#[derive(Debug)]
+pub(crate) struct Lane {
+    tx: mpsc::UnboundedSender<SeatJob>,
+    active: AtomicUsize,
+}
+
 /// The lanes of one inventory.
 #[derive(Debug)]
 pub(crate) struct Coalescer {
-    holds: mpsc::UnboundedSender<HoldJob>,
-    releases: mpsc::UnboundedSender<ReleaseJob>,
-    holds_active: AtomicUsize,
-    releases_active: AtomicUsize,
+    /// Seat holds.
+    pub holds: Lane,
+    /// Seat releases.
+    pub releases: Lane,
 }
 
 /// A request counted as in flight until dropped.
@@ -70,39 +75,32 @@ pub(crate) struct Settings {
 impl Coalescer {
     /// Starts the lanes on the current tokio runtime.
     pub(crate) fn start(pool: Arc<Conns>, backoff: Backoff, settings: Settings) -> Self {
-        let (holds, hold_rx) = mpsc::unbounded_channel();
-        let (releases, release_rx) = mpsc::unbounded_channel();
-        let p = pool.clone();
-        tokio::spawn(lane(hold_rx, settings, move |jobs| run_holds(p.clone(), backoff, jobs)));
-        tokio::spawn(lane(release_rx, settings, move |jobs| run_releases(pool.clone(), backoff, jobs)));
-        Coalescer { holds, releases, holds_active: AtomicUsize::new(0), releases_active: AtomicUsize::new(0) }
+        Coalescer {
+            holds: Lane::start(pool.clone(), backoff, settings, Kind::Hold),
+            releases: Lane::start(pool, backoff, settings, Kind::Release),
+        }
+    }
+}
+
+impl Lane {
+    fn start(pool: Arc<Conns>, backoff: Backoff, settings: Settings, kind: Kind) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(lane(rx, settings, move |jobs| run_batch(pool.clone(), backoff, kind, jobs)));
+        Lane { tx, active: AtomicUsize::new(0) }
     }
 
-    /// Counts a seat hold in flight. True when another one already is: only
+    /// Counts a request in flight. True when another one already is: only
     /// then is it worth queueing; a lone request goes straight to the
     /// database and pays nothing for coalescing.
-    pub(crate) fn enter_hold(&self) -> (Active<'_>, bool) {
-        let before = self.holds_active.fetch_add(1, Ordering::SeqCst);
-        (Active(&self.holds_active), before > 0)
+    pub(crate) fn enter(&self) -> (Active<'_>, bool) {
+        let before = self.active.fetch_add(1, Ordering::SeqCst);
+        (Active(&self.active), before > 0)
     }
 
-    /// As [`Coalescer::enter_hold`], for releases.
-    pub(crate) fn enter_release(&self) -> (Active<'_>, bool) {
-        let before = self.releases_active.fetch_add(1, Ordering::SeqCst);
-        (Active(&self.releases_active), before > 0)
-    }
-
-    /// Queues a hold and waits for its answer.
-    pub(crate) async fn hold(&self, job: impl FnOnce(Reply) -> HoldJob) -> Result<Outcome, Fail> {
+    /// Queues a request and waits for its answer.
+    pub(crate) async fn send(&self, job: impl FnOnce(Reply) -> SeatJob) -> Result<Outcome, Fail> {
         let (tx, rx) = oneshot::channel();
-        self.holds.send(job(tx)).map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())?
-    }
-
-    /// Queues a release and waits for its answer.
-    pub(crate) async fn release(&self, job: impl FnOnce(Reply) -> ReleaseJob) -> Result<Outcome, Fail> {
-        let (tx, rx) = oneshot::channel();
-        self.releases.send(job(tx)).map_err(|_| stopped())?;
+        self.tx.send(job(tx)).map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?
     }
 }
@@ -168,59 +166,34 @@ fn answer(replies: Vec<Reply>, rows: Result<Vec<sqlx::postgres::PgRow>, Fail>, i
     }
 }
 
-async fn run_holds(pool: Arc<Conns>, backoff: Backoff, jobs: Vec<HoldJob>) {
+async fn run_batch(pool: Arc<Conns>, backoff: Backoff, kind: Kind, jobs: Vec<SeatJob>) {
     let idx = order(&jobs, |j| (j.show, j.seats.first().copied().unwrap_or(0)));
-    let mut cols = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut show, mut owner, mut hold, mut version, mut n, mut seats, mut now) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for &i in &idx {
         let j = &jobs[i];
-        cols.0.push(j.show);
-        cols.1.push(j.owner);
-        cols.2.push(j.hold);
-        cols.3.push(j.seats.len() as i32);
-        cols.4.extend_from_slice(&j.seats);
-        cols.5.push(j.now);
+        show.push(j.show);
+        owner.push(j.owner);
+        hold.push(j.hold);
+        version.push(j.version);
+        n.push(j.seats.len() as i32);
+        seats.extend_from_slice(&j.seats);
+        now.push(j.now);
     }
     let rows = db::fetch_all(&pool, &backoff, true, || {
-        sqlx::query(
-            "SELECT code, version, held_until, renewals, n, seats \
-             FROM booking.hold_seats_batch($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(cols.0.clone())
-        .bind(cols.1.clone())
-        .bind(cols.2.clone())
-        .bind(cols.3.clone())
-        .bind(cols.4.clone())
-        .bind(cols.5.clone())
-    })
-    .await;
-    answer(jobs.into_iter().map(|j| j.reply).collect(), rows, &idx);
-}
-
-async fn run_releases(pool: Arc<Conns>, backoff: Backoff, jobs: Vec<ReleaseJob>) {
-    let idx = order(&jobs, |j| (j.show, j.seats.first().copied().unwrap_or(0)));
-    let mut cols = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for &i in &idx {
-        let j = &jobs[i];
-        cols.0.push(j.show);
-        cols.1.push(j.owner);
-        cols.2.push(j.hold);
-        cols.3.push(j.version);
-        cols.4.push(j.seats.len() as i32);
-        cols.5.extend_from_slice(&j.seats);
-        cols.6.push(j.now);
-    }
-    let rows = db::fetch_all(&pool, &backoff, true, || {
-        sqlx::query(
-            "SELECT code, version, held_until, renewals, n, seats \
-             FROM booking.release_seats_batch($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(cols.0.clone())
-        .bind(cols.1.clone())
-        .bind(cols.2.clone())
-        .bind(cols.3.clone())
-        .bind(cols.4.clone())
-        .bind(cols.5.clone())
-        .bind(cols.6.clone())
+        let q = match kind {
+            Kind::Hold => sqlx::query(
+                "SELECT code, version, held_until, renewals, n, seats \
+                 FROM booking.hold_seats_batch($1, $2, $3, $4, $5, $6)",
+            ),
+            Kind::Release => sqlx::query(
+                "SELECT code, version, held_until, renewals, n, seats \
+                 FROM booking.release_seats_batch($1, $2, $3, $4, $5, $6, $7)",
+            ),
+        };
+        let q = q.bind(show.clone()).bind(owner.clone()).bind(hold.clone());
+        let q = if kind == Kind::Release { q.bind(version.clone()) } else { q };
+        q.bind(n.clone()).bind(seats.clone()).bind(now.clone())
     })
     .await;
     answer(jobs.into_iter().map(|j| j.reply).collect(), rows, &idx);

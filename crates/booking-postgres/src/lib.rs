@@ -387,18 +387,19 @@ impl PgInventory {
         let sql = "SELECT code, version, held_until, renewals, n, seats \
                    FROM booking.hold_seats($1, $2, $3, $4, $5, $6)";
         let lanes = if skip_locked { None } else { self.lanes() };
-        let active = lanes.map(|l| l.enter_hold());
+        let active = lanes.map(|l| l.holds.enter());
         let res = match lanes {
             Some(lanes) if active.as_ref().is_some_and(|a| a.1) => {
-                let job = |reply| coalesce::HoldJob {
+                let job = |reply| coalesce::SeatJob {
                     show: show.0,
                     owner: owner.0,
                     hold: hold.0,
+                    version: 0,
                     seats: list.clone(),
                     now,
                     reply,
                 };
-                let res = lanes.hold(job).await;
+                let res = lanes.holds.send(job).await;
                 if matches!(&res, Ok(out) if out.code == 0) {
                     self.inner.feed.poke();
                 }
@@ -884,11 +885,11 @@ impl SeatInventory for PgInventory {
         match meta.items(&t.items)? {
             Some(seats) => {
                 let lanes = self.lanes();
-                let active = lanes.map(|l| l.enter_release());
+                let active = lanes.map(|l| l.releases.enter());
                 if let Some(lanes) = lanes
                     && active.as_ref().is_some_and(|a| a.1)
                 {
-                    let job = |reply| coalesce::ReleaseJob {
+                    let job = |reply| coalesce::SeatJob {
                         show: t.show.0,
                         owner: req.owner.0,
                         hold: t.hold.0,
@@ -897,7 +898,7 @@ impl SeatInventory for PgInventory {
                         now: self.now(),
                         reply,
                     };
-                    match lanes.release(job).await {
+                    match lanes.releases.send(job).await {
                         Ok(out) if out.code == 0 => {
                             self.inner.feed.poke();
                             return Ok(());
