@@ -12,110 +12,22 @@
 
 mod common;
 
-use async_trait::async_trait;
-use booking_core::layered::{LockOutcome, LockToken, LockedInventory, SeatLock};
+use booking_core::layered::LockedInventory;
+use booking_core::testkit::faults::{BuyOut, CountingLock, PausingLock};
 use booking_core::testkit::{action, create, ids, sell_req, test_policy};
 use booking_core::{
-    HoldPolicy, HoldSeats, InventoryError, ManualClock, OrderId, OwnerId, Result, Sale, SeatId, SeatInventory,
-    SeatStatus, ShowId,
+    HoldPolicy, HoldSeats, InventoryError, ManualClock, OrderId, OwnerId, Result, SeatId, SeatInventory, SeatStatus,
+    ShowId,
 };
 use booking_postgres::PgInventory;
 use booking_redis::{RedisSeatLock, ShowKeys};
 use common::{Layered, layered_with, redis_url};
 use sqlx::{PgPool, Row};
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::oneshot;
 use uuid::Uuid;
-
-/// A seat lock that, when armed, stalls the next request that gets its
-/// locks right after getting them, as a process paused by the scheduler, a
-/// stop-the-world pause or a slow network would stall.
-#[derive(Debug)]
-struct PausingLock<L> {
-    inner: L,
-    armed: Mutex<Option<Pause>>,
-}
-
-#[derive(Debug)]
-struct Pause {
-    locked: oneshot::Sender<LockToken>,
-    resume: oneshot::Receiver<()>,
-}
-
-impl<L> PausingLock<L> {
-    fn new(inner: L) -> Self {
-        PausingLock { inner, armed: Mutex::new(None) }
-    }
-
-    /// Stalls the next request that takes its locks. Returns a receiver told
-    /// (with the lock token) once it has them, and a sender that resumes it.
-    fn arm(&self) -> (oneshot::Receiver<LockToken>, oneshot::Sender<()>) {
-        let (locked_tx, locked_rx) = oneshot::channel();
-        let (resume_tx, resume_rx) = oneshot::channel();
-        *self.armed.lock().expect("pause") = Some(Pause { locked: locked_tx, resume: resume_rx });
-        (locked_rx, resume_tx)
-    }
-}
-
-#[async_trait]
-impl<L: SeatLock> SeatLock for PausingLock<L> {
-    async fn try_lock(&self, show: ShowId, seats: &[SeatId], ttl: Duration) -> Result<LockOutcome> {
-        let outcome = self.inner.try_lock(show, seats, ttl).await?;
-        if let LockOutcome::Locked(token) = &outcome {
-            let pause = self.armed.lock().expect("pause").take();
-            if let Some(pause) = pause {
-                let _ = pause.locked.send(token.clone());
-                let _ = pause.resume.await;
-            }
-        }
-        Ok(outcome)
-    }
-
-    async fn unlock(&self, show: ShowId, seats: &[SeatId], token: &LockToken) -> Result<()> {
-        self.inner.unlock(show, seats, token).await
-    }
-}
-
-/// A seat lock that counts what its lock store answered.
-#[derive(Debug)]
-struct CountingLock<L> {
-    inner: L,
-    locked: AtomicU64,
-    busy: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl<L> CountingLock<L> {
-    fn new(inner: L) -> Self {
-        CountingLock { inner, locked: AtomicU64::new(0), busy: AtomicU64::new(0), failed: AtomicU64::new(0) }
-    }
-
-    /// (locked, busy, failed) so far.
-    fn counts(&self) -> (u64, u64, u64) {
-        (self.locked.load(Ordering::SeqCst), self.busy.load(Ordering::SeqCst), self.failed.load(Ordering::SeqCst))
-    }
-}
-
-#[async_trait]
-impl<L: SeatLock> SeatLock for CountingLock<L> {
-    async fn try_lock(&self, show: ShowId, seats: &[SeatId], ttl: Duration) -> Result<LockOutcome> {
-        let outcome = self.inner.try_lock(show, seats, ttl).await;
-        let counter = match &outcome {
-            Ok(LockOutcome::Locked(_)) => &self.locked,
-            Ok(LockOutcome::Busy(_)) => &self.busy,
-            Err(_) => &self.failed,
-        };
-        counter.fetch_add(1, Ordering::SeqCst);
-        outcome
-    }
-
-    async fn unlock(&self, show: ShowId, seats: &[SeatId], token: &LockToken) -> Result<()> {
-        self.inner.unlock(show, seats, token).await
-    }
-}
 
 async fn redis() -> redis::aio::MultiplexedConnection {
     redis::Client::open(redis_url()).expect("REDIS_URL").get_multiplexed_async_connection().await.expect("redis")
@@ -281,44 +193,13 @@ async fn lock_keys_deleted_throughout_a_race_sell_no_seat_twice() {
         })
     };
 
-    let sold = Arc::new(AtomicU32::new(0));
-    let mut tasks = Vec::new();
-    for t in 0..16u32 {
-        let (inv, sold) = (inv.clone(), sold.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut mine: Vec<(u32, Sale)> = Vec::new();
-            let mut x = 0x9E37_79B9u32.wrapping_mul(t + 1);
-            for _ in 0..20_000 {
-                if sold.load(Ordering::SeqCst) >= SEATS {
-                    break;
-                }
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                let seat = x % SEATS;
-                match inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: ids(&[seat]) }).await {
-                    Ok(h) if (x >> 20).is_multiple_of(4) => inv.release(&action(&h)).await.expect("release own hold"),
-                    Ok(h) => {
-                        mine.push((seat, inv.sell(&sell_req(&h, OrderId::new())).await.expect("sell own hold")));
-                        sold.fetch_add(1, Ordering::SeqCst);
-                    }
-                    Err(InventoryError::SeatsTaken { .. }) => {}
-                    Err(e) => panic!("unexpected {e:?}"),
-                }
-            }
-            mine
-        }));
-    }
-    let mut sales = Vec::new();
-    for t in tasks {
-        sales.extend(t.await.expect("buyer"));
-    }
+    let buyers = BuyOut { release_one_in: 4, attempts: 20_000, ..BuyOut::new(show, SEATS) };
+    let sales = buyers.clone().run(inv.clone()).await;
     done.store(true, Ordering::SeqCst);
     let deleted = deleter.await.expect("deleter");
     assert!(deleted > 0, "the race ran with its locks deleted");
 
-    let seats: HashSet<u32> = sales.iter().map(|(s, _)| *s).collect();
-    assert_eq!((sales.len(), seats.len()), (SEATS as usize, SEATS as usize), "every seat sold once");
+    buyers.assert_sold_once(&sales);
     for (seat, sale) in &sales {
         let (state, owner, order, version) = seat_row(&pool, show, *seat).await;
         assert_eq!((state, owner, order), (2, Some(sale.owner.0), Some(sale.order.0)), "seat {seat}");
@@ -464,67 +345,29 @@ async fn the_lock_store_killed_and_restarted_mid_run_sells_no_seat_twice() {
     let policy = HoldPolicy { max_held_per_owner: None, ..test_policy() };
     let spec = create(&*inv, 1, 1, SEATS, 0, policy).await;
     let show = spec.id;
-    let sold = Arc::new(AtomicU32::new(0));
-    let mut tasks = Vec::new();
-    for t in 0..16u32 {
-        let (inv, sold) = (inv.clone(), sold.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut mine: Vec<(u32, Sale)> = Vec::new();
-            let mut x = 0x9E37_79B9u32.wrapping_mul(t + 1);
-            for _ in 0..50_000 {
-                if sold.load(Ordering::SeqCst) >= SEATS {
-                    break;
-                }
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                let seat = x % SEATS;
-                match inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: ids(&[seat]) }).await {
-                    Ok(h) if (x >> 20).is_multiple_of(3) => inv.release(&action(&h)).await.expect("release own hold"),
-                    Ok(h) => {
-                        mine.push((seat, inv.sell(&sell_req(&h, OrderId::new())).await.expect("sell own hold")));
-                        sold.fetch_add(1, Ordering::SeqCst);
-                    }
-                    Err(InventoryError::SeatsTaken { .. }) => tokio::task::yield_now().await,
-                    Err(e) => panic!("unexpected {e:?}"),
-                }
-            }
-            mine
-        }));
-    }
-    let wait_for = |n: u32| {
-        let sold = sold.clone();
-        async move {
-            for _ in 0..10_000 {
-                if sold.load(Ordering::SeqCst) >= n {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            panic!("fewer than {n} seats sold in 20 s");
-        }
-    };
-    wait_for(SEATS / 4).await;
+    let buyers = BuyOut::new(show, SEATS);
+    let race = tokio::spawn(buyers.clone().run(inv.clone()));
+    let within = Duration::from_secs(20);
+    buyers.wait_for(SEATS / 4, within).await;
     let at_kill = inv.lock().counts();
     server.kill();
-    let down_at = sold.load(Ordering::SeqCst);
-    wait_for(SEATS / 2).await;
-    let up_at = sold.load(Ordering::SeqCst);
+    let down_at = buyers.sold.load(Ordering::SeqCst);
+    buyers.wait_for(SEATS / 2, within).await;
+    let up_at = buyers.sold.load(Ordering::SeqCst);
     let at_restart = inv.lock().counts();
     server.restart().await;
-    let mut sales = Vec::new();
-    for t in tasks {
-        sales.extend(t.await.expect("buyer"));
-    }
+    let sales = race.await.expect("buyers");
     let at_end = inv.lock().counts();
 
-    assert!(at_kill.0 > 0, "the locks worked before the kill: {at_kill:?}");
-    assert!(at_restart.2 > at_kill.2, "lock requests failed while the server was down: {at_restart:?}");
+    assert!(at_kill.locked > 0, "the locks worked before the kill: {at_kill:?}");
+    assert!(at_restart.failed > at_kill.failed, "lock requests failed while the server was down: {at_restart:?}");
     assert!(up_at > down_at, "sales went on while the lock store was down ({down_at} -> {up_at})");
-    assert!(at_end.0 > at_restart.0, "the locks worked again after the restart: {at_restart:?} -> {at_end:?}");
+    assert!(
+        at_end.locked > at_restart.locked,
+        "the locks worked again after the restart: {at_restart:?} -> {at_end:?}"
+    );
 
-    let seats: HashSet<u32> = sales.iter().map(|(s, _)| *s).collect();
-    assert_eq!((sales.len(), seats.len()), (SEATS as usize, SEATS as usize), "every seat sold once");
+    buyers.assert_sold_once(&sales);
     for (seat, sale) in &sales {
         let (state, owner, order, version) = seat_row(&pool, show, *seat).await;
         assert_eq!((state, owner, order), (2, Some(sale.owner.0), Some(sale.order.0)), "seat {seat}");

@@ -36,6 +36,7 @@
 //! }
 //! ```
 
+pub mod faults;
 mod state_machine;
 mod suite;
 
