@@ -8,6 +8,11 @@
 # redis://127.0.0.1:6379). When either is unreachable, a throwaway server is
 # started on a free port for the duration of the run (installed with apt-get
 # first if its binaries are missing) and stopped afterwards.
+#
+# The Redis Cluster tests (crates/booking-redis/tests/cluster.rs) run on the
+# cluster named by REDIS_CLUSTER_URLS (comma-separated seed node URLs). When
+# it is unset, a throwaway 3-master Redis Cluster is started on free ports
+# from the same redis-server binary and stopped afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +24,7 @@ scratch=""
 cleanup() {
   if [[ -n "${PG_DIR:-}" ]]; then runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true; fi
   if [[ -n "${REDIS_PORT_STARTED:-}" ]]; then redis-cli -p "$REDIS_PORT_STARTED" shutdown nosave >/dev/null 2>&1 || true; fi
+  for port in ${CLUSTER_PORTS_STARTED:-}; do redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; done
   if [[ -n "$scratch" ]]; then rm -rf "$scratch"; fi
 }
 trap cleanup EXIT
@@ -72,8 +78,46 @@ ensure_redis() {
   echo "Redis: started a throwaway server at $REDIS_URL"
 }
 
+# A throwaway Redis Cluster of 3 masters (no replicas), in memory only,
+# each node with its client and cluster-bus port picked free.
+ensure_redis_cluster() {
+  if [[ -n "${REDIS_CLUSTER_URLS:-}" ]]; then echo "Redis Cluster: using $REDIS_CLUSTER_URLS"; return; fi
+  command -v redis-server >/dev/null || apt_install redis-server
+  scratch="${scratch:-$(mktemp -d)}"; chmod 755 "$scratch"
+  local dir="$scratch/redis-cluster"; mkdir -p "$dir"
+  local port bus nodes=() urls=()
+  for _ in 1 2 3; do
+    port="$(free_port)"; bus="$(free_port)"
+    redis-server --port "$port" --cluster-port "$bus" --bind 127.0.0.1 \
+      --cluster-enabled yes --cluster-config-file "$dir/nodes-$port.conf" --cluster-node-timeout 5000 \
+      --dir "$dir" --logfile "$dir/redis-$port.log" --save '' --appendonly no --daemonize yes >/dev/null
+    CLUSTER_PORTS_STARTED="${CLUSTER_PORTS_STARTED:-} $port"
+    nodes+=("127.0.0.1:$port"); urls+=("redis://127.0.0.1:$port")
+  done
+  for node in "${nodes[@]}"; do
+    for _ in $(seq 50); do redis-cli -p "${node##*:}" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$dir/create.log" 2>&1 \
+    || { cat "$dir/create.log"; echo "Redis Cluster: creation failed" >&2; return 1; }
+  # Every node must see every slot served before the tests start.
+  local ok
+  for _ in $(seq 150); do
+    ok=1
+    for node in "${nodes[@]}"; do
+      redis-cli -p "${node##*:}" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || ok=""
+    done
+    [[ -n "$ok" ]] && break
+    sleep 0.2
+  done
+  if [[ -z "$ok" ]]; then echo "Redis Cluster: not ready after 30 s (logs in $dir)" >&2; return 1; fi
+  REDIS_CLUSTER_URLS="$(IFS=,; echo "${urls[*]}")"
+  export REDIS_CLUSTER_URLS
+  echo "Redis Cluster: started a throwaway 3-master cluster at $REDIS_CLUSTER_URLS"
+}
+
 ensure_postgres
 ensure_redis
+ensure_redis_cluster
 
 echo "== cargo test (workspace)"
 cargo test --workspace

@@ -16,6 +16,11 @@
 //! - `raw-p16`: one raw connection per caller keeping 16 cycles in flight
 //!   (16 holds pipelined, then 16 releases).
 //!
+//! The last column is the server's own time per script call (hold and
+//! release alike), from the `cmdstat_evalsha` counters of `INFO
+//! commandstats` read before and after each run: it is only meaningful when
+//! nothing else runs scripts on that server.
+//!
 //! Environment: `BENCH_SECS` per run (default 1), `BENCH_RUNS` (default 9),
 //! `BENCH_CALLERS` (default `1,8,50`), `BENCH_THREADS` (tokio worker
 //! threads, default 2; 1 = a current-thread runtime). Runs go round-robin over the
@@ -327,6 +332,16 @@ async fn run(
     out
 }
 
+/// The server's `EVALSHA` counters: calls and microseconds spent in them.
+async fn evalsha_stats(c: &mut redis::aio::MultiplexedConnection) -> (u64, u64) {
+    let info: String = redis::cmd("INFO").arg("commandstats").query_async(c).await.expect("INFO");
+    let line = info.lines().find(|l| l.starts_with("cmdstat_evalsha:")).unwrap_or_default();
+    let field = |name: &str| {
+        line.split([':', ',']).find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok()).unwrap_or(0)
+    };
+    (field("calls"), field("usec"))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -366,9 +381,9 @@ async fn bench() {
     }
 
     println!(
-        "| seats | callers | contender | cycles/s (median of {runs}) | p50 cycle µs | vs raw, same callers (median of paired runs) | vs raw, 1 caller |"
+        "| seats | callers | contender | cycles/s (median of {runs}) | p50 cycle µs | vs raw, same callers (median of paired runs) | vs raw, 1 caller | server µs per script |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     const CONTENDERS: [Contender; 3] = [Contender::Raw, Contender::Library, Contender::RawPipelined];
     let mut raw_single: [f64; 2] = [0.0; 2];
     for (w, width) in [1u32, 4].into_iter().enumerate() {
@@ -377,6 +392,7 @@ async fn bench() {
             // of the machine hits them alike; ratios are taken per run.
             let mut rates: [Vec<f64>; 3] = Default::default();
             let mut latencies: [Vec<u32>; 3] = Default::default();
+            let mut server: [(u64, u64); 3] = Default::default();
             for _ in 0..runs {
                 for (i, contender) in CONTENDERS.into_iter().enumerate() {
                     // A fresh show per run: the feed and the hashes start empty.
@@ -385,7 +401,11 @@ async fn bench() {
                     let spec =
                         ShowSpec::new("bench", VenueLayout::grid(1, 1, seats, PriceCategory(1))).with_policy(policy);
                     inv.create_show(&spec).await.expect("create_show");
+                    let before = evalsha_stats(&mut c).await;
                     let r = run(contender, &inv, &spec, n, width, secs).await;
+                    let after = evalsha_stats(&mut c).await;
+                    server[i].0 += after.0.saturating_sub(before.0);
+                    server[i].1 += after.1.saturating_sub(before.1);
                     rates[i].push(r.cycles as f64 / r.elapsed.as_secs_f64());
                     latencies[i].extend(r.latencies);
                     let keys = ShowKeys::new(PREFIX, spec.id);
@@ -401,8 +421,10 @@ async fn bench() {
                 let rate = median(rates[i].clone());
                 let paired = median(rates[i].iter().zip(&rates[0]).map(|(x, r)| x / r).collect());
                 let vs_single = if raw_single[w] > 0.0 { rate / raw_single[w] } else { 0.0 };
+                let (calls, usec) = server[i];
+                let per_script = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
                 println!(
-                    "| {width} | {n} | {} | {rate:.0} | {p50} | {paired:.2}x | {vs_single:.2}x |",
+                    "| {width} | {n} | {} | {rate:.0} | {p50} | {paired:.2}x | {vs_single:.2}x | {per_script:.1} |",
                     contender.name()
                 );
             }

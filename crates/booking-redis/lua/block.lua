@@ -6,7 +6,7 @@
 -- ARGV[3] feed MAXLEN   ARGV[4..] seat ids, ascending, unique
 --
 -- Returns {'OK', version} | {'WRONG', {seat...}} | {'NOSHOW'}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if call('EXISTS', KEYS[1]) == 0 then
   return { 'NOSHOW' }
 end
 local block = ARGV[2] == 'B'
@@ -15,13 +15,15 @@ if block then
   now = now_ms(ARGV[1])
 end
 local first = 4
+local ids, items = seat_list(first)
 
-local states, maxv = read_seats(KEYS[2], first)
+local states, maxv = read_seats(KEYS[2], ids)
 local wrong = {}
 for i, s in ipairs(states) do
   local ok
   if block then
-    ok = seat_free(s, now)
+    -- Available: free, or held with an expired hold (lazy expiry).
+    ok = s.k == 'A' or (s.k == 'H' and s.untl <= now)
   else
     ok = s.k == 'B'
   end
@@ -47,11 +49,11 @@ for i, s in ipairs(states) do
     expired[#expired + 1] = ARGV[first + i - 1]
   end
 end
-hset_pairs(KEYS[2], hpairs)
-zrem_list(KEYS[3], expired)
+batched('HSET', KEYS[2], hpairs)
+batched('ZREM', KEYS[3], expired)
 local kind = 'unblocked'
 if block then
   kind = 'blocked'
 end
-emit(KEYS[1], KEYS[4], ARGV[3], kind, '', '', seat_items(first), v)
+emit(KEYS[1], KEYS[4], ARGV[3], kind, '', '', items, v)
 return { 'OK', v }

@@ -6,10 +6,10 @@
 -- ARGV[3..] pool capacities, by pool id
 --
 -- Returns {'OK'} | {'EXISTS'}
-if redis.call('EXISTS', KEYS[1]) == 1 then
+if call('EXISTS', KEYS[1]) == 1 then
   return { 'EXISTS' }
 end
-redis.call('HSET', KEYS[1], 'spec', ARGV[1], 'seats', ARGV[2], 'pools', int(#ARGV - 2), 'seq', 0)
+call('HSET', KEYS[1], 'spec', ARGV[1], 'seats', ARGV[2], 'pools', int(#ARGV - 2), 'seq', 0)
 local fields = {}
 for i = 3, #ARGV do
   local p = int(i - 3)
@@ -22,5 +22,5 @@ for i = 3, #ARGV do
   fields[#fields + 1] = 'v:' .. p
   fields[#fields + 1] = '0'
 end
-hset_pairs(KEYS[2], fields)
+batched('HSET', KEYS[2], fields)
 return { 'OK' }

@@ -8,15 +8,16 @@
 --
 -- Returns {'OK', version, until, renewals} | {'EXPIRED'} | {'NOTOWNER'}
 --       | {'STALE', current} | {'RENEWALS'} | {'LIFETIME'} | {'NOSHOW'}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if call('EXISTS', KEYS[1]) == 0 then
   return { 'NOSHOW' }
 end
 local now = now_ms(ARGV[1])
 local owner, hold, version = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local ttl, maxr = tonumber(ARGV[5]), tonumber(ARGV[6])
 local first = 8
+local ids, items = seat_list(first)
 
-local states, maxv = read_seats(KEYS[2], first)
+local states, maxv = read_seats(KEYS[2], ids)
 local untl, renewals = 0, 0
 for _, s in ipairs(states) do
   local err = check_holder(s, owner, hold, version, now)
@@ -44,7 +45,7 @@ for i, s in ipairs(states) do
   zpairs[#zpairs + 1] = int(untl)
   zpairs[#zpairs + 1] = ARGV[first + i - 1]
 end
-hset_pairs(KEYS[2], hpairs)
-zadd_pairs(KEYS[3], zpairs)
-emit(KEYS[1], KEYS[4], ARGV[7], 'extended', hold, '', seat_items(first), v)
+batched('HSET', KEYS[2], hpairs)
+batched('ZADD', KEYS[3], zpairs)
+emit(KEYS[1], KEYS[4], ARGV[7], 'extended', hold, '', items, v)
 return { 'OK', v, untl, renewals }

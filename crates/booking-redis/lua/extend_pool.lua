@@ -9,7 +9,7 @@
 -- Returns {'OK', version, until, renewals} | {'MISMATCH'} | {'EXPIRED'}
 --       | {'NOTOWNER'} | {'STALE', current} | {'RENEWALS'} | {'LIFETIME'}
 --       | {'NOSHOW'}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if call('EXISTS', KEYS[1]) == 0 then
   return { 'NOSHOW' }
 end
 local now = now_ms(ARGV[1])
@@ -31,11 +31,11 @@ end
 if h.untl >= h.deadline then
   return { 'LIFETIME' }
 end
-local v = redis.call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
+local v = call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
 h.untl = math.min(now + ttl, h.deadline)
 h.renewals = h.renewals + 1
 h.v = v
-redis.call('HSET', KEYS[3], hold, ph_encode(h))
-redis.call('ZADD', KEYS[4], int(h.untl), hold)
+call('HSET', KEYS[3], hold, ph_encode(h))
+call('ZADD', KEYS[4], int(h.untl), hold)
 emit(KEYS[1], KEYS[5], ARGV[7], 'extended', hold, '', 'p:' .. pool .. ':' .. int(h.qty), v)
 return { 'OK', v, h.untl, h.renewals }

@@ -10,29 +10,44 @@
 --
 -- Returns {'OK', version, until} | {'LIMIT', would_hold, max}
 --       | {'TAKEN', {seat...}} | {'NOSHOW'}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if call('EXISTS', KEYS[1]) == 0 then
   return { 'NOSHOW' }
 end
 local now = now_ms(ARGV[1])
 local owner, hold = ARGV[2], ARGV[3]
 local ttl, maxhold, maxown = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local first = 9
-local n = #ARGV - first + 1
+local ids = {}
+for i = 9, #ARGV do
+  ids[#ids + 1] = ARGV[i]
+end
+local n = #ids
 
-local live
+-- The seats' states, read in one HMGET with the seats of the owner's index.
+local raws, live
 if maxown >= 0 then
   local held
-  held, live = owner_held(KEYS[4], KEYS[2], KEYS[5], owner, now)
+  held, live, raws = owner_index(KEYS[4], KEYS[2], KEYS[5], owner, now, ids)
   if held + n > maxown then
     return { 'LIMIT', held + n, maxown }
   end
+else
+  raws = batched('HMGET', KEYS[2], ids)
 end
 
-local states, maxv = read_seats(KEYS[2], first)
-local taken = {}
-for i, s in ipairs(states) do
-  if not seat_free(s, now) then
-    taken[#taken + 1] = ARGV[first + i - 1]
+-- Available: absent, "<v>|A", or held ("<v>|H|...") with an expired hold.
+local taken, maxv = {}, 0
+for i = 1, n do
+  local raw = raws[i]
+  if raw then
+    local p = find(raw, '|', 1, true)
+    local k = string.byte(raw, p + 1)
+    if not (k == 65 or (k == 72 and held_until(raw, p) <= now)) then
+      taken[#taken + 1] = ids[i]
+    end
+    local v = tonumber(sub(raw, 1, p - 1))
+    if v > maxv then
+      maxv = v
+    end
   end
 end
 if #taken > 0 then
@@ -41,19 +56,22 @@ end
 
 local v = maxv + 1
 local untl = now + ttl
-local enc = seat_encode({ v = v, k = 'H', owner = owner, hold = hold, untl = untl, deadline = now + maxhold, renewals = 0 })
-local hpairs, zpairs, ids = {}, {}, {}
-for i = first, #ARGV do
-  hpairs[#hpairs + 1] = ARGV[i]
-  hpairs[#hpairs + 1] = enc
-  zpairs[#zpairs + 1] = int(untl)
-  zpairs[#zpairs + 1] = ARGV[i]
-  ids[#ids + 1] = ARGV[i]
+local score = int(untl)
+local enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. int(now + maxhold) .. '|0'
+-- One table for the HSET pairs, then for the ZADD pairs.
+local pairs_ = {}
+for i, id in ipairs(ids) do
+  pairs_[2 * i - 1] = id
+  pairs_[2 * i] = enc
 end
-hset_pairs(KEYS[2], hpairs)
-zadd_pairs(KEYS[3], zpairs)
+batched('HSET', KEYS[2], pairs_)
+for i, id in ipairs(ids) do
+  pairs_[2 * i - 1] = score
+  pairs_[2 * i] = id
+end
+batched('ZADD', KEYS[3], pairs_)
 if maxown >= 0 then
-  owner_save(KEYS[4], live, 's' .. hold .. ':' .. table.concat(ids, ','), tonumber(ARGV[8]))
+  owner_save(KEYS[4], live, ids, tonumber(ARGV[8]))
 end
 emit(KEYS[1], KEYS[6], ARGV[7], 'held', hold, '', 's:' .. table.concat(ids, ','), v)
 return { 'OK', v, untl }

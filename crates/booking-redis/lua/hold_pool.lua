@@ -13,7 +13,7 @@
 --
 -- Returns {'OK', version, until} | {'LIMIT', would_hold, max}
 --       | {'CAPACITY', requested, available} | {'NOSHOW'}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if call('EXISTS', KEYS[1]) == 0 then
   return { 'NOSHOW' }
 end
 local now = now_ms(ARGV[1])
@@ -24,17 +24,22 @@ local pool, qty = ARGV[8], tonumber(ARGV[9])
 local live
 if maxown >= 0 then
   local held
-  held, live = owner_held(KEYS[5], KEYS[6], KEYS[3], owner, now)
+  held, live = owner_index(KEYS[5], KEYS[6], KEYS[3], owner, now, {})
   if held + qty > maxown then
     return { 'LIMIT', held + qty, maxown }
   end
 end
 
-local f = redis.call('HMGET', KEYS[2], 'c:' .. pool, 's:' .. pool, 'h:' .. pool)
+local f = call('HMGET', KEYS[2], 'c:' .. pool, 's:' .. pool, 'h:' .. pool)
 local cap, sold, held_all = tonumber(f[1] or '0'), tonumber(f[2] or '0'), tonumber(f[3] or '0')
 local expired_ids, expired_qty = {}, 0
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', int(now))) do
-  local raw = redis.call('HGET', KEYS[3], id)
+local past = call('ZRANGEBYSCORE', KEYS[4], '-inf', int(now))
+local past_recs = {}
+if #past > 0 then
+  past_recs = batched('HMGET', KEYS[3], past)
+end
+for i, id in ipairs(past) do
+  local raw = past_recs[i]
   if raw then
     local h = ph_decode(raw)
     if h.pool == pool then
@@ -49,17 +54,17 @@ if qty > available then
 end
 
 for _, id in ipairs(expired_ids) do
-  redis.call('HDEL', KEYS[3], id)
+  call('HDEL', KEYS[3], id)
 end
-zrem_list(KEYS[4], expired_ids)
-local v = redis.call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
+batched('ZREM', KEYS[4], expired_ids)
+local v = call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
 local untl = now + ttl
-redis.call('HSET', KEYS[2], 'h:' .. pool, int(held_all - expired_qty + qty))
-redis.call('HSET', KEYS[3], hold,
+call('HSET', KEYS[2], 'h:' .. pool, int(held_all - expired_qty + qty))
+call('HSET', KEYS[3], hold,
   ph_encode({ pool = pool, owner = owner, qty = qty, untl = untl, deadline = now + maxhold, renewals = 0, v = v }))
-redis.call('ZADD', KEYS[4], int(untl), hold)
+call('ZADD', KEYS[4], int(untl), hold)
 if maxown >= 0 then
-  owner_save(KEYS[5], live, 'p' .. hold, tonumber(ARGV[10]))
+  owner_save(KEYS[5], live, { 'p' .. hold }, tonumber(ARGV[10]))
 end
 emit(KEYS[1], KEYS[7], ARGV[7], 'held', hold, '', 'p:' .. pool .. ':' .. int(qty), v)
 return { 'OK', v, untl }

@@ -4,13 +4,13 @@
 -- ARGV[1] order id   ARGV[2] feed MAXLEN   ARGV[3..] seat ids, ascending, unique
 --
 -- Returns {'OK', version} | {'NOTSOLD'} | {'NOSHOW'}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if call('EXISTS', KEYS[1]) == 0 then
   return { 'NOSHOW' }
 end
 local order = ARGV[1]
-local first = 3
+local ids, items = seat_list(3)
 
-local states, maxv = read_seats(KEYS[2], first)
+local states, maxv = read_seats(KEYS[2], ids)
 for _, s in ipairs(states) do
   if s.k ~= 'S' or s.order ~= order then
     return { 'NOTSOLD' }
@@ -19,10 +19,10 @@ end
 local v = maxv + 1
 local enc = seat_encode({ v = v, k = 'A' })
 local hpairs = {}
-for i = first, #ARGV do
-  hpairs[#hpairs + 1] = ARGV[i]
-  hpairs[#hpairs + 1] = enc
+for i, id in ipairs(ids) do
+  hpairs[2 * i - 1] = id
+  hpairs[2 * i] = enc
 end
-hset_pairs(KEYS[2], hpairs)
-emit(KEYS[1], KEYS[3], ARGV[2], 'refunded', '', order, seat_items(first), v)
+batched('HSET', KEYS[2], hpairs)
+emit(KEYS[1], KEYS[3], ARGV[2], 'refunded', '', order, items, v)
 return { 'OK', v }

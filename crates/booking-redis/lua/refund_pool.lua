@@ -5,12 +5,12 @@
 -- ARGV[1] order id   ARGV[2] feed MAXLEN   ARGV[3] pool id   ARGV[4] quantity
 --
 -- Returns {'OK', version} | {'NOTSOLD'} | {'NOSHOW'}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if call('EXISTS', KEYS[1]) == 0 then
   return { 'NOSHOW' }
 end
 local order, pool, qty = ARGV[1], ARGV[3], tonumber(ARGV[4])
 local field = pool .. ':' .. order
-local sales = redis.call('HGET', KEYS[3], field)
+local sales = call('HGET', KEYS[3], field)
 if not sales then
   return { 'NOTSOLD' }
 end
@@ -31,12 +31,12 @@ for _, e in ipairs(entries) do
     kept[#kept + 1] = e[1] .. '|' .. e[2] .. '|' .. int(e[3] - take)
   end
 end
-local v = redis.call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
-redis.call('HINCRBY', KEYS[2], 's:' .. pool, -qty)
+local v = call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
+call('HINCRBY', KEYS[2], 's:' .. pool, -qty)
 if #kept == 0 then
-  redis.call('HDEL', KEYS[3], field)
+  call('HDEL', KEYS[3], field)
 else
-  redis.call('HSET', KEYS[3], field, table.concat(kept, ';'))
+  call('HSET', KEYS[3], field, table.concat(kept, ';'))
 end
 emit(KEYS[1], KEYS[4], ARGV[2], 'refunded', '', order, 'p:' .. pool .. ':' .. int(qty), v)
 return { 'OK', v }

@@ -7,29 +7,41 @@
 --
 -- Returns {'OK', version} | {'EXPIRED'} | {'NOTOWNER'} | {'STALE', current}
 --       | {'NOSHOW'}
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
-end
+--
+-- The show's existence is checked only before a refusal: a seat held under
+-- the token exists only in a show that exists (the hold script checked it),
+-- and of a show that does not exist every seat reads as absent, which no
+-- token passes.
 local now = now_ms(ARGV[1])
 local owner, hold, version = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local first = 6
+local ids, items = seat_list(6)
 
-local states, maxv = read_seats(KEYS[2], first)
-for _, s in ipairs(states) do
-  local err = check_holder(s, owner, hold, version, now)
-  if err then
-    return err
+-- `check_holder` seat by seat. A seat that passes starts with
+-- "<version>|H|<owner>|<hold>|" and is held past `now`: that is checked
+-- without decoding it; the first one that does not is decoded for its
+-- refusal.
+local pre = int(version) .. '|H|' .. owner .. '|' .. hold .. '|'
+local at = #pre + 1
+for _, raw in ipairs(batched('HMGET', KEYS[2], ids)) do
+  if not (raw and find(raw, pre, 1, true) == 1 and tonumber(sub(raw, at, find(raw, '|', at, true) - 1)) > now) then
+    local err = check_holder(seat_decode(raw), owner, hold, version, now)
+    if err then
+      if call('EXISTS', KEYS[1]) == 0 then
+        return { 'NOSHOW' }
+      end
+      return err
+    end
   end
 end
-local v = maxv + 1
-local enc = seat_encode({ v = v, k = 'A' })
-local hpairs, ids = {}, {}
-for i = first, #ARGV do
-  hpairs[#hpairs + 1] = ARGV[i]
-  hpairs[#hpairs + 1] = enc
-  ids[#ids + 1] = ARGV[i]
+-- Every seat passed at the token's version: that is the highest.
+local v = version + 1
+local enc = int(v) .. '|A'
+local hpairs = {}
+for i, id in ipairs(ids) do
+  hpairs[2 * i - 1] = id
+  hpairs[2 * i] = enc
 end
-hset_pairs(KEYS[2], hpairs)
-zrem_list(KEYS[3], ids)
-emit(KEYS[1], KEYS[4], ARGV[5], 'released', hold, '', 's:' .. table.concat(ids, ','), v)
+batched('HSET', KEYS[2], hpairs)
+batched('ZREM', KEYS[3], ids)
+emit(KEYS[1], KEYS[4], ARGV[5], 'released', hold, '', items, v)
 return { 'OK', v }

@@ -7,7 +7,7 @@
 --
 -- Returns {'OK', version} | {'MISMATCH'} | {'EXPIRED'} | {'NOTOWNER'}
 --       | {'STALE', current} | {'NOSHOW'}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if call('EXISTS', KEYS[1]) == 0 then
   return { 'NOSHOW' }
 end
 local now = now_ms(ARGV[1])
@@ -22,9 +22,9 @@ local err = pool_check_holder(h, owner, version, now)
 if err then
   return err
 end
-local v = redis.call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
-redis.call('HINCRBY', KEYS[2], 'h:' .. pool, -h.qty)
-redis.call('HDEL', KEYS[3], hold)
-redis.call('ZREM', KEYS[4], hold)
+local v = call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
+call('HINCRBY', KEYS[2], 'h:' .. pool, -h.qty)
+call('HDEL', KEYS[3], hold)
+call('ZREM', KEYS[4], hold)
 emit(KEYS[1], KEYS[5], ARGV[5], 'released', hold, '', 'p:' .. pool .. ':' .. int(h.qty), v)
 return { 'OK', v }

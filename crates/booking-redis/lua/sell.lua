@@ -8,14 +8,14 @@
 --
 -- Returns {'OK', version, changed (0|1)} | {'EXPIRED'} | {'NOTOWNER'}
 --       | {'STALE', current} | {'NOSHOW'}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if call('EXISTS', KEYS[1]) == 0 then
   return { 'NOSHOW' }
 end
 local now = now_ms(ARGV[1])
 local owner, hold, version, order = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local first = 8
+local ids, items = seat_list(8)
 
-local states, maxv = read_seats(KEYS[2], first)
+local states, maxv = read_seats(KEYS[2], ids)
 local replays = 0
 for _, s in ipairs(states) do
   if s.k == 'S' and s.order == order and s.owner == owner then
@@ -38,14 +38,13 @@ end
 
 local v = maxv + 1
 local enc = seat_encode({ v = v, k = 'S', owner = owner, order = order })
-local hpairs, ids = {}, {}
-for i = first, #ARGV do
-  hpairs[#hpairs + 1] = ARGV[i]
-  hpairs[#hpairs + 1] = enc
-  ids[#ids + 1] = ARGV[i]
+local hpairs = {}
+for i, id in ipairs(ids) do
+  hpairs[2 * i - 1] = id
+  hpairs[2 * i] = enc
 end
-hset_pairs(KEYS[2], hpairs)
-zrem_list(KEYS[3], ids)
-redis.call('HSETNX', KEYS[4], order, ARGV[6])
-emit(KEYS[1], KEYS[5], ARGV[7], 'sold', hold, order, 's:' .. table.concat(ids, ','), v)
+batched('HSET', KEYS[2], hpairs)
+batched('ZREM', KEYS[3], ids)
+call('HSETNX', KEYS[4], order, ARGV[6])
+emit(KEYS[1], KEYS[5], ARGV[7], 'sold', hold, order, items, v)
 return { 'OK', v, 1 }

@@ -10,7 +10,7 @@
 --
 -- Returns {'OK', version, changed (0|1)} | {'MISMATCH'} | {'EXPIRED'}
 --       | {'NOTOWNER'} | {'STALE', current} | {'NOSHOW'}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if call('EXISTS', KEYS[1]) == 0 then
   return { 'NOSHOW' }
 end
 local now = now_ms(ARGV[1])
@@ -24,28 +24,28 @@ if h and h.qty ~= qty then
 end
 local err = pool_check_holder(h, owner, version, now)
 if err then
-  local sales = redis.call('HGET', KEYS[5], sale_field)
+  local sales = call('HGET', KEYS[5], sale_field)
   if sales then
     for h, o in string.gmatch(sales, '(%x+)|(%x+)|%d+') do
       if h == hold and o == owner then
-        return { 'OK', tonumber(redis.call('HGET', KEYS[2], 'v:' .. pool) or '0'), 0 }
+        return { 'OK', tonumber(call('HGET', KEYS[2], 'v:' .. pool) or '0'), 0 }
       end
     end
   end
   return err
 end
 
-local v = redis.call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
-redis.call('HINCRBY', KEYS[2], 'h:' .. pool, -h.qty)
-redis.call('HINCRBY', KEYS[2], 's:' .. pool, h.qty)
-redis.call('HDEL', KEYS[3], hold)
-redis.call('ZREM', KEYS[4], hold)
+local v = call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
+call('HINCRBY', KEYS[2], 'h:' .. pool, -h.qty)
+call('HINCRBY', KEYS[2], 's:' .. pool, h.qty)
+call('HDEL', KEYS[3], hold)
+call('ZREM', KEYS[4], hold)
 local entry = hold .. '|' .. owner .. '|' .. int(h.qty)
-local sales = redis.call('HGET', KEYS[5], sale_field)
+local sales = call('HGET', KEYS[5], sale_field)
 if sales then
   entry = sales .. ';' .. entry
 end
-redis.call('HSET', KEYS[5], sale_field, entry)
-redis.call('HSETNX', KEYS[6], order, ARGV[6])
+call('HSET', KEYS[5], sale_field, entry)
+call('HSETNX', KEYS[6], order, ARGV[6])
 emit(KEYS[1], KEYS[7], ARGV[7], 'sold', hold, order, 'p:' .. pool .. ':' .. int(h.qty), v)
 return { 'OK', v, 1 }

@@ -10,23 +10,23 @@
 -- Returns {'OK', now, held_by_owner, {seat, state, ...},
 --          {pools field, value, ...}, {expired pool hold record...}}
 --       | {'NOSHOW'}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if call('EXISTS', KEYS[1]) == 0 then
   return { 'NOSHOW' }
 end
 local now = now_ms(ARGV[1])
 local held = 0
 if ARGV[2] ~= '' then
-  held = owner_held(KEYS[6], KEYS[2], KEYS[4], ARGV[2], now)
+  held = owner_index(KEYS[6], KEYS[2], KEYS[4], ARGV[2], now, {})
 end
 local pools, expired = {}, {}
 if ARGV[3] == '1' then
-  pools = redis.call('HGETALL', KEYS[3])
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', int(now))
+  pools = call('HGETALL', KEYS[3])
+  local ids = call('ZRANGEBYSCORE', KEYS[5], '-inf', int(now))
   for _, id in ipairs(ids) do
-    local raw = redis.call('HGET', KEYS[4], id)
+    local raw = call('HGET', KEYS[4], id)
     if raw then
       expired[#expired + 1] = raw
     end
   end
 end
-return { 'OK', now, held, redis.call('HGETALL', KEYS[2]), pools, expired }
+return { 'OK', now, held, call('HGETALL', KEYS[2]), pools, expired }

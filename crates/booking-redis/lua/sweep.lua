@@ -9,7 +9,7 @@
 --
 -- Returns {'OK', {{'s', hold, owner, {seat...}} | {'p', hold, owner, pool, quantity} ...}}
 --       | {'NOSHOW'}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if call('EXISTS', KEYS[1]) == 0 then
   return { 'NOSHOW' }
 end
 local now = now_ms(ARGV[1])
@@ -19,12 +19,12 @@ local by_hold = {}
 local versions = {}
 local freed = 0
 
-for _, seat in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', int(now), 'LIMIT', 0, limit)) do
-  local s = seat_decode(redis.call('HGET', KEYS[2], seat))
-  redis.call('ZREM', KEYS[3], seat)
+for _, seat in ipairs(call('ZRANGEBYSCORE', KEYS[3], '-inf', int(now), 'LIMIT', 0, limit)) do
+  local s = seat_decode(call('HGET', KEYS[2], seat))
+  call('ZREM', KEYS[3], seat)
   if s.k == 'H' and s.untl <= now then
     local v = s.v + 1
-    redis.call('HSET', KEYS[2], seat, seat_encode({ v = v, k = 'A' }))
+    call('HSET', KEYS[2], seat, seat_encode({ v = v, k = 'A' }))
     freed = freed + 1
     local i = by_hold[s.hold]
     if not i then
@@ -44,14 +44,14 @@ end
 local seat_groups = #out
 if freed < limit then
   local touched, order = {}, {}
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', int(now), 'LIMIT', 0, limit - freed)) do
-    local raw = redis.call('HGET', KEYS[5], id)
-    redis.call('ZREM', KEYS[6], id)
+  for _, id in ipairs(call('ZRANGEBYSCORE', KEYS[6], '-inf', int(now), 'LIMIT', 0, limit - freed)) do
+    local raw = call('HGET', KEYS[5], id)
+    call('ZREM', KEYS[6], id)
     if raw then
       local h = ph_decode(raw)
       if h.untl <= now then
-        redis.call('HDEL', KEYS[5], id)
-        redis.call('HINCRBY', KEYS[4], 'h:' .. h.pool, -h.qty)
+        call('HDEL', KEYS[5], id)
+        call('HINCRBY', KEYS[4], 'h:' .. h.pool, -h.qty)
         if not touched[h.pool] then
           touched[h.pool] = true
           order[#order + 1] = h.pool
@@ -62,7 +62,7 @@ if freed < limit then
   end
   local pool_version = {}
   for _, pool in ipairs(order) do
-    pool_version[pool] = redis.call('HINCRBY', KEYS[4], 'v:' .. pool, 1)
+    pool_version[pool] = call('HINCRBY', KEYS[4], 'v:' .. pool, 1)
   end
   for i = seat_groups + 1, #out do
     versions[i] = pool_version[out[i][4]]

@@ -14,9 +14,10 @@ pub(crate) enum Effect {
 
 /// Maps a Redis failure:
 ///
-/// - refused connections and server answers that reject a command before
+/// - refused connections, server answers that reject a command before
 ///   running it (`LOADING`, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`,
-///   `READONLY`, `MOVED`/`ASK`, `BUSY`, `OOM`, `NOREPLICAS`) are
+///   `READONLY`, `MOVED`/`ASK`, `BUSY`, `OOM`, `NOREPLICAS`), and a Cluster
+///   client that has no connection to send a request on, are
 ///   [`InventoryError::Unavailable`]: the request was not applied;
 /// - I/O failures and timeouts after a write may have been sent are
 ///   [`InventoryError::OutcomeUnknown`] (for reads, `Unavailable`);
@@ -33,14 +34,13 @@ pub(crate) fn from_redis(e: RedisError, effect: Effect) -> InventoryError {
                 | ServerErrorKind::Moved
                 | ServerErrorKind::Ask
         )
-    ) || matches!(e.code(), Some("BUSY" | "OOM" | "NOREPLICAS"));
+    ) || matches!(e.code(), Some("BUSY" | "OOM" | "NOREPLICAS"))
+        // Raised before a request is written to any node.
+        || matches!(e.kind(), ErrorKind::ClusterConnectionNotFound);
     if rejected || e.is_connection_refusal() {
         return InventoryError::Unavailable(Box::new(e));
     }
-    let lost = e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_dropped()
-        || matches!(e.kind(), ErrorKind::ClusterConnectionNotFound);
+    let lost = e.is_io_error() || e.is_timeout() || e.is_connection_dropped();
     match (lost, effect) {
         (true, Effect::Write) => InventoryError::OutcomeUnknown(Box::new(e)),
         (true, Effect::Read) => InventoryError::Unavailable(Box::new(e)),

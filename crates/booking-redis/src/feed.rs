@@ -8,12 +8,17 @@
 //! next entry it reads is not numbered one past the last it saw, the
 //! stream was trimmed past it: it yields `FeedLagged { missed }` and goes
 //! on with the oldest entry still there.
+//!
+//! On a Redis Cluster the subscriber's connection is a Cluster connection
+//! of its own: `XREVRANGE` and `XREAD ... STREAMS <key>` are routed by the
+//! stream's key, which carries the show's hash tag, so the subscriber reads
+//! from the master that owns the show.
 
 use crate::codec::{bad, bytes, int, items};
+use crate::conn::Conn;
 use crate::error::{Effect, from_redis};
 use crate::keys::parse_hex;
 use booking_core::{ChangeKind, ChangeStream, HoldId, InventoryError, OrderId, SeatChange, ShowId};
-use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -22,7 +27,7 @@ use std::time::Duration;
 const BATCH: usize = 512;
 
 pub(crate) struct Tail {
-    conn: MultiplexedConnection,
+    conn: Conn,
     key: String,
     show: ShowId,
     last_id: String,
@@ -35,7 +40,7 @@ pub(crate) struct Tail {
 impl Tail {
     /// Starts tailing `key` after its current last entry.
     pub(crate) async fn start(
-        mut conn: MultiplexedConnection,
+        mut conn: Conn,
         key: String,
         show: ShowId,
         block: Duration,

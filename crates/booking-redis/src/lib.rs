@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 
 mod codec;
+mod conn;
 mod error;
 mod feed;
 pub mod keys;
 mod lock;
 pub mod scripts;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use keys::{ShowKeys, key_slot};
 pub use lock::{RedisSeatLock, RedisSeatLockBuilder};
@@ -22,10 +25,11 @@ use booking_core::{
     SeatId, SeatInventory, SeatView, Sell, ShowId, ShowSpec, Snapshot, validate,
 };
 use codec::{Reply, bad, bytes, hex_id, int};
+use conn::{Conn, Target};
 use error::{Effect, from_redis};
 use keys::hex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncConnectionConfig, Client, Script, Value};
+use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, Script, Value};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
@@ -44,16 +48,20 @@ pub const DEFAULT_BEST_ATTEMPTS: u32 = 8;
 /// the show's Cluster slot. See the crate docs for the key layout, the
 /// durability it offers and its capabilities.
 ///
-/// Cheap to clone: clones share one multiplexed connection (concurrent
-/// callers are pipelined on it) and one cache of show layouts.
+/// Connects to one server ([`RedisInventory::builder`]) or to a Redis
+/// Cluster ([`RedisInventory::cluster_builder`]); the behaviour is the same.
+///
+/// Cheap to clone: clones share one multiplexed connection (on a Cluster,
+/// one per master; concurrent callers are pipelined on it) and one cache of
+/// show layouts.
 #[derive(Clone)]
 pub struct RedisInventory {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    conn: ConnectionManager,
-    client: Client,
+    conn: Conn,
+    target: Target,
     prefix: String,
     clock: Option<Arc<dyn Clock>>,
     feed_max_len: u64,
@@ -66,7 +74,7 @@ struct Inner {
 impl fmt::Debug for RedisInventory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisInventory")
-            .field("server", &self.inner.client.get_connection_info().addr())
+            .field("target", &self.inner.target)
             .field("prefix", &self.inner.prefix)
             .field("clock", &self.inner.clock)
             .field("feed_max_len", &self.inner.feed_max_len)
@@ -130,7 +138,7 @@ impl ShowInfo {
 /// Configures and connects a [`RedisInventory`].
 #[must_use = "call build() to connect"]
 pub struct RedisInventoryBuilder {
-    client: Client,
+    target: Target,
     prefix: String,
     clock: Option<Arc<dyn Clock>>,
     feed_max_len: u64,
@@ -195,26 +203,39 @@ impl RedisInventoryBuilder {
         self
     }
 
-    /// Connects and checks the server answers.
+    /// Connects and checks the server answers (on a Cluster: discovers the
+    /// nodes and slots from the seeds, connects to every master and checks
+    /// each answers).
     ///
     /// Errors: `InvalidRequest` for a prefix with braces, `Unavailable`
-    /// when the server cannot be reached.
+    /// when the server (a Cluster node) cannot be reached.
     pub async fn build(self) -> Result<RedisInventory> {
         if self.prefix.contains(['{', '}']) {
             return Err(InvalidRequest::InvalidShow("the key prefix must not contain '{' or '}'".into()).into());
         }
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(self.response_timeout))
-            .set_connection_timeout(Some(self.connection_timeout))
-            .set_number_of_retries(3);
-        let mut conn = ConnectionManager::new_with_config(self.client.clone(), config)
-            .await
-            .map_err(|e| InventoryError::Unavailable(Box::new(e)))?;
+        let mut conn = match &self.target {
+            Target::Server(client) => {
+                let config = ConnectionManagerConfig::new()
+                    .set_response_timeout(Some(self.response_timeout))
+                    .set_connection_timeout(Some(self.connection_timeout))
+                    .set_number_of_retries(3);
+                let conn = ConnectionManager::new_with_config(client.clone(), config)
+                    .await
+                    .map_err(|e| InventoryError::Unavailable(Box::new(e)))?;
+                Conn::Managed(conn)
+            }
+            Target::Cluster(nodes) => {
+                let client = Target::cluster_client(nodes, self.response_timeout, self.connection_timeout)?;
+                let conn = client.get_async_connection().await.map_err(|e| InventoryError::Unavailable(Box::new(e)))?;
+                Conn::Cluster(conn)
+            }
+        };
+        // On a Cluster, PING goes to every node and succeeds only if all answer.
         let _: Value = redis::cmd("PING").query_async(&mut conn).await.map_err(|e| from_redis(e, Effect::Read))?;
         Ok(RedisInventory {
             inner: Arc::new(Inner {
                 conn,
-                client: self.client,
+                target: self.target,
                 prefix: self.prefix,
                 clock: self.clock,
                 feed_max_len: self.feed_max_len,
@@ -239,8 +260,57 @@ impl RedisInventory {
 
     /// A builder for an existing client.
     pub fn builder_for(client: Client) -> RedisInventoryBuilder {
+        Self::builder_to(Target::Server(client))
+    }
+
+    /// A builder for a Redis Cluster, discovered from `nodes` (seed node
+    /// URLs, `redis://host:port`, or anything else
+    /// `redis::IntoConnectionInfo` accepts, as for
+    /// `redis::cluster::ClusterClient::new`; one reachable seed is enough,
+    /// the client learns the other nodes and the slot map from it), with
+    /// `TCP_NODELAY` on.
+    ///
+    /// Each operation goes to the master that owns the show's slot; shows
+    /// spread over the masters by their id. A request whose connection
+    /// broke or timed out after it was sent is never sent again: it gives
+    /// `OutcomeUnknown`, as on one server. Answers proving a request did not
+    /// run (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`) are sent again a few
+    /// times over about 150 ms (on `MOVED` the client refreshes its slot
+    /// map, so a show moved by a resharding keeps working), then give
+    /// `Unavailable`. See the crate docs, "Redis Cluster".
+    ///
+    /// ```rust,no_run
+    /// # async fn demo() -> booking_core::Result<()> {
+    /// use booking_redis::RedisInventory;
+    ///
+    /// let inventory = RedisInventory::cluster_builder(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])?
+    ///     .prefix("tickets:")
+    ///     .build()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Errors: `InvalidRequest` for a malformed URL, no seed at all, or
+    /// seeds that disagree on credentials.
+    pub fn cluster_builder<T: IntoConnectionInfo>(nodes: impl IntoIterator<Item = T>) -> Result<RedisInventoryBuilder> {
+        Ok(Self::builder_to(Target::cluster(nodes)?))
+    }
+
+    /// Connects to the Redis Cluster with seed `nodes` with the defaults
+    /// (see [`RedisInventory::cluster_builder`]).
+    pub async fn connect_cluster<T: IntoConnectionInfo>(nodes: impl IntoIterator<Item = T>) -> Result<Self> {
+        Self::cluster_builder(nodes)?.build().await
+    }
+
+    /// Whether this inventory is on a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.inner.target, Target::Cluster(_))
+    }
+
+    fn builder_to(target: Target) -> RedisInventoryBuilder {
         RedisInventoryBuilder {
-            client,
+            target,
             prefix: DEFAULT_PREFIX.to_owned(),
             clock: None,
             feed_max_len: DEFAULT_FEED_MAX_LEN,
@@ -527,12 +597,8 @@ impl RedisInventory {
 /// latency-bound, and a multiplexed connection writes many of them back to
 /// back.
 pub(crate) fn client_for(url: &str) -> Result<Client> {
-    use redis::IntoConnectionInfo;
     let bad_url = |e: redis::RedisError| InventoryError::InvalidRequest(InvalidRequest::InvalidShow(e.to_string()));
-    let info = url
-        .into_connection_info()
-        .map_err(bad_url)?
-        .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+    let info = url.into_connection_info().map_err(bad_url)?.set_tcp_settings(conn::nodelay());
     Client::open(info).map_err(bad_url)
 }
 
@@ -822,16 +888,25 @@ impl SeatInventory for RedisInventory {
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {
         let info = self.show(show).await?;
         // A connection of its own: XREAD BLOCK would stall every request
-        // pipelined behind it on the shared connection.
-        let config = AsyncConnectionConfig::new()
-            .set_response_timeout(Some(self.inner.feed_block + self.inner.response_timeout))
-            .set_connection_timeout(Some(self.inner.response_timeout));
-        let conn = self
-            .inner
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|e| from_redis(e, Effect::Read))?;
+        // pipelined behind it on the shared connection (on a Cluster: on
+        // the shared connection to the show's master).
+        let timeout = self.inner.feed_block + self.inner.response_timeout;
+        let conn = match &self.inner.target {
+            Target::Server(client) => {
+                let config = AsyncConnectionConfig::new()
+                    .set_response_timeout(Some(timeout))
+                    .set_connection_timeout(Some(self.inner.response_timeout));
+                let conn = client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(|e| from_redis(e, Effect::Read))?;
+                Conn::Dedicated(conn)
+            }
+            Target::Cluster(nodes) => {
+                let client = Target::cluster_client(nodes, timeout, self.inner.response_timeout)?;
+                Conn::Cluster(client.get_async_connection().await.map_err(|e| from_redis(e, Effect::Read))?)
+            }
+        };
         let tail = feed::Tail::start(conn, info.keys.feed.clone(), show, self.inner.feed_block).await?;
         Ok(tail.into_stream())
     }

@@ -9,37 +9,44 @@
 //! hold the releaser's token. The locks expire by the Redis server's clock:
 //! they only shed contention, and never decide a hold, so they need no
 //! injected clock.
+//!
+//! The lock store is one Redis server ([`RedisSeatLock::builder`]) or a
+//! Redis Cluster ([`RedisSeatLock::cluster_builder`]); on a Cluster, a
+//! show's locks live on the master that owns the show's slot.
 
 use crate::codec::{Reply, bad};
+use crate::conn::{Conn, Target};
 use crate::error::{Effect, from_redis};
 use crate::keys::{ShowKeys, hex};
 use crate::{client_for, scripts};
 use async_trait::async_trait;
 use booking_core::layered::{LockOutcome, LockToken, SeatLock};
 use booking_core::{HoldId, InvalidRequest, InventoryError, Result, SeatId, ShowId};
-use redis::Client;
+use redis::IntoConnectionInfo;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterConfig;
 use std::fmt;
 use std::time::Duration;
 
-/// Seat locks on a Redis server (which may be another server than the
-/// inventory's). Cheap to clone.
+/// Seat locks on a Redis server or a Redis Cluster (which may be another
+/// than the inventory's). Cheap to clone.
 #[derive(Clone)]
 pub struct RedisSeatLock {
-    conn: ConnectionManager,
+    conn: Conn,
     prefix: String,
 }
 
 impl fmt::Debug for RedisSeatLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisSeatLock").field("prefix", &self.prefix).finish_non_exhaustive()
+        let cluster = matches!(self.conn, Conn::Cluster(_));
+        f.debug_struct("RedisSeatLock").field("prefix", &self.prefix).field("cluster", &cluster).finish_non_exhaustive()
     }
 }
 
 /// Configures and connects a [`RedisSeatLock`].
 #[must_use = "call build() to connect"]
 pub struct RedisSeatLockBuilder {
-    client: Client,
+    target: Target,
     prefix: String,
     response_timeout: Duration,
     connection_timeout: Duration,
@@ -66,20 +73,33 @@ impl RedisSeatLockBuilder {
         self
     }
 
-    /// Creates the lock. It connects lazily: a lock store that is down at
-    /// start only means requests go without locks until it is back.
+    /// Creates the lock. It connects lazily (on a Cluster: in the
+    /// background): a lock store that is down at start only means requests
+    /// go without locks until it is back.
     ///
     /// Errors: `InvalidRequest` for a prefix with braces.
     pub async fn build(self) -> Result<RedisSeatLock> {
         if self.prefix.contains(['{', '}']) {
             return Err(InvalidRequest::InvalidShow("the key prefix must not contain '{' or '}'".into()).into());
         }
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(self.response_timeout))
-            .set_connection_timeout(Some(self.connection_timeout))
-            .set_number_of_retries(0);
-        let conn = ConnectionManager::new_lazy_with_config(self.client, config)
-            .map_err(|e| InventoryError::Unavailable(Box::new(e)))?;
+        let conn = match self.target {
+            Target::Server(client) => {
+                let config = ConnectionManagerConfig::new()
+                    .set_response_timeout(Some(self.response_timeout))
+                    .set_connection_timeout(Some(self.connection_timeout))
+                    .set_number_of_retries(0);
+                let conn = ConnectionManager::new_lazy_with_config(client, config)
+                    .map_err(|e| InventoryError::Unavailable(Box::new(e)))?;
+                Conn::Managed(conn)
+            }
+            Target::Cluster(nodes) => {
+                let client = Target::cluster_client(&nodes, self.response_timeout, self.connection_timeout)?;
+                let config = ClusterConfig::new()
+                    .set_response_timeout(self.response_timeout)
+                    .set_connection_timeout(self.connection_timeout);
+                Conn::Cluster(client.get_pending_async_connection_with_config(config))
+            }
+        };
         Ok(RedisSeatLock { conn, prefix: self.prefix })
     }
 }
@@ -89,18 +109,38 @@ impl RedisSeatLock {
     ///
     /// Errors: `InvalidRequest` for a malformed URL.
     pub fn builder(url: &str) -> Result<RedisSeatLockBuilder> {
-        let client = client_for(url)?;
-        Ok(RedisSeatLockBuilder {
-            client,
-            prefix: crate::DEFAULT_PREFIX.to_owned(),
-            response_timeout: Duration::from_millis(250),
-            connection_timeout: Duration::from_millis(250),
-        })
+        Ok(Self::builder_to(Target::Server(client_for(url)?)))
     }
 
     /// The lock store at `url` with the defaults.
     pub async fn connect(url: &str) -> Result<Self> {
         Self::builder(url)?.build().await
+    }
+
+    /// A builder for a lock store on a Redis Cluster, discovered from the
+    /// seed `nodes` (as [`crate::RedisInventory::cluster_builder`], with the
+    /// same routing and resending). A multi-seat lock is one script on the
+    /// show's slot; a lock request that fails is only a lock not taken.
+    ///
+    /// Errors: `InvalidRequest` for a malformed URL, no seed at all, or
+    /// seeds that disagree on credentials.
+    pub fn cluster_builder<T: IntoConnectionInfo>(nodes: impl IntoIterator<Item = T>) -> Result<RedisSeatLockBuilder> {
+        Ok(Self::builder_to(Target::cluster(nodes)?))
+    }
+
+    /// The lock store on the Redis Cluster with seed `nodes`, with the
+    /// defaults.
+    pub async fn connect_cluster<T: IntoConnectionInfo>(nodes: impl IntoIterator<Item = T>) -> Result<Self> {
+        Self::cluster_builder(nodes)?.build().await
+    }
+
+    fn builder_to(target: Target) -> RedisSeatLockBuilder {
+        RedisSeatLockBuilder {
+            target,
+            prefix: crate::DEFAULT_PREFIX.to_owned(),
+            response_timeout: Duration::from_millis(250),
+            connection_timeout: Duration::from_millis(250),
+        }
     }
 
     fn lock_keys(&self, show: ShowId, seats: &[SeatId]) -> Vec<String> {

@@ -1,20 +1,24 @@
 //! The Lua scripts, as the server runs them.
 //!
-//! Each script is `lua/lib.lua` (shared helpers) followed by the script's
-//! own file; the header comment of each file lists its KEYS and ARGV. The
-//! library sends them with EVALSHA and loads a script on the server only
-//! when the server answers NOSCRIPT (after a restart or `SCRIPT FLUSH`).
-//! The sources are public so that operators can preload them and
-//! benchmarks can send them raw.
+//! Each script is `lua/lib.lua` (core helpers), then the helper files it
+//! uses (`lua/seat.lua`, `lua/pool.lua`, `lua/owner.lua`), then the
+//! script's own file, whose header comment lists its KEYS and ARGV. The
+//! seat-lock scripts (`lock.lua`, `unlock.lua`) need no helpers. Helpers
+//! are split so that a script defines only the functions it uses: the
+//! prelude runs on every call, and each function it defines costs a
+//! closure on the server's one thread. The library sends the scripts with
+//! EVALSHA and loads a script on the server only when the server answers
+//! NOSCRIPT (after a restart or `SCRIPT FLUSH`). The sources are public so
+//! that operators can preload them and benchmarks can send them raw.
 
 use redis::Script;
 use std::sync::LazyLock;
 
 macro_rules! scripts {
-    ($($(#[$doc:meta])* $name:ident => $file:literal;)*) => {
+    ($($(#[$doc:meta])* $name:ident => [$($part:literal),*] $file:literal;)*) => {
         $(
             $(#[$doc])*
-            pub const $name: &str = concat!(include_str!("../lua/lib.lua"), include_str!(concat!("../lua/", $file)));
+            pub const $name: &str = concat!($(include_str!(concat!("../lua/", $part)),)* include_str!(concat!("../lua/", $file)));
         )*
 
         /// Every script as `(file name, full source)`.
@@ -34,35 +38,35 @@ macro_rules! scripts {
 
 scripts! {
     /// Creates a show.
-    CREATE => "create.lua";
+    CREATE => ["lib.lua"] "create.lua";
     /// Holds named seats.
-    HOLD => "hold.lua";
+    HOLD => ["lib.lua", "owner.lua"] "hold.lua";
     /// Holds pool units.
-    HOLD_POOL => "hold_pool.lua";
+    HOLD_POOL => ["lib.lua", "pool.lua", "owner.lua"] "hold_pool.lua";
     /// Extends a seat hold.
-    EXTEND => "extend.lua";
+    EXTEND => ["lib.lua", "seat.lua"] "extend.lua";
     /// Extends a pool hold.
-    EXTEND_POOL => "extend_pool.lua";
+    EXTEND_POOL => ["lib.lua", "pool.lua"] "extend_pool.lua";
     /// Releases a seat hold.
-    RELEASE => "release.lua";
+    RELEASE => ["lib.lua", "seat.lua"] "release.lua";
     /// Releases a pool hold.
-    RELEASE_POOL => "release_pool.lua";
+    RELEASE_POOL => ["lib.lua", "pool.lua"] "release_pool.lua";
     /// Sells a seat hold.
-    SELL => "sell.lua";
+    SELL => ["lib.lua", "seat.lua"] "sell.lua";
     /// Sells a pool hold.
-    SELL_POOL => "sell_pool.lua";
+    SELL_POOL => ["lib.lua", "pool.lua"] "sell_pool.lua";
     /// Refunds seats.
-    REFUND => "refund.lua";
+    REFUND => ["lib.lua", "seat.lua"] "refund.lua";
     /// Refunds pool units.
-    REFUND_POOL => "refund_pool.lua";
+    REFUND_POOL => ["lib.lua"] "refund_pool.lua";
     /// Blocks or unblocks seats.
-    BLOCK => "block.lua";
+    BLOCK => ["lib.lua", "seat.lua"] "block.lua";
     /// Frees expired holds.
-    SWEEP => "sweep.lua";
+    SWEEP => ["lib.lua", "seat.lua", "pool.lua"] "sweep.lua";
     /// Reads a show's state.
-    SNAPSHOT => "snapshot.lua";
+    SNAPSHOT => ["lib.lua", "owner.lua"] "snapshot.lua";
     /// Takes seat locks.
-    LOCK => "lock.lua";
+    LOCK => [] "lock.lua";
     /// Releases seat locks.
-    UNLOCK => "unlock.lua";
+    UNLOCK => [] "unlock.lua";
 }

@@ -12,16 +12,17 @@
 mod common;
 
 use booking_core::layered::{LockOutcome, LockedInventory, SeatLock};
+use booking_core::testkit::faults::BuyOut;
 use booking_core::testkit::{Fixture, StateMachine, StateMachineBackend, action, create, ids, sell_req, test_policy};
 use booking_core::{
     HoldItems, HoldPolicy, HoldSeats, InventoryError, ManualClock, OrderId, OwnerId, SeatId, SeatInventory, SeatStatus,
 };
+use booking_redis::testkit::RedisServer;
 use booking_redis::{RedisInventory, RedisSeatLock};
 use chrono::Duration;
 use common::{redis_url, test_prefix};
-use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
 
 type Layered = LockedInventory<RedisSeatLock, RedisInventory>;
@@ -165,118 +166,28 @@ async fn a_holder_paused_past_the_ttl_changes_nothing() {
     assert_eq!(s.totals().sold, 2);
 }
 
-/// A throwaway redis-server of this test's own, for the lock store.
-struct LockServer {
-    port: u16,
-    child: Option<std::process::Child>,
-}
-
-impl LockServer {
-    async fn start() -> LockServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let mut s = LockServer { port, child: None };
-        s.restart().await;
-        s
-    }
-
-    async fn restart(&mut self) {
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("this test starts its own redis-server for the lock store: install redis-server");
-        self.child = Some(child);
-        for _ in 0..500 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(StdDuration::from_millis(10)).await;
-        }
-        panic!("redis-server did not start on port {}", self.port);
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for LockServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// Buyers race through the composition while the lock store is killed and
 /// later restarted: requests go to the inventory without locks meanwhile,
 /// and every seat is still sold exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lock_store_killed_and_restarted_mid_run_sells_no_seat_twice() {
     const SEATS: u32 = 400;
-    let mut server = LockServer::start().await;
+    let mut server = RedisServer::start().await;
     let clock = ManualClock::fixed();
     let inv = Arc::new(layered_on(&server.url(), &clock).await);
     let policy = HoldPolicy { max_held_per_owner: None, ..test_policy() };
     let spec = create(&*inv, 1, 1, SEATS, 0, policy).await;
-    let sold = Arc::new(AtomicU32::new(0));
-    let mut tasks = Vec::new();
-    for t in 0..16u32 {
-        let (inv, sold, show) = (inv.clone(), sold.clone(), spec.id);
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            let mut x = 0x9E37_79B9u32.wrapping_mul(t + 1);
-            for _ in 0..50_000 {
-                if sold.load(Ordering::SeqCst) >= SEATS {
-                    break;
-                }
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                let seat = x % SEATS;
-                match inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: ids(&[seat]) }).await {
-                    Ok(h) if x.is_multiple_of(3) => inv.release(&action(&h)).await.expect("release own hold"),
-                    Ok(h) => {
-                        inv.sell(&sell_req(&h, OrderId::new())).await.expect("sell own live hold");
-                        sold.fetch_add(1, Ordering::SeqCst);
-                        mine.push(seat);
-                    }
-                    Err(InventoryError::SeatsTaken { .. }) => tokio::task::yield_now().await,
-                    Err(e) => panic!("unexpected {e:?}"),
-                }
-            }
-            mine
-        }));
-    }
-    let wait_for = |n: u32| {
-        let sold = sold.clone();
-        async move {
-            for _ in 0..3_000 {
-                if sold.load(Ordering::SeqCst) >= n {
-                    return;
-                }
-                tokio::time::sleep(StdDuration::from_millis(2)).await;
-            }
-        }
-    };
-    wait_for(SEATS / 4).await;
+    let buyers = BuyOut::new(spec.id, SEATS);
+    let race = tokio::spawn(buyers.clone().run(inv.clone()));
+    let within = StdDuration::from_secs(20);
+    buyers.wait_for(SEATS / 4, within).await;
     server.kill();
-    let down_at = sold.load(Ordering::SeqCst);
-    wait_for(SEATS / 2).await;
-    let up_at = sold.load(Ordering::SeqCst);
+    let down_at = buyers.sold.load(Ordering::SeqCst);
+    buyers.wait_for(SEATS / 2, within).await;
+    let up_at = buyers.sold.load(Ordering::SeqCst);
     server.restart().await;
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("task"));
-    }
-    let unique: HashSet<u32> = all.iter().copied().collect();
-    assert_eq!(all.len(), SEATS as usize, "every seat sold once: {} sales", all.len());
-    assert_eq!(unique.len(), SEATS as usize, "no seat sold twice");
+    let sales = race.await.expect("buyers");
+    buyers.assert_sold_once(&sales);
     assert!(up_at > down_at, "sales went on while the lock store was down ({down_at} -> {up_at})");
     assert_eq!(inv.snapshot(spec.id).await.expect("snapshot").totals().sold, SEATS);
 }

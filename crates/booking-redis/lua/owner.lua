@@ -1,0 +1,78 @@
+-- owner.lua: the owner index (after lib.lua), for the per-owner limit.
+--
+-- `own:<owner>` is a string of ","-separated members: the id of each seat
+-- the owner took a hold on, and "p<hold>" for each of the owner's pool
+-- holds. It only says where to look; the seat and pool-hold states decide:
+-- a seat counts while the owner holds it live (under any hold), a pool hold
+-- while it is live. So releases, sales, extensions and expiry need not touch
+-- the index, and the count is exact. Members that no longer count are
+-- dropped when the owner's next hold rewrites the index, and the key
+-- expires once the owner's last hold has passed its deadline.
+
+-- Seats plus pool units `owner` holds live at `now`; the members that still
+-- count; and the raw states of the seats `ids`, read along with the index's
+-- seats in one HMGET (`ids` may be empty).
+local function owner_index(owner_key, seats_key, pholds_key, owner, now, ids)
+  local fields, pools = {}, {}
+  for i, id in ipairs(ids) do
+    fields[i] = id
+  end
+  local n = #fields
+  local index = call('GET', owner_key)
+  if index then
+    for m in string.gmatch(index, '[^,]+') do
+      if string.byte(m, 1) == 112 then -- 'p'
+        pools[#pools + 1] = sub(m, 2)
+      else
+        fields[#fields + 1] = m
+      end
+    end
+  end
+  local raws = batched('HMGET', seats_key, fields)
+  local total, live = 0, {}
+  for i = n + 1, #fields do
+    -- Held ("<v>|H|<owner>|..."), by this owner, live.
+    local raw = raws[i]
+    local p = raw and find(raw, '|', 1, true)
+    if p and string.byte(raw, p + 1) == 72 and sub(raw, p + 3, p + 34) == owner and held_until(raw, p) > now then
+      total = total + 1
+      live[#live + 1] = fields[i]
+    end
+  end
+  if #pools > 0 then
+    -- "<pool>|<owner>|<quantity>|<until>|...": counts when live and the owner's.
+    local recs = batched('HMGET', pholds_key, pools)
+    for i, hold in ipairs(pools) do
+      local raw = recs[i]
+      if raw then
+        local a = find(raw, '|', 1, true)
+        local b = find(raw, '|', a + 1, true)
+        local c = find(raw, '|', b + 1, true)
+        local d = find(raw, '|', c + 1, true)
+        if sub(raw, a + 1, b - 1) == owner and tonumber(sub(raw, c + 1, d - 1)) > now then
+          total = total + tonumber(sub(raw, b + 1, c - 1))
+          live[#live + 1] = 'p' .. hold
+        end
+      end
+    end
+  end
+  return total, live, raws
+end
+
+-- Rewrites an owner's index after a new hold: the members that still count
+-- (none of them is among the new hold's seats: those were free) plus
+-- `members`. `keep_ms` > 0 makes the key expire then (no hold of the owner
+-- can be live after its deadline, at most the maximum hold time away); 0
+-- keeps it.
+local function owner_save(owner_key, live, members, keep_ms)
+  for _, m in ipairs(members) do
+    live[#live + 1] = m
+  end
+  if keep_ms > 0 then
+    call('SET', owner_key, table.concat(live, ','), 'PX', int(keep_ms))
+  else
+    call('SET', owner_key, table.concat(live, ','))
+  end
+end
+
+-- ---------------------------------------------------------------------------

@@ -1,0 +1,97 @@
+-- release_batch.lua: several seat-hold releases on one show, decided in
+-- order, each all or none, exactly as if release.lua had run for each one
+-- after the other (the script runs atomically). Shared: one HMGET of every
+-- seat named, one HSET, one ZREM, one HINCRBY of the feed counter, and the
+-- show-existence check (only before a refusal, as in release.lua); each
+-- release still gets its own feed entry (XADD).
+--
+-- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed
+-- ARGV[1] feed MAXLEN   ARGV[2] requests m
+-- then per request: now (Unix ms, '' = server TIME), owner, hold id,
+--   token version, seat count n, n seat ids (ascending, unique)
+--
+-- Returns one reply per request, in order, each as release.lua's:
+--   {'OK', version} | {'EXPIRED'} | {'NOTOWNER'} | {'STALE', current}
+--   | {'NOSHOW'}
+local m = tonumber(ARGV[2])
+local reqs, fields = {}, {}
+local server_now
+local at = 3
+for r = 1, m do
+  local now
+  if ARGV[at] ~= '' then
+    now = tonumber(ARGV[at])
+  else
+    server_now = server_now or now_ms('')
+    now = server_now
+  end
+  local n = tonumber(ARGV[at + 4])
+  local ids = {}
+  for j = 1, n do
+    local id = ARGV[at + 4 + j]
+    ids[j] = id
+    fields[#fields + 1] = id
+  end
+  reqs[r] = { now = now, owner = ARGV[at + 1], hold = ARGV[at + 2], version = tonumber(ARGV[at + 3]), ids = ids }
+  at = at + 5 + n
+end
+
+-- Every seat's current state (false = absent), updated as requests succeed.
+local cur = {}
+for i, raw in ipairs(batched('HMGET', KEYS[2], fields)) do
+  cur[fields[i]] = raw
+end
+
+local out, changed, done, feed = {}, {}, {}, {}
+local exists
+for r = 1, m do
+  local q = reqs[r]
+  local now, owner, hold, version, ids = q.now, q.owner, q.hold, q.version, q.ids
+  -- As release.lua: the prefix check, check_holder on the first seat
+  -- that fails it.
+  local pre = int(version) .. '|H|' .. owner .. '|' .. hold .. '|'
+  local pat = #pre + 1
+  local err
+  for _, id in ipairs(ids) do
+    local raw = cur[id]
+    if not (raw and find(raw, pre, 1, true) == 1 and tonumber(sub(raw, pat, find(raw, '|', pat, true) - 1)) > now) then
+      err = check_holder(seat_decode(raw), owner, hold, version, now)
+      if err then
+        if exists == nil then
+          exists = call('EXISTS', KEYS[1]) == 1
+        end
+        if not exists then
+          err = { 'NOSHOW' }
+        end
+        break
+      end
+    end
+  end
+  if err then
+    out[r] = err
+  else
+    local v = version + 1
+    local enc = int(v) .. '|A'
+    for _, id in ipairs(ids) do
+      if not done[id] then
+        done[id] = true
+        changed[#changed + 1] = id
+      end
+      cur[id] = enc
+    end
+    feed[#feed + 1] = { hold, 's:' .. table.concat(ids, ','), v }
+    out[r] = { 'OK', v }
+  end
+end
+
+if #changed > 0 then
+  local hpairs = {}
+  for i, id in ipairs(changed) do
+    hpairs[2 * i - 1] = id
+    hpairs[2 * i] = cur[id]
+  end
+  batched('HSET', KEYS[2], hpairs)
+  batched('ZREM', KEYS[3], changed)
+  emit_many(KEYS[1], KEYS[4], ARGV[1], 'released', feed)
+end
+return out

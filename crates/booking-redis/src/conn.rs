@@ -1,0 +1,176 @@
+//! Where the library connects: one Redis server, or a Redis Cluster.
+//!
+//! Every command and script goes through `redis::aio::ConnectionLike`, so
+//! the code that builds them is written once. On a Cluster,
+//! `redis::cluster_async::ClusterConnection` routes each command by the
+//! slot of its keys: `EVALSHA` (and the `SCRIPT LOAD` after a `NOSCRIPT`
+//! answer, which it sends to every master) by `KEYS[1]`, `HGET` and
+//! `XREVRANGE` by their key, `XREAD` by the stream named after `STREAMS`.
+//! Since every key of a show carries the show's hash tag, all of a show's
+//! traffic goes to the one master that owns its slot.
+//!
+//! The Cluster client is built with `retries(0)`: redis-rs would otherwise
+//! send a request again after its connection broke or timed out, and a
+//! script that ran once must not run twice (a replayed hold would answer
+//! `SeatsTaken` about its own seats). Such a request is reported as
+//! `OutcomeUnknown`, as on one server. Only answers that prove the request
+//! did not run are retried here: `MOVED` (the client refreshes its slot map
+//! on it), `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, and no connection to the node.
+
+use booking_core::{InvalidRequest, InventoryError, Result};
+use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::io::tcp::TcpSettings;
+use redis::{
+    Client, Cmd, ConnectionInfo, ErrorKind, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, ServerErrorKind,
+    Value,
+};
+use std::fmt;
+use std::time::Duration;
+
+/// What a builder connects to.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// One server (a standalone Redis, or a single shard).
+    Server(Client),
+    /// A Cluster, discovered from these seed nodes.
+    Cluster(Vec<ConnectionInfo>),
+}
+
+impl Target {
+    /// A Cluster target from seed node URLs, with `TCP_NODELAY` on.
+    ///
+    /// Errors: `InvalidRequest` for a malformed URL, an empty list, or
+    /// seeds that disagree (on credentials or database, say).
+    pub(crate) fn cluster<T: IntoConnectionInfo>(nodes: impl IntoIterator<Item = T>) -> Result<Self> {
+        let nodes = nodes
+            .into_iter()
+            .map(|n| n.into_connection_info().map(|info| info.set_tcp_settings(nodelay())))
+            .collect::<redis::RedisResult<Vec<_>>>()
+            .map_err(bad_config)?;
+        // Checks the seeds the way the Cluster client will (none, or
+        // conflicting credentials, is an error) without connecting.
+        ClusterClient::builder(nodes.clone()).build().map_err(bad_config)?;
+        Ok(Target::Cluster(nodes))
+    }
+
+    /// The addresses of the server or the Cluster's seed nodes, for `Debug`.
+    pub(crate) fn addrs(&self) -> Vec<String> {
+        match self {
+            Target::Server(c) => vec![c.get_connection_info().addr().to_string()],
+            Target::Cluster(nodes) => nodes.iter().map(|n| n.addr().to_string()).collect(),
+        }
+    }
+
+    /// A Cluster client that never sends a request twice (`retries(0)`),
+    /// with `timeout` bounding each request.
+    pub(crate) fn cluster_client(
+        nodes: &[ConnectionInfo],
+        timeout: Duration,
+        connection_timeout: Duration,
+    ) -> Result<ClusterClient> {
+        // No retries inside redis-rs: see the module docs.
+        ClusterClientBuilder::new(nodes.to_vec())
+            .retries(0)
+            .connection_timeout(connection_timeout)
+            .response_timeout(timeout)
+            .overall_response_timeout(Some(timeout))
+            .tcp_settings(nodelay())
+            .build()
+            .map_err(bad_config)
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Server(_) => f.debug_tuple("Server").field(&self.addrs()).finish(),
+            Target::Cluster(_) => f.debug_tuple("Cluster").field(&self.addrs()).finish(),
+        }
+    }
+}
+
+/// Requests are small and latency-bound, and a multiplexed connection
+/// writes many of them back to back.
+pub(crate) fn nodelay() -> TcpSettings {
+    TcpSettings::default().set_nodelay(true)
+}
+
+fn bad_config(e: redis::RedisError) -> InventoryError {
+    InventoryError::InvalidRequest(InvalidRequest::InvalidShow(e.to_string()))
+}
+
+/// A connection to one server or to a Cluster; cheap to clone (clones
+/// share the underlying connections).
+#[derive(Clone)]
+pub(crate) enum Conn {
+    /// The shared, auto-reconnecting connection to one server.
+    Managed(ConnectionManager),
+    /// A connection of its own to one server (a feed subscriber's).
+    Dedicated(MultiplexedConnection),
+    /// A Cluster connection: one multiplexed connection per node, commands
+    /// routed by key slot.
+    Cluster(ClusterConnection),
+}
+
+/// How many times a Cluster request that certainly did not run is sent
+/// again, and the pause before the first resend (doubled each time: 10,
+/// 20, 40, 80 ms). Long enough for the client to refresh its slot map after
+/// `MOVED`, or for a slot migration of a show's few keys to finish; a
+/// failover takes longer, and its requests fail with `Unavailable`.
+const RESENDS: u32 = 4;
+const FIRST_PAUSE: Duration = Duration::from_millis(10);
+
+/// Whether a Cluster answer proves the request was not run.
+fn not_run(e: &RedisError) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Server(
+            ServerErrorKind::Moved | ServerErrorKind::Ask | ServerErrorKind::TryAgain | ServerErrorKind::ClusterDown
+        ) | ErrorKind::ClusterConnectionNotFound
+    )
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Managed(c) => c.req_packed_command(cmd),
+            Conn::Dedicated(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => Box::pin(async move {
+                let mut pause = FIRST_PAUSE;
+                for _ in 0..RESENDS {
+                    match c.req_packed_command(cmd).await {
+                        Err(e) if not_run(&e) => {
+                            tokio::time::sleep(pause).await;
+                            pause *= 2;
+                        }
+                        done => return done,
+                    }
+                }
+                c.req_packed_command(cmd).await
+            }),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Managed(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Dedicated(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Managed(c) => c.get_db(),
+            Conn::Dedicated(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
