@@ -20,6 +20,7 @@ use booking_core::{
     ShowId,
 };
 use booking_postgres::PgInventory;
+use booking_redis::testkit::RedisServer;
 use booking_redis::{RedisSeatLock, ShowKeys};
 use common::{Layered, layered_with, redis_url};
 use sqlx::{PgPool, Row};
@@ -277,55 +278,6 @@ async fn a_holder_paused_past_the_ttl_changes_nothing() {
     assert_eq!((s.seats[1].status, s.seats[2].status, s.totals().sold), (SeatStatus::Sold, SeatStatus::Sold, 2));
 }
 
-/// A throwaway redis-server of this test's own, for the lock store.
-struct LockServer {
-    port: u16,
-    child: Option<std::process::Child>,
-}
-
-impl LockServer {
-    async fn start() -> LockServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let mut s = LockServer { port, child: None };
-        s.restart().await;
-        s
-    }
-
-    async fn restart(&mut self) {
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("this test starts its own redis-server for the lock store: install redis-server");
-        self.child = Some(child);
-        for _ in 0..500 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("redis-server did not start on port {}", self.port);
-    }
-
-    /// Kills the server with SIGKILL: no chance to close connections.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for LockServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// Buyers race holds, releases and sales through the composition while the
 /// lock's redis-server is killed (SIGKILL) and later restarted empty:
 /// meanwhile requests go to the database without locks; afterwards the
@@ -334,7 +286,7 @@ impl Drop for LockServer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lock_store_killed_and_restarted_mid_run_sells_no_seat_twice() {
     const SEATS: u32 = 300;
-    let mut server = LockServer::start().await;
+    let mut server = RedisServer::start().await;
     let db = common::create_database().await;
     let clock = ManualClock::fixed();
     let lock =
