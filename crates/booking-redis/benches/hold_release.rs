@@ -10,19 +10,29 @@
 //!
 //! - `library`: `RedisInventory::hold_seats` + `release`; all callers share
 //!   the inventory, whose one multiplexed connection pipelines them;
+//! - `library-coalesced`: the same with request coalescing on
+//!   (`.coalesce(max_batch, alone)`, from `BENCH_COALESCE`, default
+//!   `64,8`): concurrent holds (releases) of the show go as one batch
+//!   script call;
 //! - `raw`: a minimal RESP client per caller, one connection each, sending
 //!   `EVALSHA` of the same scripts with the same keys and arguments and
 //!   waiting for each reply (unpipelined);
 //! - `raw-p16`: one raw connection per caller keeping 16 cycles in flight
 //!   (16 holds pipelined, then 16 releases).
 //!
-//! The last column is the server's own time per script call (hold and
-//! release alike), from the `cmdstat_evalsha` counters of `INFO
-//! commandstats` read before and after each run: it is only meaningful when
-//! nothing else runs scripts on that server.
+//! The last columns are the server's own time per script call (hold and
+//! release alike, single or batch script) and per request (two per cycle),
+//! from the `cmdstat_evalsha` counters of `INFO commandstats` read before
+//! and after each run: they are only meaningful when nothing else runs
+//! scripts on that server; and for `library-coalesced`, the requests per
+//! batch script call (requests that went alone, as the single script, not
+//! counted).
 //!
 //! Environment: `BENCH_SECS` per run (default 1), `BENCH_RUNS` (default 9),
-//! `BENCH_CALLERS` (default `1,8,50`), `BENCH_THREADS` (tokio worker
+//! `BENCH_CALLERS` (default `1,8,50`), `BENCH_COALESCE` (default `64,8`),
+//! `BENCH_CONTENDERS` (names, comma-separated; default all, and the ratios
+//! need `raw`),
+//! `BENCH_THREADS` (tokio worker
 //! threads, default 2; 1 = a current-thread runtime). Runs go round-robin over the
 //! contenders. Prints one Markdown row per case: median cycles/s over the
 //! runs, median cycle latency (for `raw-p16`, of a round of 16 cycles), the
@@ -221,6 +231,7 @@ impl RawCycle {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Contender {
     Library,
+    LibraryCoalesced,
     Raw,
     RawPipelined,
 }
@@ -229,6 +240,7 @@ impl Contender {
     fn name(self) -> &'static str {
         match self {
             Contender::Library => "library",
+            Contender::LibraryCoalesced => "library-coalesced",
             Contender::Raw => "raw",
             Contender::RawPipelined => "raw-p16",
         }
@@ -276,7 +288,7 @@ async fn run(
             let mut latencies = Vec::new();
             let mut cycles = 0u64;
             match contender {
-                Contender::Library => {
+                Contender::Library | Contender::LibraryCoalesced => {
                     let owner = OwnerId::new();
                     let seats: Vec<SeatId> = groups[0].iter().copied().map(SeatId).collect();
                     while !stop.load(Ordering::Relaxed) {
@@ -332,6 +344,16 @@ async fn run(
     out
 }
 
+/// The server's main-thread CPU time (`used_cpu_user_main_thread` +
+/// `used_cpu_sys_main_thread` of `INFO cpu`), in seconds.
+async fn server_cpu(c: &mut redis::aio::MultiplexedConnection) -> f64 {
+    let info: String = redis::cmd("INFO").arg("cpu").query_async(c).await.expect("INFO");
+    let field = |name: &str| {
+        info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().parse::<f64>().ok()).unwrap_or(0.0)
+    };
+    field("used_cpu_user_main_thread") + field("used_cpu_sys_main_thread")
+}
+
 /// The server's `EVALSHA` counters: calls and microseconds spent in them.
 async fn evalsha_stats(c: &mut redis::aio::MultiplexedConnection) -> (u64, u64) {
     let info: String = redis::cmd("INFO").arg("commandstats").query_async(c).await.expect("INFO");
@@ -368,12 +390,28 @@ async fn bench() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let only = std::env::var("BENCH_CONTENDERS").unwrap_or_default();
+    let only: Vec<&str> = only.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let coalesce: Vec<usize> = std::env::var("BENCH_COALESCE")
+        .unwrap_or_else(|_| "64,8".to_owned())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let (max_batch, alone) = (coalesce.first().copied().unwrap_or(64), coalesce.get(1).copied().unwrap_or(8));
     let inv = RedisInventory::builder(&redis_url())
         .expect("REDIS_URL")
         .prefix(PREFIX)
         .build()
         .await
         .expect("connect to Redis");
+    let coalesced = RedisInventory::builder(&redis_url())
+        .expect("REDIS_URL")
+        .prefix(PREFIX)
+        .coalesce(max_batch, alone)
+        .build()
+        .await
+        .expect("connect to Redis");
+    eprintln!("library-coalesced: coalesce({max_batch}, {alone})");
     // Load the scripts once, so the raw client can use EVALSHA from the start.
     let mut c = redis::Client::open(redis_url()).expect("url").get_multiplexed_async_connection().await.expect("c");
     for (_, src) in scripts::ALL {
@@ -381,20 +419,27 @@ async fn bench() {
     }
 
     println!(
-        "| seats | callers | contender | cycles/s (median of {runs}) | p50 cycle µs | vs raw, same callers (median of paired runs) | vs raw, 1 caller | server µs per script |"
+        "| seats | callers | contender | cycles/s (median of {runs}) | p50 cycle µs | vs raw, same callers (median of paired runs) | vs raw, 1 caller | server µs per script | server µs per request | server busy % | requests per batch (share of requests batched) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
-    const CONTENDERS: [Contender; 3] = [Contender::Raw, Contender::Library, Contender::RawPipelined];
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    const CONTENDERS: [Contender; 4] =
+        [Contender::Raw, Contender::Library, Contender::LibraryCoalesced, Contender::RawPipelined];
     let mut raw_single: [f64; 2] = [0.0; 2];
     for (w, width) in [1u32, 4].into_iter().enumerate() {
         for &n in &callers {
             // Runs go round-robin over the contenders, so that a disturbance
             // of the machine hits them alike; ratios are taken per run.
-            let mut rates: [Vec<f64>; 3] = Default::default();
-            let mut latencies: [Vec<u32>; 3] = Default::default();
-            let mut server: [(u64, u64); 3] = Default::default();
+            let mut rates: [Vec<f64>; 4] = Default::default();
+            let mut latencies: [Vec<u32>; 4] = Default::default();
+            let mut server: [(u64, u64); 4] = Default::default();
+            let mut cycles: [u64; 4] = Default::default();
+            let mut busy: [Vec<f64>; 4] = Default::default();
+            let batches_before = coalesced.coalesce_stats();
             for _ in 0..runs {
                 for (i, contender) in CONTENDERS.into_iter().enumerate() {
+                    if !only.is_empty() && !only.contains(&contender.name()) {
+                        continue;
+                    }
                     // A fresh show per run: the feed and the hashes start empty.
                     let seats = (n * DEPTH) as u32 * width;
                     let policy = HoldPolicy { max_held_per_owner: Some(8), ..HoldPolicy::default() };
@@ -402,30 +447,52 @@ async fn bench() {
                         ShowSpec::new("bench", VenueLayout::grid(1, 1, seats, PriceCategory(1))).with_policy(policy);
                     inv.create_show(&spec).await.expect("create_show");
                     let before = evalsha_stats(&mut c).await;
-                    let r = run(contender, &inv, &spec, n, width, secs).await;
+                    let cpu_before = server_cpu(&mut c).await;
+                    let lib = if contender == Contender::LibraryCoalesced { &coalesced } else { &inv };
+                    let r = run(contender, lib, &spec, n, width, secs).await;
+                    let cpu_after = server_cpu(&mut c).await;
                     let after = evalsha_stats(&mut c).await;
+                    busy[i].push(100.0 * (cpu_after - cpu_before) / r.elapsed.as_secs_f64());
                     server[i].0 += after.0.saturating_sub(before.0);
                     server[i].1 += after.1.saturating_sub(before.1);
+                    cycles[i] += r.cycles;
                     rates[i].push(r.cycles as f64 / r.elapsed.as_secs_f64());
                     latencies[i].extend(r.latencies);
                     let keys = ShowKeys::new(PREFIX, spec.id);
                     let _: () = redis::cmd("DEL").arg(&keys.all()[..]).query_async(&mut c).await.expect("del");
                 }
             }
-            if n == 1 {
+            if n == 1 && !rates[0].is_empty() {
                 raw_single[w] = median(rates[0].clone());
             }
             for (i, contender) in CONTENDERS.into_iter().enumerate() {
+                if rates[i].is_empty() {
+                    continue;
+                }
                 latencies[i].sort_unstable();
                 let p50 = latencies[i].get(latencies[i].len() / 2).copied().unwrap_or(0);
                 let rate = median(rates[i].clone());
-                let paired = median(rates[i].iter().zip(&rates[0]).map(|(x, r)| x / r).collect());
+                let paired = if rates[0].is_empty() {
+                    0.0
+                } else {
+                    median(rates[i].iter().zip(&rates[0]).map(|(x, r)| x / r).collect())
+                };
                 let vs_single = if raw_single[w] > 0.0 { rate / raw_single[w] } else { 0.0 };
                 let (calls, usec) = server[i];
                 let per_script = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                let per_request = if cycles[i] > 0 { usec as f64 / (2 * cycles[i]) as f64 } else { 0.0 };
+                let per_batch = if contender == Contender::LibraryCoalesced {
+                    let after = coalesced.coalesce_stats();
+                    let (b, r) = (after.batches - batches_before.batches, after.requests - batches_before.requests);
+                    let share = 100.0 * r as f64 / (2 * cycles[i]).max(1) as f64;
+                    if b > 0 { format!("{:.1} ({share:.0}% batched)", r as f64 / b as f64) } else { "-".to_owned() }
+                } else {
+                    "-".to_owned()
+                };
                 println!(
-                    "| {width} | {n} | {} | {rate:.0} | {p50} | {paired:.2}x | {vs_single:.2}x | {per_script:.1} |",
-                    contender.name()
+                    "| {width} | {n} | {} | {rate:.0} | {p50} | {paired:.2}x | {vs_single:.2}x | {per_script:.1} | {per_request:.1} | {:.0} | {per_batch} |",
+                    contender.name(),
+                    median(busy[i].clone())
                 );
             }
         }

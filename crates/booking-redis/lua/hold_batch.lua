@@ -30,26 +30,23 @@ if call('EXISTS', KEYS[1]) == 0 then
 end
 local ttl, maxhold, maxown = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 
--- The requests, and every seat they name (HMGET fields).
-local reqs, fields = {}, {}
+-- Where each request's arguments start, its time, and every seat the
+-- requests name (HMGET fields). The seat ids are read from ARGV in place.
+local starts, nows, fields = {}, {}, {}
 local server_now
 local at = 7
 for r = 1, m do
-  local now
+  starts[r] = at
   if ARGV[at] ~= '' then
-    now = tonumber(ARGV[at])
+    nows[r] = tonumber(ARGV[at])
   else
     server_now = server_now or now_ms('')
-    now = server_now
+    nows[r] = server_now
   end
   local n = tonumber(ARGV[at + 3])
-  local ids = {}
-  for j = 1, n do
-    local id = ARGV[at + 3 + j]
-    ids[j] = id
-    fields[#fields + 1] = id
+  for j = at + 4, at + 3 + n do
+    fields[#fields + 1] = ARGV[j]
   end
-  reqs[r] = { now = now, owner = ARGV[at + 1], hold = ARGV[at + 2], ids = ids }
   at = at + 4 + n
 end
 
@@ -59,7 +56,7 @@ local owners, olist, precs = {}, {}, {}
 if maxown >= 0 then
   local okeys = {}
   for r = 1, m do
-    local o = reqs[r].owner
+    local o = ARGV[starts[r] + 1]
     if not owners[o] then
       olist[#olist + 1] = o
       okeys[#okeys + 1] = KEYS[5 + r]
@@ -105,11 +102,15 @@ for i, raw in ipairs(batched('HMGET', KEYS[2], fields)) do
   cur[fields[i]] = raw
 end
 
-local changed, scores, feed = {}, {}, {}
+-- The decisions, in order. The strings that depend only on `now` are
+-- built once per distinct time.
+local changed, scores = {}, {}
+local fholds, fitems, fversions = {}, {}, {}
+local last_now, score, deadline
 for r = 1, m do
-  local q = reqs[r]
-  local now, owner, ids = q.now, q.owner, q.ids
-  local n = #ids
+  local now, a = nows[r], starts[r]
+  local owner, hold, n = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local first, last = a + 4, a + 3 + n
   local reply, live
   if maxown >= 0 then
     -- As owner_index: seats held live by the owner, live pool holds.
@@ -136,14 +137,17 @@ for r = 1, m do
     end
   end
   if not reply then
-    local taken, maxv = {}, 0
-    for i = 1, n do
-      local raw = cur[ids[i]]
+    -- Available: absent, "<v>|A", or held ("<v>|H|...") with an expired hold.
+    local taken, maxv
+    maxv = 0
+    for j = first, last do
+      local raw = cur[ARGV[j]]
       if raw then
         local p = find(raw, '|', 1, true)
         local k = string.byte(raw, p + 1)
         if not (k == 65 or (k == 72 and held_until(raw, p) <= now)) then
-          taken[#taken + 1] = ids[i]
+          taken = taken or {}
+          taken[#taken + 1] = ARGV[j]
         end
         local v = tonumber(sub(raw, 1, p - 1))
         if v > maxv then
@@ -151,14 +155,16 @@ for r = 1, m do
         end
       end
     end
-    if #taken > 0 then
+    if taken then
       reply = { 'TAKEN', taken }
     else
+      if now ~= last_now then
+        last_now, score, deadline = now, int(now + ttl), int(now + maxhold)
+      end
       local v = maxv + 1
-      local untl = now + ttl
-      local score = int(untl)
-      local enc = int(v) .. '|H|' .. owner .. '|' .. q.hold .. '|' .. score .. '|' .. int(now + maxhold) .. '|0'
-      for _, id in ipairs(ids) do
+      local enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. deadline .. '|0'
+      for j = first, last do
+        local id = ARGV[j]
         if scores[id] == nil then
           changed[#changed + 1] = id
         end
@@ -166,15 +172,16 @@ for r = 1, m do
         scores[id] = score
       end
       if live then
-        for _, id in ipairs(ids) do
-          live[#live + 1] = id
+        for j = first, last do
+          live[#live + 1] = ARGV[j]
         end
         local o = owners[owner]
         o.members = live
         o.dirty = true
       end
-      feed[#feed + 1] = { q.hold, 's:' .. table.concat(ids, ','), v }
-      reply = { 'OK', v, untl }
+      local f = #fholds + 1
+      fholds[f], fitems[f], fversions[f] = hold, 's:' .. table.concat(ARGV, ',', first, last), v
+      reply = { 'OK', v, now + ttl }
     end
   end
   out[r] = reply
@@ -205,6 +212,6 @@ if #changed > 0 then
       end
     end
   end
-  emit_many(KEYS[1], KEYS[5], ARGV[4], 'held', feed)
+  emit_many(KEYS[1], KEYS[5], ARGV[4], 'held', fholds, fitems, fversions)
 end
 return out

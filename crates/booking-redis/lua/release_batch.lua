@@ -14,25 +14,23 @@
 --   {'OK', version} | {'EXPIRED'} | {'NOTOWNER'} | {'STALE', current}
 --   | {'NOSHOW'}
 local m = tonumber(ARGV[2])
-local reqs, fields = {}, {}
+-- Where each request's arguments start, its time, and every seat the
+-- requests name (HMGET fields). The seat ids are read from ARGV in place.
+local starts, nows, fields = {}, {}, {}
 local server_now
 local at = 3
 for r = 1, m do
-  local now
+  starts[r] = at
   if ARGV[at] ~= '' then
-    now = tonumber(ARGV[at])
+    nows[r] = tonumber(ARGV[at])
   else
     server_now = server_now or now_ms('')
-    now = server_now
+    nows[r] = server_now
   end
   local n = tonumber(ARGV[at + 4])
-  local ids = {}
-  for j = 1, n do
-    local id = ARGV[at + 4 + j]
-    ids[j] = id
-    fields[#fields + 1] = id
+  for j = at + 5, at + 4 + n do
+    fields[#fields + 1] = ARGV[j]
   end
-  reqs[r] = { now = now, owner = ARGV[at + 1], hold = ARGV[at + 2], version = tonumber(ARGV[at + 3]), ids = ids }
   at = at + 5 + n
 end
 
@@ -42,18 +40,20 @@ for i, raw in ipairs(batched('HMGET', KEYS[2], fields)) do
   cur[fields[i]] = raw
 end
 
-local out, changed, done, feed = {}, {}, {}, {}
+local out, changed, done = {}, {}, {}
+local fholds, fitems, fversions = {}, {}, {}
 local exists
 for r = 1, m do
-  local q = reqs[r]
-  local now, owner, hold, version, ids = q.now, q.owner, q.hold, q.version, q.ids
+  local now, a = nows[r], starts[r]
+  local owner, hold, version = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  local first, last = a + 5, a + 4 + tonumber(ARGV[a + 4])
   -- As release.lua: the prefix check, check_holder on the first seat
   -- that fails it.
   local pre = int(version) .. '|H|' .. owner .. '|' .. hold .. '|'
   local pat = #pre + 1
   local err
-  for _, id in ipairs(ids) do
-    local raw = cur[id]
+  for j = first, last do
+    local raw = cur[ARGV[j]]
     if not (raw and find(raw, pre, 1, true) == 1 and tonumber(sub(raw, pat, find(raw, '|', pat, true) - 1)) > now) then
       err = check_holder(seat_decode(raw), owner, hold, version, now)
       if err then
@@ -72,14 +72,16 @@ for r = 1, m do
   else
     local v = version + 1
     local enc = int(v) .. '|A'
-    for _, id in ipairs(ids) do
+    for j = first, last do
+      local id = ARGV[j]
       if not done[id] then
         done[id] = true
         changed[#changed + 1] = id
       end
       cur[id] = enc
     end
-    feed[#feed + 1] = { hold, 's:' .. table.concat(ids, ','), v }
+    local f = #fholds + 1
+    fholds[f], fitems[f], fversions[f] = hold, 's:' .. table.concat(ARGV, ',', first, last), v
     out[r] = { 'OK', v }
   end
 end
@@ -92,6 +94,6 @@ if #changed > 0 then
   end
   batched('HSET', KEYS[2], hpairs)
   batched('ZREM', KEYS[3], changed)
-  emit_many(KEYS[1], KEYS[4], ARGV[1], 'released', feed)
+  emit_many(KEYS[1], KEYS[4], ARGV[1], 'released', fholds, fitems, fversions)
 end
 return out

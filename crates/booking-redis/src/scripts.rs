@@ -1,7 +1,7 @@
 //! The Lua scripts, as the server runs them.
 //!
 //! Each script is `lua/lib.lua` (core helpers), then the helper files it
-//! uses (`lua/seat.lua`, `lua/pool.lua`, `lua/owner.lua`), then the
+//! uses (`lua/seat.lua`, `lua/pool.lua`, `lua/owner.lua`, `lua/batch.lua`), then the
 //! script's own file, whose header comment lists its KEYS and ARGV. The
 //! seat-lock scripts (`lock.lua`, `unlock.lua`) need no helpers. Helpers
 //! are split so that a script defines only the functions it uses: the
@@ -41,6 +41,9 @@ scripts! {
     CREATE => ["lib.lua"] "create.lua";
     /// Holds named seats.
     HOLD => ["lib.lua", "owner.lua"] "hold.lua";
+    /// Holds named seats for several requests of one show, in order
+    /// (request coalescing).
+    HOLD_BATCH => ["lib.lua", "batch.lua"] "hold_batch.lua";
     /// Holds pool units.
     HOLD_POOL => ["lib.lua", "pool.lua", "owner.lua"] "hold_pool.lua";
     /// Extends a seat hold.
@@ -49,6 +52,9 @@ scripts! {
     EXTEND_POOL => ["lib.lua", "pool.lua"] "extend_pool.lua";
     /// Releases a seat hold.
     RELEASE => ["lib.lua", "seat.lua"] "release.lua";
+    /// Releases several seat holds of one show, in order (request
+    /// coalescing).
+    RELEASE_BATCH => ["lib.lua", "seat.lua", "batch.lua"] "release_batch.lua";
     /// Releases a pool hold.
     RELEASE_POOL => ["lib.lua", "pool.lua"] "release_pool.lua";
     /// Sells a seat hold.

@@ -9,7 +9,7 @@ use booking_core::{
     ChangeKind, Clock, HoldBest, HoldItems, HoldPolicy, HoldPool, HoldSeats, InventoryError, ManualClock, OrderId,
     OwnerId, PoolId, Refund, SeatInventory, SeatStatus, SystemClock,
 };
-use booking_redis::{RedisInventory, ShowKeys, key_slot};
+use booking_redis::{RedisInventory, RedisInventoryBuilder, ShowKeys, key_slot};
 use chrono::Duration;
 use common::{inventory, redis_url, test_prefix};
 use std::future::poll_fn;
@@ -117,14 +117,72 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
     assert_eq!(next_change(&mut feed).await.kind, ChangeKind::Held);
     assert!(matches!(inv.create_show(&spec).await, Err(InventoryError::ShowExists(_))));
 
+    // The batch scripts of request coalescing: many callers at once through
+    // a coalescing inventory on the same keys, and each batch script called
+    // once directly, so that both surely ran.
+    let batching = RedisInventory::builder(&redis_url())
+        .expect("url")
+        .prefix(prefix.clone())
+        .clock(clock.shared())
+        .coalesce(64, 1)
+        .build()
+        .await
+        .expect("connect");
+    for _ in 0..3 {
+        let holds = futures_util::future::join_all((0..12).map(|seat| {
+            let batching = batching.clone();
+            async move { batching.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: ids(&[seat]) }).await }
+        }))
+        .await;
+        futures_util::future::join_all(holds.into_iter().map(|h| {
+            let batching = batching.clone();
+            async move { batching.release(&action(&h.expect("hold"))).await.expect("release") }
+        }))
+        .await;
+    }
+    let (a, b) = (OwnerId::new(), OwnerId::new());
+    let now = clock.now_millis().to_string();
+    let hold_batch = redis::Script::new(booking_redis::scripts::HOLD_BATCH);
+    let mut call = hold_batch.prepare_invoke();
+    let k = ShowKeys::new(&prefix, show);
+    call.key(&k.meta).key(&k.seats).key(&k.seat_expiry).key(&k.pool_holds).key(&k.feed).key(k.owner(a)).key(k.owner(b));
+    call.arg(60_000).arg(120_000).arg(8).arg(1000).arg(0).arg(2);
+    let (ha, hb) = (format!("{:032x}", 1u128), format!("{:032x}", 2u128));
+    call.arg(&now).arg(format!("{:032x}", a.as_u128())).arg(&ha).arg(1).arg(3);
+    call.arg(&now).arg(format!("{:032x}", b.as_u128())).arg(&hb).arg(1).arg(4);
+    let mut c = redis::Client::open(redis_url()).expect("client").get_multiplexed_async_connection().await.expect("c");
+    let granted: redis::Value = call.invoke_async(&mut c).await.expect("hold batch");
+    // Each {'OK', version, until}: the versions to release with.
+    let versions: Vec<i64> = match granted {
+        redis::Value::Array(replies) => replies
+            .iter()
+            .map(|r| match r {
+                redis::Value::Array(r) if r.len() == 3 => match r[1] {
+                    redis::Value::Int(v) => v,
+                    _ => panic!("hold batch reply {r:?}"),
+                },
+                other => panic!("hold batch reply {other:?}"),
+            })
+            .collect(),
+        other => panic!("hold batch reply {other:?}"),
+    };
+    let release_batch = redis::Script::new(booking_redis::scripts::RELEASE_BATCH);
+    let mut call = release_batch.prepare_invoke();
+    call.key(&k.meta).key(&k.seats).key(&k.seat_expiry).key(&k.feed).arg(1000).arg(2);
+    call.arg(&now).arg(format!("{:032x}", a.as_u128())).arg(&ha).arg(versions[0]).arg(1).arg(3);
+    call.arg(&now).arg(format!("{:032x}", b.as_u128())).arg(&hb).arg(versions[1]).arg(1).arg(4);
+    let released: redis::Value = call.invoke_async(&mut c).await.expect("release batch");
+    assert!(format!("{released:?}").matches("OK").count() == 2, "{released:?}");
+
     // A marker on another connection ends the watch.
     let marker = format!("{prefix}done");
-    let mut c = redis::Client::open(redis_url()).expect("client").get_multiplexed_async_connection().await.expect("c");
     let _: String = redis::cmd("ECHO").arg(&marker).query_async(&mut c).await.expect("echo");
 
     let keys = ShowKeys::new(&prefix, show);
     let slot = key_slot(keys.meta.as_bytes());
     let ours = |arg: &[u8]| arg.starts_with(prefix.as_bytes());
+    let batch_shas = [hold_batch.get_hash().as_bytes().to_vec(), release_batch.get_hash().as_bytes().to_vec()];
+    let mut batches_seen = [false; 2];
     let (mut scripts, mut touched) = (0usize, 0usize);
     let mut declared: Option<Vec<Vec<u8>>> = None;
     let mut line = String::new();
@@ -152,6 +210,9 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
             if keys.iter().any(|k| ours(k)) {
                 scripts += 1;
                 assert!(keys.iter().all(|k| key_slot(k) == slot), "KEYS span slots: {line}");
+                for (seen, sha) in batches_seen.iter_mut().zip(&batch_shas) {
+                    *seen |= args[1].eq_ignore_ascii_case(sha);
+                }
                 declared = Some(keys);
             } else {
                 declared = None;
@@ -164,6 +225,7 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
         }
     }
     assert!(scripts >= 20, "saw {scripts} script calls");
+    assert_eq!(batches_seen, [true, true], "the batch scripts ran");
     assert!(touched >= 50, "saw {touched} key accesses from scripts");
     let all: Vec<&str> = keys.all().to_vec();
     assert!(all.iter().all(|k| key_slot(k.as_bytes()) == slot));
@@ -355,6 +417,21 @@ async fn proxy(mode: Arc<AtomicU8>) -> u16 {
     port
 }
 
+/// An inventory reaching Redis through the proxy on `port`, configured
+/// further by `config`.
+async fn through_proxy(
+    port: u16,
+    clock: &ManualClock,
+    config: impl FnOnce(RedisInventoryBuilder) -> RedisInventoryBuilder,
+) -> RedisInventory {
+    let builder = RedisInventory::builder(&format!("redis://127.0.0.1:{port}"))
+        .expect("url")
+        .prefix(test_prefix())
+        .clock(clock.shared())
+        .response_timeout(StdDuration::from_secs(2));
+    config(builder).build().await.expect("connect")
+}
+
 /// A connection lost before the request reached Redis, or after Redis ran
 /// it but before the reply arrived, is `OutcomeUnknown` for a write (the
 /// library cannot tell the two apart) and `Unavailable` for a read; the
@@ -364,14 +441,7 @@ async fn lost_connections_are_reported_as_unknown_or_unavailable() {
     let mode = Arc::new(AtomicU8::new(PASS));
     let port = proxy(mode.clone()).await;
     let clock = ManualClock::fixed();
-    let inv = RedisInventory::builder(&format!("redis://127.0.0.1:{port}"))
-        .expect("url")
-        .prefix(test_prefix())
-        .clock(clock.shared())
-        .response_timeout(StdDuration::from_secs(2))
-        .build()
-        .await
-        .expect("connect");
+    let inv = through_proxy(port, &clock, |b| b).await;
     let spec = create(&inv, 1, 1, 4, 0, test_policy()).await;
     let show = spec.id;
 
@@ -391,6 +461,45 @@ async fn lost_connections_are_reported_as_unknown_or_unavailable() {
     mode.store(PASS, Ordering::SeqCst);
     let snap = recover(&inv, show).await;
     assert_eq!(snap.seats[1].status, SeatStatus::Held, "the request ran; only its reply was lost");
+}
+
+/// With request coalescing on, a batch whose connection is lost after it
+/// was sent gives each of its callers `OutcomeUnknown`, as a single
+/// request would, and no request ran twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_batch_is_outcome_unknown_for_each_caller() {
+    let mode = Arc::new(AtomicU8::new(PASS));
+    let port = proxy(mode.clone()).await;
+    let clock = ManualClock::fixed();
+    let inv = through_proxy(port, &clock, |b| b.coalesce(64, 1)).await;
+    let spec = create(&inv, 1, 1, 16, 0, HoldPolicy { max_held_per_owner: None, ..test_policy() }).await;
+    let show = spec.id;
+
+    mode.store(DROP_REPLIES, Ordering::SeqCst);
+    let results = futures_util::future::join_all((0..16).map(|seat| {
+        let inv = inv.clone();
+        async move { inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: ids(&[seat]) }).await }
+    }))
+    .await;
+    for r in &results {
+        assert!(matches!(r, Err(InventoryError::OutcomeUnknown(_))), "{r:?}");
+    }
+    mode.store(PASS, Ordering::SeqCst);
+    let snap = recover(&inv, show).await;
+    // Each hold ran at most once (those sent after the cut never reached
+    // the server): a seat is held at version 1 or untouched, and there is
+    // one feed entry per held seat.
+    let held = snap.seats.iter().filter(|s| s.status == SeatStatus::Held).count();
+    assert!(
+        snap.seats.iter().all(|s| (s.status == SeatStatus::Held && s.version == 1)
+            || (s.status == SeatStatus::Available && s.version == 0)),
+        "{snap:?}"
+    );
+    let keys = inv.keys(show);
+    let mut c = redis::Client::open(redis_url()).expect("client").get_multiplexed_async_connection().await.expect("c");
+    let len: usize = redis::cmd("XLEN").arg(&keys.feed).query_async(&mut c).await.expect("XLEN");
+    assert_eq!(len, held);
+    assert!(inv.coalesce_stats().requests > 0, "{:?}", inv.coalesce_stats());
 }
 
 async fn recover(inv: &RedisInventory, show: booking_core::ShowId) -> booking_core::Snapshot {

@@ -37,6 +37,25 @@ pub async fn fixture() -> Fixture<RedisInventory> {
     Fixture::new(inventory(&clock).await, clock)
 }
 
+/// An inventory with its own key prefix, deciding expiry by `clock`, with
+/// request coalescing on.
+pub async fn coalesced_inventory(clock: &ManualClock, max_batch: usize, alone: usize) -> RedisInventory {
+    RedisInventory::builder(&redis_url())
+        .expect("REDIS_URL")
+        .prefix(test_prefix())
+        .clock(clock.shared())
+        .coalesce(max_batch, alone)
+        .build()
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach Redis at {}: {e}", redis_url()))
+}
+
+/// A conformance fixture with request coalescing on.
+pub async fn fixture_coalesced() -> Fixture<RedisInventory> {
+    let clock = ManualClock::fixed();
+    Fixture::new(coalesced_inventory(&clock, 64, 2).await, clock)
+}
+
 /// The seed node URLs of the Redis Cluster the cluster tests use:
 /// `REDIS_CLUSTER_URLS` (comma-separated) when set, as `scripts/test.sh`
 /// does after starting a throwaway cluster; otherwise a 3-master cluster
