@@ -14,6 +14,12 @@
 //! wrong with it; sequentially the composition answers exactly as the inner
 //! inventory does, and the conformance suite holds it to that.
 //!
+//! The lock pays where contention is the cost: in an on-sale rush most
+//! attempts race holds being decided on the same seats, and the lock refuses
+//! them without queueing them on the store. Under steady traffic it adds two
+//! lock-store round trips per hold for little shedding (figures for a Redis
+//! lock in front of PostgreSQL: `crates/booking-layered/BENCHMARKS.md`).
+//!
 //! A refusal by the lock yields to the executor once before it is returned.
 //! A lock that answers without waiting (an in-process lock) could otherwise
 //! refuse a caller that retries at once over and over without the caller's
