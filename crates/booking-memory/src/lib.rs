@@ -51,6 +51,9 @@ type ShowMap = HashMap<ShowId, Arc<ShowState>, hash::IdHash>;
 /// the inventory is dropped.
 #[derive(Debug)]
 pub struct MemoryInventory {
+    /// Tells this inventory's entries in the per-thread show cache apart
+    /// (the cache is off in the loom models).
+    #[cfg_attr(booking_loom, allow(dead_code))]
     id: u64,
     // Always `std`'s Arc: the clock is outside the model-checked core.
     clock: std::sync::Arc<dyn Clock>,
