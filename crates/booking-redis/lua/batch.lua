@@ -20,3 +20,38 @@ local function emit_many(meta_key, feed_key, maxlen, kind, holds, items, version
 end
 
 -- ---------------------------------------------------------------------------
+
+-- Reads `m` requests laid out in ARGV from `at`, each as: its time (Unix
+-- ms, '' = the server's TIME, read once for all), `head - 2` more
+-- arguments, a seat count n, and n seat ids. Returns where each request
+-- starts, each request's time, and every seat id named (in order, repeats
+-- kept), for one HMGET. The seat ids stay in ARGV.
+local function read_requests(at, m, head)
+  local starts, nows, fields = {}, {}, {}
+  local server_now
+  for r = 1, m do
+    starts[r] = at
+    if ARGV[at] ~= '' then
+      nows[r] = tonumber(ARGV[at])
+    else
+      server_now = server_now or now_ms('')
+      nows[r] = server_now
+    end
+    local n = tonumber(ARGV[at + head - 1])
+    for j = at + head, at + head - 1 + n do
+      fields[#fields + 1] = ARGV[j]
+    end
+    at = at + head + n
+  end
+  return starts, nows, fields
+end
+
+-- The raw states (false = absent) of the seats `fields` of hash
+-- `seats_key`, by seat id.
+local function read_states(seats_key, fields)
+  local cur = {}
+  for i, raw in ipairs(batched('HMGET', seats_key, fields)) do
+    cur[fields[i]] = raw
+  end
+  return cur
+end

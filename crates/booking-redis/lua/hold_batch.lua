@@ -30,25 +30,9 @@ if call('EXISTS', KEYS[1]) == 0 then
 end
 local ttl, maxhold, maxown = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 
--- Where each request's arguments start, its time, and every seat the
--- requests name (HMGET fields). The seat ids are read from ARGV in place.
-local starts, nows, fields = {}, {}, {}
-local server_now
-local at = 7
-for r = 1, m do
-  starts[r] = at
-  if ARGV[at] ~= '' then
-    nows[r] = tonumber(ARGV[at])
-  else
-    server_now = server_now or now_ms('')
-    nows[r] = server_now
-  end
-  local n = tonumber(ARGV[at + 3])
-  for j = at + 4, at + 3 + n do
-    fields[#fields + 1] = ARGV[j]
-  end
-  at = at + 4 + n
-end
+-- Every seat the requests name is read in one HMGET with the seats of the
+-- owner indexes.
+local starts, nows, fields = read_requests(7, m, 4)
 
 -- The owner indexes (see owner.lua), once per owner: seat members are read
 -- with the requested seats, pool members with one HMGET of `pholds`.
@@ -66,41 +50,24 @@ if maxown >= 0 then
   local indexes = call('MGET', unpack(okeys))
   local pools = {}
   for i, o in ipairs(olist) do
-    local members, index = {}, indexes[i]
-    if index then
-      for mem in string.gmatch(index, '[^,]+') do
-        members[#members + 1] = mem
-        if string.byte(mem, 1) == 112 then -- 'p'
-          pools[#pools + 1] = sub(mem, 2)
-        else
-          fields[#fields + 1] = mem
-        end
-      end
-    end
+    local members = {}
+    index_split(indexes[i], fields, pools, members)
     owners[o].members = members
   end
-  -- "<pool>|<owner>|<quantity>|<until>|...", by pool hold id: pool holds
-  -- do not change in this script.
+  -- The indexes' pool holds, by id: {owner, quantity, until} (pool holds
+  -- do not change in this script).
   if #pools > 0 then
     local recs = batched('HMGET', KEYS[4], pools)
     for i, hold in ipairs(pools) do
-      local raw = recs[i]
-      if raw then
-        local a = find(raw, '|', 1, true)
-        local b = find(raw, '|', a + 1, true)
-        local c = find(raw, '|', b + 1, true)
-        local d = find(raw, '|', c + 1, true)
-        precs[hold] = { sub(raw, a + 1, b - 1), tonumber(sub(raw, b + 1, c - 1)), tonumber(sub(raw, c + 1, d - 1)) }
+      if recs[i] then
+        precs[hold] = { pool_hold_fields(recs[i]) }
       end
     end
   end
 end
 
--- Every seat's current state (false = absent), updated as requests succeed.
-local cur = {}
-for i, raw in ipairs(batched('HMGET', KEYS[2], fields)) do
-  cur[fields[i]] = raw
-end
+-- Every seat's current state, updated as requests succeed.
+local cur = read_states(KEYS[2], fields)
 
 -- The decisions, in order. The strings that depend only on `now` are
 -- built once per distinct time.
@@ -123,13 +90,9 @@ for r = 1, m do
           total = total + rec[2]
           live[#live + 1] = mem
         end
-      else
-        local raw = cur[mem]
-        local p = raw and find(raw, '|', 1, true)
-        if p and string.byte(raw, p + 1) == 72 and sub(raw, p + 3, p + 34) == owner and held_until(raw, p) > now then
-          total = total + 1
-          live[#live + 1] = mem
-        end
+      elseif held_live_by(cur[mem], owner, now) then
+        total = total + 1
+        live[#live + 1] = mem
       end
     end
     if total + n > maxown then
@@ -204,11 +167,7 @@ if #changed > 0 then
     for _, o in ipairs(olist) do
       local rec = owners[o]
       if rec.dirty then
-        if keep > 0 then
-          call('SET', rec.key, table.concat(rec.members, ','), 'PX', ARGV[5])
-        else
-          call('SET', rec.key, table.concat(rec.members, ','))
-        end
+        owner_save(rec.key, rec.members, {}, keep)
       end
     end
   end

@@ -9,6 +9,42 @@
 -- dropped when the owner's next hold rewrites the index, and the key
 -- expires once the owner's last hold has passed its deadline.
 
+-- Splits an owner index (a string, or false when absent): seat members
+-- are appended to `seats`, pool-hold ids (members "p<hold>") to `pools`,
+-- and, when given, every member to `all`.
+local function index_split(index, seats, pools, all)
+  if not index then
+    return
+  end
+  for m in string.gmatch(index, '[^,]+') do
+    if all then
+      all[#all + 1] = m
+    end
+    if string.byte(m, 1) == 112 then -- 'p'
+      pools[#pools + 1] = sub(m, 2)
+    else
+      seats[#seats + 1] = m
+    end
+  end
+end
+
+-- Whether a seat's raw state ("<v>|H|<owner>|...", or false) is a hold of
+-- `owner` live at `now`.
+local function held_live_by(raw, owner, now)
+  local p = raw and find(raw, '|', 1, true)
+  return p and string.byte(raw, p + 1) == 72 and sub(raw, p + 3, p + 34) == owner and held_until(raw, p) > now
+end
+
+-- A pool hold's owner, quantity and expiry, from its raw record
+-- "<pool>|<owner>|<quantity>|<until>|...".
+local function pool_hold_fields(raw)
+  local a = find(raw, '|', 1, true)
+  local b = find(raw, '|', a + 1, true)
+  local c = find(raw, '|', b + 1, true)
+  local d = find(raw, '|', c + 1, true)
+  return sub(raw, a + 1, b - 1), tonumber(sub(raw, b + 1, c - 1)), tonumber(sub(raw, c + 1, d - 1))
+end
+
 -- Seats plus pool units `owner` holds live at `now`; the members that still
 -- count; and the raw states of the seats `ids`, read along with the index's
 -- seats in one HMGET (`ids` may be empty).
@@ -18,39 +54,23 @@ local function owner_index(owner_key, seats_key, pholds_key, owner, now, ids)
     fields[i] = id
   end
   local n = #fields
-  local index = call('GET', owner_key)
-  if index then
-    for m in string.gmatch(index, '[^,]+') do
-      if string.byte(m, 1) == 112 then -- 'p'
-        pools[#pools + 1] = sub(m, 2)
-      else
-        fields[#fields + 1] = m
-      end
-    end
-  end
+  index_split(call('GET', owner_key), fields, pools)
   local raws = batched('HMGET', seats_key, fields)
   local total, live = 0, {}
   for i = n + 1, #fields do
-    -- Held ("<v>|H|<owner>|..."), by this owner, live.
-    local raw = raws[i]
-    local p = raw and find(raw, '|', 1, true)
-    if p and string.byte(raw, p + 1) == 72 and sub(raw, p + 3, p + 34) == owner and held_until(raw, p) > now then
+    if held_live_by(raws[i], owner, now) then
       total = total + 1
       live[#live + 1] = fields[i]
     end
   end
   if #pools > 0 then
-    -- "<pool>|<owner>|<quantity>|<until>|...": counts when live and the owner's.
+    -- Counts when live and the owner's.
     local recs = batched('HMGET', pholds_key, pools)
     for i, hold in ipairs(pools) do
-      local raw = recs[i]
-      if raw then
-        local a = find(raw, '|', 1, true)
-        local b = find(raw, '|', a + 1, true)
-        local c = find(raw, '|', b + 1, true)
-        local d = find(raw, '|', c + 1, true)
-        if sub(raw, a + 1, b - 1) == owner and tonumber(sub(raw, c + 1, d - 1)) > now then
-          total = total + tonumber(sub(raw, b + 1, c - 1))
+      if recs[i] then
+        local o, quantity, untl = pool_hold_fields(recs[i])
+        if o == owner and untl > now then
+          total = total + quantity
           live[#live + 1] = 'p' .. hold
         end
       end

@@ -14,31 +14,9 @@
 --   {'OK', version} | {'EXPIRED'} | {'NOTOWNER'} | {'STALE', current}
 --   | {'NOSHOW'}
 local m = tonumber(ARGV[2])
--- Where each request's arguments start, its time, and every seat the
--- requests name (HMGET fields). The seat ids are read from ARGV in place.
-local starts, nows, fields = {}, {}, {}
-local server_now
-local at = 3
-for r = 1, m do
-  starts[r] = at
-  if ARGV[at] ~= '' then
-    nows[r] = tonumber(ARGV[at])
-  else
-    server_now = server_now or now_ms('')
-    nows[r] = server_now
-  end
-  local n = tonumber(ARGV[at + 4])
-  for j = at + 5, at + 4 + n do
-    fields[#fields + 1] = ARGV[j]
-  end
-  at = at + 5 + n
-end
-
--- Every seat's current state (false = absent), updated as requests succeed.
-local cur = {}
-for i, raw in ipairs(batched('HMGET', KEYS[2], fields)) do
-  cur[fields[i]] = raw
-end
+local starts, nows, fields = read_requests(3, m, 5)
+-- Every seat's current state, updated as requests succeed.
+local cur = read_states(KEYS[2], fields)
 
 local out, changed, done = {}, {}, {}
 local fholds, fitems, fversions = {}, {}, {}

@@ -43,7 +43,7 @@ scripts! {
     HOLD => ["lib.lua", "owner.lua"] "hold.lua";
     /// Holds named seats for several requests of one show, in order
     /// (request coalescing).
-    HOLD_BATCH => ["lib.lua", "batch.lua"] "hold_batch.lua";
+    HOLD_BATCH => ["lib.lua", "owner.lua", "batch.lua"] "hold_batch.lua";
     /// Holds pool units.
     HOLD_POOL => ["lib.lua", "pool.lua", "owner.lua"] "hold_pool.lua";
     /// Extends a seat hold.
