@@ -60,8 +60,7 @@ use booking_core::{
 use booking_memory::MemorySeatLock;
 use booking_postgres::PgInventory;
 use booking_redis::RedisSeatLock;
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, Executor, PgConnection, PgPool, Row};
+use sqlx::{PgPool, Row};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -76,10 +75,6 @@ fn env<T: FromStr>(name: &str, default: T) -> T {
 
 fn list(name: &str, default: &str) -> Vec<String> {
     std::env::var(name).unwrap_or_else(|_| default.to_owned()).split(',').map(|s| s.trim().to_owned()).collect()
-}
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
 fn redis_url() -> String {
@@ -247,7 +242,7 @@ impl Bench {
     /// The contender's inventory on a fresh pool of `callers` connections,
     /// every one of them connected.
     async fn inventory(&self, who: Contender) -> (Arc<dyn SeatInventory>, PgPool) {
-        let opts = PgConnectOptions::from_str(&database_url()).expect("DATABASE_URL").database(DB);
+        let opts = booking_postgres::testkit::options(DB);
         let pool = booking_postgres::pool_options()
             .max_connections(self.callers)
             .min_connections(self.callers)
@@ -420,26 +415,12 @@ fn pgbench_script(seats: u32) -> String {
 
 /// Runs the cycle with pgbench; its transactions are hold attempts.
 fn pgbench(show: ShowId, seats: u32, callers: u32, secs: u64) -> Run {
-    let path = std::env::temp_dir().join(format!("booking_layered_hot_{}.sql", std::process::id()));
-    std::fs::write(&path, pgbench_script(seats)).expect("write script");
-    let opts = PgConnectOptions::from_str(&database_url()).expect("DATABASE_URL");
     let start = Instant::now();
-    let out = std::process::Command::new("pgbench")
-        .args(["-n", "-M", "prepared", "-h", opts.get_host(), "-p", &opts.get_port().to_string()])
-        .args(["-U", opts.get_username(), "-c", &callers.to_string(), "-j", &callers.min(2).to_string()])
-        .args(["-T", &secs.to_string(), "-D", &format!("show={}", show.0), "-f"])
-        .arg(&path)
-        .arg(DB)
-        .output()
-        .expect("run pgbench (install postgresql-client)");
+    let out = booking_postgres::testkit::pgbench(DB, &pgbench_script(seats), show.0, callers, secs);
     let elapsed = start.elapsed();
-    let _ = std::fs::remove_file(&path);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let field = |prefix: &str| {
-        text.lines().find_map(|l| l.strip_prefix(prefix).and_then(|r| r.split_whitespace().next()?.parse::<f64>().ok()))
-    };
-    let (Some(tps), Some(processed)) = (field("tps = "), field("number of transactions actually processed: ")) else {
-        panic!("pgbench failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    let (Some(tps), Some(processed)) = (out.field("tps = "), out.field("number of transactions actually processed: "))
+    else {
+        panic!("pgbench failed: {}{}", out.stdout, out.stderr);
     };
     // pgbench's own clock excludes its connection setup: use its rate.
     let measured = Duration::from_secs_f64((processed / tps).min(elapsed.as_secs_f64()));
@@ -452,13 +433,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 async fn setup() -> PgPool {
-    let mut admin = PgConnection::connect(&database_url()).await.expect("connect to DATABASE_URL");
-    admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"))).await.expect("drop");
-    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {DB}"))).await.expect("create");
-    let opts = PgConnectOptions::from_str(&database_url()).expect("DATABASE_URL").database(DB);
-    let pool = booking_postgres::pool_options().max_connections(2).connect_with(opts).await.expect("pool");
-    booking_postgres::migrations().run(&pool).await.expect("migrate");
-    pool
+    booking_postgres::testkit::recreate_database(DB, 2).await
 }
 
 /// Compiler processes running now: a compiler on this machine's two cores

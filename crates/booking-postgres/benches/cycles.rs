@@ -17,9 +17,7 @@ use booking_core::{
     HoldAction, HoldSeats, InventoryError, OwnerId, PriceCategory, SeatId, SeatInventory, ShowId, ShowSpec, VenueLayout,
 };
 use booking_postgres::PgInventory;
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, Executor, PgConnection};
-use std::str::FromStr;
+use sqlx::Executor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -68,10 +66,6 @@ impl Scenario {
             max = seats - n,
         )
     }
-}
-
-fn url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
 /// A small xorshift generator per caller.
@@ -124,21 +118,8 @@ async fn library(inv: &PgInventory, show: ShowId, scenario: Scenario, callers: u
 /// Runs the same statements with pgbench; returns transactions (hold
 /// attempts) per second.
 fn pgbench(show: ShowId, scenario: Scenario, callers: u32, secs: u64) -> f64 {
-    let path = std::env::temp_dir().join(format!("booking_bench_{}.sql", scenario.name()));
-    std::fs::write(&path, scenario.script()).expect("write script");
-    let opts = PgConnectOptions::from_str(&url()).expect("DATABASE_URL");
-    let out = std::process::Command::new("pgbench")
-        .args(["-n", "-M", "prepared", "-h", opts.get_host(), "-p", &opts.get_port().to_string()])
-        .args(["-U", opts.get_username(), "-c", &callers.to_string(), "-j", &callers.min(2).to_string()])
-        .args(["-T", &secs.to_string(), "-D", &format!("show={}", show.0), "-f"])
-        .arg(&path)
-        .arg(DB)
-        .output()
-        .expect("run pgbench");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| l.strip_prefix("tps = ").and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse().ok()))
-        .unwrap_or_else(|| panic!("pgbench failed: {text}{}", String::from_utf8_lossy(&out.stderr)))
+    let out = booking_postgres::testkit::pgbench(DB, &scenario.script(), show.0, callers, secs);
+    out.field("tps = ").unwrap_or_else(|| panic!("pgbench failed: {}{}", out.stdout, out.stderr))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -147,12 +128,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 async fn setup() -> (sqlx::PgPool, ShowId, ShowId) {
-    let mut admin = PgConnection::connect(&url()).await.expect("connect to DATABASE_URL");
-    admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"))).await.expect("drop");
-    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {DB}"))).await.expect("create");
-    let opts = PgConnectOptions::from_str(&url()).expect("DATABASE_URL").database(DB);
-    let pool = booking_postgres::pool_options().max_connections(33).connect_with(opts).await.expect("pool");
-    booking_postgres::migrations().run(&pool).await.expect("migrate");
+    let pool = booking_postgres::testkit::recreate_database(DB, 33).await;
     let inv = PgInventory::new(pool.clone());
     let policy = booking_core::HoldPolicy::default();
     let big = ShowSpec::new("bench", VenueLayout::grid(1, 500, 100, PriceCategory(1))).with_policy(policy.clone());

@@ -87,3 +87,80 @@ pub async fn pool(name: &str, max: u32) -> PgPool {
         Err(e) => panic!("connect to database {name}: {e}"),
     }
 }
+
+/// Drops database `name` if it exists (disconnecting its sessions),
+/// creates it afresh, runs [`migrations`](crate::migrations) and returns a
+/// pool of at most `max` connections on it: a benchmark's own database.
+///
+/// Panics when the server cannot be reached or refuses.
+pub async fn recreate_database(name: &str, max: u32) -> PgPool {
+    let mut admin = match PgConnection::connect(&database_url()).await {
+        Ok(admin) => admin,
+        Err(e) => panic!("cannot reach PostgreSQL at {}: {e}", database_url()),
+    };
+    for sql in [format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"), format!("CREATE DATABASE \"{name}\"")] {
+        if let Err(e) = admin.execute(sqlx::AssertSqlSafe(sql.clone())).await {
+            panic!("{sql}: {e}");
+        }
+    }
+    let _ = admin.close().await;
+    let pool = pool(name, max).await;
+    if let Err(e) = crate::migrations().run(&pool).await {
+        panic!("migrate {name}: {e}");
+    }
+    pool
+}
+
+/// What a `pgbench` run printed.
+#[derive(Debug)]
+pub struct PgbenchOutput {
+    /// Standard output: pgbench's report.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl PgbenchOutput {
+    /// The first number after `prefix` at the start of a report line, such
+    /// as `"tps = "`.
+    pub fn field(&self, prefix: &str) -> Option<f64> {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix).and_then(|r| r.split_whitespace().next()?.parse::<f64>().ok()))
+    }
+}
+
+/// Runs `pgbench -n -M prepared` on database `name` of the admin URL's
+/// server for `secs` seconds over `callers` connections (at most 2
+/// threads), with the custom `script` and the variable `show` set to
+/// `show`.
+///
+/// Panics when the script cannot be written or `pgbench` cannot be run
+/// (install postgresql-client).
+pub fn pgbench(name: &str, script: &str, show: uuid::Uuid, callers: u32, secs: u64) -> PgbenchOutput {
+    static RUN: AtomicU32 = AtomicU32::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "booking_pgbench_{}_{}.sql",
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::SeqCst)
+    ));
+    if let Err(e) = std::fs::write(&path, script) {
+        panic!("write {}: {e}", path.display());
+    }
+    let opts = options(name);
+    let out = std::process::Command::new("pgbench")
+        .args(["-n", "-M", "prepared", "-h", opts.get_host(), "-p", &opts.get_port().to_string()])
+        .args(["-U", opts.get_username(), "-c", &callers.to_string(), "-j", &callers.min(2).to_string()])
+        .args(["-T", &secs.to_string(), "-D", &format!("show={show}"), "-f"])
+        .arg(&path)
+        .arg(name)
+        .output();
+    let _ = std::fs::remove_file(&path);
+    match out {
+        Ok(out) => PgbenchOutput {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        },
+        Err(e) => panic!("run pgbench (install postgresql-client): {e}"),
+    }
+}
