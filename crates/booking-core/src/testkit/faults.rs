@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+use super::suite::Rng;
 use super::{action, ids, sell_req};
 
 /// A seat lock that, when armed, stalls the next request that gets its
@@ -158,18 +159,15 @@ impl BuyOut {
             let (inv, this) = (inv.clone(), self.clone());
             tasks.push(tokio::spawn(async move {
                 let mut mine = Vec::new();
-                let mut x = 0x9E37_79B9u32.wrapping_mul(t + 1);
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ u64::from(t + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
                 for _ in 0..this.attempts {
                     if this.sold.load(Ordering::SeqCst) >= this.seats {
                         break;
                     }
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    let seat = x % this.seats;
+                    let seat = rng.below(this.seats);
                     let req = HoldSeats { show: this.show, owner: OwnerId::new(), seats: ids(&[seat]) };
                     match inv.hold_seats(&req).await {
-                        Ok(h) if (x >> 20).is_multiple_of(this.release_one_in) => {
+                        Ok(h) if rng.below(this.release_one_in) == 0 => {
                             inv.release(&action(&h)).await.expect("release own hold")
                         }
                         Ok(h) => {

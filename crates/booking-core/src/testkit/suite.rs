@@ -689,10 +689,12 @@ pub async fn change_feed_reports_changes<I: SeatInventory + ?Sized>(fx: &Fixture
 }
 
 /// A tiny deterministic generator for the race behaviours.
-struct Rng(u64);
+/// A small xorshift generator: each racing task has its own.
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn below(&mut self, n: u32) -> u32 {
+    /// A number below `n` (`n` > 0).
+    pub(crate) fn below(&mut self, n: u32) -> u32 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
