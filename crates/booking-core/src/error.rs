@@ -109,6 +109,16 @@ pub enum InventoryError {
         order: OrderId,
     },
 
+    /// The order was already sold by a different request (another owner,
+    /// token or payment): a sell replay must repeat the first request
+    /// exactly, and an order buys one hold. Nothing was changed; the first
+    /// sale stands. Use a new order for a new purchase.
+    #[error("order {order} was already sold by a different request")]
+    SaleConflict {
+        /// The order.
+        order: OrderId,
+    },
+
     /// A block or unblock found a seat in the wrong state.
     #[error("seats not in a state that allows this: {seats:?}")]
     WrongState {
@@ -167,8 +177,9 @@ pub enum InvalidRequest {
         /// The show's per-request maximum.
         max: u32,
     },
-    /// A token for another show, or with items that do not fit the request.
-    #[error("token does not match the request")]
+    /// A token whose items are not the whole of the hold it names (a
+    /// subset or superset of its seats, another pool quantity).
+    #[error("token does not match the hold")]
     TokenMismatch,
     /// A sweep limit of zero.
     #[error("limit must be at least 1")]

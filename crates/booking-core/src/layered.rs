@@ -29,8 +29,8 @@
 use crate::error::{InventoryError, Result};
 use crate::ids::{SeatId, ShowId};
 use crate::inventory::{
-    ChangeStream, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, Refund, Sale, SeatInventory, Sell,
-    Snapshot,
+    Audit, ChangeStream, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, Refund, Sale, SeatInventory,
+    Sell, Snapshot,
 };
 use crate::layout::ShowSpec;
 use async_trait::async_trait;
@@ -168,6 +168,10 @@ impl<L: SeatLock, I: SeatInventory> SeatInventory for LockedInventory<L, I> {
 
     async fn sweep_expired(&self, show: ShowId, limit: usize) -> Result<Vec<ExpiredHold>> {
         self.inner.sweep_expired(show, limit).await
+    }
+
+    async fn audit(&self, show: ShowId) -> Result<Audit> {
+        self.inner.audit(show).await
     }
 
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {

@@ -16,8 +16,8 @@ mod tick;
 
 use async_trait::async_trait;
 use booking_core::{
-    ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, InventoryError, Refund, Result,
-    Sale, SeatId, SeatInventory, Sell, ShowId, ShowSpec, Snapshot, SystemClock,
+    Audit, ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, InventoryError, Refund,
+    Result, Sale, SeatId, SeatInventory, Sell, ShowId, ShowSpec, Snapshot, SystemClock,
 };
 pub use lock::MemorySeatLock;
 use show::ShowState;
@@ -216,6 +216,10 @@ impl SeatInventory for MemoryInventory {
 
     async fn sweep_expired(&self, show: ShowId, limit: usize) -> Result<Vec<ExpiredHold>> {
         self.sweep_expired_sync(show, limit)
+    }
+
+    async fn audit(&self, show: ShowId) -> Result<Audit> {
+        self.with_show(show, |s| Ok(s.audit(self.now())))
     }
 
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {

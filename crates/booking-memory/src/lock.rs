@@ -33,8 +33,10 @@ impl SeatLock for MemorySeatLock {
             return Ok(LockOutcome::Busy(busy));
         }
         let token = crate::ids::hold_id(0).as_u128();
+        // An absurd TTL locks for a century rather than overflowing.
+        let until = now.checked_add(ttl).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
         for s in seats {
-            map.insert((show, *s), (token, now + ttl));
+            map.insert((show, *s), (token, until));
         }
         Ok(LockOutcome::Locked(LockToken(token)))
     }

@@ -86,6 +86,8 @@ macro_rules! conformance_suite {
             extensions_are_bounded,
             release_frees_seats,
             sell_replays_are_idempotent,
+            tokens_name_the_whole_hold,
+            audit_reports_owners_and_sales,
             refund_returns_seats_to_sale,
             block_and_unblock,
             best_available_prefers_adjacent_seats_without_orphans,

@@ -320,11 +320,13 @@ pub async fn release_frees_seats<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
 }
 
 /// Selling again with the same order returns the same sale and changes
-/// nothing; another order is refused (DESIGN I7 for the sell step).
+/// A sell replay (the same request again) returns the first sale, byte for
+/// byte, even after a refund; a different request for a sold order is a
+/// `SaleConflict` and changes nothing (DESIGN I4, I7).
 pub async fn sell_replays_are_idempotent<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
-    let spec = create(inv, 1, 1, 4, 4, test_policy()).await;
-    let owner = OwnerId::new();
+    let spec = create(inv, 1, 1, 6, 6, test_policy()).await;
+    let (owner, other) = (OwnerId::new(), OwnerId::new());
     let seat_hold = hold(inv, spec.id, owner, &[0, 1]).await;
     let pool_hold =
         inv.hold_pool(&HoldPool { show: spec.id, owner, pool: PoolId(0), quantity: 2 }).await.expect("hold_pool");
@@ -335,19 +337,130 @@ pub async fn sell_replays_are_idempotent<I: SeatInventory + ?Sized>(fx: &Fixture
         let again = inv.sell(&sell_req(&h, order)).await.expect("replay");
         assert_eq!(again, first);
         assert_eq!(snap(inv, spec.id).await, before, "a replay changes nothing");
-        let other = inv.sell(&sell_req(&h, OrderId::new())).await;
-        assert!(matches!(other, Err(InventoryError::HoldExpired { .. })), "{other:?}");
+        let conflict =
+            |r: Result<Sale, InventoryError>| matches!(r, Err(InventoryError::SaleConflict { order: o }) if o == order);
+        let paid_otherwise = Sell { payment: PaymentRef("cap_other".into()), ..sell_req(&h, order) };
+        assert!(conflict(inv.sell(&paid_otherwise).await), "a replay with another payment");
+        let by_other = Sell { owner: other, ..sell_req(&h, order) };
+        assert!(conflict(inv.sell(&by_other).await), "a replay by another owner");
+        let edited = Sell { token: HoldToken { version: 999, ..h.token.clone() }, ..sell_req(&h, order) };
+        assert!(conflict(inv.sell(&edited).await), "a replay with an edited token");
+        let sold_elsewhere = inv.sell(&sell_req(&h, OrderId::new())).await;
+        assert!(matches!(sold_elsewhere, Err(InventoryError::HoldExpired { .. })), "{sold_elsewhere:?}");
+        assert_eq!(snap(inv, spec.id).await, before, "no refused sell changed anything");
+        inv.refund(&Refund { show: spec.id, order, items: first.items.clone() }).await.expect("refund");
+        assert_eq!(inv.sell(&sell_req(&h, order)).await.expect("replay after a refund"), first);
+        assert!(conflict(inv.sell(&paid_otherwise).await));
     }
-    // A replay names the hold it sold: another hold of the same owner that
-    // expired unsold is not sold by presenting the same order.
+    // An order buys one hold: a second hold sold to the same order is
+    // refused, even one naming seats sold to it, and the live hold keeps
+    // its seats and its owner's count.
     let order = OrderId::new();
-    let sold = inv.hold_pool(&HoldPool { show: spec.id, owner, pool: PoolId(0), quantity: 1 }).await.expect("hold");
-    let lapsed = inv.hold_pool(&HoldPool { show: spec.id, owner, pool: PoolId(0), quantity: 1 }).await.expect("hold");
+    let sold = hold(inv, spec.id, owner, &[2]).await;
+    let live = hold(inv, spec.id, owner, &[3]).await;
     inv.sell(&sell_req(&sold, order)).await.expect("sell");
-    fx.clock.advance(ttl(&spec));
-    let e = inv.sell(&sell_req(&lapsed, order)).await;
-    assert!(matches!(e, Err(InventoryError::HoldExpired { .. })), "{e:?}");
-    assert_eq!(snap(inv, spec.id).await.pools[0].sold, 3);
+    let before = snap(inv, spec.id).await;
+    let second = inv.sell(&sell_req(&live, order)).await;
+    assert!(matches!(second, Err(InventoryError::SaleConflict { .. })), "{second:?}");
+    let forged = Sell {
+        token: HoldToken { hold: live.token.hold, version: 999, ..sold.token.clone() },
+        ..sell_req(&sold, order)
+    };
+    assert!(matches!(inv.sell(&forged).await, Err(InventoryError::SaleConflict { .. })));
+    assert_eq!(snap(inv, spec.id).await, before);
+    inv.release(&action(&live)).await.expect("the live hold is intact");
+}
+
+/// A token proves the whole hold: a subset or superset of its seats, or
+/// another pool quantity, is refused by extend, release and sell, and
+/// changes nothing (DESIGN I4, I8).
+pub async fn tokens_name_the_whole_hold<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 6, 6, test_policy()).await;
+    let (a, b) = (OwnerId::new(), OwnerId::new());
+    let h = hold(inv, spec.id, a, &[1, 2, 3]).await;
+    let neighbour = hold(inv, spec.id, b, &[4]).await;
+    let g = inv.hold_pool(&HoldPool { show: spec.id, owner: a, pool: PoolId(0), quantity: 3 }).await.expect("pool");
+    let before = snap(inv, spec.id).await;
+    let with = |items: HoldItems, of: &Hold| HoldToken { items, ..of.token.clone() };
+    let mismatch = |e: InventoryError| matches!(e, InventoryError::InvalidRequest(InvalidRequest::TokenMismatch));
+    for token in [
+        with(HoldItems::Seats(ids(&[1])), &h),
+        with(HoldItems::Seats(ids(&[1, 2])), &h),
+        with(HoldItems::Seats(ids(&[2, 3])), &h),
+        with(HoldItems::Seats(ids(&[1, 2, 3, 4])), &h),
+        with(HoldItems::Pool { pool: PoolId(0), quantity: 1 }, &g),
+        with(HoldItems::Pool { pool: PoolId(0), quantity: 4 }, &g),
+    ] {
+        let req = HoldAction { owner: a, token: token.clone() };
+        let e = inv.extend(&req).await.expect_err("partial extend");
+        assert!(mismatch(e), "extend {token:?}");
+        let e = inv.release(&req).await.expect_err("partial release");
+        assert!(mismatch(e), "release {token:?}");
+        let sell = Sell { owner: a, token: token.clone(), order: OrderId::new(), payment: PaymentRef("p".into()) };
+        let e = inv.sell(&sell).await.expect_err("partial sell");
+        assert!(mismatch(e), "sell {token:?}");
+    }
+    // Seats of another hold, or free seats, in place of the hold's own.
+    for seats in [&[1, 2, 4][..], &[0, 1, 2], &[4]] {
+        let req = HoldAction { owner: a, token: with(HoldItems::Seats(ids(seats)), &h) };
+        let e = inv.release(&req).await.expect_err("edited release");
+        assert!(matches!(e, InventoryError::HoldExpired { .. }), "{seats:?}: {e:?}");
+    }
+    assert_eq!(snap(inv, spec.id).await, before, "no partial token changed anything");
+    inv.sell(&sell_req(&h, OrderId::new())).await.expect("the whole token sells");
+    inv.release(&action(&neighbour)).await.expect("the neighbour's hold is intact");
+    inv.release(&action(&g)).await.expect("the whole pool token releases");
+}
+
+/// The audit names every seat's owner, hold and order, every live pool hold
+/// and every sale record with its payment.
+pub async fn audit_reports_owners_and_sales<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    use crate::fsm::SeatState;
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 5, 6, test_policy()).await;
+    let (a, b) = (OwnerId::new(), OwnerId::new());
+    let held = hold(inv, spec.id, a, &[0, 1]).await;
+    let sold = hold(inv, spec.id, b, &[3]).await;
+    let order = OrderId::new();
+    let sale = inv.sell(&sell_req(&sold, order)).await.expect("sell");
+    let g = inv.hold_pool(&HoldPool { show: spec.id, owner: a, pool: PoolId(0), quantity: 2 }).await.expect("pool");
+    let gs = inv.hold_pool(&HoldPool { show: spec.id, owner: b, pool: PoolId(0), quantity: 3 }).await.expect("pool");
+    let pool_order = OrderId::new();
+    let pool_sale = inv.sell(&sell_req(&gs, pool_order)).await.expect("sell pool");
+    inv.block(spec.id, &ids(&[4])).await.expect("block");
+
+    let audit = inv.audit(spec.id).await.expect("audit");
+    assert_eq!(audit.show, spec.id);
+    assert_eq!(audit.now, fx.clock.now());
+    assert_eq!(audit.seats.len(), 5);
+    for s in [0, 1] {
+        let seat = audit.seats[s];
+        assert_eq!(seat.version, held.token.version);
+        assert!(
+            matches!(seat.state, SeatState::Held { owner, hold, until, size: 2, renewals: 0, .. }
+                if owner == a && hold == held.token.hold && until == held.held_until.timestamp_millis()),
+            "{seat:?}"
+        );
+    }
+    assert_eq!(audit.seats[2].state, SeatState::Available);
+    assert_eq!(audit.seats[3].state, SeatState::Sold { owner: b, order });
+    assert_eq!(audit.seats[3].version, sale.version);
+    assert_eq!(audit.seats[4].state, SeatState::Blocked);
+    let pool = &audit.pools[0];
+    assert_eq!((pool.pool, pool.capacity, pool.sold, pool.version), (PoolId(0), 6, 3, pool_sale.version));
+    assert_eq!(pool.holds.len(), 1);
+    assert_eq!((pool.holds[0].hold, pool.holds[0].owner, pool.holds[0].quantity), (g.token.hold, a, 2));
+    assert_eq!(pool.holds[0].version, g.token.version);
+    assert_eq!(pool.sales.len(), 1);
+    assert_eq!((pool.sales[0].order, pool.sales[0].hold, pool.sales[0].quantity), (pool_order, gs.token.hold, 3));
+    let mut records = vec![
+        crate::inventory::SaleRecord::new(&sell_req(&sold, order), sale),
+        crate::inventory::SaleRecord::new(&sell_req(&gs, pool_order), pool_sale),
+    ];
+    records.sort_by_key(|r| r.sale.order);
+    assert_eq!(audit.sales, records);
+    assert!(matches!(inv.audit(ShowId::new()).await, Err(InventoryError::UnknownShow(_))));
 }
 
 /// Refunds return an order's seats and units to sale; other orders' are refused.
@@ -358,19 +471,22 @@ pub async fn refund_returns_seats_to_sale<I: SeatInventory + ?Sized>(fx: &Fixtur
     let order = OrderId::new();
     let h = hold(inv, spec.id, owner, &[0, 1, 2]).await;
     inv.sell(&sell_req(&h, order)).await.expect("sell");
+    let pool_order = OrderId::new();
     let g = inv.hold_pool(&HoldPool { show: spec.id, owner, pool: PoolId(0), quantity: 3 }).await.expect("hold_pool");
-    inv.sell(&sell_req(&g, order)).await.expect("sell pool");
+    inv.sell(&sell_req(&g, pool_order)).await.expect("sell pool");
     let before = snap(inv, spec.id).await;
     let wrong = Refund { show: spec.id, order: OrderId::new(), items: HoldItems::Seats(ids(&[0])) };
     assert!(matches!(inv.refund(&wrong).await, Err(InventoryError::NotSold { .. })));
     let mixed = Refund { show: spec.id, order, items: HoldItems::Seats(ids(&[2, 3])) };
     assert!(matches!(inv.refund(&mixed).await, Err(InventoryError::NotSold { .. })));
-    let too_many = Refund { show: spec.id, order, items: HoldItems::Pool { pool: PoolId(0), quantity: 4 } };
+    let too_many = Refund { show: spec.id, order: pool_order, items: HoldItems::Pool { pool: PoolId(0), quantity: 4 } };
     assert!(matches!(inv.refund(&too_many).await, Err(InventoryError::NotSold { .. })));
+    let other_order = Refund { show: spec.id, order, items: HoldItems::Pool { pool: PoolId(0), quantity: 1 } };
+    assert!(matches!(inv.refund(&other_order).await, Err(InventoryError::NotSold { .. })));
     assert_eq!(snap(inv, spec.id).await, before);
 
     inv.refund(&Refund { show: spec.id, order, items: HoldItems::Seats(ids(&[0, 2])) }).await.expect("refund");
-    inv.refund(&Refund { show: spec.id, order, items: HoldItems::Pool { pool: PoolId(0), quantity: 2 } })
+    inv.refund(&Refund { show: spec.id, order: pool_order, items: HoldItems::Pool { pool: PoolId(0), quantity: 2 } })
         .await
         .expect("refund pool");
     let s = snap(inv, spec.id).await;
@@ -596,7 +712,7 @@ pub async fn bad_requests_change_nothing<I: SeatInventory + ?Sized>(fx: &Fixture
     let forged = |items| HoldAction { owner: a, token: HoldToken { items, ..h.token.clone() } };
     assert!(matches!(
         inv.release(&forged(HoldItems::Seats(ids(&[0, 1, 5])))).await,
-        Err(InventoryError::HoldExpired { .. })
+        Err(InventoryError::InvalidRequest(InvalidRequest::TokenMismatch))
     ));
     assert!(matches!(
         inv.release(&forged(HoldItems::Seats(ids(&[0, 0])))).await,
