@@ -40,7 +40,7 @@ pub mod faults;
 mod state_machine;
 mod suite;
 
-pub use state_machine::{RefState, StateMachine, StateMachineBackend, Step};
+pub use state_machine::{Outcome, RefState, StateMachine, StateMachineBackend, Step, Tamper, config};
 pub use suite::*;
 
 use crate::clock::ManualClock;
