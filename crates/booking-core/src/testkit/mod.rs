@@ -95,6 +95,7 @@ macro_rules! conformance_suite {
             pools_are_all_or_nothing,
             pool_holds_expire_and_sell,
             per_owner_limit,
+            per_owner_limit_survives_forged_tokens,
             bad_requests_change_nothing,
             change_feed_reports_changes,
             race_many_tasks_few_seats,

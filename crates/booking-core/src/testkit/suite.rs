@@ -643,6 +643,44 @@ pub async fn per_owner_limit<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
         .expect("expired holds stop counting");
 }
 
+/// The per-owner limit counts what the owner really holds: partial
+/// releases, forged sell replays and partial extensions followed by a sweep
+/// cannot lower the count (each was a way past the limit once).
+pub async fn per_owner_limit_survives_forged_tokens<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 12, 0, HoldPolicy { max_held_per_owner: Some(4), ..test_policy() }).await;
+    let a = OwnerId::new();
+    let over =
+        |e: Result<Hold, InventoryError>| matches!(e, Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { .. })));
+    let h = hold(inv, spec.id, a, &[0, 1, 2, 3]).await;
+    let part = |seats: &[u32]| HoldAction {
+        owner: a,
+        token: HoldToken { items: HoldItems::Seats(ids(seats)), ..h.token.clone() },
+    };
+    for _ in 0..3 {
+        assert!(inv.release(&part(&[0])).await.is_err(), "a partial release");
+        assert!(inv.extend(&part(&[1])).await.is_err(), "a partial extension");
+    }
+    // A forged replay: the live hold's id with a seat sold to the order.
+    let other = hold(inv, spec.id, OwnerId::new(), &[8]).await;
+    let order = OrderId::new();
+    inv.sell(&sell_req(&other, order)).await.expect("sell");
+    let forged = Sell {
+        owner: a,
+        token: HoldToken { hold: h.token.hold, version: 999, items: HoldItems::Seats(ids(&[8])), show: spec.id },
+        order,
+        payment: PaymentRef(format!("cap_{order}")),
+    };
+    assert!(inv.sell(&forged).await.is_err(), "a forged replay");
+    fx.clock.advance(Duration::seconds(1));
+    assert_eq!(inv.sweep_expired(spec.id, 100).await.expect("sweep"), vec![], "nothing expired");
+    assert!(over(inv.hold_seats(&HoldSeats { show: spec.id, owner: a, seats: ids(&[4]) }).await), "still 4 held");
+    assert!(over(inv.hold_best(&HoldBest { owner: a, ..best(spec.id, 1) }).await));
+    assert_eq!(statuses(&snap(inv, spec.id).await, &[0, 1, 2, 3]), [SeatStatus::Held; 4]);
+    inv.release(&action(&h)).await.expect("the whole token releases");
+    hold(inv, spec.id, a, &[4, 5, 6, 7]).await;
+}
+
 /// Malformed and unauthorized requests get typed errors and change nothing (DESIGN I8).
 pub async fn bad_requests_change_nothing<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
