@@ -1,11 +1,12 @@
-//! The seat state machine as pure functions (DESIGN section 3).
+//! The seat state machine as pure functions (docs/design.md, "The seat
+//! state machine").
 //!
 //! Backends must reproduce these transitions atomically; the reference model
 //! ([`crate::model::ShowModel`]) and the conformance suite hold them to it.
 //!
-//! Times are Unix milliseconds from the backend's one clock (DESIGN I9). A
+//! Times are Unix milliseconds from the backend's one clock (design I8). A
 //! hold is live while `now < until`; from `until` on it counts as available
-//! (lazy expiry, DESIGN I5).
+//! (lazy expiry, design I5).
 //!
 //! Every transition bumps the per-seat `version`, the fencing token. When a
 //! transition touches several seats at once, they all take the same new
@@ -190,7 +191,7 @@ impl Applied {
 }
 
 /// Checks `op` against every seat of a group and, only if all pass, applies
-/// it to all of them (all-or-nothing, DESIGN I3).
+/// it to all of them (all-or-nothing, design I3).
 ///
 /// `ids[i]` names `seats[i]`; it is used only in errors. `now` is the
 /// backend's clock in Unix ms. The seats are unchanged when an error is

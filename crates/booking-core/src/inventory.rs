@@ -82,7 +82,7 @@ impl HoldItems {
 }
 
 /// Proof of a hold: what the owner presents to extend, release or sell it.
-/// A token whose `version` is older than the hold's is stale (DESIGN I4).
+/// A token whose `version` is older than the hold's is stale (design I4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HoldToken {
     /// The show.
@@ -148,7 +148,7 @@ pub struct Sell {
     /// The order the seats are sold to. Selling again with the same order
     /// (a retry after an unknown outcome) succeeds without a second effect.
     pub order: OrderId,
-    /// Proof of the captured payment (DESIGN I6).
+    /// Proof of the captured payment (design I6).
     pub payment: PaymentRef,
 }
 
@@ -434,7 +434,7 @@ pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<SeatChange>> + Send>>;
 /// Seat inventory for shows: the port every backend implements.
 ///
 /// All-or-nothing holds, fenced tokens, lazy expiry and a sweeper; see
-/// DESIGN.md for the invariants I1-I9 and the conformance suite
+/// docs/design.md for the invariants I1-I8 and the conformance suite
 /// (`booking_core::testkit`, feature `testkit`) that holds every
 /// implementation to them.
 ///
@@ -449,7 +449,7 @@ pub trait SeatInventory: Send + Sync + Debug {
     /// (see [`ShowSpec::validate`]).
     async fn create_show(&self, show: &ShowSpec) -> Result<()>;
 
-    /// Holds the named seats, all or none (DESIGN I3).
+    /// Holds the named seats, all or none (design I3).
     ///
     /// Errors: `UnknownShow`, `UnknownSeat`, `InvalidRequest` (no seats, a
     /// duplicate, more than the per-request maximum), `SeatsTaken` (naming
@@ -487,7 +487,7 @@ pub trait SeatInventory: Send + Sync + Debug {
     /// `InvalidRequest`.
     async fn release(&self, req: &HoldAction) -> Result<()>;
 
-    /// Sells a live hold to an order after payment capture (DESIGN I6). An
+    /// Sells a live hold to an order after payment capture (design I6). An
     /// order buys one hold once: a replay of the same request returns the
     /// first sale unchanged, any other sell of that order is refused (see
     /// [`SaleRecord`]).
@@ -542,7 +542,7 @@ pub trait SeatInventory: Send + Sync + Debug {
 }
 
 /// Request checks every backend applies before touching state, so that they
-/// all answer malformed requests alike (DESIGN I8).
+/// all answer malformed requests alike (design I7).
 pub mod validate {
     use super::*;
 

@@ -1,5 +1,5 @@
 //! A per-seat lock in front of any inventory, to shed contention before it
-//! reaches the store (DESIGN section 5: "Redis lock in front of PostgreSQL").
+//! reaches the store (docs/design.md, "Seat lock in front of an inventory").
 //!
 //! The lock only sheds load: a request that finds a seat locked by another
 //! request in flight is answered `SeatsTaken` at once instead of queueing on

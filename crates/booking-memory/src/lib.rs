@@ -72,7 +72,7 @@ impl MemoryInventory {
         Self::with_clock(std::sync::Arc::new(SystemClock))
     }
 
-    /// An empty inventory that decides expiry by `clock` (DESIGN I9); tests
+    /// An empty inventory that decides expiry by `clock` (design I8); tests
     /// pass a [`booking_core::ManualClock`].
     pub fn with_clock(clock: std::sync::Arc<dyn Clock>) -> Self {
         MemoryInventory {

@@ -4,7 +4,7 @@
 //! A request locks only the stripes of the seats it names, in ascending
 //! stripe order (so two requests can never wait on each other in a cycle),
 //! checks every seat with the pure state machine and applies the transition
-//! to all of them before unlocking: all or nothing (DESIGN I3). Requests on
+//! to all of them before unlocking: all or nothing (design I3). Requests on
 //! seats in different stripes run in parallel.
 
 use crate::feed::Feed;

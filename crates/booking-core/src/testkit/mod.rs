@@ -5,7 +5,7 @@
 //!
 //! Each behaviour is a plain `pub async fn` taking a [`Fixture`]: an
 //! inventory whose expiry decisions read the fixture's [`ManualClock`]
-//! (DESIGN I9), so tests move time and never sleep. Every behaviour creates
+//! (design I8), so tests move time and never sleep. Every behaviour creates
 //! its own shows with fresh ids, so one store may serve many tests at once.
 //!
 //! # Running it against a new backend

@@ -97,7 +97,7 @@ pub async fn create_show_validates<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     assert!(matches!(inv.snapshot(zero_pool.id).await, Err(InventoryError::UnknownShow(_))));
 }
 
-/// A hold shows as held, and a sale as sold, with versions bumped (DESIGN 3).
+/// A hold shows as held, and a sale as sold, with versions bumped (design: the seat state machine).
 pub async fn hold_and_sell<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 2, 6, 0, test_policy()).await;
@@ -125,7 +125,7 @@ pub async fn hold_and_sell<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     assert_eq!(s.seats[1].version, 2);
 }
 
-/// A multi-seat hold takes every seat or none (DESIGN I3).
+/// A multi-seat hold takes every seat or none (design I3).
 pub async fn holds_are_all_or_nothing<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 1, 8, 0, test_policy()).await;
@@ -137,7 +137,7 @@ pub async fn holds_are_all_or_nothing<I: SeatInventory + ?Sized>(fx: &Fixture<I>
     hold(inv, spec.id, OwnerId::new(), &[0, 1, 3]).await;
 }
 
-/// A seat has at most one live hold at a time (DESIGN I2).
+/// A seat has at most one live hold at a time (design I2).
 pub async fn holds_are_exclusive<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 1, 4, 0, test_policy()).await;
@@ -152,7 +152,7 @@ pub async fn holds_are_exclusive<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     assert!(matches!(err, Err(InventoryError::SeatsTaken { .. })), "a sold seat cannot be held: {err:?}");
 }
 
-/// Only the owner with the newest token may extend, release or sell (DESIGN I4).
+/// Only the owner with the newest token may extend, release or sell (design I4).
 pub async fn only_the_owner_with_the_current_token<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 1, 4, 4, test_policy()).await;
@@ -186,7 +186,7 @@ pub async fn only_the_owner_with_the_current_token<I: SeatInventory + ?Sized>(fx
 }
 
 /// A hold past its expiry counts as available at once, before any sweep
-/// (DESIGN I5), decided by the injected clock (I9).
+/// (design I5), decided by the injected clock (I8).
 pub async fn expired_holds_never_block<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 1, 4, 0, test_policy()).await;
@@ -322,7 +322,7 @@ pub async fn release_frees_seats<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
 /// Selling again with the same order returns the same sale and changes
 /// A sell replay (the same request again) returns the first sale, byte for
 /// byte, even after a refund; a different request for a sold order is a
-/// `SaleConflict` and changes nothing (DESIGN I4, I7).
+/// `SaleConflict` and changes nothing (design I4, I6).
 pub async fn sell_replays_are_idempotent<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 1, 6, 6, test_policy()).await;
@@ -373,7 +373,7 @@ pub async fn sell_replays_are_idempotent<I: SeatInventory + ?Sized>(fx: &Fixture
 
 /// A token proves the whole hold: a subset or superset of its seats, or
 /// another pool quantity, is refused by extend, release and sell, and
-/// changes nothing (DESIGN I4, I8).
+/// changes nothing (design I4, I7).
 pub async fn tokens_name_the_whole_hold<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 1, 6, 6, test_policy()).await;
@@ -681,7 +681,7 @@ pub async fn per_owner_limit_survives_forged_tokens<I: SeatInventory + ?Sized>(f
     hold(inv, spec.id, a, &[4, 5, 6, 7]).await;
 }
 
-/// Malformed and unauthorized requests get typed errors and change nothing (DESIGN I8).
+/// Malformed and unauthorized requests get typed errors and change nothing (design I7).
 pub async fn bad_requests_change_nothing<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 2, 5, 5, test_policy()).await;
@@ -861,7 +861,7 @@ fn no_limit() -> HoldPolicy {
 }
 
 /// 64 tasks race for 10 seats, holding, releasing and buying: exactly 10
-/// seats are sold, none twice (DESIGN I1, I2, I3).
+/// seats are sold, none twice (design I1, I2, I3).
 pub async fn race_many_tasks_few_seats<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
     const SEATS: u32 = 10;
     let spec = create(&*fx.inventory, 1, 1, SEATS, 0, no_limit()).await;
