@@ -37,9 +37,11 @@
 //! ```
 
 pub mod faults;
+pub mod lock;
 mod state_machine;
 mod suite;
 
+pub use lock::LockFixture;
 pub use state_machine::{Outcome, RefState, StateMachine, StateMachineBackend, Step, Tamper, config};
 pub use suite::*;
 
