@@ -464,6 +464,11 @@ impl Pool {
         Ok(*h)
     }
 
+    /// The live hold `hold` at `version`, owned by `owner`, unchanged.
+    pub fn verify(&self, owner: OwnerId, hold: HoldId, version: u64, now: i64) -> Result<PoolHold, InventoryError> {
+        self.check_holder(owner, hold, version, now).map(|i| self.holds[i])
+    }
+
     /// Releases a live hold; returns it as it was.
     pub fn release(
         &mut self,

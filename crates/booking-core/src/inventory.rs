@@ -480,6 +480,14 @@ pub trait SeatInventory: Send + Sync + Debug {
     /// `UnknownSeat`/`UnknownPool`, `InvalidRequest`.
     async fn extend(&self, req: &HoldAction) -> Result<Hold>;
 
+    /// Checks a hold without changing it: the hold as it stands when
+    /// `req`'s token is its current, whole token, presented by its owner,
+    /// and the hold is live. The checkout verifies a hold before it takes
+    /// money for it.
+    ///
+    /// Errors: as [`SeatInventory::release`].
+    async fn verify(&self, req: &HoldAction) -> Result<Hold>;
+
     /// Releases a live hold.
     ///
     /// Errors: `NotOwner`, `StaleToken`, `HoldExpired` (also for a hold

@@ -170,6 +170,10 @@ impl<L: SeatLock, I: SeatInventory> SeatInventory for LockedInventory<L, I> {
         self.inner.sweep_expired(show, limit).await
     }
 
+    async fn verify(&self, req: &HoldAction) -> Result<Hold> {
+        self.inner.verify(req).await
+    }
+
     async fn audit(&self, show: ShowId) -> Result<Audit> {
         self.inner.audit(show).await
     }

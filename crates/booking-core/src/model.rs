@@ -200,6 +200,27 @@ impl ShowModel {
         }
     }
 
+    /// Checks a hold as release would, changing nothing; returns it.
+    pub fn verify(&self, req: &HoldAction, now: i64) -> Result<Hold> {
+        self.check_show(&req.token)?;
+        let t = &req.token;
+        match self.check_items(&t.items)? {
+            Some(seats) => {
+                let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
+                let group = seats.iter().map(|s| &self.seats[s.0 as usize]);
+                fsm::check(group, &seats, &op, now)?;
+                held_hold(self.spec.id, req.owner, t, &self.seats[seats[0].0 as usize])
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else { unreachable!("checked above") };
+                let p = &self.pools[pool.0 as usize];
+                p.check_token_quantity(t.hold, quantity)?;
+                let h = p.verify(req.owner, t.hold, t.version, now)?;
+                Ok(self.hold_result(req.owner, t.hold, h.version, t.items.clone(), h.until, h.renewals))
+            }
+        }
+    }
+
     /// Releases a hold.
     pub fn release(&mut self, req: &HoldAction, now: i64) -> Result<u64> {
         self.check_show(&req.token)?;
@@ -351,6 +372,17 @@ pub fn push_expired(out: &mut Vec<ExpiredHold>, show: crate::ids::ShowId, hold: 
     match out.iter_mut().find(|e| e.hold == hold) {
         Some(ExpiredHold { items: HoldItems::Seats(s), .. }) => s.push(seat),
         _ => out.push(ExpiredHold { show, hold, owner, items: HoldItems::Seats(vec![seat]) }),
+    }
+}
+
+/// The hold a verified token names, read from one of its seats (all seats
+/// of a hold share its expiry and renewals).
+pub fn held_hold(show: crate::ids::ShowId, owner: OwnerId, token: &HoldToken, seat: &fsm::Seat) -> Result<Hold> {
+    match seat.state {
+        SeatState::Held { until, renewals, .. } => {
+            Ok(Hold::from_parts(show, owner, token.hold, token.version, token.items.clone(), until, renewals))
+        }
+        _ => Err(InventoryError::HoldExpired { hold: token.hold }),
     }
 }
 

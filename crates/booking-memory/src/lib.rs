@@ -218,6 +218,10 @@ impl SeatInventory for MemoryInventory {
         self.sweep_expired_sync(show, limit)
     }
 
+    async fn verify(&self, req: &HoldAction) -> Result<Hold> {
+        self.with_show(req.token.show, |s| s.verify(req, self.now()))
+    }
+
     async fn audit(&self, show: ShowId) -> Result<Audit> {
         self.with_show(show, |s| Ok(s.audit(self.now())))
     }

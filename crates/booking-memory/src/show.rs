@@ -365,6 +365,26 @@ impl ShowState {
         }
     }
 
+    pub(crate) fn verify(&self, req: &HoldAction, now: i64) -> Result<Hold> {
+        let t = &req.token;
+        match &t.items {
+            HoldItems::Seats(seats) => {
+                let seats =
+                    validate::seats_cow(self.spec.id, seats, self.seat_count, self.spec.policy.max_per_request)?;
+                let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
+                let locked = self.lock(&seats);
+                fsm::check(locked.seats(), &seats, &op, now)?;
+                booking_core::model::held_hold(self.spec.id, req.owner, t, locked.seat(0))
+            }
+            &HoldItems::Pool { pool, quantity } => {
+                let p = lock(self.check_pool_items(pool, quantity)?);
+                p.check_token_quantity(t.hold, quantity)?;
+                let h = p.verify(req.owner, t.hold, t.version, now)?;
+                Ok(self.hold_result(req.owner, t.hold, h.version, t.items.clone(), h.until, h.renewals))
+            }
+        }
+    }
+
     pub(crate) fn release(&self, req: &HoldAction, now: i64) -> Result<()> {
         let t = &req.token;
         match &t.items {

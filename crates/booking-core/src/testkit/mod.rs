@@ -90,6 +90,7 @@ macro_rules! conformance_suite {
             sell_replays_are_idempotent,
             tokens_name_the_whole_hold,
             audit_reports_owners_and_sales,
+            verify_checks_without_changing,
             refund_returns_seats_to_sale,
             block_and_unblock,
             best_available_prefers_adjacent_seats_without_orphans,

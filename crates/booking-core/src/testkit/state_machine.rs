@@ -112,6 +112,11 @@ pub enum Step {
         owner: u8,
         tamper: Tamper,
     },
+    Verify {
+        hold: Index,
+        owner: u8,
+        tamper: Tamper,
+    },
     Sell {
         hold: Index,
         owner: u8,
@@ -276,6 +281,8 @@ fn token_step() -> impl Strategy<Value = Step> {
             .prop_map(|(hold, owner, tamper)| Step::Extend { hold, owner, tamper }),
         2 => (any::<Index>(), token_owner(), tamper())
             .prop_map(|(hold, owner, tamper)| Step::Release { hold, owner, tamper }),
+        1 => (any::<Index>(), token_owner(), tamper())
+            .prop_map(|(hold, owner, tamper)| Step::Verify { hold, owner, tamper }),
         // Few orders and payments, so that replays, changed payments and
         // second holds sold to one order are common.
         3 => (any::<Index>(), token_owner(), tamper(), 0u8..3, prop_oneof![4 => Just(0u8), 1 => Just(1u8)])
@@ -329,6 +336,7 @@ enum Request {
     HoldPool(HoldPool),
     Extend(HoldAction),
     Release(HoldAction),
+    Verify(HoldAction),
     Sell(Sell),
     Refund(Refund),
     Block(Vec<SeatId>),
@@ -423,7 +431,11 @@ impl Sut {
             Step::HoldPool { owner: o, pool, quantity } => {
                 Request::HoldPool(HoldPool { show, owner: owner(*o), pool: PoolId(*pool), quantity: *quantity })
             }
-            Step::Extend { .. } | Step::Release { .. } | Step::Sell { .. } if self.holds.is_empty() => Request::Nothing,
+            Step::Extend { .. } | Step::Release { .. } | Step::Verify { .. } | Step::Sell { .. }
+                if self.holds.is_empty() =>
+            {
+                Request::Nothing
+            }
             Step::Extend { hold, owner, tamper } => {
                 let (owner, token) = token(hold, *owner, *tamper);
                 Request::Extend(HoldAction { owner, token })
@@ -431,6 +443,10 @@ impl Sut {
             Step::Release { hold, owner, tamper } => {
                 let (owner, token) = token(hold, *owner, *tamper);
                 Request::Release(HoldAction { owner, token })
+            }
+            Step::Verify { hold, owner, tamper } => {
+                let (owner, token) = token(hold, *owner, *tamper);
+                Request::Verify(HoldAction { owner, token })
             }
             Step::Sell { hold, owner, tamper, order: n, payment } => {
                 let (owner, token) = token(hold, *owner, *tamper);
@@ -471,6 +487,7 @@ impl Sut {
             Request::HoldPool(r) => outcome(&model.hold_pool(r.owner, r.pool, r.quantity, hold_id, now), held),
             Request::Extend(r) => outcome(&model.extend(r, now), held),
             Request::Release(r) => outcome(&model.release(r, now), |_| Outcome::Done),
+            Request::Verify(r) => outcome(&model.verify(r, now), held),
             Request::Sell(r) => outcome(&model.sell(r, now), sold),
             Request::Refund(r) => outcome(&model.refund(r, now), |_| Outcome::Done),
             Request::Block(s) => outcome(&model.block(s, now), |_| Outcome::Done),
@@ -496,6 +513,7 @@ impl Sut {
                 Request::HoldPool(r) => Answer::Hold(inv.hold_pool(&r).await),
                 Request::Extend(r) => Answer::Hold(inv.extend(&r).await),
                 Request::Release(r) => Answer::Unit(inv.release(&r).await),
+                Request::Verify(r) => Answer::Hold(inv.verify(&r).await),
                 Request::Sell(r) => Answer::Sale(inv.sell(&r).await),
                 Request::Refund(r) => Answer::Unit(inv.refund(&r).await),
                 Request::Block(s) => Answer::Unit(inv.block(show, &s).await),
@@ -510,7 +528,7 @@ impl Sut {
     fn keep(&mut self, req: &Request, answer: &Answer) {
         match answer {
             Answer::Hold(Ok(h)) => match req {
-                Request::Extend(_) => {
+                Request::Extend(_) | Request::Verify(_) => {
                     if let Some(old) = self.holds.iter_mut().find(|o| o.token.hold == h.token.hold) {
                         *old = h.clone();
                     }

@@ -413,6 +413,35 @@ pub async fn tokens_name_the_whole_hold<I: SeatInventory + ?Sized>(fx: &Fixture<
     inv.release(&action(&g)).await.expect("the whole pool token releases");
 }
 
+/// Verify answers as release would, and changes nothing: the hold as it
+/// stands for its current, whole token presented by its owner.
+pub async fn verify_checks_without_changing<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 6, 6, test_policy()).await;
+    let (a, b) = (OwnerId::new(), OwnerId::new());
+    let first = hold(inv, spec.id, a, &[1, 2]).await;
+    fx.clock.advance(Duration::seconds(10));
+    let h = inv.extend(&action(&first)).await.expect("extend");
+    let g = inv.hold_pool(&HoldPool { show: spec.id, owner: a, pool: PoolId(0), quantity: 2 }).await.expect("pool");
+    let before = snap(inv, spec.id).await;
+    for held in [&h, &g] {
+        assert_eq!(&inv.verify(&action(held)).await.expect("verify"), held);
+        let thief = HoldAction { owner: b, token: held.token.clone() };
+        assert!(matches!(inv.verify(&thief).await, Err(InventoryError::NotOwner { .. })));
+    }
+    assert!(matches!(inv.verify(&action(&first)).await, Err(InventoryError::StaleToken { .. })));
+    let mismatch = |e| matches!(e, Err(InventoryError::InvalidRequest(InvalidRequest::TokenMismatch)));
+    let part = HoldAction { owner: a, token: HoldToken { items: HoldItems::Seats(ids(&[1])), ..h.token.clone() } };
+    assert!(mismatch(inv.verify(&part).await));
+    let units = HoldItems::Pool { pool: PoolId(0), quantity: 3 };
+    let more = HoldAction { owner: a, token: HoldToken { items: units, ..g.token.clone() } };
+    assert!(mismatch(inv.verify(&more).await));
+    assert_eq!(snap(inv, spec.id).await, before, "verify changed nothing");
+    fx.clock.set(h.held_until);
+    assert!(matches!(inv.verify(&action(&h)).await, Err(InventoryError::HoldExpired { .. })));
+    assert!(matches!(inv.verify(&action(&g)).await, Err(InventoryError::HoldExpired { .. })));
+}
+
 /// The audit names every seat's owner, hold and order, every live pool hold
 /// and every sale record with its payment.
 pub async fn audit_reports_owners_and_sales<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
