@@ -5,8 +5,10 @@
 #[doc = include_str!("../../../README.md")]
 struct WorkspaceReadme;
 
+pub mod checkout;
 mod feed;
 mod hash;
+mod idempotency;
 mod ids;
 mod lock;
 mod owners;
@@ -19,6 +21,7 @@ use booking_core::{
     Audit, ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, InventoryError, Refund,
     Result, Sale, SeatId, SeatInventory, Sell, ShowId, ShowSpec, Snapshot, SystemClock,
 };
+pub use idempotency::MemoryIdempotencyStore;
 pub use lock::MemorySeatLock;
 use show::ShowState;
 use std::collections::HashMap;

@@ -40,7 +40,7 @@ impl IdempotencyKey {
 pub struct Fingerprint(pub [u8; 32]);
 
 /// A final response, kept to be replayed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StoredResponse {
     /// The status (an HTTP status code, or any code the application uses).
     pub status: u16,

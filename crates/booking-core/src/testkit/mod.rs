@@ -36,8 +36,11 @@
 //! }
 //! ```
 
+pub mod checkout;
 pub mod faults;
 pub mod lock;
+pub mod payments;
+pub mod saga;
 mod state_machine;
 mod suite;
 
