@@ -5,9 +5,10 @@
 -- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] 'B' block | 'U' unblock
 -- ARGV[3] feed MAXLEN   ARGV[4..] seat ids, ascending, unique
 --
--- Returns {'OK', version} | {'WRONG', {seat...}} | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+-- Returns {'OK', version} | {'WRONG', {seat...}} | {'NOSHOW'} | {'LOST'}
+local refused = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
 end
 local block = ARGV[2] == 'B'
 local now = 0

@@ -7,9 +7,10 @@
 -- ARGV[7] feed MAXLEN   ARGV[8..] seat ids, ascending, unique
 --
 -- Returns {'OK', version, until, renewals} | {'EXPIRED'} | {'NOTOWNER'}
---       | {'STALE', current} | {'RENEWALS'} | {'LIFETIME'} | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+--       | {'STALE', current} | {'RENEWALS'} | {'LIFETIME'} | {'NOSHOW'} | {'LOST'}
+local refused = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
 end
 local now = now_ms(ARGV[1])
 local owner, hold, version = ARGV[2], ARGV[3], tonumber(ARGV[4])

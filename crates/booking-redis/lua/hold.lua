@@ -9,9 +9,10 @@
 -- ARGV[9..] seat ids, ascending, unique, within the show
 --
 -- Returns {'OK', version, until} | {'LIMIT', would_hold, max}
---       | {'TAKEN', {seat...}} | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+--       | {'TAKEN', {seat...}} | {'NOSHOW'} | {'LOST'}
+local refused = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
 end
 local now = now_ms(ARGV[1])
 local owner, hold = ARGV[2], ARGV[3]

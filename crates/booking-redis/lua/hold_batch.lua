@@ -19,12 +19,13 @@
 --
 -- Returns one reply per request, in order, each as hold.lua's:
 --   {'OK', version, until} | {'LIMIT', would_hold, max}
---   | {'TAKEN', {seat...}} | {'NOSHOW'}
+--   | {'TAKEN', {seat...}} | {'NOSHOW'} | {'LOST'}
 local m = tonumber(ARGV[6])
 local out = {}
-if call('EXISTS', KEYS[1]) == 0 then
+local refused = show_check(KEYS[1], KEYS[2])
+if refused then
   for r = 1, m do
-    out[r] = { 'NOSHOW' }
+    out[r] = refused
   end
   return out
 end

@@ -12,9 +12,10 @@
 -- (they are then neither swept nor reported), as the model does.
 --
 -- Returns {'OK', version, until} | {'LIMIT', would_hold, max}
---       | {'CAPACITY', requested, available} | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+--       | {'CAPACITY', requested, available} | {'NOSHOW'} | {'LOST'}
+local refused = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
 end
 local now = now_ms(ARGV[1])
 local owner, hold = ARGV[2], ARGV[3]

@@ -7,11 +7,16 @@
 -- KEYS (Cluster-correct).
 --
 -- Encodings (all ids are exactly 32 lowercase hex digits, times Unix ms):
---   seat  (hash `seats`, field = seat id; absent = available, version 0)
+--   seat  (hash `seats`, field = seat id; absent = available, version 0,
+--     but only while the hash's marker field '#' is there: it is written
+--     with the show, so a hash that was evicted or deleted is told from one
+--     whose seats were never touched)
 --     "<v>|A"                                          available
 --     "<v>|H|<owner>|<hold>|<until>|<deadline>|<renewals>"  held
 --     "<v>|S|<owner>|<order>"                          sold
 --     "<v>|B"                                          blocked
+--   pools (hash `pools`): marker field '#' written with the show, as for
+--     the seats
 --   pool hold (hash `pholds`, field = hold id)
 --     "<pool>|<owner>|<quantity>|<until>|<deadline>|<renewals>|<version>"
 --   pool sales (hash `psales`, field = "<pool>:<order>"), oldest first:
@@ -52,6 +57,22 @@ end
 -- hold at p + 36, the until at p + 69 (ids are 32 characters).
 local function held_until(raw, p)
   return tonumber(sub(raw, p + 69, find(raw, '|', p + 70, true) - 1))
+end
+
+-- Whether the show exists with its data: nil and the marker's value when
+-- the marker field '#' is in `hash_key` (the show's `seats` or `pools`
+-- hash), else the refusal: {'NOSHOW'} when the show does not exist,
+-- {'LOST'} when it does but the hash is gone (evicted or deleted): missing
+-- seats must not read as free.
+local function show_check(meta_key, hash_key)
+  local mark = call('HGET', hash_key, '#')
+  if mark then
+    return nil, mark
+  end
+  if call('EXISTS', meta_key) == 0 then
+    return { 'NOSHOW' }
+  end
+  return { 'LOST' }
 end
 
 -- Runs `cmd key <items...>` in batches of at most 1000 items (Lua's stack

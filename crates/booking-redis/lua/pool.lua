@@ -54,4 +54,23 @@ local function pool_check_holder(h, owner, version, now)
   return nil
 end
 
+
+-- Units of pool `pool` under live holds at `now`: the pool's held units
+-- less those of its expired holds not reclaimed yet.
+local function pool_live_units(pools_key, pholds_key, pexp_key, pool, now)
+  local held = tonumber(call('HGET', pools_key, 'h:' .. pool) or '0')
+  local past = call('ZRANGEBYSCORE', pexp_key, '-inf', int(now))
+  if #past > 0 then
+    for _, raw in ipairs(batched('HMGET', pholds_key, past)) do
+      if raw then
+        local h = ph_decode(raw)
+        if h.pool == pool then
+          held = held - h.qty
+        end
+      end
+    end
+  end
+  return held
+end
+
 -- ---------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] feed
 -- ARGV[1] order id   ARGV[2] feed MAXLEN   ARGV[3..] seat ids, ascending, unique
 --
--- Returns {'OK', version} | {'NOTSOLD'} | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+-- Returns {'OK', version} | {'NOTSOLD'} | {'NOSHOW'} | {'LOST'}
+local refused = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
 end
 local order = ARGV[1]
 local ids, items = seat_list(3)

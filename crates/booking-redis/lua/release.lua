@@ -6,12 +6,13 @@
 -- ARGV[6..] seat ids, ascending, unique
 --
 -- Returns {'OK', version} | {'EXPIRED'} | {'NOTOWNER'} | {'STALE', current}
---       | {'NOSHOW'}
+--       | {'NOSHOW'} | {'LOST'}
 --
--- The show's existence is checked only before a refusal: a seat held under
--- the token exists only in a show that exists (the hold script checked it),
--- and of a show that does not exist every seat reads as absent, which no
--- token passes.
+-- The show's existence (and its seat hash's marker) is checked only before
+-- a refusal: a seat held under the token exists only in a show that exists
+-- (the hold script checked it), and of a show that does not exist (or
+-- whose seat hash was lost) every seat reads as absent, which no token
+-- passes.
 local now = now_ms(ARGV[1])
 local owner, hold, version = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local ids, items = seat_list(6)
@@ -26,10 +27,7 @@ for _, raw in ipairs(batched('HMGET', KEYS[2], ids)) do
   if not (raw and find(raw, pre, 1, true) == 1 and tonumber(sub(raw, at, find(raw, '|', at, true) - 1)) > now) then
     local err = check_holder(seat_decode(raw), owner, hold, version, now)
     if err then
-      if call('EXISTS', KEYS[1]) == 0 then
-        return { 'NOSHOW' }
-      end
-      return err
+      return show_check(KEYS[1], KEYS[2]) or err
     end
   end
 end

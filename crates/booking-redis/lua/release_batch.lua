@@ -12,7 +12,7 @@
 --
 -- Returns one reply per request, in order, each as release.lua's:
 --   {'OK', version} | {'EXPIRED'} | {'NOTOWNER'} | {'STALE', current}
---   | {'NOSHOW'}
+--   | {'NOSHOW'} | {'LOST'}
 local m = tonumber(ARGV[2])
 local starts, nows, fields = read_requests(3, m, 5)
 -- Every seat's current state, updated as requests succeed.
@@ -36,11 +36,9 @@ for r = 1, m do
       err = check_holder(seat_decode(raw), owner, hold, version, now)
       if err then
         if exists == nil then
-          exists = call('EXISTS', KEYS[1]) == 1
+          exists = show_check(KEYS[1], KEYS[2]) or false
         end
-        if not exists then
-          err = { 'NOSHOW' }
-        end
+        err = exists or err
         break
       end
     end

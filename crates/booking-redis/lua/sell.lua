@@ -7,9 +7,10 @@
 -- ARGV[7] feed MAXLEN   ARGV[8..] seat ids, ascending, unique
 --
 -- Returns {'OK', version, changed (0|1)} | {'EXPIRED'} | {'NOTOWNER'}
---       | {'STALE', current} | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+--       | {'STALE', current} | {'NOSHOW'} | {'LOST'}
+local refused = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
 end
 local now = now_ms(ARGV[1])
 local owner, hold, version, order = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]

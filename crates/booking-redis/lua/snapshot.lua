@@ -9,9 +9,10 @@
 --
 -- Returns {'OK', now, held_by_owner, {seat, state, ...},
 --          {pools field, value, ...}, {expired pool hold record...}}
---       | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+--       | {'NOSHOW'} | {'LOST'}
+local refused = show_check(KEYS[1], KEYS[2]) or show_check(KEYS[1], KEYS[3])
+if refused then
+  return refused
 end
 local now = now_ms(ARGV[1])
 local held = 0

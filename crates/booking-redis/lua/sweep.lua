@@ -8,9 +8,10 @@
 -- ARGV[3] feed MAXLEN
 --
 -- Returns {'OK', {{'s', hold, owner, {seat...}} | {'p', hold, owner, pool, quantity} ...}}
---       | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+--       | {'NOSHOW'} | {'LOST'}
+local refused = show_check(KEYS[1], KEYS[2]) or show_check(KEYS[1], KEYS[4])
+if refused then
+  return refused
 end
 local now = now_ms(ARGV[1])
 local limit = tonumber(ARGV[2])

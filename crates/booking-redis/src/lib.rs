@@ -3,6 +3,7 @@
 mod coalesce;
 mod codec;
 mod conn;
+mod durability;
 mod error;
 mod feed;
 pub mod keys;
@@ -12,6 +13,8 @@ pub mod scripts;
 pub mod testkit;
 
 pub use coalesce::CoalesceStats;
+pub use durability::SaleDurability;
+pub use error::StoreError;
 pub use keys::{ShowKeys, key_slot};
 pub use lock::{RedisSeatLock, RedisSeatLockBuilder};
 pub use redis;
@@ -23,8 +26,8 @@ use booking_core::fsm::SeatStatus;
 use booking_core::layout::RowRange;
 use booking_core::{
     ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats, HoldToken,
-    InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PoolId, PoolView, PriceCategory, Refund, Result, Sale,
-    SeatId, SeatInventory, SeatView, Sell, ShowId, ShowSpec, Snapshot, validate,
+    InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PaymentRef, PoolId, PoolView, PriceCategory, Refund,
+    Result, Sale, SeatId, SeatInventory, SeatView, Sell, ShowId, ShowSpec, Snapshot, validate,
 };
 use codec::{Reply, bad, bytes, hex_id, int};
 use conn::{Conn, Target};
@@ -73,6 +76,7 @@ struct Inner {
     shows: RwLock<HashMap<ShowId, Arc<ShowInfo>>>,
     coalesce: Option<coalesce::Settings>,
     lanes: OnceLock<coalesce::Coalescer>,
+    durability: Option<SaleDurability>,
 }
 
 impl fmt::Debug for RedisInventory {
@@ -152,6 +156,8 @@ pub struct RedisInventoryBuilder {
     response_timeout: Duration,
     connection_timeout: Duration,
     coalesce: Option<coalesce::Settings>,
+    check_eviction: bool,
+    durability: Option<SaleDurability>,
 }
 
 impl RedisInventoryBuilder {
@@ -246,12 +252,54 @@ impl RedisInventoryBuilder {
         self
     }
 
+    /// Skips the check that the server (every Cluster master) has
+    /// `maxmemory-policy noeviction`, for servers that do not let clients
+    /// read their configuration (`CONFIG GET` disabled, as on some managed
+    /// services). Only when the operator has made sure the policy is
+    /// `noeviction`: under any other policy Redis may evict a show's seats
+    /// (sold seats would be sold again) or an owner's index (the per-owner
+    /// limit would be reset).
+    pub fn assume_noeviction(mut self) -> Self {
+        self.check_eviction = false;
+        self
+    }
+
+    /// Makes `sell` (and [`RedisInventory::restore_sale`]) wait until the
+    /// sale reached the show's master's append-only file and/or the given
+    /// number of replicas, before answering. Off by default: Redis
+    /// acknowledges a script once it ran in memory (see the crate docs,
+    /// "Durability", for what each persistence setting then keeps).
+    ///
+    /// - [`SaleDurability::local_aof`]: `WAITAOF 1 <replicas>`: the sale
+    ///   is fsynced to the master's append-only file (and that of the
+    ///   replicas asked for). Needs Redis 7.2 or newer with `appendonly
+    ///   yes` on every master, checked by [`build`](Self::build)
+    ///   ([`StoreError::DurabilityUnsupported`] otherwise).
+    /// - [`SaleDurability::replicas`]: `WAIT <replicas>`: that many
+    ///   replicas received the sale (in memory), so a failover to one of
+    ///   them keeps it. Any Redis version.
+    ///
+    /// When the server does not confirm within the timeout, the call fails
+    /// with `OutcomeUnknown` carrying [`StoreError::DurabilityNotConfirmed`]:
+    /// the sale was applied, but may not survive a crash; retrying the
+    /// `sell` with the same order is a replay that waits again. Only sales
+    /// wait: a lost hold only frees its seats.
+    pub fn sale_durability(mut self, durability: SaleDurability) -> Self {
+        self.durability = Some(durability);
+        self
+    }
+
     /// Connects and checks the server answers (on a Cluster: discovers the
     /// nodes and slots from the seeds, connects to every master and checks
-    /// each answers).
+    /// each answers), that it cannot evict keys (`maxmemory-policy
+    /// noeviction` on every master, unless
+    /// [`assume_noeviction`](Self::assume_noeviction)), and that it
+    /// supports the [`sale_durability`](Self::sale_durability) asked for.
     ///
     /// Errors: `InvalidRequest` for a prefix with braces, `Unavailable`
-    /// when the server (a Cluster node) cannot be reached.
+    /// when the server (a Cluster node) cannot be reached, `Backend` with a
+    /// [`StoreError`] (`EvictionPolicy`, `PolicyUnknown`,
+    /// `DurabilityUnsupported`) when a check fails.
     pub async fn build(self) -> Result<RedisInventory> {
         if self.prefix.contains(['{', '}']) {
             return Err(InvalidRequest::InvalidShow("the key prefix must not contain '{' or '}'".into()).into());
@@ -275,6 +323,13 @@ impl RedisInventoryBuilder {
         };
         // On a Cluster, PING goes to every node and succeeds only if all answer.
         let _: Value = redis::cmd("PING").query_async(&mut conn).await.map_err(|e| from_redis(e, Effect::Read))?;
+        let server = self.target.addrs().join(",");
+        if self.check_eviction {
+            durability::check_eviction(&mut conn, &server).await?;
+        }
+        if let Some(d) = &self.durability {
+            durability::check_durability(&mut conn, &server, d).await?;
+        }
         Ok(RedisInventory {
             inner: Arc::new(Inner {
                 conn,
@@ -288,6 +343,7 @@ impl RedisInventoryBuilder {
                 shows: RwLock::new(HashMap::new()),
                 coalesce: self.coalesce,
                 lanes: OnceLock::new(),
+                durability: self.durability.filter(SaleDurability::waits),
             }),
         })
     }
@@ -364,6 +420,8 @@ impl RedisInventory {
             response_timeout: Duration::from_secs(5),
             connection_timeout: Duration::from_secs(2),
             coalesce: None,
+            check_eviction: true,
+            durability: None,
         }
     }
 
@@ -371,6 +429,134 @@ impl RedisInventory {
     /// server's clock.
     pub async fn connect(url: &str) -> Result<Self> {
         Self::builder(url)?.build().await
+    }
+
+    /// Puts a sale back from the application's durable order log, after
+    /// Redis lost it (a crash under `appendfsync everysec`, a failover to a
+    /// replica that had not received it; see the crate docs,
+    /// "Durability"). Idempotent and keyed by the order: replaying a whole
+    /// order log after a loss restores what was lost and leaves the rest.
+    ///
+    /// Seats: each seat of `entry.sale.items` that is already sold to
+    /// `entry.sale.order` is left alone; each one available, held under an
+    /// expired hold, or held under the sale's own hold (`entry.token.hold`:
+    /// the hold survived the loss, its sale did not) is sold to the order,
+    /// at a new version (1 + the highest of theirs), with a `Sold` change
+    /// on the feed. A seat in any other state (sold to another order,
+    /// blocked, held live by another hold) refuses the whole restore with
+    /// `SeatsTaken` naming those seats: someone else got it after the loss,
+    /// and only the application can settle that.
+    ///
+    /// Pool units: a sale from the same hold already recorded for the order
+    /// is left alone; a surviving record of the sale's own hold becomes the
+    /// sale; otherwise the units are sold if the pool has that many free
+    /// (`InsufficientCapacity` if not).
+    ///
+    /// Pass each order's items as the log has them now: a seat refunded
+    /// after the sale is available again, and restoring the original items
+    /// would sell it again. Waits for [`RedisInventoryBuilder::sale_durability`]
+    /// as `sell` does.
+    ///
+    /// Errors: `UnknownShow`, `InvalidRequest(TokenMismatch)` (the token
+    /// is for another show or other items than the sale),
+    /// `InvalidRequest(BadPaymentRef)`, `UnknownSeat`/`UnknownPool`,
+    /// `SeatsTaken`, `InsufficientCapacity`, [`StoreError::DataLost`].
+    pub async fn restore_sale(&self, entry: &RestoreSale) -> Result<Restored> {
+        let (sale, t) = (&entry.sale, &entry.token);
+        let info = self.show(sale.show).await?;
+        if t.show != sale.show || t.items != sale.items {
+            return Err(InvalidRequest::TokenMismatch.into());
+        }
+        validate::payment(&entry.payment)?;
+        let k = &info.keys;
+        let mut args = Args::with_capacity(8);
+        args.push(self.now_arg())
+            .push(hex(sale.owner.as_u128()))
+            .push(hex(t.hold.as_u128()))
+            .push(hex(sale.order.as_u128()))
+            .push(&entry.payment.0)
+            .push(self.inner.feed_max_len);
+        let (r, ctx) = match info.check_items(&sale.items)? {
+            Some(seats) => {
+                for s in &seats {
+                    args.push(s.0);
+                }
+                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed];
+                (self.run_sale(&scripts::LOADED.RESTORE, &keys, args).await?, Ctx::new(sale.show))
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = sale.items else { return Err(bad("pool sale expected")) };
+                args.push(pool.0).push(quantity);
+                let keys = [&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.pool_sales, &k.orders, &k.feed];
+                (self.run_sale(&scripts::LOADED.RESTORE_POOL, &keys, args).await?, Ctx { pool, ..Ctx::new(sale.show) })
+            }
+        };
+        match r.status() {
+            b"OK" => Ok(Restored::Applied { version: r.int(1)? as u64 }),
+            b"ALREADY" => Ok(Restored::AlreadySold),
+            _ => Err(self.refused(&r, ctx)),
+        }
+    }
+
+    /// Runs a script that may sell (`sell`, `restore_sale`) and, when the
+    /// builder asked for [`SaleDurability`], waits for the sale to reach the
+    /// append-only file or the replicas before answering.
+    ///
+    /// On one server the wait is sent in one pipeline with the script, on
+    /// the same connection: `WAIT`/`WAITAOF` wait for the connection's own
+    /// latest write, which a reconnection between the two would lose. On a
+    /// Cluster the wait goes, after the script's answer, to the master of
+    /// the show's slot.
+    async fn run_sale(&self, script: &Script, keys: &[&str], args: Args) -> Result<Reply> {
+        let Some(d) = self.inner.durability else { return self.run(script, keys, args, Effect::Write).await };
+        let applied = |r: &Reply| matches!(r.status(), b"OK" | b"ALREADY");
+        let unconfirmed = |e: redis::RedisError| InventoryError::OutcomeUnknown(Box::new(e));
+        let mut conn = self.inner.conn.clone();
+        if let Conn::Cluster(_) = conn {
+            let r = self.run(script, keys, args, Effect::Write).await?;
+            if applied(&r) {
+                let slot = key_slot(keys[0].as_bytes());
+                let answer = conn.on_slot(d.command(), slot).await.map_err(unconfirmed)?;
+                d.confirmed(&answer)?;
+            }
+            return Ok(r);
+        }
+        let mut eval = redis::cmd("EVALSHA");
+        eval.arg(script.get_hash()).arg(keys.len());
+        for key in keys {
+            eval.arg(*key);
+        }
+        for a in &args.0 {
+            eval.arg(&a[..]);
+        }
+        let mut pipe = redis::pipe();
+        pipe.add_command(eval).add_command(d.command()).ignore_errors();
+        let mut loaded = false;
+        loop {
+            let answers: Vec<Value> = pipe.query_async(&mut conn).await.map_err(|e| from_redis(e, Effect::Write))?;
+            let [ran, waited]: [Value; 2] =
+                answers.try_into().map_err(|a| bad(format!("sale pipeline answered {a:?}")))?;
+            let ran = match ran {
+                Value::ServerError(e) => {
+                    let e = redis::RedisError::from(e);
+                    if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) && !loaded {
+                        // Nothing ran: load the script and send both again.
+                        script.prepare_invoke().load_async(&mut conn).await.map_err(|e| from_redis(e, Effect::Read))?;
+                        loaded = true;
+                        continue;
+                    }
+                    return Err(from_redis(e, Effect::Write));
+                }
+                v => Reply::new(v)?,
+            };
+            if applied(&ran) {
+                match waited {
+                    Value::ServerError(e) => return Err(unconfirmed(e.into())),
+                    answer => d.confirmed(&answer)?,
+                }
+            }
+            return Ok(ran);
+        }
     }
 
     /// The coalescing lanes, started on first use, when enabled.
@@ -462,6 +648,7 @@ impl RedisInventory {
                 self.forget(ctx.show);
                 InventoryError::UnknownShow(ctx.show)
             }
+            b"LOST" => StoreError::DataLost { show: ctx.show }.into_inventory(),
             b"EXISTS" => InventoryError::ShowExists(ctx.show),
             b"EXPIRED" => InventoryError::HoldExpired { hold: ctx.hold() },
             b"NOTOWNER" => InventoryError::NotOwner { hold: ctx.hold() },
@@ -569,6 +756,9 @@ impl RedisInventory {
         let mut seats = vec![(0u64, SeatStatus::Available); info.seat_count()];
         for pair in r.list(3)?.chunks(2) {
             let [field, value] = pair else { return Err(bad("seat hash")) };
+            if bytes(field) == Some(b"#") {
+                continue;
+            }
             let id = int(field).ok_or_else(|| bad("seat field"))? as usize;
             let state = bytes(value).and_then(|v| codec::seat_status(v, now)).ok_or_else(|| bad("seat state"))?;
             if let Some(slot) = seats.get_mut(id) {
@@ -708,6 +898,34 @@ pub(crate) fn client_for(url: &str) -> Result<Client> {
     Client::open(info).map_err(bad_url)
 }
 
+/// A sale as the application's durable order log recorded it, for
+/// [`RedisInventory::restore_sale`]: what `sell` answered, and the token and
+/// payment it was sold with (the sale record's other parts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoreSale {
+    /// The sale `sell` answered (its items as they stand after any refund
+    /// the log recorded).
+    pub sale: Sale,
+    /// The token the sale was made with.
+    pub token: HoldToken,
+    /// The payment the sale was made with.
+    pub payment: PaymentRef,
+}
+
+/// What [`RedisInventory::restore_sale`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Restored {
+    /// The sale (or the part of it Redis had lost) was put back; its seats
+    /// (or its pool) are now at this version.
+    Applied {
+        /// The seats' (or pool's) version after the restore.
+        version: u64,
+    },
+    /// Redis still had the whole sale: nothing changed.
+    AlreadySold,
+}
+
 /// A show's state as read by the snapshot script.
 struct RawState {
     /// Seats plus units the asking owner holds live.
@@ -767,7 +985,7 @@ impl SeatInventory for RedisInventory {
         for p in &show.pools {
             args.push(p.capacity);
         }
-        let r = self.run(&scripts::LOADED.CREATE, &[&k.meta, &k.pools], args, Effect::Write).await?;
+        let r = self.run(&scripts::LOADED.CREATE, &[&k.meta, &k.pools, &k.seats], args, Effect::Write).await?;
         if r.status() != b"OK" {
             return Err(self.refused(&r, Ctx::new(show.id)));
         }
@@ -892,13 +1110,13 @@ impl SeatInventory for RedisInventory {
                     args.push(s.0);
                 }
                 let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed];
-                self.run(&scripts::LOADED.SELL, &keys, args, Effect::Write).await?
+                self.run_sale(&scripts::LOADED.SELL, &keys, args).await?
             }
             None => {
                 let HoldItems::Pool { pool, quantity } = t.items else { return Err(bad("pool token expected")) };
                 args.push(pool.0).push(quantity);
                 let keys = [&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.pool_sales, &k.orders, &k.feed];
-                self.run(&scripts::LOADED.SELL_POOL, &keys, args, Effect::Write).await?
+                self.run_sale(&scripts::LOADED.SELL_POOL, &keys, args).await?
             }
         };
         if r.status() != b"OK" {

@@ -65,6 +65,10 @@ scripts! {
     REFUND => ["lib.lua", "seat.lua"] "refund.lua";
     /// Refunds pool units.
     REFUND_POOL => ["lib.lua"] "refund_pool.lua";
+    /// Restores a sale of seats from the application's order log.
+    RESTORE => ["lib.lua", "seat.lua"] "restore.lua";
+    /// Restores a sale of pool units from the application's order log.
+    RESTORE_POOL => ["lib.lua", "pool.lua"] "restore_pool.lua";
     /// Blocks or unblocks seats.
     BLOCK => ["lib.lua", "seat.lua"] "block.lua";
     /// Frees expired holds.
