@@ -3,7 +3,8 @@
 -- there), every pool empty. The markers ('#' in `seats` and in `pools`)
 -- are what tells a show whose hash was lost from one never touched.
 --
--- KEYS[1] meta   KEYS[2] pools   KEYS[3] seats
+-- KEYS[1] meta   KEYS[2] pools   KEYS[3] seats   KEYS[4] free (the free-seat
+-- index: every seat's bit set)
 -- ARGV[1] the show's specification (JSON)   ARGV[2] seat count
 -- ARGV[3..] pool capacities, by pool id
 --
@@ -12,11 +13,17 @@
 if call('EXISTS', KEYS[1]) == 1 then
   return { 'EXISTS' }
 end
-if call('EXISTS', KEYS[2], KEYS[3]) > 0 then
+if call('EXISTS', KEYS[2], KEYS[3], KEYS[4]) > 0 then
   return { 'LOST' }
 end
 call('HSET', KEYS[1], 'spec', ARGV[1], 'seats', ARGV[2], 'pools', int(#ARGV - 2), 'seq', 0)
 call('HSET', KEYS[3], '#', '0')
+local n = tonumber(ARGV[2])
+local bitmap = string.rep('\255', math.floor(n / 8))
+if n % 8 > 0 then
+  bitmap = bitmap .. string.char(256 - 2 ^ (8 - n % 8))
+end
+call('SET', KEYS[4], bitmap)
 local fields = { '#', '1' }
 for i = 3, #ARGV do
   local p = int(i - 3)

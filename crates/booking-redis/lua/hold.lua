@@ -2,6 +2,7 @@
 --
 -- KEYS[1] meta    KEYS[2] seats   KEYS[3] sexp (seat expiries)
 -- KEYS[4] own:<owner> (the owner's index)   KEYS[5] pholds   KEYS[6] feed
+-- KEYS[7] free (the free-seat index)
 -- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] ttl ms   ARGV[5] max hold lifetime ms
 -- ARGV[6] per-owner limit (-1 = none)   ARGV[7] feed MAXLEN
@@ -10,7 +11,7 @@
 --
 -- Returns {'OK', version, until} | {'LIMIT', would_hold, max}
 --       | {'TAKEN', {seat...}} | {'NOSHOW'} | {'LOST'}
-local refused = show_check(KEYS[1], KEYS[2])
+local refused, fc = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
 end
@@ -71,6 +72,7 @@ for i, id in ipairs(ids) do
   pairs_[2 * i] = id
 end
 batched('ZADD', KEYS[3], pairs_)
+free_bits(KEYS[7], ids, held_bit(untl, tonumber(fc)))
 if maxown >= 0 then
   owner_save(KEYS[4], live, ids, tonumber(ARGV[8]))
 end

@@ -15,6 +15,13 @@
 --     "<v>|H|<owner>|<hold>|<until>|<deadline>|<renewals>"  held
 --     "<v>|S|<owner>|<order>"                          sold
 --     "<v>|B"                                          blocked
+--   free-seat index (string `free`, a bitmap, bit = seat id): bit 1 when
+--     the seat is available at the index's time `fc` (the value of the
+--     seat hash's marker '#'): available, or held with until <= fc. Every
+--     script that changes a seat sets its bit; best.lua moves `fc` to its
+--     own now first (flipping the bits of the holds whose expiry lies in
+--     between, found in `sexp`), so that the bitmap then says exactly which
+--     seats are free, and picks from it.
 --   pools (hash `pools`): marker field '#' written with the show, as for
 --     the seats
 --   pool hold (hash `pholds`, field = hold id)
@@ -73,6 +80,31 @@ local function show_check(meta_key, hash_key)
     return { 'NOSHOW' }
   end
   return { 'LOST' }
+end
+
+-- Sets the free-seat index bits of seats `ids` to `bit` ('0' or '1').
+local function free_bits(free_key, ids, bit)
+  local n = #ids
+  if n == 1 then
+    call('SETBIT', free_key, ids[1], bit)
+  elseif n > 1 then
+    local args = {}
+    for i, id in ipairs(ids) do
+      args[4 * i - 3], args[4 * i - 2], args[4 * i - 1], args[4 * i] = 'SET', 'u1', id, bit
+    end
+    for i = 1, #args, 1000 do
+      call('BITFIELD', free_key, unpack(args, i, math.min(i + 999, #args)))
+    end
+  end
+end
+
+-- The free-seat index bit of a seat held until `untl`, the index's time
+-- being `fc`.
+local function held_bit(untl, fc)
+  if untl <= fc then
+    return '1'
+  end
+  return '0'
 end
 
 -- Runs `cmd key <items...>` in batches of at most 1000 items (Lua's stack

@@ -1,6 +1,6 @@
 -- release.lua: the owner releases a live seat hold.
 --
--- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed
+-- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed   KEYS[5] free
 -- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] token version   ARGV[5] feed MAXLEN
 -- ARGV[6..] seat ids, ascending, unique
@@ -41,5 +41,6 @@ for i, id in ipairs(ids) do
 end
 batched('HSET', KEYS[2], hpairs)
 batched('ZREM', KEYS[3], ids)
+free_bits(KEYS[5], ids, '1')
 emit(KEYS[1], KEYS[4], ARGV[5], 'released', hold, '', items, v)
 return { 'OK', v }

@@ -5,7 +5,7 @@
 -- show-existence check (only before a refusal, as in release.lua); each
 -- release still gets its own feed entry (XADD).
 --
--- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed
+-- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed   KEYS[5] free
 -- ARGV[1] feed MAXLEN   ARGV[2] requests m
 -- then per request: now (Unix ms, '' = server TIME), owner, hold id,
 --   token version, seat count n, n seat ids (ascending, unique)
@@ -70,6 +70,7 @@ if #changed > 0 then
   end
   batched('HSET', KEYS[2], hpairs)
   batched('ZREM', KEYS[3], changed)
+  free_bits(KEYS[5], changed, '1')
   emit_many(KEYS[1], KEYS[4], ARGV[1], 'released', fholds, fitems, fversions)
 end
 return out

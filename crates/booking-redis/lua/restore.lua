@@ -8,6 +8,7 @@
 -- restore.
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] orders   KEYS[5] feed
+-- KEYS[6] free
 -- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] order id   ARGV[5] payment reference   ARGV[6] feed MAXLEN
 -- ARGV[7..] seat ids, ascending, unique, within the show
@@ -52,5 +53,6 @@ for i, id in ipairs(todo) do
 end
 batched('HSET', KEYS[2], hpairs)
 batched('ZREM', KEYS[3], todo)
+free_bits(KEYS[6], todo, '0')
 emit(KEYS[1], KEYS[5], ARGV[6], 'sold', hold, order, 's:' .. table.concat(todo, ','), v)
 return { 'OK', v }

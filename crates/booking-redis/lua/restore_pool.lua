@@ -13,11 +13,12 @@
 --
 -- Returns {'OK', version} | {'ALREADY'} | {'CAPACITY', requested, available}
 --       | {'NOSHOW'} | {'LOST'}
-local refused = show_check(KEYS[1], KEYS[2])
+local refused, t = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
 end
 local now = now_ms(ARGV[1])
+pool_sync(KEYS[2], KEYS[3], KEYS[4], tonumber(t), now)
 local owner, hold, order = ARGV[2], ARGV[3], ARGV[4]
 local pool, qty = ARGV[7], tonumber(ARGV[8])
 local sale_field = pool .. ':' .. order
@@ -33,12 +34,12 @@ if sales then
 end
 
 local own = ph_find(KEYS[3], hold, pool)
-local live, own_live = pool_live_units(KEYS[2], KEYS[3], KEYS[4], pool, now), 0
+local own_live = 0
 if own and own.untl > now then
   own_live = own.qty
 end
-local f = call('HMGET', KEYS[2], 'c:' .. pool, 's:' .. pool)
-local cap, sold = tonumber(f[1] or '0'), tonumber(f[2] or '0')
+local f = call('HMGET', KEYS[2], 'c:' .. pool, 's:' .. pool, 'h:' .. pool)
+local cap, sold, live = tonumber(f[1] or '0'), tonumber(f[2] or '0'), tonumber(f[3] or '0')
 local available = math.max(0, cap - sold - (live - own_live))
 if qty > available then
   return { 'CAPACITY', qty, available }
@@ -47,7 +48,11 @@ end
 if own then
   call('HDEL', KEYS[3], hold)
   call('ZREM', KEYS[4], hold)
-  call('HINCRBY', KEYS[2], 'h:' .. pool, -own.qty)
+  if own_live > 0 then
+    call('HINCRBY', KEYS[2], 'h:' .. pool, int(-own.qty))
+  else
+    call('HINCRBY', KEYS[2], 'x:' .. pool, int(-own.qty))
+  end
 end
 local v = call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
 call('HINCRBY', KEYS[2], 's:' .. pool, qty)

@@ -2,6 +2,7 @@
 -- A replay for the same order and owner changes nothing and succeeds.
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] orders   KEYS[5] feed
+-- KEYS[6] free
 -- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] token version   ARGV[5] order id   ARGV[6] payment reference
 -- ARGV[7] feed MAXLEN   ARGV[8..] seat ids, ascending, unique
@@ -46,6 +47,7 @@ for i, id in ipairs(ids) do
 end
 batched('HSET', KEYS[2], hpairs)
 batched('ZREM', KEYS[3], ids)
+free_bits(KEYS[6], ids, '0')
 call('HSETNX', KEYS[4], order, ARGV[6])
 emit(KEYS[1], KEYS[5], ARGV[7], 'sold', hold, order, items, v)
 return { 'OK', v, 1 }

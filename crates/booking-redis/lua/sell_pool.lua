@@ -10,11 +10,12 @@
 --
 -- Returns {'OK', version, changed (0|1)} | {'MISMATCH'} | {'EXPIRED'}
 --       | {'NOTOWNER'} | {'STALE', current} | {'NOSHOW'} | {'LOST'}
-local refused = show_check(KEYS[1], KEYS[2])
+local refused, t = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
 end
 local now = now_ms(ARGV[1])
+pool_sync(KEYS[2], KEYS[3], KEYS[4], tonumber(t), now)
 local owner, hold, version, order = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local pool, qty = ARGV[8], tonumber(ARGV[9])
 local sale_field = pool .. ':' .. order

@@ -20,14 +20,13 @@ pub use lock::{RedisSeatLock, RedisSeatLockBuilder};
 pub use redis;
 
 use async_trait::async_trait;
-use booking_core::best::{PickRequest, pick_best};
 use booking_core::clock::millis_to_datetime;
 use booking_core::fsm::SeatStatus;
 use booking_core::layout::RowRange;
 use booking_core::{
     ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats, HoldToken,
     InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PaymentRef, PoolId, PoolView, PriceCategory, Refund,
-    Result, Sale, SeatId, SeatInventory, SeatView, Sell, ShowId, ShowSpec, Snapshot, validate,
+    Result, Sale, SeatId, SeatInventory, SeatView, SectionId, Sell, ShowId, ShowSpec, Snapshot, validate,
 };
 use codec::{Reply, bad, bytes, hex_id, int};
 use conn::{Conn, Target};
@@ -37,7 +36,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, Script, Value};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 /// The key prefix used when none is configured.
@@ -45,9 +44,6 @@ pub const DEFAULT_PREFIX: &str = "booking:";
 /// How many change-feed entries a show's stream keeps (about; trimming is
 /// approximate) when not configured.
 pub const DEFAULT_FEED_MAX_LEN: u64 = 100_000;
-/// How often best-available re-picks when a concurrent hold took a picked
-/// seat first, when not configured.
-pub const DEFAULT_BEST_ATTEMPTS: u32 = 8;
 
 /// Seat inventory on Redis: every operation on a show is one Lua script on
 /// the show's Cluster slot. See the crate docs for the key layout, the
@@ -70,7 +66,6 @@ struct Inner {
     prefix: String,
     clock: Option<Arc<dyn Clock>>,
     feed_max_len: u64,
-    best_attempts: u32,
     feed_block: Duration,
     response_timeout: Duration,
     shows: RwLock<HashMap<ShowId, Arc<ShowInfo>>>,
@@ -95,19 +90,51 @@ impl fmt::Debug for RedisInventory {
 /// changes once created, so it is read from Redis once per process.
 struct ShowInfo {
     spec: ShowSpec,
-    rows: Vec<RowRange>,
     categories: Vec<PriceCategory>,
     keys: ShowKeys,
+    /// The rows best-available picks from, as `lua/best.lua` reads them:
+    /// all of them (`None`) and per section.
+    row_specs: HashMap<Option<SectionId>, String>,
+    /// Per price category asked for, its seats as a bitmap (made on first
+    /// use).
+    category_masks: Mutex<HashMap<PriceCategory, Arc<Vec<u8>>>>,
 }
 
 impl ShowInfo {
     fn new(prefix: &str, spec: ShowSpec) -> Self {
+        let rows = spec.layout.rows();
+        let mut row_specs = HashMap::new();
+        row_specs.insert(None, row_spec(rows.iter()));
+        for r in &rows {
+            row_specs
+                .entry(Some(r.section))
+                .or_insert_with(|| row_spec(rows.iter().filter(|x| x.section == r.section)));
+        }
         ShowInfo {
-            rows: spec.layout.rows(),
             categories: spec.layout.seats().into_iter().map(|s| s.category).collect(),
             keys: ShowKeys::new(prefix, spec.id),
+            row_specs,
+            category_masks: Mutex::new(HashMap::new()),
             spec,
         }
+    }
+
+    /// The seats of `category` as a bitmap (bit = seat id, most significant
+    /// bit first, as Redis numbers bits).
+    fn category_mask(&self, category: PriceCategory) -> Arc<Vec<u8>> {
+        let mut masks = self.category_masks.lock().unwrap_or_else(|e| e.into_inner());
+        masks
+            .entry(category)
+            .or_insert_with(|| {
+                let mut mask = vec![0u8; self.categories.len().div_ceil(8)];
+                for (i, c) in self.categories.iter().enumerate() {
+                    if *c == category {
+                        mask[i / 8] |= 0x80 >> (i % 8);
+                    }
+                }
+                Arc::new(mask)
+            })
+            .clone()
     }
 
     fn seat_count(&self) -> usize {
@@ -151,7 +178,6 @@ pub struct RedisInventoryBuilder {
     prefix: String,
     clock: Option<Arc<dyn Clock>>,
     feed_max_len: u64,
-    best_attempts: u32,
     feed_block: Duration,
     response_timeout: Duration,
     connection_timeout: Duration,
@@ -183,15 +209,6 @@ impl RedisInventoryBuilder {
     /// than this gets `FeedLagged`.
     pub fn feed_max_len(mut self, entries: u64) -> Self {
         self.feed_max_len = entries.max(1);
-        self
-    }
-
-    /// How many times best-available picks again when a concurrent request
-    /// took a picked seat between the read and the hold (default
-    /// [`DEFAULT_BEST_ATTEMPTS`], at least 1). After the last attempt the
-    /// caller gets `SeatsTaken`.
-    pub fn best_available_attempts(mut self, attempts: u32) -> Self {
-        self.best_attempts = attempts.max(1);
         self
     }
 
@@ -337,7 +354,6 @@ impl RedisInventoryBuilder {
                 prefix: self.prefix,
                 clock: self.clock,
                 feed_max_len: self.feed_max_len,
-                best_attempts: self.best_attempts,
                 feed_block: self.feed_block,
                 response_timeout: self.response_timeout,
                 shows: RwLock::new(HashMap::new()),
@@ -415,7 +431,6 @@ impl RedisInventory {
             prefix: DEFAULT_PREFIX.to_owned(),
             clock: None,
             feed_max_len: DEFAULT_FEED_MAX_LEN,
-            best_attempts: DEFAULT_BEST_ATTEMPTS,
             feed_block: Duration::from_secs(2),
             response_timeout: Duration::from_secs(5),
             connection_timeout: Duration::from_secs(2),
@@ -481,7 +496,7 @@ impl RedisInventory {
                 for s in &seats {
                     args.push(s.0);
                 }
-                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed];
+                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed, &k.free];
                 (self.run_sale(&scripts::LOADED.RESTORE, &keys, args).await?, Ctx::new(sale.show))
             }
             None => {
@@ -723,7 +738,7 @@ impl RedisInventory {
                     args.push(s.0);
                 }
                 let owner_key = k.owner(owner);
-                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed];
+                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free];
                 self.run(&scripts::LOADED.HOLD, &keys, args, Effect::Write).await?
             }
         };
@@ -740,19 +755,16 @@ impl RedisInventory {
     }
 
     /// Reads the show's state through the snapshot script.
-    async fn read(&self, info: &ShowInfo, owner: Option<OwnerId>, pools: bool) -> Result<RawState> {
+    async fn read(&self, info: &ShowInfo, pools: bool) -> Result<RawState> {
         let k = &info.keys;
-        let mut args = Args::with_capacity(3);
-        args.push(self.now_arg()).push(owner.map(|o| hex(o.as_u128())).unwrap_or_default()).push(u8::from(pools));
-        // The owner's index, or any key of the show when no owner is asked about.
-        let owner_key = owner.map_or_else(|| k.meta.clone(), |o| k.owner(o));
-        let keys = [&*k.meta, &k.seats, &k.pools, &k.pool_holds, &k.pool_expiry, &owner_key];
+        let mut args = Args::with_capacity(2);
+        args.push(self.now_arg()).push(u8::from(pools));
+        let keys = [&*k.meta, &k.seats, &k.pools, &k.pool_holds, &k.pool_expiry];
         let r = self.run(&scripts::LOADED.SNAPSHOT, &keys, args, Effect::Read).await?;
         if r.status() != b"OK" {
             return Err(self.refused(&r, Ctx::new(info.spec.id)));
         }
         let now = r.int(1)?;
-        let held = r.int(2)?;
         let mut seats = vec![(0u64, SeatStatus::Available); info.seat_count()];
         for pair in r.list(3)?.chunks(2) {
             let [field, value] = pair else { return Err(bad("seat hash")) };
@@ -771,11 +783,16 @@ impl RedisInventory {
                 pool_fields.insert(bytes(f).unwrap_or_default().to_vec(), int(v).unwrap_or(0));
             }
         }
+        // The counters' held units are as of the pools' time: less the
+        // holds expired since, plus those live again (an injected clock set
+        // back).
         let mut expired = vec![0i64; info.spec.pools.len()];
-        for raw in r.list(5)? {
-            let (pool, qty) = bytes(raw).and_then(codec::pool_hold_units).ok_or_else(|| bad("pool hold"))?;
-            if let Some(e) = expired.get_mut(pool as usize) {
-                *e += i64::from(qty);
+        for (i, sign) in [(5, 1), (6, -1)] {
+            for raw in r.list(i)? {
+                let (pool, qty) = bytes(raw).and_then(codec::pool_hold_units).ok_or_else(|| bad("pool hold"))?;
+                if let Some(e) = expired.get_mut(pool as usize) {
+                    *e += sign * i64::from(qty);
+                }
             }
         }
         let pools = if pools {
@@ -797,7 +814,7 @@ impl RedisInventory {
         } else {
             Vec::new()
         };
-        Ok(RawState { held: held.max(0) as u32, seats, pools })
+        Ok(RawState { seats, pools })
     }
 
     async fn seat_hold_action(
@@ -832,10 +849,10 @@ impl RedisInventory {
         args.push(self.now_arg()).push(hex(req.owner.as_u128())).push(hex(t.hold.as_u128())).push(t.version);
         let (script, keys) = if extend {
             args.push(policy.ttl_millis()).push(policy.max_renewals).push(self.inner.feed_max_len);
-            (&scripts::LOADED.EXTEND, [&*k.meta, &k.seats, &k.seat_expiry, &k.feed])
+            (&scripts::LOADED.EXTEND, [&*k.meta, &k.seats, &k.seat_expiry, &k.feed, &k.free])
         } else {
             args.push(self.inner.feed_max_len);
-            (&scripts::LOADED.RELEASE, [&*k.meta, &k.seats, &k.seat_expiry, &k.feed])
+            (&scripts::LOADED.RELEASE, [&*k.meta, &k.seats, &k.seat_expiry, &k.feed, &k.free])
         };
         for s in &seats {
             args.push(s.0);
@@ -880,13 +897,26 @@ impl RedisInventory {
         for s in &seats {
             args.push(s.0);
         }
-        let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.feed];
+        let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.feed, &k.free];
         let r = self.run(&scripts::LOADED.BLOCK, &keys, args, Effect::Write).await?;
         if r.status() != b"OK" {
             return Err(self.refused(&r, Ctx::new(show)));
         }
         Ok(())
     }
+}
+
+/// Rows as `lua/best.lua` reads them: `first:len:count` per run of
+/// consecutive rows of one length, comma-separated, best first.
+fn row_spec<'a>(rows: impl Iterator<Item = &'a RowRange>) -> String {
+    let mut runs: Vec<(u32, u32, u32)> = Vec::new();
+    for r in rows {
+        match runs.last_mut() {
+            Some((first, len, count)) if *len == r.len && *first + *len * *count == r.first.0 => *count += 1,
+            _ => runs.push((r.first.0, r.len, 1)),
+        }
+    }
+    runs.iter().map(|(first, len, count)| format!("{first}:{len}:{count}")).collect::<Vec<_>>().join(",")
 }
 
 /// A client for `url`, with `TCP_NODELAY` set: requests are small and
@@ -928,8 +958,6 @@ pub enum Restored {
 
 /// A show's state as read by the snapshot script.
 struct RawState {
-    /// Seats plus units the asking owner holds live.
-    held: u32,
     /// Each seat's version and status, by seat id.
     seats: Vec<(u64, SeatStatus)>,
     pools: Vec<PoolView>,
@@ -945,6 +973,11 @@ impl Args {
 
     fn push(&mut self, v: impl ToString) -> &mut Self {
         self.0.push(v.to_string().into_bytes());
+        self
+    }
+
+    fn push_bytes(&mut self, v: Vec<u8>) -> &mut Self {
+        self.0.push(v);
         self
     }
 }
@@ -985,7 +1018,7 @@ impl SeatInventory for RedisInventory {
         for p in &show.pools {
             args.push(p.capacity);
         }
-        let r = self.run(&scripts::LOADED.CREATE, &[&k.meta, &k.pools, &k.seats], args, Effect::Write).await?;
+        let r = self.run(&scripts::LOADED.CREATE, &[&k.meta, &k.pools, &k.seats, &k.free], args, Effect::Write).await?;
         if r.status() != b"OK" {
             return Err(self.refused(&r, Ctx::new(show.id)));
         }
@@ -1003,28 +1036,46 @@ impl SeatInventory for RedisInventory {
     async fn hold_best(&self, req: &HoldBest) -> Result<Hold> {
         let info = self.show(req.show).await?;
         validate::quantity(req.quantity, info.spec.policy.max_per_request)?;
-        let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
-        let mut attempt = 1;
-        loop {
-            let state = self.read(&info, Some(req.owner), false).await?;
-            if let Some(max) = info.spec.policy.max_held_per_owner {
-                let would_hold = state.held.saturating_add(req.quantity);
-                if would_hold > max {
-                    return Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold, max }));
-                }
+        // A section the show does not have: no row, no seat matches (after
+        // the owner limit, checked first).
+        let rows = info.row_specs.get(&req.section).map_or("", String::as_str);
+        let hold = HoldId::new();
+        let k = &info.keys;
+        let policy = &info.spec.policy;
+        let mut args = Args::with_capacity(11);
+        args.push(self.now_arg())
+            .push(hex(req.owner.as_u128()))
+            .push(hex(hold.as_u128()))
+            .push(policy.ttl_millis())
+            .push(policy.max_hold_millis())
+            .push(info.max_per_owner())
+            .push(self.inner.feed_max_len)
+            .push(self.owner_index_ttl(&info))
+            .push(req.quantity)
+            .push(rows);
+        match req.category {
+            Some(c) => args.push_bytes(info.category_mask(c).to_vec()),
+            None => args.push(""),
+        };
+        let owner_key = k.owner(req.owner);
+        let keys = [&*k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free];
+        let r = self.run(&scripts::LOADED.BEST, &keys, args, Effect::Write).await?;
+        match r.status() {
+            b"OK" => {}
+            b"NOSEATS" => {
+                // The model checks the owner limit first; the script did.
+                return Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
             }
-            let seats = pick_best(
-                &info.rows,
-                &pick,
-                |s| info.categories.get(s.0 as usize).copied().unwrap_or(PriceCategory(u16::MAX)),
-                |s| state.seats.get(s.0 as usize).is_some_and(|(_, st)| *st == SeatStatus::Available),
-            )
-            .ok_or(InventoryError::NoSeatsAvailable { requested: req.quantity })?;
-            match self.hold_validated(&info, req.owner, seats).await {
-                Err(InventoryError::SeatsTaken { .. }) if attempt < self.inner.best_attempts => attempt += 1,
-                other => return other,
-            }
+            _ => return Err(self.refused(&r, Ctx::new(req.show))),
         }
+        let mut seats = r.seats(3)?;
+        seats.sort_unstable();
+        Ok(Hold {
+            token: HoldToken { show: req.show, hold, version: r.int(1)? as u64, items: HoldItems::Seats(seats) },
+            owner: req.owner,
+            held_until: millis_to_datetime(r.int(2)?),
+            renewals: 0,
+        })
     }
 
     async fn hold_pool(&self, req: &HoldPool) -> Result<Hold> {
@@ -1109,7 +1160,7 @@ impl SeatInventory for RedisInventory {
                 for s in &seats {
                     args.push(s.0);
                 }
-                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed];
+                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed, &k.free];
                 self.run_sale(&scripts::LOADED.SELL, &keys, args).await?
             }
             None => {
@@ -1135,7 +1186,7 @@ impl SeatInventory for RedisInventory {
                 for s in &seats {
                     args.push(s.0);
                 }
-                self.run(&scripts::LOADED.REFUND, &[&k.meta, &k.seats, &k.feed], args, Effect::Write).await?
+                self.run(&scripts::LOADED.REFUND, &[&k.meta, &k.seats, &k.feed, &k.free], args, Effect::Write).await?
             }
             None => {
                 let HoldItems::Pool { pool, quantity } = req.items else { return Err(bad("pool refund expected")) };
@@ -1160,7 +1211,7 @@ impl SeatInventory for RedisInventory {
 
     async fn snapshot(&self, show: ShowId) -> Result<Snapshot> {
         let info = self.show(show).await?;
-        let state = self.read(&info, None, true).await?;
+        let state = self.read(&info, true).await?;
         let seats = state
             .seats
             .iter()
@@ -1178,7 +1229,7 @@ impl SeatInventory for RedisInventory {
         let k = &info.keys;
         let mut args = Args::with_capacity(3);
         args.push(self.now_arg()).push(limit.min(u32::MAX as usize)).push(self.inner.feed_max_len);
-        let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.pools, &k.pool_holds, &k.pool_expiry, &k.feed];
+        let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.pools, &k.pool_holds, &k.pool_expiry, &k.feed, &k.free];
         let r = self.run(&scripts::LOADED.SWEEP, &keys, args, Effect::Write).await?;
         if r.status() != b"OK" {
             return Err(self.refused(&r, Ctx::new(show)));

@@ -44,6 +44,8 @@ scripts! {
     /// Holds named seats for several requests of one show, in order
     /// (request coalescing).
     HOLD_BATCH => ["lib.lua", "owner.lua", "batch.lua"] "hold_batch.lua";
+    /// Picks and holds the best available seats.
+    BEST => ["lib.lua", "owner.lua"] "best.lua";
     /// Holds pool units.
     HOLD_POOL => ["lib.lua", "pool.lua", "owner.lua"] "hold_pool.lua";
     /// Extends a seat hold.
@@ -74,7 +76,7 @@ scripts! {
     /// Frees expired holds.
     SWEEP => ["lib.lua", "seat.lua", "pool.lua"] "sweep.lua";
     /// Reads a show's state.
-    SNAPSHOT => ["lib.lua", "owner.lua"] "snapshot.lua";
+    SNAPSHOT => ["lib.lua"] "snapshot.lua";
     /// Takes seat locks.
     LOCK => [] "lock.lua";
     /// Releases seat locks.

@@ -59,7 +59,7 @@ async fn a_batch_answers_as_one_by_one() {
     let holds: Vec<HoldId> = requests.iter().map(|_| HoldId::new()).collect();
     let script = redis::Script::new(scripts::HOLD_BATCH);
     let mut call = script.prepare_invoke();
-    call.key(&keys.meta).key(&keys.seats).key(&keys.seat_expiry).key(&keys.pool_holds).key(&keys.feed);
+    call.key(&keys.meta).key(&keys.seats).key(&keys.seat_expiry).key(&keys.pool_holds).key(&keys.feed).key(&keys.free);
     for (owner, _) in &requests {
         call.key(keys.owner(*owner));
     }
@@ -90,7 +90,7 @@ async fn a_batch_answers_as_one_by_one() {
     // the owner); a's seat 6 with a wrong version (stale); b's hold.
     let script = redis::Script::new(scripts::RELEASE_BATCH);
     let mut call = script.prepare_invoke();
-    call.key(&keys.meta).key(&keys.seats).key(&keys.seat_expiry).key(&keys.feed).arg(1000).arg(5);
+    call.key(&keys.meta).key(&keys.seats).key(&keys.seat_expiry).key(&keys.feed).key(&keys.free).arg(1000).arg(5);
     let releases: [(OwnerId, usize, u64, &[u32]); 5] =
         [(a, 0, 1, &[1, 2]), (a, 0, 1, &[1, 2]), (a, 3, 1, &[3]), (a, 4, 7, &[6]), (b, 3, 1, &[3])];
     for (owner, hold, version, seats) in releases {
