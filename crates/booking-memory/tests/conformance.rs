@@ -66,7 +66,7 @@ impl StateMachineBackend for LayeredMemory {
 }
 
 prop_state_machine! {
-    #![proptest_config(proptest::test_runner::Config { cases: 256, ..Default::default() })]
+    #![proptest_config(booking_core::testkit::config(256))]
     #[test]
     fn memory_matches_the_reference_model(sequential 1..60 => StateMachine<Memory>);
 
