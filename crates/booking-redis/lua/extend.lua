@@ -21,7 +21,7 @@ local ids, items = seat_list(first)
 local states, maxv = read_seats(KEYS[2], ids)
 local untl, renewals = 0, 0
 for _, s in ipairs(states) do
-  local err = check_holder(s, owner, hold, version, now)
+  local err = check_holder(s, owner, hold, version, #ids, now)
   if err then
     return err
   end

@@ -59,7 +59,7 @@ end
 local v = maxv + 1
 local untl = now + ttl
 local score = int(untl)
-local enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. int(now + maxhold) .. '|0'
+local enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. int(now + maxhold) .. '|0|' .. int(n)
 -- One table for the HSET pairs, then for the ZADD pairs.
 local pairs_ = {}
 for i, id in ipairs(ids) do

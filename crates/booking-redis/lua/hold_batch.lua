@@ -126,7 +126,7 @@ for r = 1, m do
         last_now, score, deadline = now, int(now + ttl), int(now + maxhold)
       end
       local v = maxv + 1
-      local enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. deadline .. '|0'
+      local enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. deadline .. '|0|' .. int(n)
       for j = first, last do
         local id = ARGV[j]
         if scores[id] == nil then

@@ -12,7 +12,9 @@
 --     with the show, so a hash that was evicted or deleted is told from one
 --     whose seats were never touched)
 --     "<v>|A"                                          available
---     "<v>|H|<owner>|<hold>|<until>|<deadline>|<renewals>"  held
+--     "<v>|H|<owner>|<hold>|<until>|<deadline>|<renewals>|<size>"  held,
+--        size = the number of seats the hold was granted with (a token
+--        must name all of them)
 --     "<v>|S|<owner>|<order>"                          sold
 --     "<v>|B"                                          blocked
 --   free-seat index (string `free`, a bitmap, bit = seat id): bit 1 when
@@ -28,6 +30,10 @@
 --     "<pool>|<owner>|<quantity>|<until>|<deadline>|<renewals>|<version>"
 --   pool sales (hash `psales`, field = "<pool>:<order>"), oldest first:
 --     ";"-separated "<hold>|<owner>|<quantity>", one per sold hold
+--   sale record (hash `orders`, field = order id): "<version>|<json>", the
+--     version the sale answered and the JSON of its owner, token and
+--     payment (written by the library): the answer to every later sell of
+--     the order
 --   owner index (string `own:<owner>`), only kept when the show has a
 --     per-owner limit: ","-separated members, the id of each seat the
 --     owner holds or held and "p<hold>" for each of the owner's pool holds;

@@ -18,14 +18,22 @@ local owner, hold, version = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local ids, items = seat_list(6)
 
 -- `check_holder` seat by seat. A seat that passes starts with
--- "<version>|H|<owner>|<hold>|" and is held past `now`: that is checked
--- without decoding it; the first one that does not is decoded for its
--- refusal.
+-- "<version>|H|<owner>|<hold>|", ends with "|<seats named>" and is held
+-- past `now`: that is checked without decoding it; the first one that
+-- does not is decoded for its refusal.
 local pre = int(version) .. '|H|' .. owner .. '|' .. hold .. '|'
+local post = '|' .. int(#ids)
 local at = #pre + 1
 for _, raw in ipairs(batched('HMGET', KEYS[2], ids)) do
-  if not (raw and find(raw, pre, 1, true) == 1 and tonumber(sub(raw, at, find(raw, '|', at, true) - 1)) > now) then
-    local err = check_holder(seat_decode(raw), owner, hold, version, now)
+  if
+    not (
+      raw
+      and find(raw, pre, 1, true) == 1
+      and sub(raw, -#post) == post
+      and tonumber(sub(raw, at, find(raw, '|', at, true) - 1)) > now
+    )
+  then
+    local err = check_holder(seat_decode(raw), owner, hold, version, #ids, now)
     if err then
       return show_check(KEYS[1], KEYS[2]) or err
     end

@@ -28,12 +28,21 @@ for r = 1, m do
   -- As release.lua: the prefix check, check_holder on the first seat
   -- that fails it.
   local pre = int(version) .. '|H|' .. owner .. '|' .. hold .. '|'
+  local named = last - first + 1
+  local post = '|' .. int(named)
   local pat = #pre + 1
   local err
   for j = first, last do
     local raw = cur[ARGV[j]]
-    if not (raw and find(raw, pre, 1, true) == 1 and tonumber(sub(raw, pat, find(raw, '|', pat, true) - 1)) > now) then
-      err = check_holder(seat_decode(raw), owner, hold, version, now)
+    if
+      not (
+        raw
+        and find(raw, pre, 1, true) == 1
+        and sub(raw, -#post) == post
+        and tonumber(sub(raw, pat, find(raw, '|', pat, true) - 1)) > now
+      )
+    then
+      err = check_holder(seat_decode(raw), owner, hold, version, named, now)
       if err then
         if exists == nil then
           exists = show_check(KEYS[1], KEYS[2]) or false

@@ -10,10 +10,11 @@
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] orders   KEYS[5] feed
 -- KEYS[6] free
 -- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
--- ARGV[4] order id   ARGV[5] payment reference   ARGV[6] feed MAXLEN
+-- ARGV[4] order id   ARGV[5] the sale record ('<version>|<json>')   ARGV[6] feed MAXLEN
 -- ARGV[7..] seat ids, ascending, unique, within the show
 --
--- Returns {'OK', version} | {'ALREADY'} | {'TAKEN', {seat...}} | {'NOSHOW'}
+-- Returns {'OK', version} | {'ALREADY'} | {'TAKEN', {seat...}}
+--       | {'CONFLICT'} (the order has another sale record) | {'NOSHOW'}
 --       | {'LOST'}
 local refused = show_check(KEYS[1], KEYS[2])
 if refused then
@@ -22,6 +23,10 @@ end
 local now = now_ms(ARGV[1])
 local owner, hold, order = ARGV[2], ARGV[3], ARGV[4]
 local ids = seat_list(7)
+local record = call('HGET', KEYS[4], order)
+if record and record ~= ARGV[5] then
+  return { 'CONFLICT' }
+end
 
 local states = read_seats(KEYS[2], ids)
 local todo, taken, maxv = {}, {}, 0

@@ -8,11 +8,11 @@
 -- KEYS[1] meta   KEYS[2] pools   KEYS[3] pholds   KEYS[4] pexp   KEYS[5] psales
 -- KEYS[6] orders   KEYS[7] feed
 -- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
--- ARGV[4] order id   ARGV[5] payment reference   ARGV[6] feed MAXLEN
+-- ARGV[4] order id   ARGV[5] the sale record ('<version>|<json>')   ARGV[6] feed MAXLEN
 -- ARGV[7] pool id   ARGV[8] quantity
 --
 -- Returns {'OK', version} | {'ALREADY'} | {'CAPACITY', requested, available}
---       | {'NOSHOW'} | {'LOST'}
+--       | {'CONFLICT'} (the order has another sale record) | {'NOSHOW'} | {'LOST'}
 local refused, t = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
@@ -22,6 +22,10 @@ pool_sync(KEYS[2], KEYS[3], KEYS[4], tonumber(t), now)
 local owner, hold, order = ARGV[2], ARGV[3], ARGV[4]
 local pool, qty = ARGV[7], tonumber(ARGV[8])
 local sale_field = pool .. ':' .. order
+local record = call('HGET', KEYS[6], order)
+if record and record ~= ARGV[5] then
+  return { 'CONFLICT' }
+end
 
 local sales = call('HGET', KEYS[5], sale_field)
 if sales then

@@ -26,7 +26,7 @@ pub struct ShowKeys {
     /// Hash: `<pool>:<order>` -> the order's sales from the pool (hold, owner,
     /// units), oldest first.
     pub pool_sales: String,
-    /// Hash: order id -> payment reference of its first sale.
+    /// Hash: order id -> the order's sale record (`<version>|<json>`).
     pub orders: String,
     /// Stream: the change feed.
     pub feed: String,

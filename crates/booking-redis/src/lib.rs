@@ -24,9 +24,9 @@ use booking_core::clock::millis_to_datetime;
 use booking_core::fsm::SeatStatus;
 use booking_core::layout::RowRange;
 use booking_core::{
-    ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats, HoldToken,
-    InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PaymentRef, PoolId, PoolView, PriceCategory, Refund,
-    Result, Sale, SeatId, SeatInventory, SeatView, SectionId, Sell, ShowId, ShowSpec, Snapshot, validate,
+    Audit, ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats,
+    HoldToken, InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PoolId, PoolView, PriceCategory, Refund,
+    Result, Sale, SaleRecord, SeatId, SeatInventory, SeatView, SectionId, Sell, ShowId, ShowSpec, Snapshot, validate,
 };
 use codec::{Reply, bad, bytes, hex_id, int};
 use conn::{Conn, Target};
@@ -452,9 +452,14 @@ impl RedisInventory {
     /// "Durability"). Idempotent and keyed by the order: replaying a whole
     /// order log after a loss restores what was lost and leaves the rest.
     ///
-    /// Seats: each seat of `entry.sale.items` that is already sold to
-    /// `entry.sale.order` is left alone; each one available, held under an
-    /// expired hold, or held under the sale's own hold (`entry.token.hold`:
+    /// `record` is the order's [`SaleRecord`] as the application logged it
+    /// (what `sell` answered, with the token and payment it was sold with);
+    /// it is written back as the order's sale record, so replays of the
+    /// sell are answered as before the loss.
+    ///
+    /// Seats: each seat of `record.sale.items` that is already sold to
+    /// `record.sale.order` is left alone; each one available, held under an
+    /// expired hold, or held under the sale's own hold (`record.token.hold`:
     /// the hold survived the loss, its sale did not) is sold to the order,
     /// at a new version (1 + the highest of theirs), with a `Sold` change
     /// on the feed. A seat in any other state (sold to another order,
@@ -475,35 +480,37 @@ impl RedisInventory {
     /// Errors: `UnknownShow`, `InvalidRequest(TokenMismatch)` (the token
     /// is for another show or other items than the sale),
     /// `InvalidRequest(BadPaymentRef)`, `UnknownSeat`/`UnknownPool`,
-    /// `SeatsTaken`, `InsufficientCapacity`, [`StoreError::DataLost`].
-    pub async fn restore_sale(&self, entry: &RestoreSale) -> Result<Restored> {
-        let (sale, t) = (&entry.sale, &entry.token);
+    /// `SeatsTaken`, `InsufficientCapacity`, `SaleConflict` (Redis has
+    /// another sale record for the order), [`StoreError::DataLost`].
+    pub async fn restore_sale(&self, record: &SaleRecord) -> Result<Restored> {
+        let (sale, t) = (&record.sale, &record.token);
         let info = self.show(sale.show).await?;
         if t.show != sale.show || t.items != sale.items {
             return Err(InvalidRequest::TokenMismatch.into());
         }
-        validate::payment(&entry.payment)?;
+        validate::payment(&record.payment)?;
         let k = &info.keys;
         let mut args = Args::with_capacity(8);
         args.push(self.now_arg())
             .push(hex(sale.owner.as_u128()))
             .push(hex(t.hold.as_u128()))
             .push(hex(sale.order.as_u128()))
-            .push(&entry.payment.0)
+            .push(codec::encode_record(record)?)
             .push(self.inner.feed_max_len);
+        let ctx = Ctx { order: Some(sale.order), ..Ctx::new(sale.show) };
         let (r, ctx) = match info.check_items(&sale.items)? {
             Some(seats) => {
                 for s in &seats {
                     args.push(s.0);
                 }
                 let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed, &k.free];
-                (self.run_sale(&scripts::LOADED.RESTORE, &keys, args).await?, Ctx::new(sale.show))
+                (self.run_sale(&scripts::LOADED.RESTORE, &keys, args).await?, ctx)
             }
             None => {
                 let HoldItems::Pool { pool, quantity } = sale.items else { return Err(bad("pool sale expected")) };
                 args.push(pool.0).push(quantity);
                 let keys = [&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.pool_sales, &k.orders, &k.feed];
-                (self.run_sale(&scripts::LOADED.RESTORE_POOL, &keys, args).await?, Ctx { pool, ..Ctx::new(sale.show) })
+                (self.run_sale(&scripts::LOADED.RESTORE_POOL, &keys, args).await?, Ctx { pool, ..ctx })
             }
         };
         match r.status() {
@@ -524,7 +531,7 @@ impl RedisInventory {
     /// the show's slot.
     async fn run_sale(&self, script: &Script, keys: &[&str], args: Args) -> Result<Reply> {
         let Some(d) = self.inner.durability else { return self.run(script, keys, args, Effect::Write).await };
-        let applied = |r: &Reply| matches!(r.status(), b"OK" | b"ALREADY");
+        let applied = |r: &Reply| matches!(r.status(), b"OK" | b"ALREADY" | b"RECORD");
         let unconfirmed = |e: redis::RedisError| InventoryError::OutcomeUnknown(Box::new(e));
         let mut conn = self.inner.conn.clone();
         if let Conn::Cluster(_) = conn {
@@ -700,6 +707,7 @@ impl RedisInventory {
                 (Err(e), _) | (_, Err(e)) => e,
             },
             b"NOTSOLD" => InventoryError::NotSold { order: ctx.order.unwrap_or(OrderId::from_u128(0)) },
+            b"CONFLICT" => InventoryError::SaleConflict { order: ctx.order.unwrap_or(OrderId::from_u128(0)) },
             other => bad(format!("script status {}", String::from_utf8_lossy(other))),
         }
     }
@@ -928,20 +936,6 @@ pub(crate) fn client_for(url: &str) -> Result<Client> {
     Client::open(info).map_err(bad_url)
 }
 
-/// A sale as the application's durable order log recorded it, for
-/// [`RedisInventory::restore_sale`]: what `sell` answered, and the token and
-/// payment it was sold with (the sale record's other parts).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RestoreSale {
-    /// The sale `sell` answered (its items as they stand after any refund
-    /// the log recorded).
-    pub sale: Sale,
-    /// The token the sale was made with.
-    pub token: HoldToken,
-    /// The payment the sale was made with.
-    pub payment: PaymentRef,
-}
-
 /// What [`RedisInventory::restore_sale`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -1153,7 +1147,7 @@ impl SeatInventory for RedisInventory {
             .push(hex(t.hold.as_u128()))
             .push(t.version)
             .push(hex(req.order.as_u128()))
-            .push(&req.payment.0)
+            .push(codec::record_parts(req.owner, t, &req.payment)?)
             .push(self.inner.feed_max_len);
         let r = match info.check_items(&t.items)? {
             Some(seats) => {
@@ -1170,10 +1164,50 @@ impl SeatInventory for RedisInventory {
                 self.run_sale(&scripts::LOADED.SELL_POOL, &keys, args).await?
             }
         };
-        if r.status() != b"OK" {
-            return Err(self.refused(&r, Ctx::for_token(t, 0)));
+        match r.status() {
+            b"OK" => Ok(Sale {
+                show: t.show,
+                order: req.order,
+                owner: req.owner,
+                items: t.items.clone(),
+                version: r.int(1)? as u64,
+            }),
+            // The order was sold before: the record answers.
+            b"RECORD" => codec::decode_record(t.show, req.order, r.bytes(1)?)?.replay(req),
+            _ => Err(self.refused(&r, Ctx::for_token(t, 0))),
         }
-        Ok(Sale { show: t.show, order: req.order, owner: req.owner, items: t.items.clone(), version: r.int(1)? as u64 })
+    }
+
+    async fn verify(&self, req: &HoldAction) -> Result<Hold> {
+        let t = &req.token;
+        let info = self.show(t.show).await?;
+        let k = &info.keys;
+        let mut args = Args::with_capacity(8);
+        args.push(self.now_arg()).push(hex(req.owner.as_u128())).push(hex(t.hold.as_u128())).push(t.version);
+        let ctx = Ctx::for_token(t, info.spec.policy.max_renewals);
+        match info.check_items(&t.items)? {
+            Some(seats) => {
+                for s in &seats {
+                    args.push(s.0);
+                }
+                let r = self.run(&scripts::LOADED.VERIFY, &[&k.meta, &k.seats], args, Effect::Read).await?;
+                if r.status() != b"OK" {
+                    return Err(self.refused(&r, ctx));
+                }
+                Ok(Hold::from_parts(t.show, req.owner, t.hold, t.version, t.items.clone(), r.int(1)?, r.int(2)? as u32))
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else { return Err(bad("pool token expected")) };
+                args.push(pool.0).push(quantity);
+                let keys = [&*k.meta, &k.pools, &k.pool_holds];
+                let r = self.run(&scripts::LOADED.VERIFY_POOL, &keys, args, Effect::Read).await?;
+                if r.status() != b"OK" {
+                    return Err(self.refused(&r, ctx));
+                }
+                let version = r.int(1)? as u64;
+                Ok(Hold::from_parts(t.show, req.owner, t.hold, version, t.items.clone(), r.int(2)?, r.int(3)? as u32))
+            }
+        }
     }
 
     async fn refund(&self, req: &Refund) -> Result<()> {
@@ -1258,6 +1292,19 @@ impl SeatInventory for RedisInventory {
             out.push(ExpiredHold { show, hold, owner, items });
         }
         Ok(out)
+    }
+
+    async fn audit(&self, show: ShowId) -> Result<Audit> {
+        let info = self.show(show).await?;
+        let k = &info.keys;
+        let mut args = Args::with_capacity(1);
+        args.push(self.now_arg());
+        let keys = [&*k.meta, &k.seats, &k.pools, &k.pool_holds, &k.pool_sales, &k.orders];
+        let r = self.run(&scripts::LOADED.AUDIT, &keys, args, Effect::Read).await?;
+        if r.status() != b"OK" {
+            return Err(self.refused(&r, Ctx::new(show)));
+        }
+        codec::decode_audit(&info.spec, &r)
     }
 
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {

@@ -52,6 +52,12 @@ scripts! {
     EXTEND => ["lib.lua", "seat.lua"] "extend.lua";
     /// Extends a pool hold.
     EXTEND_POOL => ["lib.lua", "pool.lua"] "extend_pool.lua";
+    /// Checks a seat hold without changing it.
+    VERIFY => ["lib.lua", "seat.lua"] "verify.lua";
+    /// Checks a pool hold without changing it.
+    VERIFY_POOL => ["lib.lua", "pool.lua"] "verify_pool.lua";
+    /// Reads everything a show records.
+    AUDIT => ["lib.lua"] "audit.lua";
     /// Releases a seat hold.
     RELEASE => ["lib.lua", "seat.lua"] "release.lua";
     /// Releases several seat holds of one show, in order (request

@@ -102,6 +102,7 @@ mod on_cluster {
     }
 
     proptest_state_machine::prop_state_machine! {
+        #![proptest_config(booking_core::testkit::config(32))]
         #[test]
         fn state_machine_matches_the_model(sequential 1..60 => StateMachine<RedisCluster>);
     }

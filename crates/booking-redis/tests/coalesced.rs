@@ -12,7 +12,6 @@ use booking_core::{
 };
 use booking_redis::{RedisInventory, ShowKeys, scripts};
 use common::{coalesced_inventory, redis_url};
-use proptest::prelude::ProptestConfig;
 use std::collections::BTreeSet;
 
 booking_core::conformance_suite!(common::fixture_coalesced);
@@ -26,7 +25,7 @@ impl StateMachineBackend for RedisCoalesced {
 }
 
 proptest_state_machine::prop_state_machine! {
-    #![proptest_config(ProptestConfig { cases: 64, max_shrink_iters: 2_000, ..ProptestConfig::default() })]
+    #![proptest_config(booking_core::testkit::config(64))]
     #[test]
     fn state_machine_coalesced(sequential 1..60 => StateMachine<RedisCoalesced>);
 }

@@ -16,7 +16,7 @@ use booking_core::{
     PaymentRef, PoolId, Sale, SeatId, SeatInventory, SeatStatus, ShowId,
 };
 use booking_redis::testkit::RedisServer;
-use booking_redis::{RedisInventory, RestoreSale, Restored, SaleDurability, StoreError};
+use booking_redis::{RedisInventory, Restored, SaleDurability, StoreError};
 use chrono::Duration;
 use common::{inventory, redis_url, test_prefix};
 use std::collections::{BTreeMap, HashMap};
@@ -124,12 +124,12 @@ async fn a_lost_pool_hash_is_refused() {
 }
 
 /// An entry of the application's order log for a sale `sell` answered.
-fn entry(hold: &booking_core::Hold, sale: Sale) -> RestoreSale {
-    RestoreSale { token: hold.token.clone(), payment: PaymentRef(format!("cap_{}", sale.order)), sale }
+fn entry(hold: &booking_core::Hold, sale: Sale) -> booking_core::SaleRecord {
+    booking_core::SaleRecord { token: hold.token.clone(), payment: PaymentRef(format!("cap_{}", sale.order)), sale }
 }
 
 /// A sale the log has, for a hold that Redis kept but whose sale it lost.
-fn unsold_entry(hold: &booking_core::Hold, order: OrderId) -> RestoreSale {
+fn unsold_entry(hold: &booking_core::Hold, order: OrderId) -> booking_core::SaleRecord {
     let sale = Sale {
         show: hold.token.show,
         order,
@@ -415,11 +415,27 @@ async fn a_crash_under_everysec_is_repaired_from_the_ledger() {
     let snap = inv.snapshot(show).await.expect("snapshot");
     assert_eq!(snap.totals().sold, 2 * N);
 
+    // The sale records came back too: a replay of each sell answers the
+    // first sale, byte for byte.
+    for e in &ledger {
+        let replay = booking_core::Sell {
+            owner: e.sale.owner,
+            token: e.token.clone(),
+            order: e.sale.order,
+            payment: e.payment.clone(),
+        };
+        assert_eq!(inv.sell(&replay).await.expect("replay"), e.sale);
+    }
+    let audited = inv.audit(show).await.expect("audit");
+    assert_eq!(audited.sales.len(), N as usize);
+    assert!(ledger.iter().all(|e| audited.sales.contains(e)), "every sale record restored");
+
     // Repairs are idempotent.
     for e in &ledger {
         assert_eq!(inv.restore_sale(e).await.expect("restore again"), Restored::AlreadySold);
     }
     assert_eq!(inv.snapshot(show).await.expect("snapshot"), snap);
+    assert_eq!(inv.audit(show).await.expect("audit").sales, audited.sales);
     // And the show goes on.
     let next = inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: vec![SeatId(2 * N)] }).await;
     assert!(next.is_ok(), "{next:?}");
