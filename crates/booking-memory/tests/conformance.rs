@@ -53,6 +53,8 @@ impl StateMachineBackend for Memory {
 struct LayeredMemory;
 
 impl StateMachineBackend for LayeredMemory {
+    const SHEDS_CONTENTION: bool = true;
+
     async fn fixture() -> Fixture {
         let clock = ManualClock::fixed();
         let inner = MemoryInventory::with_clock(clock.shared());

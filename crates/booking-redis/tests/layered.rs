@@ -52,6 +52,8 @@ booking_core::conformance_suite!(fixture);
 struct LayeredRedis;
 
 impl StateMachineBackend for LayeredRedis {
+    const SHEDS_CONTENTION: bool = true;
+
     async fn fixture() -> Fixture {
         fixture().await.into_dyn()
     }
