@@ -81,6 +81,29 @@ impl Clock for ManualClock {
     }
 }
 
+/// Which clock a store decides expiry by (design I8).
+#[derive(Clone, Debug, Default)]
+pub enum TimeSource {
+    /// The store's own clock (PostgreSQL `clock_timestamp()`, Redis
+    /// `TIME`): every server of a deployment agrees, whatever their own
+    /// clocks say. The production choice.
+    #[default]
+    Store,
+    /// A clock the application injects: a [`ManualClock`] in tests, moved
+    /// by the test; never a client's clock in production.
+    Injected(Arc<dyn Clock>),
+}
+
+impl TimeSource {
+    /// The injected clock's time in Unix ms, or `None` for the store's own.
+    pub fn injected_millis(&self) -> Option<i64> {
+        match self {
+            TimeSource::Store => None,
+            TimeSource::Injected(c) => Some(c.now_millis()),
+        }
+    }
+}
+
 /// Converts Unix milliseconds to a UTC time, saturating at chrono's range.
 pub fn millis_to_datetime(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or(if ms < 0 {

@@ -1,8 +1,8 @@
 //! The seat-inventory port: the trait every backend implements, and the
 //! request and response types it speaks.
 
-use crate::error::{InvalidRequest, InventoryError, Result};
-use crate::fsm::{PoolHold, PoolSale, Seat, SeatStatus};
+use crate::backend::fsm::{PoolHold, PoolSale, Seat, SeatStatus};
+use crate::error::{InventoryError, Result};
 use crate::ids::{HoldId, OrderId, OwnerId, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
 use crate::layout::{LayoutIndex, ShowSpec, VenueLayout};
 use async_trait::async_trait;
@@ -29,7 +29,7 @@ pub struct HoldSeats {
 /// prefers, in order: `quantity` adjacent seats in one row that leave no
 /// single free seat stranded between taken seats; adjacent seats in one row
 /// that do; the first free seats in layout order. Within a row it prefers
-/// the block nearest the middle. See [`crate::best::pick_best`].
+/// the block nearest the middle. See [`crate::backend::best::pick_best`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HoldBest {
     /// The show.
@@ -426,6 +426,21 @@ pub struct SeatChange {
     pub version: u64,
 }
 
+/// Combining concurrent requests into one store call (batching), for the
+/// backends that offer it. One meaning everywhere: per show and kind of
+/// request, a request is sent at once while fewer than `max_in_flight`
+/// calls (single requests or batches) are in flight; beyond that it waits,
+/// and the waiting requests go together as one batch of at most
+/// `max_batch` when a call returns. Every caller still gets its own
+/// all-or-nothing answer, decided in arrival order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coalescing {
+    /// The most requests in one batch (at least 1).
+    pub max_batch: usize,
+    /// Calls in flight per show and kind before requests wait (at least 1).
+    pub max_in_flight: usize,
+}
+
 /// A show's change feed. An `Err(InventoryError::FeedLagged)` item means the
 /// subscriber fell behind and missed events: re-read the snapshot; the
 /// stream goes on with newer events.
@@ -547,67 +562,4 @@ pub trait SeatInventory: Send + Sync + Debug {
     ///
     /// Errors: `UnknownShow`.
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream>;
-}
-
-/// Request checks every backend applies before touching state, so that they
-/// all answer malformed requests alike (design I7).
-pub mod validate {
-    use super::*;
-
-    /// Checks a seat list: not empty, no duplicates, within the show and the
-    /// per-request maximum. Returns the seats sorted ascending.
-    pub fn seats(show: ShowId, seats: &[SeatId], seat_count: usize, max_per_request: u32) -> Result<Vec<SeatId>> {
-        if seats.is_empty() {
-            return Err(InvalidRequest::NoSeats.into());
-        }
-        if seats.len() > max_per_request as usize {
-            return Err(InvalidRequest::TooMany {
-                requested: seats.len().min(u32::MAX as usize) as u32,
-                max: max_per_request,
-            }
-            .into());
-        }
-        let mut sorted = seats.to_vec();
-        sorted.sort_unstable();
-        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            return Err(InvalidRequest::DuplicateSeat(w[0]).into());
-        }
-        if let Some(&seat) = seats.iter().find(|s| s.0 as usize >= seat_count) {
-            return Err(InventoryError::UnknownSeat { show, seat });
-        }
-        Ok(sorted)
-    }
-
-    /// [`seats`], borrowing the list when it is already sorted and unique
-    /// (as every token's list is), so the common case allocates nothing.
-    pub fn seats_cow(
-        show: ShowId,
-        list: &[SeatId],
-        seat_count: usize,
-        max_per_request: u32,
-    ) -> Result<std::borrow::Cow<'_, [SeatId]>> {
-        let in_order = list.windows(2).all(|w| w[0] < w[1]);
-        let fits = list.last().is_some_and(|s| (s.0 as usize) < seat_count) && list.len() <= max_per_request as usize;
-        if in_order && fits {
-            Ok(std::borrow::Cow::Borrowed(list))
-        } else {
-            seats(show, list, seat_count, max_per_request).map(std::borrow::Cow::Owned)
-        }
-    }
-
-    /// Checks a quantity: at least 1, at most the per-request maximum.
-    pub fn quantity(quantity: u32, max_per_request: u32) -> Result<()> {
-        if quantity == 0 {
-            Err(InvalidRequest::ZeroQuantity.into())
-        } else if quantity > max_per_request {
-            Err(InvalidRequest::TooMany { requested: quantity, max: max_per_request }.into())
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Checks a payment reference: 1 to 256 bytes.
-    pub fn payment(payment: &PaymentRef) -> Result<()> {
-        if payment.0.is_empty() || payment.0.len() > 256 { Err(InvalidRequest::BadPaymentRef.into()) } else { Ok(()) }
-    }
 }

@@ -238,6 +238,6 @@ impl SeatInventory for MemoryInventory {
 mod tests {
     #[test]
     fn a_seat_fits_in_64_bytes() {
-        assert!(std::mem::size_of::<booking_core::fsm::Seat>() <= 64);
+        assert!(std::mem::size_of::<booking_core::backend::fsm::Seat>() <= 64);
     }
 }

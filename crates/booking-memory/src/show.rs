@@ -11,13 +11,14 @@ use crate::feed::Feed;
 use crate::hash::IdHash;
 use crate::owners::Owners;
 use crate::sync::{Mutex, MutexGuard, lock};
-use booking_core::best::{PickRequest, pick_best};
-use booking_core::fsm::{self, Pool, PoolHold, Seat, SeatOp, SeatState};
-use booking_core::model::push_expired;
+use booking_core::backend::best::{PickRequest, pick_best};
+use booking_core::backend::fsm::{self, Pool, PoolHold, Seat, SeatOp, SeatState};
+use booking_core::backend::push_expired;
+use booking_core::backend::validate;
 use booking_core::{
     Audit, ChangeKind, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, InvalidRequest, InventoryError,
     LayoutIndex, OrderId, OwnerId, PoolId, PoolView, Refund, Result, Sale, SaleRecord, SeatChange, SeatId, SeatView,
-    Sell, ShowSpec, Snapshot, validate,
+    Sell, ShowSpec, Snapshot,
 };
 use std::collections::HashMap;
 
@@ -374,7 +375,7 @@ impl ShowState {
                 let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
                 let locked = self.lock(&seats);
                 fsm::check(locked.seats(), &seats, &op, now)?;
-                booking_core::model::held_hold(self.spec.id, req.owner, t, locked.seat(0))
+                booking_core::backend::held_hold(self.spec.id, req.owner, t, locked.seat(0))
             }
             &HoldItems::Pool { pool, quantity } => {
                 let p = lock(self.check_pool_items(pool, quantity)?);
@@ -519,7 +520,7 @@ impl ShowState {
             .pools
             .iter()
             .enumerate()
-            .map(|(i, p)| booking_core::model::audit_pool(PoolId(i as u32), &lock(p), now));
+            .map(|(i, p)| booking_core::backend::audit_pool(PoolId(i as u32), &lock(p), now));
         let mut sales: Vec<SaleRecord> =
             self.sales.iter().flat_map(|s| lock(s).values().cloned().collect::<Vec<_>>()).collect();
         sales.sort_by_key(|r| r.sale.order);

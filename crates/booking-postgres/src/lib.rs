@@ -7,14 +7,15 @@ mod feed;
 pub mod testkit;
 
 use async_trait::async_trait;
-use booking_core::best::{PickRequest, pick_best};
+use booking_core::backend::best::{PickRequest, pick_best};
+use booking_core::backend::fsm::{self, Seat, SeatOp, SeatState};
+use booking_core::backend::validate;
 use booking_core::clock::millis_to_datetime;
-use booking_core::fsm::{self, Seat, SeatOp, SeatState};
 use booking_core::layout::{HoldPolicy, LayoutIndex, RowRange};
 use booking_core::{
     ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats, HoldToken,
     InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PoolId, PoolView, Refund, Result, Sale, SeatId,
-    SeatInventory, SeatStatus, SeatView, Sell, ShowId, ShowSpec, Snapshot, validate,
+    SeatInventory, SeatStatus, SeatView, Sell, ShowId, ShowSpec, Snapshot,
 };
 use db::{Backoff, Conns, Fail, Stmt};
 use sqlx::postgres::{PgPoolOptions, PgRow};

@@ -16,7 +16,7 @@
 //!   arguments;
 //! - `read-all-best`: what best-available did before the free-seat index,
 //!   hand-written on the raw client: `HGETALL` of the seat hash, decode,
-//!   `booking_core::best::pick_best` in the client, `EVALSHA` of
+//!   `booking_core::backend::best::pick_best` in the client, `EVALSHA` of
 //!   `lua/hold.lua` (picking again when a concurrent hold won a seat), then
 //!   the release;
 //! - `library-single` / `raw-single`: a hold of one seat of the caller's
@@ -29,7 +29,7 @@
 //! nothing else uses the server).
 #![allow(missing_docs)]
 
-use booking_core::best::{PickRequest, pick_best};
+use booking_core::backend::best::{PickRequest, pick_best};
 use booking_core::{
     HoldAction, HoldBest, HoldId, HoldPolicy, HoldSeats, OwnerId, PriceCategory, SeatId, SeatInventory, ShowSpec,
     VenueLayout,

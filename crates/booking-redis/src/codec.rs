@@ -1,8 +1,8 @@
 //! Decoding what the scripts return and store.
 
 use crate::keys::parse_hex;
+use booking_core::backend::fsm::{PoolHold, PoolSale, Seat, SeatState, SeatStatus};
 use booking_core::clock::millis_to_datetime;
-use booking_core::fsm::{PoolHold, PoolSale, Seat, SeatState, SeatStatus};
 use booking_core::{
     Audit, HoldId, HoldItems, HoldToken, InventoryError, OrderId, OwnerId, PaymentRef, PoolAudit, PoolId, Sale,
     SaleRecord, SeatId, ShowId, ShowSpec,

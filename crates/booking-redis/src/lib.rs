@@ -20,13 +20,14 @@ pub use lock::{RedisSeatLock, RedisSeatLockBuilder};
 pub use redis;
 
 use async_trait::async_trait;
+use booking_core::backend::fsm::SeatStatus;
+use booking_core::backend::validate;
 use booking_core::clock::millis_to_datetime;
-use booking_core::fsm::SeatStatus;
 use booking_core::layout::RowRange;
 use booking_core::{
     Audit, ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats,
     HoldToken, InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PoolId, PoolView, PriceCategory, Refund,
-    Result, Sale, SaleRecord, SeatId, SeatInventory, SeatView, SectionId, Sell, ShowId, ShowSpec, Snapshot, validate,
+    Result, Sale, SaleRecord, SeatId, SeatInventory, SeatView, SectionId, Sell, ShowId, ShowSpec, Snapshot,
 };
 use codec::{Reply, bad, bytes, hex_id, int};
 use conn::{Conn, Target};

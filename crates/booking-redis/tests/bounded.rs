@@ -1,11 +1,11 @@
 //! Work on the Redis thread stays bounded: best-available picks from the
 //! free-seat index inside one script (no read of the whole seat hash, and
-//! exactly `booking_core::best::pick_best`'s answer), and a pool hold does
+//! exactly `booking_core::backend::best::pick_best`'s answer), and a pool hold does
 //! not scan every expired pool hold of the show.
 
 mod common;
 
-use booking_core::best::{PickRequest, pick_best};
+use booking_core::backend::best::{PickRequest, pick_best};
 use booking_core::layout::{RowSpec, SeatSpec, SectionSpec};
 use booking_core::testkit::{create, ids, test_policy};
 use booking_core::{

@@ -39,6 +39,7 @@
 pub mod checkout;
 pub mod faults;
 pub mod lock;
+pub mod model;
 pub mod payments;
 pub mod saga;
 mod state_machine;

@@ -164,7 +164,7 @@ async fn status(b: &Bench, order: OrderId) -> OrderStatus {
     b.stores.log.get(order).await.expect("get").expect("order").status
 }
 
-fn seat_status(snap: &crate::inventory::Snapshot, seat: u32) -> crate::fsm::SeatStatus {
+fn seat_status(snap: &crate::inventory::Snapshot, seat: u32) -> crate::backend::fsm::SeatStatus {
     snap.seats[seat as usize].status
 }
 
@@ -183,7 +183,7 @@ pub async fn checkout_sells_and_charges_once(stores: CheckoutStores) {
     let sale = r.sale.expect("sale");
     assert_eq!(sale.items, HoldItems::Seats(vec![SeatId(2), SeatId(3)]));
     let snap = b.stores.inventory.snapshot(b.show.id).await.expect("snapshot");
-    assert_eq!(seat_status(&snap, 2), crate::fsm::SeatStatus::Sold);
+    assert_eq!(seat_status(&snap, 2), crate::backend::fsm::SeatStatus::Sold);
     let ledger = b.provider.ledger();
     assert_eq!(ledger.len(), 1);
     assert_eq!((ledger[0].captured, ledger[0].order), (total_for(2), r.order));
@@ -211,7 +211,7 @@ pub async fn checkout_declines_release_the_hold(stores: CheckoutStores) {
         assert_eq!(r.status, OrderStatus::Declined);
         assert_eq!(r.reason.as_deref(), Some("InsufficientFunds"));
         let snap = b.stores.inventory.snapshot(b.show.id).await.expect("snapshot");
-        assert_eq!(seat_status(&snap, seats[0]), crate::fsm::SeatStatus::Available, "{kind:?}: hold released");
+        assert_eq!(seat_status(&snap, seats[0]), crate::backend::fsm::SeatStatus::Available, "{kind:?}: hold released");
     }
     let ledger = b.provider.ledger();
     assert_eq!(ledger.len(), 1, "the declined authorization made no payment");

@@ -25,15 +25,15 @@
 //! holds, orders, payments, hold sizes) compare directly.
 
 use super::Fixture;
+use crate::backend::fsm::{self, SeatOp, SeatState};
 use crate::error::{InventoryError, Limit};
-use crate::fsm::{self, SeatOp, SeatState};
 use crate::ids::{HoldId, OrderId, OwnerId, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
 use crate::inventory::{
     ExpiredHold, Hold, HoldAction, HoldBest, HoldItems, HoldPool, HoldSeats, HoldToken, Refund, Sale, SeatInventory,
     Sell,
 };
 use crate::layout::{HoldPolicy, ShowSpec, VenueLayout};
-use crate::model::ShowModel;
+use crate::testkit::model::ShowModel;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config;

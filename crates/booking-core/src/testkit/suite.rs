@@ -1,9 +1,9 @@
 //! The behaviours, one `pub async fn` each. See the module docs.
 
 use super::Fixture;
+use crate::backend::fsm::SeatStatus;
 use crate::clock::Clock;
 use crate::error::{InvalidRequest, InventoryError, Limit};
-use crate::fsm::SeatStatus;
 use crate::ids::{HoldId, OrderId, OwnerId, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
 use crate::inventory::{
     ChangeKind, Hold, HoldAction, HoldBest, HoldItems, HoldPool, HoldSeats, HoldToken, Refund, Sale, SeatChange,
@@ -445,7 +445,7 @@ pub async fn verify_checks_without_changing<I: SeatInventory + ?Sized>(fx: &Fixt
 /// The audit names every seat's owner, hold and order, every live pool hold
 /// and every sale record with its payment.
 pub async fn audit_reports_owners_and_sales<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
-    use crate::fsm::SeatState;
+    use crate::backend::fsm::SeatState;
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 1, 5, 6, test_policy()).await;
     let (a, b) = (OwnerId::new(), OwnerId::new());

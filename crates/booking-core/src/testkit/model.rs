@@ -6,13 +6,15 @@
 //! all answer alike: the request's shape, unknown seats or pools, the
 //! per-owner limit, then availability.
 
-use crate::best::{PickRequest, pick_best};
+use crate::backend::best::{PickRequest, pick_best};
+use crate::backend::fsm::{self, Pool, Seat, SeatOp, SeatState};
+use crate::backend::validate;
+use crate::backend::{audit_pool, held_hold, push_expired};
 use crate::error::{InvalidRequest, InventoryError, Limit, Result};
-use crate::fsm::{self, Pool, Seat, SeatOp, SeatState};
 use crate::ids::{HoldId, OrderId, OwnerId, PoolId, PriceCategory, SeatId};
 use crate::inventory::{
-    Audit, ExpiredHold, Hold, HoldAction, HoldBest, HoldItems, HoldToken, PoolAudit, PoolView, Refund, Sale,
-    SaleRecord, SeatView, Sell, Snapshot, validate,
+    Audit, ExpiredHold, Hold, HoldAction, HoldBest, HoldItems, HoldToken, PoolView, Refund, Sale, SaleRecord, SeatView,
+    Sell, Snapshot,
 };
 use crate::layout::{RowRange, ShowSpec};
 use std::collections::BTreeMap;
@@ -365,35 +367,6 @@ impl ShowModel {
         }
         Ok(out)
     }
-}
-
-/// Adds an expired seat to its hold's entry in a sweep report, or starts one.
-pub fn push_expired(out: &mut Vec<ExpiredHold>, show: crate::ids::ShowId, hold: HoldId, owner: OwnerId, seat: SeatId) {
-    match out.iter_mut().find(|e| e.hold == hold) {
-        Some(ExpiredHold { items: HoldItems::Seats(s), .. }) => s.push(seat),
-        _ => out.push(ExpiredHold { show, hold, owner, items: HoldItems::Seats(vec![seat]) }),
-    }
-}
-
-/// The hold a verified token names, read from one of its seats (all seats
-/// of a hold share its expiry and renewals).
-pub fn held_hold(show: crate::ids::ShowId, owner: OwnerId, token: &HoldToken, seat: &fsm::Seat) -> Result<Hold> {
-    match seat.state {
-        SeatState::Held { until, renewals, .. } => {
-            Ok(Hold::from_parts(show, owner, token.hold, token.version, token.items.clone(), until, renewals))
-        }
-        _ => Err(InventoryError::HoldExpired { hold: token.hold }),
-    }
-}
-
-/// A pool as an [`Audit`] shows it at `now`: live holds by hold id, sales
-/// by (order, hold).
-pub fn audit_pool(pool: PoolId, p: &Pool, now: i64) -> PoolAudit {
-    let mut holds: Vec<fsm::PoolHold> = p.holds.iter().filter(|h| h.until > now).copied().collect();
-    holds.sort_by_key(|h| h.hold);
-    let mut sales = p.sales.clone();
-    sales.sort_by_key(|s| (s.order, s.hold));
-    PoolAudit { pool, capacity: p.capacity, sold: p.sold, version: p.version, holds, sales }
 }
 
 fn validate_block_list(m: &ShowModel, seats: &[SeatId]) -> Result<Vec<SeatId>> {

@@ -2,7 +2,7 @@
 //! state machine").
 //!
 //! Backends must reproduce these transitions atomically; the reference model
-//! ([`crate::model::ShowModel`]) and the conformance suite hold them to it.
+//! ([`crate::testkit::model::ShowModel`]) and the conformance suite hold them to it.
 //!
 //! Times are Unix milliseconds from the backend's one clock (design I8). A
 //! hold is live while `now < until`; from `until` on it counts as available
