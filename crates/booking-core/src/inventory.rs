@@ -444,6 +444,10 @@ pub struct Coalescing {
 /// A show's change feed. An `Err(InventoryError::FeedLagged)` item means the
 /// subscriber fell behind and missed events: re-read the snapshot; the
 /// stream goes on with newer events.
+///
+/// It is an ordinary [`Stream`]: `tokio_stream::StreamExt` or
+/// `futures::StreamExt` combinators apply (booking-memory's crate docs show
+/// one).
 pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<SeatChange>> + Send>>;
 
 /// Seat inventory for shows: the port every backend implements.
@@ -557,6 +561,30 @@ pub trait SeatInventory: Send + Sync + Debug {
     ///
     /// Errors: `UnknownShow`.
     async fn audit(&self, show: ShowId) -> Result<Audit>;
+
+    /// The shows not archived, by id.
+    async fn list_shows(&self) -> Result<Vec<ShowId>>;
+
+    /// A show's specification as it was created (layout with seat labels,
+    /// pools, policy), archived or not.
+    ///
+    /// Errors: `UnknownShow`.
+    async fn show_spec(&self, show: ShowId) -> Result<ShowSpec>;
+
+    /// Archives a show once its sale is over: it is no longer listed (so
+    /// maintenance no longer sweeps it) and otherwise answers as before
+    /// (refunds, audits, snapshots). Archiving an archived show changes
+    /// nothing.
+    ///
+    /// Errors: `UnknownShow`.
+    async fn archive_show(&self, show: ShowId) -> Result<()>;
+
+    /// Deletes change-feed entries older than `older_than` from a store
+    /// that keeps them until told (PostgreSQL's change table); returns how
+    /// many. A subscriber still behind them gets `FeedLagged`. Backends
+    /// whose feed is bounded by itself (memory's buffer, a capped Redis
+    /// stream) return 0.
+    async fn prune_feed(&self, older_than: std::time::Duration) -> Result<u64>;
 
     /// Subscribes to the show's changes from now on.
     ///

@@ -178,6 +178,22 @@ impl<L: SeatLock, I: SeatInventory> SeatInventory for LockedInventory<L, I> {
         self.inner.audit(show).await
     }
 
+    async fn list_shows(&self) -> Result<Vec<ShowId>> {
+        self.inner.list_shows().await
+    }
+
+    async fn show_spec(&self, show: ShowId) -> Result<ShowSpec> {
+        self.inner.show_spec(show).await
+    }
+
+    async fn archive_show(&self, show: ShowId) -> Result<()> {
+        self.inner.archive_show(show).await
+    }
+
+    async fn prune_feed(&self, older_than: Duration) -> Result<u64> {
+        self.inner.prune_feed(older_than).await
+    }
+
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {
         self.inner.subscribe(show).await
     }

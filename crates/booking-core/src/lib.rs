@@ -9,10 +9,12 @@ pub mod ids;
 pub mod inventory;
 pub mod layered;
 pub mod layout;
+pub mod maintenance;
 pub mod money;
 pub mod payments;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod worker;
 
 pub use backend::fsm::SeatStatus;
 pub use clock::{Clock, ManualClock, SystemClock, TimeSource};

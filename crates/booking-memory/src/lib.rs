@@ -25,6 +25,7 @@ pub use idempotency::MemoryIdempotencyStore;
 pub use lock::MemorySeatLock;
 use show::ShowState;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use sync::{Arc, RwLock};
 pub use tick::TickClock;
 
@@ -227,6 +228,35 @@ impl SeatInventory for MemoryInventory {
 
     async fn audit(&self, show: ShowId) -> Result<Audit> {
         self.with_show(show, |s| Ok(s.audit(self.now())))
+    }
+
+    async fn list_shows(&self) -> Result<Vec<ShowId>> {
+        let mut shows: Vec<ShowId> = self
+            .shards
+            .iter()
+            .flat_map(|shard| {
+                let map = shard.read().unwrap_or_else(|e| e.into_inner());
+                map.iter().filter(|(_, s)| !s.archived.load(Ordering::Relaxed)).map(|(id, _)| *id).collect::<Vec<_>>()
+            })
+            .collect();
+        shows.sort_unstable();
+        Ok(shows)
+    }
+
+    async fn show_spec(&self, show: ShowId) -> Result<ShowSpec> {
+        self.with_show(show, |s| Ok(s.full_spec()))
+    }
+
+    async fn archive_show(&self, show: ShowId) -> Result<()> {
+        self.with_show(show, |s| {
+            s.archived.store(true, Ordering::Relaxed);
+            Ok(())
+        })
+    }
+
+    /// The memory feed is a bounded buffer: nothing to prune.
+    async fn prune_feed(&self, _older_than: std::time::Duration) -> Result<u64> {
+        Ok(0)
     }
 
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {

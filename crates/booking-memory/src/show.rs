@@ -18,7 +18,7 @@ use booking_core::backend::validate;
 use booking_core::{
     Audit, ChangeKind, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, InvalidRequest, InventoryError,
     LayoutIndex, OrderId, OwnerId, PoolId, PoolView, Refund, Result, Sale, SaleRecord, SeatChange, SeatId, SeatView,
-    Sell, ShowSpec, Snapshot,
+    Sell, ShowSpec, Snapshot, VenueLayout,
 };
 use std::collections::HashMap;
 
@@ -37,6 +37,11 @@ struct Stripe(Mutex<Vec<Seat>>);
 pub(crate) struct ShowState {
     /// The show as created, without its layout (see `index`).
     pub(crate) spec: ShowSpec,
+    /// The layout as created (labels and coordinates), for `show_spec`;
+    /// the hot paths use `index`.
+    layout: VenueLayout,
+    /// Archived: no longer listed.
+    pub(crate) archived: std::sync::atomic::AtomicBool,
     index: LayoutIndex,
     seat_count: usize,
     stripes: Box<[Stripe]>,
@@ -87,7 +92,8 @@ impl ShowState {
     pub(crate) fn new(mut spec: ShowSpec) -> Self {
         // Keep a compact index rather than the layout's per-seat labels and
         // coordinates: the seat map is the catalog's business.
-        let index = LayoutIndex::new(&std::mem::take(&mut spec.layout));
+        let layout = std::mem::take(&mut spec.layout);
+        let index = LayoutIndex::new(&layout);
         let seat_count = index.seat_count();
         let n = seat_count.clamp(1, MAX_STRIPES);
         let stripes = (0..n).map(|k| Stripe(Mutex::new(vec![Seat::default(); (seat_count + n - 1 - k) / n]))).collect();
@@ -100,6 +106,8 @@ impl ShowState {
             sales: (0..SALE_STRIPES).map(|_| Mutex::new(HashMap::default())).collect(),
             feed: Feed::new(),
             spec,
+            layout,
+            archived: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -506,6 +514,11 @@ impl ShowState {
             })
             .collect();
         Snapshot::from_index(self.spec.id, &self.index, seats, pools)
+    }
+
+    /// The show as created.
+    pub(crate) fn full_spec(&self) -> ShowSpec {
+        ShowSpec { layout: self.layout.clone(), ..self.spec.clone() }
     }
 
     pub(crate) fn audit(&self, now: i64) -> Audit {

@@ -21,12 +21,12 @@
 mod audit;
 mod pricing;
 mod saga;
-mod worker;
+mod workers;
 
 pub use audit::{LedgerEntry, MoneyAudit, MoneyProblem, audit_money};
 pub use pricing::{Fee, FeePolicy, LineItem, PriceTable, Priced, Pricing, PricingError};
 pub use saga::{Checkout, CheckoutConfig, CheckoutError, CheckoutReply, CheckoutRequest, order_id_for};
-pub use worker::{Completer, CompleterStats, Deliver, OutboxRelay, RelayStats, Worker, WorkerStats};
+pub use workers::{Completer, CompleterStats, Deliver, OutboxRelay, RelayStats};
 
 use crate::idempotency::IdempotencyKey;
 use crate::ids::{OrderId, OwnerId, ShowId};

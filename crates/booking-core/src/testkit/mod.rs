@@ -95,6 +95,8 @@ macro_rules! conformance_suite {
             tokens_name_the_whole_hold,
             audit_reports_owners_and_sales,
             verify_checks_without_changing,
+            shows_are_listed_read_back_and_archived,
+            maintenance_sweeps_every_listed_show,
             refund_returns_seats_to_sale,
             block_and_unblock,
             best_available_prefers_adjacent_seats_without_orphans,

@@ -442,6 +442,59 @@ pub async fn verify_checks_without_changing<I: SeatInventory + ?Sized>(fx: &Fixt
     assert!(matches!(inv.verify(&action(&g)).await, Err(InventoryError::HoldExpired { .. })));
 }
 
+/// Shows are listed until archived; a show's specification reads back as
+/// created, seat labels included; archiving twice changes nothing.
+pub async fn shows_are_listed_read_back_and_archived<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let mut layout = VenueLayout::grid(1, 1, 3, PriceCategory(1));
+    layout.sections[0].rows[0].seats[1].label = "12b".into();
+    layout.sections[0].name = "Balcony".into();
+    let spec = ShowSpec::new("listed", layout).with_pool("standing", 4, PriceCategory(2)).with_policy(test_policy());
+    inv.create_show(&spec).await.expect("create");
+    let other = create(inv, 1, 1, 2, 0, test_policy()).await;
+    let listed = inv.list_shows().await.expect("list");
+    assert!(listed.contains(&spec.id) && listed.contains(&other.id));
+    assert!(listed.windows(2).all(|w| w[0] < w[1]), "by id");
+    assert_eq!(inv.show_spec(spec.id).await.expect("spec"), spec);
+    inv.archive_show(spec.id).await.expect("archive");
+    inv.archive_show(spec.id).await.expect("archive again");
+    let listed = inv.list_shows().await.expect("list");
+    assert!(!listed.contains(&spec.id) && listed.contains(&other.id));
+    assert_eq!(inv.show_spec(spec.id).await.expect("an archived show's spec"), spec);
+    assert!(inv.snapshot(spec.id).await.is_ok(), "an archived show still answers");
+    assert!(matches!(inv.show_spec(ShowId::new()).await, Err(InventoryError::UnknownShow(_))));
+    assert!(matches!(inv.archive_show(ShowId::new()).await, Err(InventoryError::UnknownShow(_))));
+    assert_eq!(inv.prune_feed(StdDuration::from_secs(3600)).await.expect("prune"), 0, "nothing is an hour old");
+}
+
+/// The maintenance worker sweeps the expired holds of every listed show,
+/// and no archived one.
+pub async fn maintenance_sweeps_every_listed_show<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let (a, b, archived) = (
+        create(inv, 1, 1, 4, 0, test_policy()).await,
+        create(inv, 1, 1, 4, 0, test_policy()).await,
+        create(inv, 1, 1, 4, 0, test_policy()).await,
+    );
+    for s in [&a, &b, &archived] {
+        hold(inv, s.id, OwnerId::new(), &[0, 1]).await;
+    }
+    inv.archive_show(archived.id).await.expect("archive");
+    fx.clock.advance(ttl(&a));
+    let maintenance = crate::maintenance::Maintenance::new(
+        fx.inventory.clone(),
+        crate::maintenance::MaintenanceConfig { sweep_limit: 100, feed_retention: StdDuration::from_secs(3600) },
+    );
+    let round = maintenance.run_once().await.expect("maintenance");
+    assert!(round.holds_freed >= 2, "{round:?}");
+    assert_eq!(round.errors, 0);
+    for s in [&a, &b] {
+        assert!(inv.sweep_expired(s.id, 100).await.expect("sweep").is_empty(), "already swept");
+    }
+    assert_eq!(inv.sweep_expired(archived.id, 100).await.expect("sweep").len(), 1, "archived shows are left alone");
+    assert!(maintenance.totals().holds_freed.load(Ordering::Relaxed) >= 2);
+}
+
 /// The audit names every seat's owner, hold and order, every live pool hold
 /// and every sale record with its payment.
 pub async fn audit_reports_owners_and_sales<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
