@@ -78,41 +78,58 @@ impl<I: SeatInventory + 'static> Fixture<I> {
 ///
 /// The calling crate needs `tokio` with the `macros` and `rt-multi-thread`
 /// features among its dev-dependencies.
+/// The one list of the conformance suite's behaviours: every backend runs
+/// each of them (through [`conformance_suite!`]), and a test of this crate
+/// checks that every behaviour defined in `testkit/suite/` is on it, so a
+/// new behaviour cannot silently not run.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_behaviours {
+    ($mac:ident!($($args:tt)*)) => {
+        $crate::$mac! { $($args)*
+    create_show_validates,
+    hold_and_sell,
+    holds_are_all_or_nothing,
+    holds_are_exclusive,
+    only_the_owner_with_the_current_token,
+    expired_holds_never_block,
+    sweeper_frees_expired_holds_once,
+    extensions_are_bounded,
+    release_frees_seats,
+    sell_replays_are_idempotent,
+    tokens_name_the_whole_hold,
+    audit_reports_owners_and_sales,
+    verify_checks_without_changing,
+    shows_are_listed_read_back_and_archived,
+    maintenance_sweeps_every_listed_show,
+    refund_returns_seats_to_sale,
+    block_and_unblock,
+    best_available_prefers_adjacent_seats_without_orphans,
+    best_available_honours_filters,
+    pools_are_all_or_nothing,
+    pool_holds_expire_and_sell,
+    per_owner_limit,
+    per_owner_limit_survives_forged_tokens,
+    bad_requests_change_nothing,
+    change_feed_reports_changes,
+    race_many_tasks_few_seats,
+    race_pool_units,
+    race_holds_against_sweeper,
+    race_sell_against_release,
+    race_per_owner_limit,
+        }
+    };
+}
+
+/// Expands to one `#[tokio::test]` per behaviour of the suite, each calling
+/// `$factory().await` for a fresh [`Fixture`].
+///
+/// The calling crate needs `tokio` with the `macros` and `rt-multi-thread`
+/// features among its dev-dependencies.
 #[macro_export]
 macro_rules! conformance_suite {
     ($factory:path) => {
-        $crate::conformance_suite!(@each $factory;
-            create_show_validates,
-            hold_and_sell,
-            holds_are_all_or_nothing,
-            holds_are_exclusive,
-            only_the_owner_with_the_current_token,
-            expired_holds_never_block,
-            sweeper_frees_expired_holds_once,
-            extensions_are_bounded,
-            release_frees_seats,
-            sell_replays_are_idempotent,
-            tokens_name_the_whole_hold,
-            audit_reports_owners_and_sales,
-            verify_checks_without_changing,
-            shows_are_listed_read_back_and_archived,
-            maintenance_sweeps_every_listed_show,
-            refund_returns_seats_to_sale,
-            block_and_unblock,
-            best_available_prefers_adjacent_seats_without_orphans,
-            best_available_honours_filters,
-            pools_are_all_or_nothing,
-            pool_holds_expire_and_sell,
-            per_owner_limit,
-            per_owner_limit_survives_forged_tokens,
-            bad_requests_change_nothing,
-            change_feed_reports_changes,
-            race_many_tasks_few_seats,
-            race_pool_units,
-            race_holds_against_sweeper,
-            race_sell_against_release,
-            race_per_owner_limit,
-        );
+        $crate::__conformance_behaviours!(conformance_suite!(@each $factory;));
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {
         $(
@@ -123,4 +140,44 @@ macro_rules! conformance_suite {
             }
         )*
     };
+    (@names $($name:ident),* $(,)?) => {
+        &[$(stringify!($name)),*]
+    };
+}
+
+/// Every behaviour of the conformance suite, by name, as
+/// [`conformance_suite!`] runs them.
+pub const BEHAVIOURS: &[&str] = crate::__conformance_behaviours!(conformance_suite!(@names));
+
+#[cfg(test)]
+mod tests {
+    /// Every `pub async fn` taking a `Fixture` in `testkit/suite/` is a
+    /// behaviour, and every behaviour is on the list.
+    #[test]
+    fn every_behaviour_is_on_the_list() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/testkit/suite");
+        let mut defined = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("suite dir") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+            let mut sig = String::new();
+            for line in text.lines() {
+                if line.starts_with("pub async fn ") {
+                    sig = line.to_owned();
+                } else if !sig.is_empty() {
+                    sig.push_str(line);
+                }
+                if !sig.is_empty() && sig.contains('{') {
+                    if sig.contains("fx: &Fixture<I>") {
+                        let name = sig["pub async fn ".len()..].split(['<', '(']).next().unwrap_or_default();
+                        defined.push(name.to_owned());
+                    }
+                    sig.clear();
+                }
+            }
+        }
+        defined.sort();
+        let mut listed: Vec<String> = super::BEHAVIOURS.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(defined, listed, "the suite's behaviours and the list differ");
+    }
 }

@@ -1,0 +1,221 @@
+//! Races on real concurrency: many tasks, one answer per seat (design I1-I3).
+
+use super::*;
+use crate::backend::fsm::SeatStatus;
+use crate::error::{InventoryError, Limit};
+use crate::ids::{OrderId, OwnerId, PoolId, SeatId};
+use crate::inventory::{HoldItems, HoldPool, HoldSeats, SeatInventory};
+use crate::layout::HoldPolicy;
+use crate::testkit::Fixture;
+use chrono::Duration;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A tiny deterministic generator for the race behaviours.
+/// A small xorshift generator: each racing task has its own.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    /// A number below `n` (`n` > 0).
+    pub(crate) fn below(&mut self, n: u32) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as u32
+    }
+}
+
+fn no_limit() -> HoldPolicy {
+    HoldPolicy { max_held_per_owner: None, ..test_policy() }
+}
+
+/// 64 tasks race for 10 seats, holding, releasing and buying: exactly 10
+/// seats are sold, none twice (design I1, I2, I3).
+pub async fn race_many_tasks_few_seats<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
+    const SEATS: u32 = 10;
+    let spec = create(&*fx.inventory, 1, 1, SEATS, 0, no_limit()).await;
+    let sold = Arc::new(AtomicU32::new(0));
+    let mut tasks = Vec::new();
+    for t in 0..64u64 {
+        let (inv, sold, show) = (fx.inventory.clone(), sold.clone(), spec.id);
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+            let owner = OwnerId::new();
+            let mut mine: Vec<SeatId> = Vec::new();
+            for _ in 0..20_000 {
+                if sold.load(Ordering::SeqCst) >= SEATS {
+                    break;
+                }
+                let a = rng.below(SEATS);
+                let seats = if rng.below(2) == 0 { vec![a] } else { vec![a, (a + 1 + rng.below(SEATS - 1)) % SEATS] };
+                match inv.hold_seats(&HoldSeats { show, owner, seats: ids(&seats) }).await {
+                    Ok(h) if rng.below(4) == 0 => inv.release(&action(&h)).await.expect("release own hold"),
+                    Ok(h) => {
+                        let sale = inv.sell(&sell_req(&h, OrderId::new())).await.expect("sell own live hold");
+                        let HoldItems::Seats(s) = sale.items else { panic!("seat sale expected") };
+                        sold.fetch_add(s.len() as u32, Ordering::SeqCst);
+                        mine.extend(s);
+                    }
+                    Err(InventoryError::SeatsTaken { .. }) => tokio::task::yield_now().await,
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    let unique: HashSet<SeatId> = all.iter().copied().collect();
+    assert_eq!(all.len(), SEATS as usize, "exactly the available seats were sold: {all:?}");
+    assert_eq!(unique.len(), SEATS as usize, "no seat sold twice");
+    assert_eq!(snap(&*fx.inventory, spec.id).await.totals().sold, SEATS);
+}
+
+/// 32 tasks race for 20 pool units: exactly 20 are sold.
+pub async fn race_pool_units<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
+    const UNITS: u32 = 20;
+    let spec = create(&*fx.inventory, 1, 1, 1, UNITS, no_limit()).await;
+    let mut tasks = Vec::new();
+    for t in 0..32u64 {
+        let (inv, show) = (fx.inventory.clone(), spec.id);
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0xDEAD_BEEF ^ (t + 1).wrapping_mul(0x94D0_49BB_1331_11EB));
+            let mut bought = 0u32;
+            loop {
+                let quantity = 1 + rng.below(3);
+                match inv.hold_pool(&HoldPool { show, owner: OwnerId::new(), pool: PoolId(0), quantity }).await {
+                    Ok(h) => {
+                        inv.sell(&sell_req(&h, OrderId::new())).await.expect("sell");
+                        bought += quantity;
+                    }
+                    Err(InventoryError::InsufficientCapacity { available: 0, .. }) => return bought,
+                    Err(InventoryError::InsufficientCapacity { .. }) => tokio::task::yield_now().await,
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+            }
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.expect("task");
+    }
+    assert_eq!(total, UNITS);
+    let p = snap(&*fx.inventory, spec.id).await.pools[0];
+    assert_eq!((p.sold, p.held, p.available), (UNITS, 0, 0));
+}
+
+/// Holders, buyers and sweepers run at once while time moves: every seat is
+/// sold at most once and every expired hold is swept at most once.
+pub async fn race_holds_against_sweeper<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
+    const SEATS: u32 = 24;
+    let spec = create(&*fx.inventory, 1, 2, SEATS / 2, 0, no_limit()).await;
+    let mut tasks = Vec::new();
+    for t in 0..16u64 {
+        let (inv, clock, show) = (fx.inventory.clone(), fx.clock.clone(), spec.id);
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0xA5A5_5A5A ^ (t + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93));
+            let mut sold = Vec::new();
+            for _ in 0..300 {
+                let a = rng.below(SEATS);
+                match inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: ids(&[a]) }).await {
+                    Ok(h) => {
+                        if rng.below(3) == 0 {
+                            clock.advance(Duration::minutes(3));
+                        }
+                        match inv.sell(&sell_req(&h, OrderId::new())).await {
+                            Ok(s) => sold.push(s),
+                            Err(InventoryError::HoldExpired { .. }) => {}
+                            Err(e) => panic!("unexpected {e:?}"),
+                        }
+                    }
+                    Err(InventoryError::SeatsTaken { .. }) => tokio::task::yield_now().await,
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+            }
+            (sold, Vec::new())
+        }));
+    }
+    for _ in 0..2 {
+        let (inv, show) = (fx.inventory.clone(), spec.id);
+        tasks.push(tokio::spawn(async move {
+            let mut swept = Vec::new();
+            for _ in 0..300 {
+                swept.extend(inv.sweep_expired(show, 5).await.expect("sweep"));
+                tokio::task::yield_now().await;
+            }
+            (Vec::new(), swept)
+        }));
+    }
+    let (mut sales, mut swept) = (Vec::new(), Vec::new());
+    for t in tasks {
+        let (s, w) = t.await.expect("task");
+        sales.extend(s);
+        swept.extend(w);
+    }
+    let mut seats_sold = HashSet::new();
+    for s in &sales {
+        let HoldItems::Seats(seats) = &s.items else { panic!("seat sale expected") };
+        for seat in seats {
+            assert!(seats_sold.insert(*seat), "{seat} sold twice");
+        }
+    }
+    let mut seen = HashSet::new();
+    for e in &swept {
+        let HoldItems::Seats(seats) = &e.items else { panic!("seat hold expected") };
+        for seat in seats {
+            assert!(seen.insert((e.hold, *seat)), "{seat} of {} swept twice", e.hold);
+            assert!(!sales.iter().any(|s| s.items == e.items && s.owner == e.owner), "a sold hold was swept");
+        }
+    }
+    let s = snap(&*fx.inventory, spec.id).await;
+    assert_eq!(s.totals().sold as usize, seats_sold.len());
+}
+
+/// Sell and release of the same hold race: exactly one wins.
+pub async fn race_sell_against_release<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
+    let spec = create(&*fx.inventory, 1, 1, 40, 0, no_limit()).await;
+    for seat in 0..40 {
+        let h = hold(&*fx.inventory, spec.id, OwnerId::new(), &[seat]).await;
+        let (i1, i2) = (fx.inventory.clone(), fx.inventory.clone());
+        let (r, s) = (action(&h), sell_req(&h, OrderId::new()));
+        let rel = tokio::spawn(async move { i1.release(&r).await.is_ok() });
+        let sell = tokio::spawn(async move { i2.sell(&s).await.is_ok() });
+        let (released, sold) = (rel.await.expect("task"), sell.await.expect("task"));
+        assert!(released ^ sold, "seat {seat}: released {released}, sold {sold}");
+        let status = snap(&*fx.inventory, spec.id).await.seats[seat as usize].status;
+        assert_eq!(status, if sold { SeatStatus::Sold } else { SeatStatus::Available });
+    }
+}
+
+/// One owner's concurrent holds race the per-owner limit: exactly the limit
+/// is granted, never more.
+pub async fn race_per_owner_limit<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
+    let spec = create(&*fx.inventory, 1, 1, 40, 10, HoldPolicy { max_held_per_owner: Some(4), ..test_policy() }).await;
+    let owner = OwnerId::new();
+    let mut tasks = Vec::new();
+    for t in 0..24u32 {
+        let (inv, show) = (fx.inventory.clone(), spec.id);
+        tasks.push(tokio::spawn(async move {
+            let r = if t % 3 == 0 {
+                inv.hold_pool(&HoldPool { show, owner, pool: PoolId(0), quantity: 1 }).await
+            } else {
+                inv.hold_seats(&HoldSeats { show, owner, seats: ids(&[t]) }).await
+            };
+            match r {
+                Ok(h) => h.token.items.count(),
+                Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { .. })) => 0,
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.expect("task");
+    }
+    assert_eq!(granted, 4, "the limit is exact under concurrency");
+    let s = snap(&*fx.inventory, spec.id).await;
+    assert_eq!(s.totals().held + s.pools[0].held, 4);
+}
