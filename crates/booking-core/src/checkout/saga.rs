@@ -1,24 +1,22 @@
 //! The checkout saga: the service that takes a buyer's hold through
 //! payment to sold seats, recording each step before the next.
 
+use super::keys::{fingerprint, order_id_for, pkey};
 use super::{
     Order, OrderStatus, Outbox, OutboxMessage, Priced, Pricing, SagaEntry, SagaLog, Step, StepOutcome, StoreError,
     decline_text,
 };
 use crate::clock::{Clock, millis_to_datetime};
 use crate::error::InventoryError;
-use crate::idempotency::{
-    Begin, Fingerprint, IdempotencyError, IdempotencyKey, IdempotencyStore, Started, StoredResponse,
-};
+use crate::idempotency::{Begin, IdempotencyError, IdempotencyKey, IdempotencyStore, Started, StoredResponse};
 use crate::ids::PaymentRef;
 use crate::ids::{OrderId, OwnerId};
 use crate::inventory::{HoldAction, HoldToken, Sale, SeatInventory, Sell};
 use crate::money::Money;
 use crate::payments::{
-    Authorize, Capture, Decision, DeclineReason, PaymentKey, PaymentMethod, PaymentProvider, RefundPayment, Void,
+    Authorize, Capture, Decision, DeclineReason, PaymentMethod, PaymentProvider, RefundPayment, Void,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -134,28 +132,6 @@ impl Default for CheckoutConfig {
     }
 }
 
-/// The order id for a buyer's idempotency key: every retry of a checkout
-/// lands on the same order, and the provider keys derive from it.
-pub fn order_id_for(buyer: OwnerId, key: &IdempotencyKey) -> OrderId {
-    let mut h = Sha256::new();
-    h.update(b"booking order\0");
-    h.update(buyer.as_u128().to_be_bytes());
-    h.update(key.0.as_bytes());
-    let d = h.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    // A version-8 (custom) UUID.
-    b[6] = (b[6] & 0x0f) | 0x80;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    OrderId::from_u128(u128::from_be_bytes(b))
-}
-
-fn fingerprint(req: &CheckoutRequest) -> Fingerprint {
-    let mut h = Sha256::new();
-    h.update(serde_json::to_vec(&(&req.hold, &req.method)).unwrap_or_default());
-    Fingerprint(h.finalize().into())
-}
-
 /// What one run of a step came to.
 enum Next {
     /// Record this order (the step's outcome) and go on.
@@ -169,7 +145,7 @@ enum Next {
 pub struct Checkout {
     inventory: Arc<dyn SeatInventory>,
     payments: Arc<dyn PaymentProvider>,
-    log: Arc<dyn SagaLog>,
+    pub(super) log: Arc<dyn SagaLog>,
     outbox: Arc<dyn Outbox>,
     keys: Arc<dyn IdempotencyStore>,
     pricing: Arc<dyn Pricing>,
@@ -522,7 +498,7 @@ impl Checkout {
         SagaEntry { step, outcome, at: self.now() }
     }
 
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+    pub(super) fn now(&self) -> chrono::DateTime<chrono::Utc> {
         millis_to_datetime(self.clock.now_millis())
     }
 
@@ -558,12 +534,6 @@ impl Checkout {
         let nanos = wait.as_nanos().min(u128::from(u64::MAX)) as u64;
         Duration::from_nanos(nanos / 2 + x % (nanos / 2 + 1))
     }
-}
-
-/// The key of one provider call of an order: derived from the order id,
-/// itself derived from the buyer's idempotency key.
-fn pkey(order: OrderId, call: &str) -> PaymentKey {
-    PaymentKey(format!("{order}:{call}"))
 }
 
 /// True once the saga has written down that the capture may be sent.
@@ -603,35 +573,4 @@ fn response(order: &Order) -> StoredResponse {
 
 fn refusal(status: u16, error: &str) -> StoredResponse {
     StoredResponse { status, body: serde_json::to_vec(&Refusal { error: error.to_owned() }).unwrap_or_default() }
-}
-
-impl Checkout {
-    /// Handles a provider webhook: dedupes it by event id, then drives the
-    /// order at once (the saga learns the outcome by repeating the call the
-    /// webhook reports, with the same key). Duplicate and out-of-order
-    /// deliveries change nothing. Returns the order's status after, or
-    /// `None` for an order this checkout does not know.
-    pub async fn handle_webhook(&self, hook: &crate::payments::Webhook) -> Result<Option<OrderStatus>, CheckoutError> {
-        let order = loop {
-            let Some(order) = self.log.get(hook.order).await? else { return Ok(None) };
-            if order.webhooks.contains(&hook.id) || order.status.is_final() {
-                return Ok(Some(order.status));
-            }
-            let mut o = order.clone();
-            o.webhooks.push(hook.id.clone());
-            o.retry_at = None;
-            o.version = order.version + 1;
-            o.updated_at = self.now();
-            match self.log.update(&o).await {
-                Ok(()) => break o,
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        };
-        match self.drive(order).await {
-            Ok(o) => Ok(Some(o.status)),
-            Err(CheckoutError::Pending { order }) => Ok(self.log.get(order).await?.map(|o| o.status)),
-            Err(e) => Err(e),
-        }
-    }
 }

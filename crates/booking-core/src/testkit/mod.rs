@@ -37,6 +37,7 @@
 //! ```
 
 pub mod checkout;
+pub mod crash;
 pub mod faults;
 pub mod lock;
 pub mod model;

@@ -25,7 +25,6 @@
 //! holds, orders, payments, hold sizes) compare directly.
 
 use super::Fixture;
-use crate::backend::fsm::{self, SeatOp, SeatState};
 use crate::error::{InventoryError, Limit};
 use crate::ids::{HoldId, OrderId, OwnerId, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
 use crate::inventory::{
@@ -34,16 +33,19 @@ use crate::inventory::{
 };
 use crate::layout::{HoldPolicy, ShowSpec, VenueLayout};
 use crate::testkit::model::ShowModel;
-use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config;
-use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
+use proptest_state_machine::StateMachineTest;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
+
+mod follow;
+mod generate;
+
+use follow::{expire_as_reported, join_all, permutations, shed_by_lock};
 
 const TTL_MS: i64 = 60_000;
 const OWNERS: u8 = 3;
@@ -248,82 +250,6 @@ fn outcome<T>(r: &Result<T, InventoryError>, ok: impl Fn(&T) -> Outcome) -> Outc
     match r {
         Ok(v) => ok(v),
         Err(e) => failed(e),
-    }
-}
-
-fn seat_list() -> impl Strategy<Value = Vec<u32>> {
-    // Mostly real seats, sometimes a duplicate, an unknown seat or none.
-    prop::collection::vec(prop_oneof![9 => 0..SEATS, 1 => SEATS..SEATS + 2], 0..5)
-}
-
-fn tamper() -> impl Strategy<Value = Tamper> {
-    prop_oneof![
-        10 => Just(Tamper::None),
-        2 => Just(Tamper::Stale),
-        1 => Just(Tamper::Future),
-        2 => Just(Tamper::Subset),
-        2 => Just(Tamper::Superset),
-        1 => Just(Tamper::Swapped),
-        2 => any::<Index>().prop_map(Tamper::OtherHold),
-    ]
-}
-
-/// Mostly the hold's owner (`u8::MAX`), sometimes anyone.
-fn token_owner() -> impl Strategy<Value = u8> {
-    prop_oneof![5 => Just(u8::MAX), 1 => 0..OWNERS]
-}
-
-fn hold_step() -> impl Strategy<Value = Step> {
-    prop_oneof![
-        3 => (0..OWNERS, seat_list()).prop_map(|(owner, seats)| Step::HoldSeats { owner, seats }),
-        1 => (0..OWNERS, 0u32..6, prop::option::of(0u32..3))
-            .prop_map(|(owner, quantity, section)| Step::HoldBest { owner, quantity, section }),
-        1 => (0..OWNERS, prop_oneof![5 => Just(0u32), 1 => Just(1u32)], 0u32..7)
-            .prop_map(|(owner, pool, quantity)| Step::HoldPool { owner, pool, quantity }),
-    ]
-}
-
-fn token_step() -> impl Strategy<Value = Step> {
-    prop_oneof![
-        2 => (any::<Index>(), token_owner(), tamper())
-            .prop_map(|(hold, owner, tamper)| Step::Extend { hold, owner, tamper }),
-        2 => (any::<Index>(), token_owner(), tamper())
-            .prop_map(|(hold, owner, tamper)| Step::Release { hold, owner, tamper }),
-        1 => (any::<Index>(), token_owner(), tamper())
-            .prop_map(|(hold, owner, tamper)| Step::Verify { hold, owner, tamper }),
-        // Few orders and payments, so that replays, changed payments and
-        // second holds sold to one order are common.
-        3 => (any::<Index>(), token_owner(), tamper(), 0u8..3, prop_oneof![4 => Just(0u8), 1 => Just(1u8)])
-            .prop_map(|(hold, owner, tamper, order, payment)| Step::Sell { hold, owner, tamper, order, payment }),
-    ]
-}
-
-impl ReferenceStateMachine for RefState {
-    type State = RefState;
-    type Transition = Step;
-
-    fn init_state() -> BoxedStrategy<RefState> {
-        Just(RefState::default()).boxed()
-    }
-
-    fn transitions(_: &RefState) -> BoxedStrategy<Step> {
-        prop_oneof![
-            5 => hold_step(),
-            7 => token_step(),
-            1 => (any::<Index>(), prop::option::of(0u32..SEATS)).prop_map(|(sale, part)| Step::Refund { sale, part }),
-            1 => seat_list().prop_map(|seats| Step::Block { seats }),
-            1 => seat_list().prop_map(|seats| Step::Unblock { seats }),
-            2 => prop_oneof![Just(1i64), Just(30_000), Just(TTL_MS - 1), Just(TTL_MS), Just(100_000)]
-                .prop_map(|ms| Step::Advance { ms }),
-            1 => prop_oneof![3 => 1usize..4, 1 => Just(1_000usize)].prop_map(|limit| Step::Sweep { limit }),
-            2 => prop::collection::vec(prop_oneof![hold_step(), token_step()], 2..5).prop_map(Step::Concurrent),
-        ]
-        .boxed()
-    }
-
-    fn apply(mut s: RefState, _: &Step) -> RefState {
-        s.steps += 1;
-        s
     }
 }
 
@@ -583,108 +509,6 @@ impl Sut {
         let got = self.rt.block_on(self.fx.inventory.audit(self.show())).expect("audit");
         assert_eq!(got, self.model.audit(self.now), "audits differ (owners, holds, orders or sale records)");
     }
-}
-
-/// Frees in `model` exactly the seats and pool holds a backend's sweep
-/// reported, after checking the backend was allowed to choose them: all
-/// expired, each under the hold and owner reported, and as many as the
-/// limit allows.
-fn expire_as_reported(model: &mut ShowModel, freed: &[ExpiredHold], limit: usize, now: i64) -> Result<(), String> {
-    let expired_seats = model.seats.iter().filter(|s| matches!(s.state, SeatState::Held { until, .. } if until <= now));
-    let expired_pool_holds = model.pools.iter().flat_map(|p| &p.holds).filter(|h| h.until <= now);
-    let candidates = expired_seats.count() + expired_pool_holds.count();
-    let mut count = 0usize;
-    let mut touched_pools = Vec::new();
-    for e in freed {
-        match &e.items {
-            HoldItems::Seats(seats) => {
-                for s in seats {
-                    let seat = model.seats.get_mut(s.0 as usize).ok_or(format!("unknown seat {s}"))?;
-                    if !matches!(seat.state, SeatState::Held { hold, owner, until, .. }
-                        if hold == e.hold && owner == e.owner && until <= now)
-                    {
-                        return Err(format!("seat {s} is not expired under hold {} of {}", e.hold, e.owner));
-                    }
-                    fsm::apply(seat, &SeatOp::Expire, &fsm::Applied::bump(seat.version + 1));
-                    count += 1;
-                }
-            }
-            HoldItems::Pool { pool, quantity } => {
-                let p = model.pools.get_mut(pool.0 as usize).ok_or(format!("unknown pool {pool}"))?;
-                let i = p
-                    .holds
-                    .iter()
-                    .position(|h| h.hold == e.hold && h.owner == e.owner && h.quantity == *quantity && h.until <= now)
-                    .ok_or(format!("no expired pool hold {} of {}", e.hold, e.owner))?;
-                p.holds.remove(i);
-                touched_pools.push(pool.0 as usize);
-                count += 1;
-            }
-        }
-    }
-    touched_pools.sort_unstable();
-    touched_pools.dedup();
-    for i in touched_pools {
-        model.pools[i].version += 1;
-    }
-    if count != limit.min(candidates) {
-        return Err(format!("freed {count} of {candidates} expired with limit {limit}"));
-    }
-    Ok(())
-}
-
-/// True when request `i` is a hold of named seats refused `SeatsTaken`
-/// for seats that other holds of the group name: a seat lock in flight may
-/// have refused it without asking the store.
-fn shed_by_lock(reqs: &[Request], answers: &[Answer], i: usize) -> bool {
-    let (Request::HoldSeats(_), Answer::Hold(Err(InventoryError::SeatsTaken { seats }))) = (&reqs[i], &answers[i])
-    else {
-        return false;
-    };
-    let named_elsewhere = |seat: &SeatId| {
-        reqs.iter().enumerate().any(|(j, r)| j != i && matches!(r, Request::HoldSeats(h) if h.seats.contains(seat)))
-    };
-    !seats.is_empty() && seats.iter().all(named_elsewhere)
-}
-
-/// Every order of `0..n`, the identity first.
-fn permutations(n: usize) -> Vec<Vec<usize>> {
-    fn go(prefix: &mut Vec<usize>, n: usize, out: &mut Vec<Vec<usize>>) {
-        if prefix.len() == n {
-            out.push(prefix.clone());
-            return;
-        }
-        for i in 0..n {
-            if !prefix.contains(&i) {
-                prefix.push(i);
-                go(prefix, n, out);
-                prefix.pop();
-            }
-        }
-    }
-    let mut out = Vec::new();
-    go(&mut Vec::new(), n, &mut out);
-    out
-}
-
-/// Polls every future in turn, in the order given, until all are done:
-/// the requests reach the backend in that order (arrival order).
-async fn join_all<T>(mut futures: Vec<Pin<Box<dyn Future<Output = T>>>>) -> Vec<T> {
-    let mut out: Vec<Option<T>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, slot) in futures.iter_mut().zip(out.iter_mut()) {
-            if slot.is_none() {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => *slot = Some(v),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { Poll::Pending } else { Poll::Ready(()) }
-    })
-    .await;
-    out.into_iter().map(|v| v.expect("every future finished")).collect()
 }
 
 /// The state-machine test of backend `B`, for `prop_state_machine!`.
