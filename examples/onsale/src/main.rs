@@ -1,128 +1,240 @@
-//! An on-sale rush on the embedded memory backend.
+//! An on-sale rush: buyers race for best-available seats, most pay, some
+//! walk away and leave their hold to expire; the maintenance worker frees
+//! expired holds and a change-feed listener counts events. At the end it
+//! checks that no seat was sold twice and that the inventory agrees with
+//! the sales, and prints latency and throughput.
 //!
-//! Run it with `cargo run --release -p booking-example-onsale --bin onsale`
-//! (options: `--buyers N`, default 20000; `--seats N`, default 10000).
-//!
-//! Buyers race for best-available pairs and fours; most pay and buy, some
-//! walk away and leave their hold to expire; a sweeper frees expired holds
-//! and a change-feed listener counts events. At the end it checks that no
-//! seat was sold twice and that the snapshot agrees with the sales.
+//! ```sh
+//! cargo run --release -p booking-example-onsale --bin onsale -- --help
+//! cargo run --release -p booking-example-onsale --bin onsale                      # memory
+//! cargo run --release -p booking-example-onsale --bin onsale -- --backend postgres \
+//!     --database-url postgres://postgres@127.0.0.1:5432/test
+//! cargo run --release -p booking-example-onsale --bin onsale -- --backend redis \
+//!     --redis-url redis://127.0.0.1:6379
+//! cargo run --release -p booking-example-onsale --bin onsale -- --backend redis+postgres
+//! ```
 
+use booking_core::layered::LockedInventory;
+use booking_core::maintenance::{Maintenance, MaintenanceConfig};
 use booking_core::{
-    ChangeKind, HoldBest, HoldItems, InventoryError, OrderId, OwnerId, PaymentRef, PriceCategory, SeatInventory, Sell,
-    ShowSpec, VenueLayout,
+    ChangeKind, HoldBest, HoldItems, InventoryError, OrderId, OwnerId, PaymentRef, PriceCategory, RowSpec,
+    SeatInventory, SeatSpec, SectionSpec, Sell, ShowSpec, VenueLayout,
 };
 use booking_memory::MemoryInventory;
-use std::collections::HashSet;
+use booking_postgres::PgInventory;
+use booking_redis::{RedisInventory, RedisSeatLock};
+use std::collections::{BTreeMap, HashSet};
 use std::future::poll_fn;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn arg(name: &str, default: u32) -> u32 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+const HELP: &str = "\
+onsale: an on-sale rush on the booking inventory
+
+USAGE: onsale [OPTIONS]
+
+OPTIONS:
+  --buyers N             buyers racing for seats (default 20000)
+  --seats N              seats on sale, exactly (default 10000, 1..=1000000)
+  --backend B            memory | postgres | redis | redis+postgres (default memory)
+  --database-url URL     PostgreSQL for postgres backends (default $DATABASE_URL)
+  --redis-url URL        Redis for redis backends (default $REDIS_URL)
+  -h, --help             this text";
+
+/// The command line.
+struct Options {
+    buyers: u32,
+    seats: u32,
+    backend: String,
+    database_url: Option<String>,
+    redis_url: Option<String>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        buyers: 20_000,
+        seats: 10_000,
+        backend: "memory".into(),
+        database_url: std::env::var("DATABASE_URL").ok(),
+        redis_url: std::env::var("REDIS_URL").ok(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--buyers" => o.buyers = value()?.parse().map_err(|_| "--buyers takes a number".to_string())?,
+            "--seats" => o.seats = value()?.parse().map_err(|_| "--seats takes a number".to_string())?,
+            "--backend" => o.backend = value()?,
+            "--database-url" => o.database_url = Some(value()?),
+            "--redis-url" => o.redis_url = Some(value()?),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if !(1..=1_000_000).contains(&o.seats) {
+        return Err("--seats must be 1..=1000000".into());
+    }
+    Ok(o)
+}
+
+/// Exactly `n` seats in rows of 100, four sections.
+fn layout(n: u32) -> VenueLayout {
+    let rows_total = n.div_ceil(100);
+    let mut sections: Vec<SectionSpec> =
+        (0..4).map(|s| SectionSpec { name: format!("Section {}", s + 1), rows: Vec::new() }).collect();
+    for r in 0..rows_total {
+        let len = (n - r * 100).min(100);
+        let seats = (0..len)
+            .map(|i| SeatSpec { label: (i + 1).to_string(), x: i as i32, y: r as i32, category: PriceCategory(1) })
+            .collect();
+        let section = (r * 4 / rows_total.max(1)) as usize;
+        sections[section].rows.push(RowSpec { name: (r + 1).to_string(), seats });
+    }
+    sections.retain(|s| !s.rows.is_empty());
+    VenueLayout { sections }
+}
+
+async fn inventory(o: &Options) -> Result<Arc<dyn SeatInventory>, String> {
+    let db = || o.database_url.clone().ok_or("set --database-url or DATABASE_URL".to_string());
+    let redis = || o.redis_url.clone().ok_or("set --redis-url or REDIS_URL".to_string());
+    Ok(match o.backend.as_str() {
+        "memory" => Arc::new(MemoryInventory::new()),
+        "postgres" => Arc::new(PgInventory::connect(&db()?).await.map_err(|e| format!("PostgreSQL: {e}"))?),
+        "redis" => Arc::new(RedisInventory::connect(&redis()?).await.map_err(|e| format!("Redis: {e}"))?),
+        "redis+postgres" => {
+            let lock = RedisSeatLock::connect(&redis()?).await.map_err(|e| format!("Redis: {e}"))?;
+            let pg = PgInventory::connect(&db()?).await.map_err(|e| format!("PostgreSQL: {e}"))?;
+            Arc::new(LockedInventory::new(lock, pg, Duration::from_secs(2)))
+        }
+        other => return Err(format!("unknown backend {other} (memory, postgres, redis, redis+postgres)")),
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 #[tokio::main]
-async fn main() -> Result<(), InventoryError> {
-    let buyers = arg("--buyers", 20_000);
-    let seats = arg("--seats", 10_000).clamp(100, 1_000_000);
-    let inventory: Arc<dyn SeatInventory> = Arc::new(MemoryInventory::new());
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{HELP}");
+        return;
+    }
+    let result = match parse(&args) {
+        Ok(o) => run(o).await,
+        Err(e) => Err(format!("{e}\n\n{HELP}")),
+    };
+    if let Err(e) = result {
+        eprintln!("onsale: {e}");
+        std::process::exit(1);
+    }
+}
 
-    let mut show =
-        ShowSpec::new("Stadium tour, night one", VenueLayout::grid(4, seats.div_ceil(400), 100, PriceCategory(1)));
+async fn run(o: Options) -> Result<(), String> {
+    let inventory = inventory(&o).await?;
+    let mut show = ShowSpec::new("Stadium tour, night one", layout(o.seats));
     // A short hold so abandoned carts come back while the demo runs.
     show.policy.hold_ttl = Duration::from_millis(300);
     show.policy.max_hold_time = Duration::from_secs(1);
-    inventory.create_show(&show).await?;
-    let total = inventory.snapshot(show.id).await?.seats.len();
-    println!("on sale: {} seats, {buyers} buyers", total);
+    let e = |e: InventoryError| e.to_string();
+    inventory.create_show(&show).await.map_err(e)?;
+    println!("on sale: {} seats, {} buyers, {} backend", o.seats, o.buyers, o.backend);
 
-    // Live seat-map feed: count what happens.
-    let mut feed = inventory.subscribe(show.id).await?;
-    let events = Arc::new([(); 8].map(|_| AtomicU64::new(0)));
+    // The live seat-map feed: count events (not seats) by kind.
+    let mut feed = inventory.subscribe(show.id).await.map_err(e)?;
+    let events: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
     let counted = events.clone();
     tokio::spawn(async move {
         while let Some(change) = poll_fn(|cx| feed.as_mut().poll_next(cx)).await {
-            let i = match change {
-                Ok(c) => c.kind as usize,
-                Err(_) => 7, // lagged: a real seat map would re-read the snapshot
+            let key = match change {
+                Ok(c) => format!("{:?}", c.kind).to_lowercase(),
+                // A real seat map would re-read the snapshot.
+                Err(_) => "lagged".to_string(),
             };
-            counted[i.min(7)].fetch_add(1, Ordering::Relaxed);
+            *counted.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default() += 1;
         }
     });
 
-    // The sweeper: frees expired holds so the feed reports them.
-    let sweeper_inv = inventory.clone();
-    let show_id = show.id;
-    let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let still_running = running.clone();
-    let sweeper = tokio::spawn(async move {
-        let mut freed = 0usize;
-        while still_running.load(Ordering::Relaxed) {
-            match sweeper_inv.sweep_expired(show_id, 1_000).await {
-                Ok(v) => freed += v.len(),
-                Err(e) => eprintln!("sweep failed: {e}"),
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        freed
-    });
+    // Maintenance: sweeps expired holds of every show.
+    let config = MaintenanceConfig { sweep_limit: 1_000, feed_retention: Duration::from_secs(3600) };
+    let maintenance = Maintenance::new(inventory.clone(), config);
+    let totals = maintenance.totals().clone();
+    let worker = maintenance.clone().spawn(Duration::from_millis(50));
 
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for b in 0..buyers {
+    for b in 0..o.buyers {
         let inv = inventory.clone();
+        let show_id = show.id;
         tasks.push(tokio::spawn(async move {
+            let began = Instant::now();
             let owner = OwnerId::new();
             let quantity = 2 + (b % 3);
             let req = HoldBest { show: show_id, owner, quantity, section: None, category: None };
             let hold = match inv.hold_best(&req).await {
                 Ok(h) => h,
-                Err(InventoryError::NoSeatsAvailable { .. }) => return None,
-                Err(e) => panic!("hold failed: {e}"),
+                Err(InventoryError::NoSeatsAvailable { .. } | InventoryError::SeatsTaken { .. }) => {
+                    return Ok((None, began.elapsed()));
+                }
+                Err(e) => return Err(format!("hold failed: {e}")),
             };
             if b % 5 == 0 {
-                return None; // walked away: the hold expires
+                return Ok((None, began.elapsed())); // walked away: the hold expires
             }
             let order = OrderId::new();
             let sell = Sell { owner, token: hold.token, order, payment: PaymentRef(format!("pay_{order}")) };
             match inv.sell(&sell).await {
-                Ok(sale) => Some(sale.items),
-                Err(InventoryError::HoldExpired { .. }) => None,
-                Err(e) => panic!("sell failed: {e}"),
+                Ok(sale) => Ok((Some(sale.items), began.elapsed())),
+                Err(InventoryError::HoldExpired { .. }) => Ok((None, began.elapsed())),
+                Err(e) => Err(format!("sell failed: {e}")),
             }
         }));
     }
     let mut sold = Vec::new();
+    let mut latencies = Vec::with_capacity(tasks.len());
     for t in tasks {
-        if let Some(HoldItems::Seats(s)) = t.await.map_err(|e| InventoryError::Backend(Box::new(e)))? {
+        let (items, took) = t.await.map_err(|e| e.to_string())??;
+        latencies.push(took);
+        if let Some(HoldItems::Seats(s)) = items {
             sold.extend(s);
         }
     }
     let elapsed = started.elapsed();
-    running.store(false, Ordering::Relaxed);
-    let freed_during = sweeper.await.map_err(|e| InventoryError::Backend(Box::new(e)))?;
+    let freed_during = totals.holds_freed.load(std::sync::atomic::Ordering::Relaxed);
+    worker.stop().await;
+
+    // Let the walked-away holds lapse, then sweep once more.
+    tokio::time::sleep(show.policy.hold_ttl + Duration::from_millis(50)).await;
+    let after = maintenance.run_once().await.map_err(e)?;
     let unique: HashSet<_> = sold.iter().collect();
-    let snapshot = inventory.snapshot(show.id).await?;
-    let totals = snapshot.totals();
+    let totals = inventory.snapshot(show.id).await.map_err(e)?.totals();
+    latencies.sort_unstable();
     println!(
-        "{} buyers served in {:.2?}: {} seats sold, {} held, {} available",
-        buyers, elapsed, totals.sold, totals.held, totals.available
+        "{} buyers in {:.2?} ({:.0} buyers/s, {:.0} seats sold/s); latency per buyer p50 {:.2?}, p99 {:.2?}",
+        o.buyers,
+        elapsed,
+        f64::from(o.buyers) / elapsed.as_secs_f64(),
+        sold.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
     );
-    assert_eq!(unique.len(), sold.len(), "a seat was sold twice");
-    assert_eq!(totals.sold as usize, sold.len(), "snapshot and sales disagree");
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let freed = inventory.sweep_expired(show.id, 100_000).await?.len();
-    let count = |k: ChangeKind| events[k as usize].load(Ordering::Relaxed);
     println!(
-        "change feed: {} held, {} sold, {} expired, {} lagged; sweeper freed {freed_during} holds during the run, {freed} after",
-        count(ChangeKind::Held),
-        count(ChangeKind::Sold),
-        count(ChangeKind::Expired),
-        events[7].load(Ordering::Relaxed),
+        "seats after the final sweep: {} sold, {} held, {} available, {} blocked",
+        totals.sold, totals.held, totals.available, totals.blocked
     );
+    let events = events.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let listed: Vec<String> = events.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    println!("change-feed events (not seats): {}", listed.join(", "));
+    println!("maintenance freed {freed_during} expired holds during the run and {} after it", after.holds_freed);
+    if unique.len() != sold.len() {
+        return Err("a seat was sold twice".into());
+    }
+    if totals.sold as usize != sold.len() {
+        return Err(format!("the inventory shows {} seats sold, the buyers bought {}", totals.sold, sold.len()));
+    }
     println!("no seat sold twice; every sale is in the snapshot");
     Ok(())
 }
