@@ -54,6 +54,14 @@ impl ShowSpec {
         if seats == 0 && self.pools.is_empty() {
             return bad("a show needs seats or a pool");
         }
+        if let Some(i) = self.layout.sections.iter().position(|s| s.rows.is_empty()) {
+            return Err(InvalidRequest::InvalidShow(format!("section {i} has no rows")));
+        }
+        for (i, section) in self.layout.sections.iter().enumerate() {
+            if let Some(j) = section.rows.iter().position(|r| r.seats.is_empty()) {
+                return Err(InvalidRequest::InvalidShow(format!("section {i}, row {j} has no seats")));
+            }
+        }
         if self.pools.len() > MAX_POOLS_PER_SHOW {
             return bad("too many pools");
         }

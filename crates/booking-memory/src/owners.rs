@@ -45,6 +45,12 @@ impl Owners {
     }
 
     /// Reserves `units` for a new hold, or fails with `HeldPerOwner`.
+    ///
+    /// Only holds live at `now` count. Expired ones are forgotten only once
+    /// they expired before `forget_before` (the show's maximum hold time
+    /// ago): a clock that steps back (a wall clock corrected by NTP) makes
+    /// a recently expired hold live again, and it must count again then.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn reserve(
         &self,
         owner: OwnerId,
@@ -53,11 +59,13 @@ impl Owners {
         until: i64,
         max: u32,
         now: i64,
+        forget_before: i64,
     ) -> Result<(), InventoryError> {
         let mut stripe = lock(self.stripe(owner));
         let list = stripe.map.entry(owner).or_default();
-        list.retain(|r| r.until > now);
-        let would_hold = list.iter().map(|r| r.units).sum::<u32>() + units;
+        list.retain(|r| r.until > forget_before);
+        let live: u32 = list.iter().filter(|r| r.until > now).map(|r| r.units).sum();
+        let would_hold = live + units;
         if would_hold > max {
             return Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold, max }));
         }

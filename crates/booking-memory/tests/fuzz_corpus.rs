@@ -77,12 +77,11 @@ fn a_sweep_may_free_expired_seats_in_its_own_order() {
 
 /// Found by `inventory_vs_model` with the clock allowed to move back
 /// (`BOOKING_FUZZ_CLOCK_BACK=1`): an owner limited to 2 seats holds 2,
-/// lets them expire, holds 1 (which forgets the expired reservation), then
-/// the clock steps back 10 ms, making the first hold live again, and a
-/// third hold succeeds on the backend: 4 seats live, where the model
-/// refuses with `HeldPerOwner { would_hold: 4, max: 2 }`.
+/// lets them expire, holds 1, then the clock steps back 10 ms, making the
+/// first hold live again: a third hold must be refused with
+/// `HeldPerOwner { would_hold: 4, max: 2 }`, as the model does. (The
+/// backend used to forget expired reservations at once and granted it.)
 #[test]
-#[ignore = "the memory backend's per-owner count assumes a clock that never steps back"]
 fn per_owner_limit_when_the_clock_steps_back() {
     use harness::inventory::{Advance, Op, PolicyShape, RowShape, Scenario, SeatRef, ShowShape};
     let policy = PolicyShape { ttl: 1_000, lifetime: 0, renewals: 0, per_owner: Some(2), per_request: 4 };

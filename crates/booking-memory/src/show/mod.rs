@@ -204,7 +204,10 @@ impl ShowState {
     /// whether a reservation was made.
     fn reserve(&self, owner: OwnerId, hold: HoldId, units: u32, until: i64, now: i64) -> Result<bool> {
         match self.spec.policy.max_held_per_owner {
-            Some(max) => self.owners.reserve(owner, hold, units, until, max, now).map(|_| true),
+            Some(max) => {
+                let forget_before = now.saturating_sub(self.spec.policy.max_hold_millis());
+                self.owners.reserve(owner, hold, units, until, max, now, forget_before).map(|_| true)
+            }
             None => Ok(false),
         }
     }
