@@ -85,6 +85,14 @@ impl ShowKeys {
     }
 }
 
+/// Sorted set: the shows under `prefix` that are not archived, as 32 hex
+/// digits with score 0 (so in id order). Written after the show's own keys
+/// (by `create_show` and `archive_show`), and on a Redis Cluster it lives
+/// on a slot of its own: no script touches it.
+pub fn show_index(prefix: &str) -> String {
+    format!("{prefix}shows")
+}
+
 /// An id as the 32 lowercase hex digits the scripts store.
 pub(crate) fn hex(v: u128) -> String {
     format!("{v:032x}")

@@ -15,7 +15,7 @@ pub mod testkit;
 pub use coalesce::CoalesceStats;
 pub use durability::SaleDurability;
 pub use error::StoreError;
-pub use keys::{ShowKeys, key_slot};
+pub use keys::{ShowKeys, key_slot, show_index};
 pub use lock::{RedisSeatLock, RedisSeatLockBuilder};
 pub use redis;
 
@@ -652,6 +652,22 @@ impl RedisInventory {
         Ok(info)
     }
 
+    /// Adds `show` to the prefix's show index (`listed`), or removes it.
+    /// Idempotent. A separate command after the show's own script: on a
+    /// Cluster the index is on another slot than the show.
+    async fn list(&self, show: ShowId, listed: bool) -> Result<()> {
+        let index = keys::show_index(&self.inner.prefix);
+        let mut cmd = if listed { redis::cmd("ZADD") } else { redis::cmd("ZREM") };
+        cmd.arg(&index);
+        if listed {
+            cmd.arg(0);
+        }
+        cmd.arg(hex(show.as_u128()));
+        let mut conn = self.inner.conn.clone();
+        cmd.query_async::<i64>(&mut conn).await.map_err(|e| from_redis(e, Effect::Write))?;
+        Ok(())
+    }
+
     fn forget(&self, show: ShowId) {
         self.inner.shows.write().unwrap_or_else(|e| e.into_inner()).remove(&show);
     }
@@ -1014,12 +1030,21 @@ impl SeatInventory for RedisInventory {
             args.push(p.capacity);
         }
         let r = self.run(&scripts::LOADED.CREATE, &[&k.meta, &k.pools, &k.seats, &k.free], args, Effect::Write).await?;
-        if r.status() != b"OK" {
-            return Err(self.refused(&r, Ctx::new(show.id)));
+        match r.status() {
+            b"OK" => {}
+            // A show created before whose listing did not happen (the
+            // index is written after the show's keys, see `list`): list
+            // it now, so that a retried create ends listed.
+            b"EXISTS" if r.int(1)? == 0 => {
+                self.list(show.id, true).await?;
+                return Err(InventoryError::ShowExists(show.id));
+            }
+            b"EXISTS" => return Err(InventoryError::ShowExists(show.id)),
+            _ => return Err(self.refused(&r, Ctx::new(show.id))),
         }
         let info = Arc::new(ShowInfo::new(&self.inner.prefix, show.clone()));
         self.inner.shows.write().unwrap_or_else(|e| e.into_inner()).insert(show.id, info);
-        Ok(())
+        self.list(show.id, true).await
     }
 
     async fn hold_seats(&self, req: &HoldSeats) -> Result<Hold> {
@@ -1306,6 +1331,45 @@ impl SeatInventory for RedisInventory {
             return Err(self.refused(&r, Ctx::new(show)));
         }
         codec::decode_audit(&info.spec, &r)
+    }
+
+    /// The shows in the prefix's index ([`keys::show_index`]), read with
+    /// one `ZRANGE`: never a scan of the keyspace.
+    async fn list_shows(&self) -> Result<Vec<ShowId>> {
+        let mut conn = self.inner.conn.clone();
+        let members: Vec<Vec<u8>> = redis::cmd("ZRANGE")
+            .arg(keys::show_index(&self.inner.prefix))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| from_redis(e, Effect::Read))?;
+        members.iter().map(|m| keys::parse_hex(m).map(ShowId::from_u128).ok_or_else(|| bad("listed show id"))).collect()
+    }
+
+    /// The specification stored with the show, as it was created.
+    async fn show_spec(&self, show: ShowId) -> Result<ShowSpec> {
+        Ok(self.show(show).await?.spec.clone())
+    }
+
+    /// Marks the show archived in its `meta` hash (one script on the
+    /// show's slot), then removes it from the prefix's index. An error
+    /// after the first step leaves the show archived but listed; archiving
+    /// again (idempotent) removes it.
+    async fn archive_show(&self, show: ShowId) -> Result<()> {
+        let k = self.keys(show);
+        let r = self.run(&scripts::LOADED.ARCHIVE, &[&k.meta], Args::with_capacity(0), Effect::Write).await?;
+        if r.status() != b"OK" {
+            return Err(self.refused(&r, Ctx::new(show)));
+        }
+        self.list(show, false).await
+    }
+
+    /// Nothing to prune: each show's change feed is a stream capped by
+    /// `XADD ... MAXLEN ~` ([`RedisInventoryBuilder::feed_max_len`]) as
+    /// entries are added, so it never outgrows its cap. Always 0.
+    async fn prune_feed(&self, _older_than: Duration) -> Result<u64> {
+        Ok(0)
     }
 
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {

@@ -39,6 +39,8 @@ macro_rules! scripts {
 scripts! {
     /// Creates a show.
     CREATE => ["lib.lua"] "create.lua";
+    /// Archives a show.
+    ARCHIVE => ["lib.lua"] "archive.lua";
     /// Holds named seats.
     HOLD => ["lib.lua", "owner.lua"] "hold.lua";
     /// Holds named seats for several requests of one show, in order

@@ -9,7 +9,7 @@ use booking_core::{
     ChangeKind, Clock, HoldBest, HoldItems, HoldPolicy, HoldPool, HoldSeats, InventoryError, ManualClock, OrderId,
     OwnerId, PoolId, Refund, SeatInventory, SeatStatus, SystemClock,
 };
-use booking_redis::{RedisInventory, RedisInventoryBuilder, ShowKeys, key_slot};
+use booking_redis::{RedisInventory, RedisInventoryBuilder, ShowKeys, key_slot, show_index};
 use chrono::Duration;
 use common::{inventory, redis_url, test_prefix};
 use std::future::poll_fn;
@@ -116,6 +116,10 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
     inv.snapshot(show).await.expect("snapshot");
     assert_eq!(next_change(&mut feed).await.kind, ChangeKind::Held);
     assert!(matches!(inv.create_show(&spec).await, Err(InventoryError::ShowExists(_))));
+    assert_eq!(inv.show_spec(show).await.expect("spec"), spec);
+    assert!(inv.list_shows().await.expect("list").contains(&show));
+    inv.archive_show(show).await.expect("archive");
+    assert!(!inv.list_shows().await.expect("list").contains(&show));
 
     // The batch scripts of request coalescing: many callers at once through
     // a coalescing inventory on the same keys, and each batch script called
@@ -182,6 +186,7 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
     let keys = ShowKeys::new(&prefix, show);
     let slot = key_slot(keys.meta.as_bytes());
     let ours = |arg: &[u8]| arg.starts_with(prefix.as_bytes());
+    let index = show_index(&prefix);
     let batch_shas = [hold_batch.get_hash().as_bytes().to_vec(), release_batch.get_hash().as_bytes().to_vec()];
     let mut batches_seen = [false; 2];
     let (mut scripts, mut touched) = (0usize, 0usize);
@@ -220,7 +225,9 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
             }
         } else {
             declared = None;
-            for arg in args.iter().skip(1).filter(|a| ours(a)) {
+            // The one key of the prefix off the show's slot: the show
+            // index, written by plain commands after the show's scripts.
+            for arg in args.iter().skip(1).filter(|a| ours(a) && **a != index.as_bytes()) {
                 assert_eq!(key_slot(arg), slot, "{line}");
             }
         }
@@ -358,6 +365,54 @@ async fn shows_are_shared_through_redis() {
     let e = a.hold_seats(&HoldSeats { show: spec.id, owner: OwnerId::new(), seats: ids(&[0]) }).await;
     assert!(matches!(e, Err(InventoryError::UnknownShow(_))), "{e:?}");
     assert!(matches!(a.snapshot(spec.id).await, Err(InventoryError::UnknownShow(_))));
+}
+
+/// A show's specification (labels, names, pools, policy) and its listing
+/// live in Redis: another inventory on the prefix (a restarted process)
+/// reads them back as created. A listing lost between the show's script
+/// and the index write is put back by the retried create; an archived
+/// show is not listed again by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn specs_and_listing_survive_a_restart_and_a_lost_index_write() {
+    let prefix = test_prefix();
+    let open = || async {
+        RedisInventory::builder(&redis_url()).expect("url").prefix(prefix.clone()).build().await.expect("connect")
+    };
+    let mut layout = booking_core::VenueLayout::grid(2, 2, 3, booking_core::PriceCategory(1));
+    layout.sections[1].rows[0].seats[2].label = "K 12".into();
+    layout.sections[0].rows[1].name = "Loge".into();
+    let spec = booking_core::ShowSpec::new("restart", layout)
+        .with_pool("floor", 7, booking_core::PriceCategory(3))
+        .with_policy(test_policy());
+    let other =
+        booking_core::ShowSpec::new("other", booking_core::VenueLayout::grid(1, 1, 2, booking_core::PriceCategory(1)));
+    {
+        let first = open().await;
+        first.create_show(&spec).await.expect("create");
+        first.create_show(&other).await.expect("create");
+    }
+    let restarted = open().await;
+    assert_eq!(restarted.show_spec(spec.id).await.expect("spec after a restart"), spec);
+    let mut both = vec![spec.id, other.id];
+    both.sort();
+    assert_eq!(restarted.list_shows().await.expect("list"), both, "only this prefix's shows, by id");
+
+    // The index write of a create was lost.
+    let mut c = redis::Client::open(redis_url()).expect("client").get_multiplexed_async_connection().await.expect("c");
+    let _: i64 = redis::cmd("ZREM")
+        .arg(show_index(&prefix))
+        .arg(format!("{:032x}", spec.id.as_u128()))
+        .query_async(&mut c)
+        .await
+        .expect("zrem");
+    assert_eq!(restarted.list_shows().await.expect("list"), vec![other.id]);
+    assert!(matches!(restarted.create_show(&spec).await, Err(InventoryError::ShowExists(_))));
+    assert_eq!(restarted.list_shows().await.expect("list"), both, "the retried create listed it");
+
+    restarted.archive_show(other.id).await.expect("archive");
+    assert!(matches!(restarted.create_show(&other).await, Err(InventoryError::ShowExists(_))));
+    assert_eq!(restarted.list_shows().await.expect("list"), vec![spec.id], "an archived show stays unlisted");
+    assert_eq!(restarted.prune_feed(StdDuration::ZERO).await.expect("prune"), 0, "capped streams: nothing to prune");
 }
 
 #[tokio::test]
