@@ -4,9 +4,9 @@
 --
 -- KEYS[1] meta
 --
--- Returns {'OK'} | {'NOSHOW'}
+-- Returns {'OK'} | {'UNKNOWN_SHOW'}
 if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+  return { 'UNKNOWN_SHOW' }
 end
 call('HSET', KEYS[1], 'archived', '1')
 return { 'OK' }

@@ -90,3 +90,36 @@ scripts! {
     /// Releases seat locks.
     UNLOCK => [] "unlock.lua";
 }
+
+#[cfg(test)]
+mod tests {
+    use booking_core::backend::refusal::Refusal;
+
+    /// What a script may answer besides a refusal: a success, the answers
+    /// that are not refusals (a sale record to replay, a sale already
+    /// restored, a show that exists), lost data, and the lock's outcome.
+    const OUTCOMES: &[&str] = &["OK", "RECORD", "ALREADY", "EXISTS", "LOST", "BUSY"];
+
+    /// Every status a script answers (`{ 'WORD'` at the head of a reply
+    /// table) is a refusal code of `booking_core::backend::refusal` or one
+    /// of the few outcomes above: one vocabulary, no code of the library's
+    /// own.
+    #[test]
+    fn scripts_answer_only_the_refusal_vocabulary() {
+        let mut seen = 0;
+        for (file, source) in super::ALL {
+            for (i, _) in source.match_indices("{ '") {
+                let word: String = source[i + 3..].chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
+                if word.is_empty() || !source[i + 3 + word.len()..].starts_with('\'') {
+                    continue;
+                }
+                seen += 1;
+                assert!(
+                    Refusal::from_code(&word).is_some() || OUTCOMES.contains(&word.as_str()),
+                    "{file} answers {word:?}, which is neither a refusal code nor an outcome"
+                );
+            }
+        }
+        assert!(seen > 40, "found only {seen} answers");
+    }
+}

@@ -4,12 +4,14 @@
 
 mod common;
 
+use booking_core::Coalescing;
+use booking_core::TimeSource;
 use booking_core::testkit::{action, create, ids, next_change, sell_req, test_policy};
 use booking_core::{
     ChangeKind, Clock, HoldBest, HoldItems, HoldPolicy, HoldPool, HoldSeats, InventoryError, ManualClock, OrderId,
     OwnerId, PoolId, Refund, SeatInventory, SeatStatus, SystemClock,
 };
-use booking_redis::{RedisInventory, RedisInventoryBuilder, ShowKeys, key_slot, show_index};
+use booking_redis::{RedisFailure, RedisInventory, RedisInventoryBuilder, ShowKeys, StoreError, key_slot, show_index};
 use chrono::Duration;
 use common::{inventory, redis_url, test_prefix};
 use std::future::poll_fn;
@@ -79,7 +81,7 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
     let inv = RedisInventory::builder(&redis_url())
         .expect("url")
         .prefix(prefix.clone())
-        .clock(clock.shared())
+        .time_source(TimeSource::Injected(clock.shared()))
         .build()
         .await
         .expect("connect");
@@ -127,8 +129,8 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
     let batching = RedisInventory::builder(&redis_url())
         .expect("url")
         .prefix(prefix.clone())
-        .clock(clock.shared())
-        .coalesce(64, 1)
+        .time_source(TimeSource::Injected(clock.shared()))
+        .coalesce(Coalescing { max_batch: 64, max_in_flight: 1 })
         .build()
         .await
         .expect("connect");
@@ -247,7 +249,7 @@ async fn a_subscriber_behind_the_trimmed_feed_gets_feed_lagged() {
     let inv = RedisInventory::builder(&redis_url())
         .expect("url")
         .prefix(test_prefix())
-        .clock(clock.shared())
+        .time_source(TimeSource::Injected(clock.shared()))
         .feed_max_len(10)
         .build()
         .await
@@ -345,7 +347,7 @@ async fn shows_are_shared_through_redis() {
         RedisInventory::builder(&redis_url())
             .expect("url")
             .prefix(prefix.clone())
-            .clock(clock.shared())
+            .time_source(TimeSource::Injected(clock.shared()))
             .build()
             .await
             .expect("connect")
@@ -413,6 +415,34 @@ async fn specs_and_listing_survive_a_restart_and_a_lost_index_write() {
     assert!(matches!(restarted.create_show(&other).await, Err(InventoryError::ShowExists(_))));
     assert_eq!(restarted.list_shows().await.expect("list"), vec![spec.id], "an archived show stays unlisted");
     assert_eq!(restarted.prune_feed(StdDuration::ZERO).await.expect("prune"), 0, "capped streams: nothing to prune");
+}
+
+/// A failure of the store names the store and the operation: a server
+/// that cannot be reached, data the library did not write, data lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_name_the_store_and_the_operation() {
+    let port = TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("addr").port();
+    let e = RedisInventory::connect(&format!("redis://127.0.0.1:{port}")).await.expect_err("nothing listens");
+    assert!(matches!(e, InventoryError::Unavailable(_)), "{e:?}");
+    assert_eq!(RedisFailure::of(&e).map(|f| f.operation), Some("connect"));
+    assert!(e.to_string().starts_with("store unavailable: Redis, connect: "), "{e}");
+
+    let clock = ManualClock::fixed();
+    let inv = inventory(&clock).await;
+    let spec = create(&inv, 1, 1, 4, 0, test_policy()).await;
+    let keys = inv.keys(spec.id);
+    let mut c = redis::Client::open(redis_url()).expect("client").get_multiplexed_async_connection().await.expect("c");
+    let _: () = redis::cmd("HSET").arg(&keys.seats).arg("2").arg("garbage").query_async(&mut c).await.expect("hset");
+    let e = inv.snapshot(spec.id).await.expect_err("a seat this library did not write");
+    assert!(matches!(e, InventoryError::Backend(_)), "{e:?}");
+    assert_eq!(RedisFailure::of(&e).map(|f| f.operation), Some("snapshot"));
+    assert!(e.to_string().starts_with("backend error: Redis, snapshot: "), "{e}");
+
+    let _: () = redis::cmd("DEL").arg(&keys.seats).query_async(&mut c).await.expect("del");
+    let e = inv.hold_seats(&HoldSeats { show: spec.id, owner: OwnerId::new(), seats: ids(&[0]) }).await;
+    let e = e.expect_err("the seat hash is gone");
+    assert_eq!(RedisFailure::of(&e).map(|f| f.operation), Some("hold_seats"));
+    assert_eq!(StoreError::of(&e), Some(&StoreError::DataLost { show: spec.id }), "{e:?}");
 }
 
 #[tokio::test]
@@ -483,7 +513,7 @@ async fn through_proxy(
     let builder = RedisInventory::builder(&format!("redis://127.0.0.1:{port}"))
         .expect("url")
         .prefix(test_prefix())
-        .clock(clock.shared())
+        .time_source(TimeSource::Injected(clock.shared()))
         .response_timeout(StdDuration::from_secs(2));
     config(builder).build().await.expect("connect")
 }
@@ -504,8 +534,10 @@ async fn lost_connections_are_reported_as_unknown_or_unavailable() {
     mode.store(DROP_REQUESTS, Ordering::SeqCst);
     let e = inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: ids(&[0]) }).await;
     assert!(matches!(e, Err(InventoryError::OutcomeUnknown(_))), "{e:?}");
+    assert_eq!(e.as_ref().err().and_then(RedisFailure::of).map(|f| f.operation), Some("hold_seats"));
     let e = inv.snapshot(show).await;
     assert!(matches!(e, Err(InventoryError::Unavailable(_))), "{e:?}");
+    assert_eq!(e.as_ref().err().and_then(RedisFailure::of).map(|f| f.operation), Some("snapshot"));
 
     mode.store(PASS, Ordering::SeqCst);
     let snap = recover(&inv, show).await;
@@ -527,7 +559,7 @@ async fn a_lost_batch_is_outcome_unknown_for_each_caller() {
     let mode = Arc::new(AtomicU8::new(PASS));
     let port = proxy(mode.clone()).await;
     let clock = ManualClock::fixed();
-    let inv = through_proxy(port, &clock, |b| b.coalesce(64, 1)).await;
+    let inv = through_proxy(port, &clock, |b| b.coalesce(Coalescing { max_batch: 64, max_in_flight: 1 })).await;
     let spec = create(&inv, 1, 1, 16, 0, HoldPolicy { max_held_per_owner: None, ..test_policy() }).await;
     let show = spec.id;
 

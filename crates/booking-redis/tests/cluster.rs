@@ -311,7 +311,7 @@ mod on_cluster {
         let inv = RedisInventory::cluster_builder(cluster_urls())
             .expect("urls")
             .prefix(prefix.clone())
-            .clock(clock.shared())
+            .time_source(booking_core::TimeSource::Injected(clock.shared()))
             .build()
             .await
             .expect("inventory");

@@ -11,6 +11,7 @@
 
 mod common;
 
+use booking_core::TimeSource;
 use booking_core::layered::{LockOutcome, LockedInventory, SeatLock};
 use booking_core::testkit::faults::BuyOut;
 use booking_core::testkit::{Fixture, StateMachine, StateMachineBackend, action, create, ids, sell_req, test_policy};
@@ -34,7 +35,7 @@ async fn layered_on(lock_url: &str, clock: &ManualClock) -> Layered {
     let inner = RedisInventory::builder(&redis_url())
         .expect("url")
         .prefix(prefix.clone())
-        .clock(clock.shared())
+        .time_source(TimeSource::Injected(clock.shared()))
         .build()
         .await
         .expect("connect");
