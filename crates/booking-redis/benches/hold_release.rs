@@ -40,8 +40,8 @@
 //! `raw` with one caller.
 #![allow(missing_docs)]
 
-use booking_core::{HoldAction, HoldPolicy, HoldSeats, OwnerId, PriceCategory, SeatId, ShowSpec, VenueLayout};
 use booking_core::{Coalescing, HoldId, SeatInventory};
+use booking_core::{HoldAction, HoldPolicy, HoldSeats, OwnerId, PriceCategory, SeatId, ShowSpec, VenueLayout};
 use booking_redis::{RedisInventory, ShowKeys, scripts};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

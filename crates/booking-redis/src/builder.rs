@@ -290,5 +290,4 @@ impl RedisInventory {
     pub async fn connect(url: &str) -> Result<Self> {
         Self::builder(url)?.build().await
     }
-
 }

@@ -2,8 +2,8 @@
 //! and acting on a hold with its token (extend, verify, release). Seat
 //! holds and seat releases go through request coalescing when it is on.
 
-use crate::codec::{Reply, bad};
 use crate::coalesce::{self, Admission};
+use crate::codec::{Reply, bad};
 use crate::error::Effect;
 use crate::inventory::{Args, RedisInventory};
 use crate::keys::hex;
@@ -26,7 +26,12 @@ pub(crate) async fn hold_seats(inv: &RedisInventory, req: &HoldSeats) -> Result<
 
 /// Holds validated (sorted, unique, known) seats: as the single script, or
 /// in a batch when coalescing makes the request wait.
-async fn hold_validated(inv: &RedisInventory, info: &Arc<ShowInfo>, owner: OwnerId, seats: Vec<SeatId>) -> Result<Hold> {
+async fn hold_validated(
+    inv: &RedisInventory,
+    info: &Arc<ShowInfo>,
+    owner: OwnerId,
+    seats: Vec<SeatId>,
+) -> Result<Hold> {
     let hold = HoldId::new();
     let k = &info.keys;
     let policy = &info.spec.policy;
@@ -219,12 +224,7 @@ pub(crate) async fn verify(inv: &RedisInventory, req: &HoldAction) -> Result<Hol
 
 /// What a refusal of a request presenting token `t` names.
 pub(crate) fn token_context(info: &ShowInfo, t: &HoldToken) -> Context {
-    Context {
-        hold: Some(t.hold),
-        presented: Some(t.version),
-        requested: t.items.count(),
-        ..info.context()
-    }
+    Context { hold: Some(t.hold), presented: Some(t.version), requested: t.items.count(), ..info.context() }
 }
 
 /// Extends or releases a seat hold; a release waits for a batch when

@@ -17,8 +17,8 @@
 //! Redis Cluster ([`RedisSeatLock::cluster_builder`]); on a Cluster, a
 //! show's locks live on the master that owns the show's slot.
 
-use crate::codec::{Reply, bad};
 use crate::coalesce::time_arg;
+use crate::codec::{Reply, bad};
 use crate::conn::{Conn, Target};
 use crate::error::{Effect, from_redis, in_operation};
 use crate::keys::{ShowKeys, hex};

@@ -7,8 +7,8 @@ use crate::inventory::RedisInventory;
 use crate::{holds, sales, shows};
 use async_trait::async_trait;
 use booking_core::{
-    Audit, ChangeStream, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, Refund, Result, Sale,
-    SeatId, SeatInventory, Sell, ShowId, ShowSpec, Snapshot,
+    Audit, ChangeStream, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, Refund, Result, Sale, SeatId,
+    SeatInventory, Sell, ShowId, ShowSpec, Snapshot,
 };
 use std::time::Duration;
 

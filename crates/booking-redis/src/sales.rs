@@ -235,7 +235,6 @@ impl RedisInventory {
     }
 }
 
-
 /// What [`RedisInventory::restore_sale`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

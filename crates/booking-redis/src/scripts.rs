@@ -109,7 +109,8 @@ mod tests {
         let mut seen = 0;
         for (file, source) in super::ALL {
             for (i, _) in source.match_indices("{ '") {
-                let word: String = source[i + 3..].chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
+                let word: String =
+                    source[i + 3..].chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
                 if word.is_empty() || !source[i + 3 + word.len()..].starts_with('\'') {
                     continue;
                 }

@@ -106,7 +106,6 @@ impl ShowInfo {
     }
 }
 
-
 /// Rows as `lua/best.lua` reads them: `first:len:count` per run of
 /// consecutive rows of one length, comma-separated, best first.
 fn row_spec<'a>(rows: impl Iterator<Item = &'a RowRange>) -> String {

@@ -13,8 +13,8 @@ use booking_core::backend::fsm::SeatStatus;
 use booking_core::backend::refusal::Context;
 use booking_core::backend::validate;
 use booking_core::{
-    Audit, ChangeStream, ExpiredHold, HoldId, HoldItems, InvalidRequest, InventoryError, OwnerId, PoolId, PoolView, Result, SeatId,
-    SeatView, ShowId, ShowSpec, Snapshot,
+    Audit, ChangeStream, ExpiredHold, HoldId, HoldItems, InvalidRequest, InventoryError, OwnerId, PoolId, PoolView,
+    Result, SeatId, SeatView, ShowId, ShowSpec, Snapshot,
 };
 use redis::{AsyncConnectionConfig, Value};
 use std::collections::HashMap;
@@ -250,7 +250,6 @@ async fn read(inv: &RedisInventory, info: &ShowInfo, pools: bool) -> Result<RawS
     };
     Ok(RawState { seats, pools })
 }
-
 
 /// A show's state as read by the snapshot script.
 struct RawState {

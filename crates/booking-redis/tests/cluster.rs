@@ -107,6 +107,27 @@ mod on_cluster {
         fn state_machine_matches_the_model(sequential 1..60 => StateMachine<RedisCluster>);
     }
 
+    /// The seat-lock conformance suite on the lock's Cluster connection.
+    mod lock_suite {
+        use super::{RedisSeatLock, cluster_urls, test_prefix};
+        use booking_core::testkit::LockFixture;
+        use booking_core::{ManualClock, TimeSource};
+
+        async fn fixture() -> LockFixture<RedisSeatLock> {
+            let clock = ManualClock::fixed();
+            let lock = RedisSeatLock::cluster_builder(cluster_urls())
+                .expect("urls")
+                .prefix(test_prefix())
+                .time_source(TimeSource::Injected(clock.shared()))
+                .build()
+                .await
+                .expect("lock");
+            LockFixture::new(lock, clock)
+        }
+
+        booking_core::seat_lock_suite!(fixture);
+    }
+
     /// The cluster's masters: address (`host:port`) -> the slot ranges it
     /// serves, from `CLUSTER NODES`.
     async fn masters() -> HashMap<String, Vec<(u16, u16)>> {

@@ -25,7 +25,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration as StdDuration;
 
 async fn build_on(url: &str, clock: &ManualClock, prefix: &str) -> booking_core::Result<RedisInventory> {
-    RedisInventory::builder(url).expect("url").prefix(prefix).time_source(TimeSource::Injected(clock.shared())).build().await
+    RedisInventory::builder(url)
+        .expect("url")
+        .prefix(prefix)
+        .time_source(TimeSource::Injected(clock.shared()))
+        .build()
+        .await
 }
 
 fn store_error(r: &booking_core::Result<impl std::fmt::Debug>) -> Option<&StoreError> {

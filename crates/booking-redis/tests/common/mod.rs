@@ -4,8 +4,8 @@
 #![allow(dead_code)]
 
 use booking_core::Coalescing;
-use booking_core::TimeSource;
 use booking_core::ManualClock;
+use booking_core::TimeSource;
 use booking_core::testkit::Fixture;
 use booking_redis::RedisInventory;
 use std::process::{Child, Command, Stdio};
