@@ -3,7 +3,9 @@
 //! Each script is `lua/lib.lua` (core helpers), then the helper files it
 //! uses (`lua/seat.lua`, `lua/pool.lua`, `lua/owner.lua`, `lua/batch.lua`), then the
 //! script's own file, whose header comment lists its KEYS and ARGV. The
-//! seat-lock scripts (`lock.lua`, `unlock.lua`) need no helpers. Helpers
+//! seat-lock scripts (`lock.lua`, `unlock.lua`) need no helpers; the
+//! idempotency-key scripts (`idem_*.lua`) use `lua/idem_lib.lua` instead of
+//! `lua/lib.lua`. Helpers
 //! are split so that a script defines only the functions it uses: the
 //! prelude runs on every call, and each function it defines costs a
 //! closure on the server's one thread. The library sends the scripts with
@@ -89,6 +91,14 @@ scripts! {
     LOCK => [] "lock.lua";
     /// Releases seat locks.
     UNLOCK => [] "unlock.lua";
+    /// Takes an idempotency key, or answers why not.
+    IDEM_BEGIN => ["idem_lib.lua"] "idem_begin.lua";
+    /// Finishes or releases a held idempotency key.
+    IDEM_END => ["idem_lib.lua"] "idem_end.lua";
+    /// Reads an idempotency key's record.
+    IDEM_GET => ["idem_lib.lua"] "idem_get.lua";
+    /// Deletes idempotency keys past a cutoff.
+    IDEM_REAP => ["idem_lib.lua"] "idem_reap.lua";
 }
 
 #[cfg(test)]
@@ -100,14 +110,20 @@ mod tests {
     /// restored, a show that exists), lost data, and the lock's outcome.
     const OUTCOMES: &[&str] = &["OK", "RECORD", "ALREADY", "EXISTS", "LOST", "BUSY"];
 
+    /// What the idempotency-key scripts answer: `booking_core::idempotency`'s
+    /// outcomes (`Started::Run`, `Started::Replay`, `IdempotencyError::
+    /// Mismatch`, `InProgress`, `NotHeld`), a record or none.
+    const IDEMPOTENCY: &[&str] = &["OK", "RUN", "REPLAY", "MISMATCH", "IN_PROGRESS", "NOT_HELD", "RECORD", "NONE"];
+
     /// Every status a script answers (`{ 'WORD'` at the head of a reply
     /// table) is a refusal code of `booking_core::backend::refusal` or one
-    /// of the few outcomes above: one vocabulary, no code of the library's
-    /// own.
+    /// of the few outcomes above (for the idempotency-key scripts, their
+    /// port's outcomes): one vocabulary, no code of the library's own.
     #[test]
     fn scripts_answer_only_the_refusal_vocabulary() {
         let mut seen = 0;
         for (file, source) in super::ALL {
+            let idempotency = file.starts_with("idem_");
             for (i, _) in source.match_indices("{ '") {
                 let word: String =
                     source[i + 3..].chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
@@ -115,10 +131,12 @@ mod tests {
                     continue;
                 }
                 seen += 1;
-                assert!(
-                    Refusal::from_code(&word).is_some() || OUTCOMES.contains(&word.as_str()),
-                    "{file} answers {word:?}, which is neither a refusal code nor an outcome"
-                );
+                let known = if idempotency {
+                    IDEMPOTENCY.contains(&word.as_str())
+                } else {
+                    Refusal::from_code(&word).is_some() || OUTCOMES.contains(&word.as_str())
+                };
+                assert!(known, "{file} answers {word:?}, which is not in its vocabulary");
             }
         }
         assert!(seen > 40, "found only {seen} answers");

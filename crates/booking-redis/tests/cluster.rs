@@ -107,6 +107,30 @@ mod on_cluster {
         fn state_machine_matches_the_model(sequential 1..60 => StateMachine<RedisCluster>);
     }
 
+    /// The idempotency-key store suite on the Cluster: each key's scripts
+    /// on its bucket's slot, reaping bucket by bucket over the masters.
+    mod idempotency_suite {
+        use super::{cluster_urls, test_prefix};
+        use booking_core::testkit::checkout::StoreFixture;
+        use booking_core::{ManualClock, TimeSource};
+        use booking_redis::RedisIdempotencyStore;
+        use std::sync::Arc;
+
+        async fn fixture() -> StoreFixture<RedisIdempotencyStore> {
+            let clock = ManualClock::fixed();
+            let store = RedisIdempotencyStore::cluster_builder(cluster_urls())
+                .expect("urls")
+                .prefix(test_prefix())
+                .time_source(TimeSource::Injected(clock.shared()))
+                .build()
+                .await
+                .expect("store");
+            StoreFixture::new(Arc::new(store), clock)
+        }
+
+        booking_core::idempotency_suite!(fixture);
+    }
+
     /// The seat-lock conformance suite on the lock's Cluster connection.
     mod lock_suite {
         use super::{RedisSeatLock, cluster_urls, test_prefix};
