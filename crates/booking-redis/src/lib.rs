@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod builder;
+mod checkout;
 mod coalesce;
 mod codec;
 mod conn;
@@ -21,6 +22,7 @@ mod shows;
 pub mod testkit;
 
 pub use builder::RedisInventoryBuilder;
+pub use checkout::{RedisCheckoutStores, RedisCheckoutStoresBuilder, RedisOutbox, RedisSagaLog};
 pub use coalesce::CoalesceStats;
 pub use durability::SaleDurability;
 pub use error::{RedisFailure, StoreError};

@@ -131,6 +131,44 @@ mod on_cluster {
         booking_core::idempotency_suite!(fixture);
     }
 
+    /// The saga-log and outbox suites on the Cluster: each store on its
+    /// own slot.
+    mod checkout_suites {
+        use super::{cluster_urls, test_prefix};
+        use booking_core::testkit::checkout::StoreFixture;
+        use booking_core::{ManualClock, TimeSource};
+        use booking_redis::{RedisCheckoutStores, RedisOutbox, RedisSagaLog};
+        use std::sync::Arc;
+
+        async fn stores(clock: &ManualClock) -> RedisCheckoutStores {
+            RedisCheckoutStores::cluster_builder(cluster_urls())
+                .expect("urls")
+                .prefix(test_prefix())
+                .time_source(TimeSource::Injected(clock.shared()))
+                .build()
+                .await
+                .expect("stores")
+        }
+
+        mod saga_log {
+            use super::*;
+            async fn fixture() -> StoreFixture<RedisSagaLog> {
+                let clock = ManualClock::fixed();
+                StoreFixture::new(Arc::new(stores(&clock).await.saga_log), clock)
+            }
+            booking_core::saga_log_suite!(fixture);
+        }
+
+        mod outbox {
+            use super::*;
+            async fn fixture() -> StoreFixture<RedisOutbox> {
+                let clock = ManualClock::fixed();
+                StoreFixture::new(Arc::new(stores(&clock).await.outbox), clock)
+            }
+            booking_core::outbox_suite!(fixture);
+        }
+    }
+
     /// The seat-lock conformance suite on the lock's Cluster connection.
     mod lock_suite {
         use super::{RedisSeatLock, cluster_urls, test_prefix};
