@@ -203,7 +203,7 @@ impl Fixed {
         let mut args: Vec<&[u8]> = vec![b"EVALSHA", self.release_sha.as_bytes(), b"5"];
         args.extend([&k.meta, &k.seats, &k.seat_expiry, &k.feed, &k.free].map(|k| k.as_bytes()));
         args.extend([
-            b"".as_slice(),
+            b"store".as_slice(),
             owner.as_bytes(),
             hold.as_bytes(),
             version.as_bytes(),
@@ -222,7 +222,7 @@ impl Fixed {
             [&k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free].map(|k| k.as_bytes()),
         );
         args.extend([
-            b"".as_slice(),
+            b"store".as_slice(),
             owner.as_bytes(),
             hold.as_bytes(),
             self.ttl.as_bytes(),
@@ -245,7 +245,7 @@ impl Fixed {
             [&k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free].map(|k| k.as_bytes()),
         );
         args.extend([
-            b"".as_slice(),
+            b"store".as_slice(),
             owner.as_bytes(),
             hold.as_bytes(),
             self.ttl.as_bytes(),
@@ -419,7 +419,7 @@ fn main() {
                         release_sha: redis::Script::new(scripts::RELEASE).get_hash().to_owned(),
                         ttl: policy.ttl_millis().to_string(),
                         max_hold: policy.max_hold_millis().to_string(),
-                        max_owner: policy.max_held_per_owner.map_or(-1, i64::from).to_string(),
+                        max_owner: policy.max_held_per_owner.map_or_else(|| "none".to_owned(), |n| n.to_string()),
                         feed_max_len: booking_redis::DEFAULT_FEED_MAX_LEN.to_string(),
                         spec,
                     });

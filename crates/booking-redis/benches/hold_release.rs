@@ -11,7 +11,7 @@
 //! - `library`: `RedisInventory::hold_seats` + `release`; all callers share
 //!   the inventory, whose one multiplexed connection pipelines them;
 //! - `library-coalesced`: the same with request coalescing on
-//!   (`.coalesce(max_batch, alone)`, from `BENCH_COALESCE`, default
+//!   (`.coalesce(Coalescing { max_batch, max_in_flight })`, from `BENCH_COALESCE`, default
 //!   `64,8`): concurrent holds (releases) of the show go as one batch
 //!   script call;
 //! - `raw`: a minimal RESP client per caller, one connection each, sending
@@ -40,8 +40,8 @@
 //! `raw` with one caller.
 #![allow(missing_docs)]
 
+use booking_core::{Coalescing, HoldId, SeatInventory};
 use booking_core::{HoldAction, HoldPolicy, HoldSeats, OwnerId, PriceCategory, SeatId, ShowSpec, VenueLayout};
-use booking_core::{HoldId, SeatInventory};
 use booking_redis::{RedisInventory, ShowKeys, scripts};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -199,7 +199,7 @@ impl RawCycle {
             [&k.meta, &k.seats, &k.seat_expiry, owner_key, &k.pool_holds, &k.feed, &k.free].map(|k| k.as_bytes()),
         );
         args.extend([
-            b"".as_slice(),
+            b"store".as_slice(),
             owner.as_bytes(),
             hold.as_bytes(),
             self.ttl.as_bytes(),
@@ -217,7 +217,7 @@ impl RawCycle {
         let mut args: Vec<&[u8]> = vec![b"EVALSHA", self.release_sha.as_bytes(), b"5"];
         args.extend(self.release_keys.iter().map(|k| k.as_bytes()));
         args.extend([
-            b"".as_slice(),
+            b"store".as_slice(),
             owner.as_bytes(),
             hold.as_bytes(),
             version.as_bytes(),
@@ -266,7 +266,7 @@ async fn run(
         release_keys: [&keys.meta, &keys.seats, &keys.seat_expiry, &keys.feed, &keys.free].map(|k| k.clone()).to_vec(),
         ttl: policy.ttl_millis().to_string(),
         max_hold: policy.max_hold_millis().to_string(),
-        max_owner: policy.max_held_per_owner.map_or(-1, i64::from).to_string(),
+        max_owner: policy.max_held_per_owner.map_or_else(|| "none".to_owned(), |n| n.to_string()),
         feed_max_len: booking_redis::DEFAULT_FEED_MAX_LEN.to_string(),
         index_ttl: policy.max_hold_millis().to_string(),
         keys: keys.clone(),
@@ -399,7 +399,7 @@ async fn bench() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let (max_batch, alone) = (coalesce.first().copied().unwrap_or(64), coalesce.get(1).copied().unwrap_or(8));
+    let (max_batch, max_in_flight) = (coalesce.first().copied().unwrap_or(64), coalesce.get(1).copied().unwrap_or(8));
     let inv = RedisInventory::builder(&redis_url())
         .expect("REDIS_URL")
         .prefix(PREFIX)
@@ -409,11 +409,11 @@ async fn bench() {
     let coalesced = RedisInventory::builder(&redis_url())
         .expect("REDIS_URL")
         .prefix(PREFIX)
-        .coalesce(max_batch, alone)
+        .coalesce(Coalescing { max_batch, max_in_flight })
         .build()
         .await
         .expect("connect to Redis");
-    eprintln!("library-coalesced: coalesce({max_batch}, {alone})");
+    eprintln!("library-coalesced: max_batch {max_batch}, max_in_flight {max_in_flight}");
     // Load the scripts once, so the raw client can use EVALSHA from the start.
     let mut c = redis::Client::open(redis_url()).expect("url").get_multiplexed_async_connection().await.expect("c");
     for (_, src) in scripts::ALL {

@@ -3,11 +3,11 @@
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] pools   KEYS[4] pholds   KEYS[5] psales
 -- KEYS[6] orders
--- ARGV[1] now (Unix ms, '' = server TIME)
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)
 --
 -- Returns {'OK', now, {seat, state, ...}, {pools field, value, ...},
 --          {pool hold, record, ...}, {pool sale field, entries, ...},
---          {order, sale record, ...}} | {'NOSHOW'} | {'LOST'}
+--          {order, sale record, ...}} | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused = show_check(KEYS[1], KEYS[2]) or show_check(KEYS[1], KEYS[3])
 if refused then
   return refused

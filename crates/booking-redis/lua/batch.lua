@@ -21,8 +21,8 @@ end
 
 -- ---------------------------------------------------------------------------
 
--- Reads `m` requests laid out in ARGV from `at`, each as: its time (Unix
--- ms, '' = the server's TIME, read once for all), `head - 2` more
+-- Reads `m` requests laid out in ARGV from `at`, each as: its time ('store'
+-- = the server's TIME, read once for all; else Unix ms), `head - 2` more
 -- arguments, a seat count n, and n seat ids. Returns where each request
 -- starts, each request's time, and every seat id named (in order, repeats
 -- kept), for one HMGET. The seat ids stay in ARGV.
@@ -31,10 +31,10 @@ local function read_requests(at, m, head)
   local server_now
   for r = 1, m do
     starts[r] = at
-    if ARGV[at] ~= '' then
-      nows[r] = tonumber(ARGV[at])
+    if ARGV[at] ~= 'store' then
+      nows[r] = now_ms(ARGV[at])
     else
-      server_now = server_now or now_ms('')
+      server_now = server_now or now_ms('store')
       nows[r] = server_now
     end
     local n = tonumber(ARGV[at + head - 1])

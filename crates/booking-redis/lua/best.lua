@@ -15,18 +15,18 @@
 -- KEYS[1] meta    KEYS[2] seats   KEYS[3] sexp (seat expiries)
 -- KEYS[4] own:<owner> (the owner's index)   KEYS[5] pholds   KEYS[6] feed
 -- KEYS[7] free (the free-seat index)
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] ttl ms   ARGV[5] max hold lifetime ms
--- ARGV[6] per-owner limit (-1 = none)   ARGV[7] feed MAXLEN
+-- ARGV[6] per-owner limit ('none' = no limit)   ARGV[7] feed MAXLEN
 -- ARGV[8] owner index lifetime ms (0 = no expiry)   ARGV[9] quantity
 -- ARGV[10] the rows to pick from, best first, as "first:len:count,..."
 --          (count consecutive rows of len seats from seat first)
 -- ARGV[11] the seats of the price category asked for, as a bitmap ('' =
 --          any category)
 --
--- Returns {'OK', version, until, {seat...}} | {'LIMIT', would_hold, max}
---       | {'NOSEATS'} | {'TAKEN', {seat...}} (the index disagrees with the
---       seats: nothing held) | {'NOSHOW'} | {'LOST'}
+-- Returns {'OK', version, until, {seat...}} | {'HELD_PER_OWNER', would_hold}
+--       | {'NO_SEATS_AVAILABLE'} | {'SEATS_TAKEN', {seat...}} (the index disagrees with the
+--       seats: nothing held) | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused, fc = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
@@ -34,16 +34,16 @@ end
 fc = tonumber(fc)
 local now = now_ms(ARGV[1])
 local owner, hold = ARGV[2], ARGV[3]
-local ttl, maxhold, maxown = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local ttl, maxhold, maxown = tonumber(ARGV[4]), tonumber(ARGV[5]), limit_arg(ARGV[6])
 local n = tonumber(ARGV[9])
 local mask = ARGV[11]
 
 local live
-if maxown >= 0 then
+if maxown then
   local held
   held, live = owner_index(KEYS[4], KEYS[2], KEYS[5], owner, now, {})
   if held + n > maxown then
-    return { 'LIMIT', held + n, maxown }
+    return { 'HELD_PER_OWNER', held + n }
   end
 end
 
@@ -213,7 +213,7 @@ if start then
   end
 end
 if not ids then
-  return { 'NOSEATS' }
+  return { 'NO_SEATS_AVAILABLE' }
 end
 
 -- Hold them, as hold.lua does (checking their states: the index must
@@ -224,7 +224,7 @@ for i, raw in ipairs(batched('HMGET', KEYS[2], ids)) do
     local p = find(raw, '|', 1, true)
     local k = string.byte(raw, p + 1)
     if not (k == 65 or (k == 72 and held_until(raw, p) <= now)) then
-      return { 'TAKEN', ids }
+      return { 'SEATS_TAKEN', ids }
     end
     local v = tonumber(sub(raw, 1, p - 1))
     if v > maxv then
@@ -248,7 +248,7 @@ for i, id in ipairs(ids) do
 end
 batched('ZADD', KEYS[3], pairs_)
 free_bits(KEYS[7], ids, held_bit(untl, now))
-if maxown >= 0 then
+if maxown then
   owner_save(KEYS[4], live, ids, tonumber(ARGV[8]))
 end
 emit(KEYS[1], KEYS[6], ARGV[7], 'held', hold, '', 's:' .. table.concat(ids, ','), v)

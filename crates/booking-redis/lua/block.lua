@@ -2,10 +2,10 @@
 -- sale, all or none.
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed   KEYS[5] free
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] 'B' block | 'U' unblock
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] 'B' block | 'U' unblock
 -- ARGV[3] feed MAXLEN   ARGV[4..] seat ids, ascending, unique
 --
--- Returns {'OK', version} | {'WRONG', {seat...}} | {'NOSHOW'} | {'LOST'}
+-- Returns {'OK', version} | {'WRONG_STATE', {seat...}} | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
@@ -33,7 +33,7 @@ for i, s in ipairs(states) do
   end
 end
 if #wrong > 0 then
-  return { 'WRONG', wrong }
+  return { 'WRONG_STATE', wrong }
 end
 local v = maxv + 1
 local enc

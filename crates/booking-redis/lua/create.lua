@@ -8,10 +8,14 @@
 -- ARGV[1] the show's specification (JSON)   ARGV[2] seat count
 -- ARGV[3..] pool capacities, by pool id
 --
--- Returns {'OK'} | {'EXISTS'} | {'LOST'} (the show's meta is gone but
--- other keys of it are left: its data was lost, not deleted)
+-- Returns {'OK'} | {'EXISTS', archived (0 or 1)} | {'LOST'} (the show's
+-- meta is gone but other keys of it are left: its data was lost, not
+-- deleted)
 if call('EXISTS', KEYS[1]) == 1 then
-  return { 'EXISTS' }
+  if call('HEXISTS', KEYS[1], 'archived') == 1 then
+    return { 'EXISTS', 1 }
+  end
+  return { 'EXISTS', 0 }
 end
 if call('EXISTS', KEYS[2], KEYS[3], KEYS[4]) > 0 then
   return { 'LOST' }

@@ -2,19 +2,19 @@
 -- hold's deadline; the hold's seats take a new version.
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed   KEYS[5] free
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] token version   ARGV[5] ttl ms   ARGV[6] max renewals
 -- ARGV[7] feed MAXLEN   ARGV[8..] seat ids, ascending, unique
 --
--- Returns {'OK', version, until, renewals} | {'EXPIRED'} | {'NOTOWNER'}
---       | {'STALE', current} | {'RENEWALS'} | {'LIFETIME'} | {'NOSHOW'} | {'LOST'}
+-- Returns {'OK', version, until, renewals} | {'HOLD_EXPIRED'} | {'NOT_OWNER'}
+--       | {'STALE_TOKEN', current} | {'RENEWALS'} | {'HOLD_LIFETIME'} | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused, fc = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
 end
 local now = now_ms(ARGV[1])
 local owner, hold, version = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local ttl, maxr = tonumber(ARGV[5]), tonumber(ARGV[6])
+local ttl, maxr = tonumber(ARGV[5]), limit_arg(ARGV[6])
 local first = 8
 local ids, items = seat_list(first)
 
@@ -29,7 +29,7 @@ for _, s in ipairs(states) do
     return { 'RENEWALS' }
   end
   if s.untl >= s.deadline then
-    return { 'LIFETIME' }
+    return { 'HOLD_LIFETIME' }
   end
   untl = math.min(now + ttl, s.deadline)
   renewals = s.renewals + 1

@@ -2,13 +2,13 @@
 -- hold's deadline; the pool's version is bumped and becomes the hold's.
 --
 -- KEYS[1] meta   KEYS[2] pools   KEYS[3] pholds   KEYS[4] pexp   KEYS[5] feed
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] token version   ARGV[5] ttl ms   ARGV[6] max renewals
 -- ARGV[7] feed MAXLEN   ARGV[8] pool id   ARGV[9] token quantity
 --
--- Returns {'OK', version, until, renewals} | {'MISMATCH'} | {'EXPIRED'}
---       | {'NOTOWNER'} | {'STALE', current} | {'RENEWALS'} | {'LIFETIME'}
---       | {'NOSHOW'} | {'LOST'}
+-- Returns {'OK', version, until, renewals} | {'TOKEN_MISMATCH'} | {'HOLD_EXPIRED'}
+--       | {'NOT_OWNER'} | {'STALE_TOKEN', current} | {'RENEWALS'} | {'HOLD_LIFETIME'}
+--       | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused, t = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
@@ -16,12 +16,12 @@ end
 local now = now_ms(ARGV[1])
 pool_sync(KEYS[2], KEYS[3], KEYS[4], tonumber(t), now)
 local owner, hold, version = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local ttl, maxr = tonumber(ARGV[5]), tonumber(ARGV[6])
+local ttl, maxr = tonumber(ARGV[5]), limit_arg(ARGV[6])
 local pool, qty = ARGV[8], tonumber(ARGV[9])
 
 local h = ph_find(KEYS[3], hold, pool)
 if h and h.qty ~= qty then
-  return { 'MISMATCH' }
+  return { 'TOKEN_MISMATCH' }
 end
 local err = pool_check_holder(h, owner, version, now)
 if err then
@@ -31,7 +31,7 @@ if h.renewals >= maxr then
   return { 'RENEWALS' }
 end
 if h.untl >= h.deadline then
-  return { 'LIFETIME' }
+  return { 'HOLD_LIFETIME' }
 end
 local v = call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
 h.untl = math.min(now + ttl, h.deadline)

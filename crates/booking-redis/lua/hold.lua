@@ -3,21 +3,21 @@
 -- KEYS[1] meta    KEYS[2] seats   KEYS[3] sexp (seat expiries)
 -- KEYS[4] own:<owner> (the owner's index)   KEYS[5] pholds   KEYS[6] feed
 -- KEYS[7] free (the free-seat index)
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] ttl ms   ARGV[5] max hold lifetime ms
--- ARGV[6] per-owner limit (-1 = none)   ARGV[7] feed MAXLEN
+-- ARGV[6] per-owner limit ('none' = no limit)   ARGV[7] feed MAXLEN
 -- ARGV[8] owner index lifetime ms (0 = no expiry)
 -- ARGV[9..] seat ids, ascending, unique, within the show
 --
--- Returns {'OK', version, until} | {'LIMIT', would_hold, max}
---       | {'TAKEN', {seat...}} | {'NOSHOW'} | {'LOST'}
+-- Returns {'OK', version, until} | {'HELD_PER_OWNER', would_hold}
+--       | {'SEATS_TAKEN', {seat...}} | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused, fc = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
 end
 local now = now_ms(ARGV[1])
 local owner, hold = ARGV[2], ARGV[3]
-local ttl, maxhold, maxown = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local ttl, maxhold, maxown = tonumber(ARGV[4]), tonumber(ARGV[5]), limit_arg(ARGV[6])
 local ids = {}
 for i = 9, #ARGV do
   ids[#ids + 1] = ARGV[i]
@@ -26,11 +26,11 @@ local n = #ids
 
 -- The seats' states, read in one HMGET with the seats of the owner's index.
 local raws, live
-if maxown >= 0 then
+if maxown then
   local held
   held, live, raws = owner_index(KEYS[4], KEYS[2], KEYS[5], owner, now, ids)
   if held + n > maxown then
-    return { 'LIMIT', held + n, maxown }
+    return { 'HELD_PER_OWNER', held + n }
   end
 else
   raws = batched('HMGET', KEYS[2], ids)
@@ -53,7 +53,7 @@ for i = 1, n do
   end
 end
 if #taken > 0 then
-  return { 'TAKEN', taken }
+  return { 'SEATS_TAKEN', taken }
 end
 
 local v = maxv + 1
@@ -73,7 +73,7 @@ for i, id in ipairs(ids) do
 end
 batched('ZADD', KEYS[3], pairs_)
 free_bits(KEYS[7], ids, held_bit(untl, tonumber(fc)))
-if maxown >= 0 then
+if maxown then
   owner_save(KEYS[4], live, ids, tonumber(ARGV[8]))
 end
 emit(KEYS[1], KEYS[6], ARGV[7], 'held', hold, '', 's:' .. table.concat(ids, ','), v)

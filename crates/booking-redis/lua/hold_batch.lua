@@ -12,14 +12,14 @@
 -- KEYS[4] pholds  KEYS[5] feed    KEYS[6] free (the free-seat index)
 -- KEYS[6 + r] own:<owner> of request r (the owner's index)
 -- ARGV[1] ttl ms   ARGV[2] max hold lifetime ms
--- ARGV[3] per-owner limit (-1 = none)   ARGV[4] feed MAXLEN
+-- ARGV[3] per-owner limit ('none' = no limit)   ARGV[4] feed MAXLEN
 -- ARGV[5] owner index lifetime ms (0 = no expiry)   ARGV[6] requests m
--- then per request: now (Unix ms, '' = server TIME), owner, hold id,
+-- then per request: now ('store' = the server's TIME, else Unix ms), owner, hold id,
 --   seat count n, n seat ids (ascending, unique, within the show)
 --
 -- Returns one reply per request, in order, each as hold.lua's:
---   {'OK', version, until} | {'LIMIT', would_hold, max}
---   | {'TAKEN', {seat...}} | {'NOSHOW'} | {'LOST'}
+--   {'OK', version, until} | {'HELD_PER_OWNER', would_hold}
+--   | {'SEATS_TAKEN', {seat...}} | {'UNKNOWN_SHOW'} | {'LOST'}
 local m = tonumber(ARGV[6])
 local out = {}
 local refused, fc = show_check(KEYS[1], KEYS[2])
@@ -29,7 +29,7 @@ if refused then
   end
   return out
 end
-local ttl, maxhold, maxown = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local ttl, maxhold, maxown = tonumber(ARGV[1]), tonumber(ARGV[2]), limit_arg(ARGV[3])
 
 -- Every seat the requests name is read in one HMGET with the seats of the
 -- owner indexes.
@@ -38,7 +38,7 @@ local starts, nows, fields = read_requests(7, m, 4)
 -- The owner indexes (see owner.lua), once per owner: seat members are read
 -- with the requested seats, pool members with one HMGET of `pholds`.
 local owners, olist, precs = {}, {}, {}
-if maxown >= 0 then
+if maxown then
   local okeys = {}
   for r = 1, m do
     local o = ARGV[starts[r] + 1]
@@ -80,7 +80,7 @@ for r = 1, m do
   local owner, hold, n = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
   local first, last = a + 4, a + 3 + n
   local reply, live
-  if maxown >= 0 then
+  if maxown then
     -- As owner_index: seats held live by the owner, live pool holds.
     local total = 0
     live = {}
@@ -97,7 +97,7 @@ for r = 1, m do
       end
     end
     if total + n > maxown then
-      reply = { 'LIMIT', total + n, maxown }
+      reply = { 'HELD_PER_OWNER', total + n }
     end
   end
   if not reply then
@@ -120,7 +120,7 @@ for r = 1, m do
       end
     end
     if taken then
-      reply = { 'TAKEN', taken }
+      reply = { 'SEATS_TAKEN', taken }
     else
       if now ~= last_now then
         last_now, score, deadline = now, int(now + ttl), int(now + maxhold)
@@ -173,7 +173,7 @@ if #changed > 0 then
   end
   free_bits(KEYS[6], bits['0'], '0')
   free_bits(KEYS[6], bits['1'], '1')
-  if maxown >= 0 then
+  if maxown then
     local keep = tonumber(ARGV[5])
     for _, o in ipairs(olist) do
       local rec = owners[o]

@@ -54,15 +54,32 @@ local function int(n)
   return string.format('%d', n)
 end
 
--- The decision time: the injected clock's Unix ms when the caller passed
--- one, else the Redis server's own clock (TIME; scripts are replicated by
--- effects on Redis 7, so reading it is allowed).
+-- The decision time (docs/design.md, I8), as the library's time source
+-- names it: 'store' for the Redis server's own clock (TIME; scripts are
+-- replicated by effects on Redis 7, so reading it is allowed), else the
+-- injected clock's Unix ms.
 local function now_ms(arg)
-  if arg and arg ~= '' then
-    return tonumber(arg)
+  if arg == 'store' then
+    local t = call('TIME')
+    return t[1] * 1000 + math.floor(t[2] / 1000)
   end
-  local t = call('TIME')
-  return t[1] * 1000 + math.floor(t[2] / 1000)
+  local ms = tonumber(arg)
+  if not ms then
+    error('booking: the time argument is neither store nor Unix ms: ' .. tostring(arg))
+  end
+  return ms
+end
+
+-- A limit argument: 'none', or a number (false for 'none').
+local function limit_arg(arg)
+  if arg == 'none' then
+    return false
+  end
+  local n = tonumber(arg)
+  if not n then
+    error('booking: the limit argument is neither none nor a number: ' .. tostring(arg))
+  end
+  return n
 end
 
 -- The until of a held seat's raw state "<v>|H|<owner>|<hold>|<until>|...",
@@ -74,7 +91,7 @@ end
 
 -- Whether the show exists with its data: nil and the marker's value when
 -- the marker field '#' is in `hash_key` (the show's `seats` or `pools`
--- hash), else the refusal: {'NOSHOW'} when the show does not exist,
+-- hash), else the refusal: {'UNKNOWN_SHOW'} when the show does not exist,
 -- {'LOST'} when it does but the hash is gone (evicted or deleted): missing
 -- seats must not read as free.
 local function show_check(meta_key, hash_key)
@@ -83,7 +100,7 @@ local function show_check(meta_key, hash_key)
     return nil, mark
   end
   if call('EXISTS', meta_key) == 0 then
-    return { 'NOSHOW' }
+    return { 'UNKNOWN_SHOW' }
   end
   return { 'LOST' }
 end

@@ -40,16 +40,16 @@ end
 
 local function pool_check_holder(h, owner, version, now)
   if not h then
-    return { 'EXPIRED' }
+    return { 'HOLD_EXPIRED' }
   end
   if h.owner ~= owner then
-    return { 'NOTOWNER' }
+    return { 'NOT_OWNER' }
   end
   if h.v ~= version then
-    return { 'STALE', int(h.v) }
+    return { 'STALE_TOKEN', int(h.v) }
   end
   if h.untl <= now then
-    return { 'EXPIRED' }
+    return { 'HOLD_EXPIRED' }
   end
   return nil
 end

@@ -3,7 +3,7 @@
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] feed   KEYS[4] free
 -- ARGV[1] order id   ARGV[2] feed MAXLEN   ARGV[3..] seat ids, ascending, unique
 --
--- Returns {'OK', version} | {'NOTSOLD'} | {'NOSHOW'} | {'LOST'}
+-- Returns {'OK', version} | {'NOT_SOLD'} | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
@@ -14,7 +14,7 @@ local ids, items = seat_list(3)
 local states, maxv = read_seats(KEYS[2], ids)
 for _, s in ipairs(states) do
   if s.k ~= 'S' or s.order ~= order then
-    return { 'NOTSOLD' }
+    return { 'NOT_SOLD' }
   end
 end
 local v = maxv + 1

@@ -4,7 +4,7 @@
 -- KEYS[1] meta   KEYS[2] pools   KEYS[3] psales   KEYS[4] feed
 -- ARGV[1] order id   ARGV[2] feed MAXLEN   ARGV[3] pool id   ARGV[4] quantity
 --
--- Returns {'OK', version} | {'NOTSOLD'} | {'NOSHOW'} | {'LOST'}
+-- Returns {'OK', version} | {'NOT_SOLD'} | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
@@ -13,7 +13,7 @@ local order, pool, qty = ARGV[1], ARGV[3], tonumber(ARGV[4])
 local field = pool .. ':' .. order
 local sales = call('HGET', KEYS[3], field)
 if not sales then
-  return { 'NOTSOLD' }
+  return { 'NOT_SOLD' }
 end
 local entries, bought = {}, 0
 for h, o, q in string.gmatch(sales, '(%x+)|(%x+)|(%d+)') do
@@ -21,7 +21,7 @@ for h, o, q in string.gmatch(sales, '(%x+)|(%x+)|(%d+)') do
   bought = bought + tonumber(q)
 end
 if bought < qty then
-  return { 'NOTSOLD' }
+  return { 'NOT_SOLD' }
 end
 -- Units come back from the order's oldest sales first.
 local left, kept = qty, {}

@@ -1,12 +1,12 @@
 -- release.lua: the owner releases a live seat hold.
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed   KEYS[5] free
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] token version   ARGV[5] feed MAXLEN
 -- ARGV[6..] seat ids, ascending, unique
 --
--- Returns {'OK', version} | {'EXPIRED'} | {'NOTOWNER'} | {'STALE', current}
---       | {'NOSHOW'} | {'LOST'}
+-- Returns {'OK', version} | {'HOLD_EXPIRED'} | {'NOT_OWNER'} | {'STALE_TOKEN', current}
+--       | {'UNKNOWN_SHOW'} | {'LOST'}
 --
 -- The show's existence (and its seat hash's marker) is checked only before
 -- a refusal: a seat held under the token exists only in a show that exists

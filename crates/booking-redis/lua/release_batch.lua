@@ -7,12 +7,12 @@
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed   KEYS[5] free
 -- ARGV[1] feed MAXLEN   ARGV[2] requests m
--- then per request: now (Unix ms, '' = server TIME), owner, hold id,
+-- then per request: now ('store' = the server's TIME, else Unix ms), owner, hold id,
 --   token version, seat count n, n seat ids (ascending, unique)
 --
 -- Returns one reply per request, in order, each as release.lua's:
---   {'OK', version} | {'EXPIRED'} | {'NOTOWNER'} | {'STALE', current}
---   | {'NOSHOW'} | {'LOST'}
+--   {'OK', version} | {'HOLD_EXPIRED'} | {'NOT_OWNER'} | {'STALE_TOKEN', current}
+--   | {'UNKNOWN_SHOW'} | {'LOST'}
 local m = tonumber(ARGV[2])
 local starts, nows, fields = read_requests(3, m, 5)
 -- Every seat's current state, updated as requests succeed.

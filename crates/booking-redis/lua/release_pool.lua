@@ -1,12 +1,12 @@
 -- release_pool.lua: the owner releases a live pool hold.
 --
 -- KEYS[1] meta   KEYS[2] pools   KEYS[3] pholds   KEYS[4] pexp   KEYS[5] feed
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] token version   ARGV[5] feed MAXLEN   ARGV[6] pool id
 -- ARGV[7] token quantity
 --
--- Returns {'OK', version} | {'MISMATCH'} | {'EXPIRED'} | {'NOTOWNER'}
---       | {'STALE', current} | {'NOSHOW'} | {'LOST'}
+-- Returns {'OK', version} | {'TOKEN_MISMATCH'} | {'HOLD_EXPIRED'} | {'NOT_OWNER'}
+--       | {'STALE_TOKEN', current} | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused, t = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
@@ -18,7 +18,7 @@ local pool, qty = ARGV[6], tonumber(ARGV[7])
 
 local h = ph_find(KEYS[3], hold, pool)
 if h and h.qty ~= qty then
-  return { 'MISMATCH' }
+  return { 'TOKEN_MISMATCH' }
 end
 local err = pool_check_holder(h, owner, version, now)
 if err then

@@ -9,12 +9,12 @@
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] orders   KEYS[5] feed
 -- KEYS[6] free
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] order id   ARGV[5] the sale record ('<version>|<json>')   ARGV[6] feed MAXLEN
 -- ARGV[7..] seat ids, ascending, unique, within the show
 --
--- Returns {'OK', version} | {'ALREADY'} | {'TAKEN', {seat...}}
---       | {'CONFLICT'} (the order has another sale record) | {'NOSHOW'}
+-- Returns {'OK', version} | {'ALREADY'} | {'SEATS_TAKEN', {seat...}}
+--       | {'SALE_CONFLICT'} (the order has another sale record) | {'UNKNOWN_SHOW'}
 --       | {'LOST'}
 local refused = show_check(KEYS[1], KEYS[2])
 if refused then
@@ -25,7 +25,7 @@ local owner, hold, order = ARGV[2], ARGV[3], ARGV[4]
 local ids = seat_list(7)
 local record = call('HGET', KEYS[4], order)
 if record and record ~= ARGV[5] then
-  return { 'CONFLICT' }
+  return { 'SALE_CONFLICT' }
 end
 
 local states = read_seats(KEYS[2], ids)
@@ -43,7 +43,7 @@ for i, s in ipairs(states) do
   end
 end
 if #taken > 0 then
-  return { 'TAKEN', taken }
+  return { 'SEATS_TAKEN', taken }
 end
 call('HSETNX', KEYS[4], order, ARGV[5])
 if #todo == 0 then

@@ -7,12 +7,12 @@
 --
 -- KEYS[1] meta   KEYS[2] pools   KEYS[3] pholds   KEYS[4] pexp   KEYS[5] psales
 -- KEYS[6] orders   KEYS[7] feed
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] order id   ARGV[5] the sale record ('<version>|<json>')   ARGV[6] feed MAXLEN
 -- ARGV[7] pool id   ARGV[8] quantity
 --
--- Returns {'OK', version} | {'ALREADY'} | {'CAPACITY', requested, available}
---       | {'CONFLICT'} (the order has another sale record) | {'NOSHOW'} | {'LOST'}
+-- Returns {'OK', version} | {'ALREADY'} | {'INSUFFICIENT_CAPACITY', available}
+--       | {'SALE_CONFLICT'} (the order has another sale record) | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused, t = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
@@ -24,7 +24,7 @@ local pool, qty = ARGV[7], tonumber(ARGV[8])
 local sale_field = pool .. ':' .. order
 local record = call('HGET', KEYS[6], order)
 if record and record ~= ARGV[5] then
-  return { 'CONFLICT' }
+  return { 'SALE_CONFLICT' }
 end
 
 local sales = call('HGET', KEYS[5], sale_field)
@@ -46,7 +46,7 @@ local f = call('HMGET', KEYS[2], 'c:' .. pool, 's:' .. pool, 'h:' .. pool)
 local cap, sold, live = tonumber(f[1] or '0'), tonumber(f[2] or '0'), tonumber(f[3] or '0')
 local available = math.max(0, cap - sold - (live - own_live))
 if qty > available then
-  return { 'CAPACITY', qty, available }
+  return { 'INSUFFICIENT_CAPACITY', available }
 end
 
 if own then

@@ -66,19 +66,19 @@ end
 -- owner, version (fencing token), expiry.
 local function check_holder(s, owner, hold, version, named, now)
   if s.k ~= 'H' or s.hold ~= hold then
-    return { 'EXPIRED' }
+    return { 'HOLD_EXPIRED' }
   end
   if s.size ~= named then
-    return { 'MISMATCH' }
+    return { 'TOKEN_MISMATCH' }
   end
   if s.owner ~= owner then
-    return { 'NOTOWNER' }
+    return { 'NOT_OWNER' }
   end
   if s.v ~= version then
-    return { 'STALE', int(s.v) }
+    return { 'STALE_TOKEN', int(s.v) }
   end
   if s.untl <= now then
-    return { 'EXPIRED' }
+    return { 'HOLD_EXPIRED' }
   end
   return nil
 end

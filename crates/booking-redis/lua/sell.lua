@@ -5,13 +5,13 @@
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] orders   KEYS[5] feed
 -- KEYS[6] free
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] token version   ARGV[5] order id
 -- ARGV[6] the sale record's JSON (owner, token, payment)
 -- ARGV[7] feed MAXLEN   ARGV[8..] seat ids, ascending, unique
 --
--- Returns {'OK', version} | {'RECORD', record} | {'EXPIRED'} | {'MISMATCH'}
---       | {'NOTOWNER'} | {'STALE', current} | {'NOSHOW'} | {'LOST'}
+-- Returns {'OK', version} | {'RECORD', record} | {'HOLD_EXPIRED'} | {'TOKEN_MISMATCH'}
+--       | {'NOT_OWNER'} | {'STALE_TOKEN', current} | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused

@@ -5,13 +5,13 @@
 --
 -- KEYS[1] meta   KEYS[2] pools   KEYS[3] pholds   KEYS[4] pexp   KEYS[5] psales
 -- KEYS[6] orders   KEYS[7] feed
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] token version   ARGV[5] order id
 -- ARGV[6] the sale record's JSON (owner, token, payment)
 -- ARGV[7] feed MAXLEN   ARGV[8] pool id   ARGV[9] token quantity
 --
--- Returns {'OK', version} | {'RECORD', record} | {'MISMATCH'} | {'EXPIRED'}
---       | {'NOTOWNER'} | {'STALE', current} | {'NOSHOW'} | {'LOST'}
+-- Returns {'OK', version} | {'RECORD', record} | {'TOKEN_MISMATCH'} | {'HOLD_EXPIRED'}
+--       | {'NOT_OWNER'} | {'STALE_TOKEN', current} | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused, t = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused
@@ -27,7 +27,7 @@ local pool, qty = ARGV[8], tonumber(ARGV[9])
 
 local h = ph_find(KEYS[3], hold, pool)
 if h and h.qty ~= qty then
-  return { 'MISMATCH' }
+  return { 'TOKEN_MISMATCH' }
 end
 local err = pool_check_holder(h, owner, version, now)
 if err then

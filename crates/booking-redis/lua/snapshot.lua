@@ -2,7 +2,7 @@
 -- decode.
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] pools   KEYS[4] pholds   KEYS[5] pexp
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] 1 to include pools, 0 not
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] 1 to include pools, 0 not
 --
 -- The pool counters are kept at the time in the pools hash's marker (see
 -- pool.lua); the holds whose expiry lies between that time and now are
@@ -10,7 +10,7 @@
 --
 -- Returns {'OK', now, 0, {seat, state, ...}, {pools field, value, ...},
 --          {pool hold record expired since...}, {pool hold record live again...}}
---       | {'NOSHOW'} | {'LOST'}
+--       | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused

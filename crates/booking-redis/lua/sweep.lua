@@ -4,11 +4,11 @@
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] pools
 -- KEYS[5] pholds   KEYS[6] pexp   KEYS[7] feed   KEYS[8] free
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] limit (>= 1)
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] limit (>= 1)
 -- ARGV[3] feed MAXLEN
 --
 -- Returns {'OK', {{'s', hold, owner, {seat...}} | {'p', hold, owner, pool, quantity} ...}}
---       | {'NOSHOW'} | {'LOST'}
+--       | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused

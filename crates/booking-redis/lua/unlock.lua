@@ -1,13 +1,15 @@
--- unlock.lua: release seat locks taken with a token; a lock that expired and
--- was taken by someone else since is left alone.
+-- unlock.lua: release seat locks taken with a token; a lock taken by
+-- someone else since (after this one expired) is left alone.
 --
 -- KEYS[1..n] the seats' lock keys (`lock:<seat>` of one show)
 -- ARGV[1] token
 --
 -- Returns {'OK', released}
+local mine = ARGV[1] .. '|'
 local released = 0
 for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then
+  local held = redis.call('GET', KEYS[i])
+  if held and string.sub(held, 1, #mine) == mine then
     redis.call('DEL', KEYS[i])
     released = released + 1
   end

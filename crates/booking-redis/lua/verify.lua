@@ -1,11 +1,11 @@
 -- verify.lua: check a seat hold as release would, changing nothing.
 --
 -- KEYS[1] meta   KEYS[2] seats
--- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] token version   ARGV[5..] seat ids, ascending, unique
 --
--- Returns {'OK', until, renewals} | {'EXPIRED'} | {'MISMATCH'}
---       | {'NOTOWNER'} | {'STALE', current} | {'NOSHOW'} | {'LOST'}
+-- Returns {'OK', until, renewals} | {'HOLD_EXPIRED'} | {'TOKEN_MISMATCH'}
+--       | {'NOT_OWNER'} | {'STALE_TOKEN', current} | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused = show_check(KEYS[1], KEYS[2])
 if refused then
   return refused

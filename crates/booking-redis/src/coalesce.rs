@@ -6,19 +6,19 @@
 //! existence check, `TIME`, the seat read and the writes once per batch
 //! instead of once per request.
 //!
-//! A request is sent on its own, as the single script, while fewer than
-//! `alone` requests of its kind on the same show are in flight (queued
-//! ones included); only beyond that does it queue for a batch. So a lone
-//! request, or a few concurrent ones, pay nothing for coalescing: while
-//! the server keeps up, a request that waited for a batch would only be
-//! later.
+//! When a request waits is [`booking_core::Coalescing`]'s meaning: per show
+//! and kind of request, a request is sent at once, as the single script,
+//! while fewer than `max_in_flight` calls (single requests or batches) are
+//! in flight; beyond that it waits, and the waiting requests go together
+//! as one batch of at most `max_batch` when a call returns. So a lone
+//! request, or a few concurrent ones, pay nothing.
 //!
-//! One lane per kind of request: a task takes whatever requests are queued
-//! (up to `max_batch`), splits them by show (a batch script works on one
-//! show: one Cluster slot), sends one script call per show and waits for
-//! them; meanwhile the next requests queue, and the next take gets them
-//! all. The task runs the batches itself, one take at a time: a task per
-//! batch would cost a spawn and a wake-up each, and measured slower.
+//! One lane per kind of request. A lane counts, per show, the calls in
+//! flight and keeps the waiting requests in arrival order. A call that
+//! returns while requests wait kicks the lane's task, which sends the
+//! next batch of that show (while the show has fewer than `max_in_flight`
+//! calls in flight) and awaits its batches itself, all shows' at once:
+//! no task is spawned per batch.
 //!
 //! Failures: a batch that fails on the way (connection lost, timeout,
 //! server refusal) gives each of its requests the error the single request
@@ -29,37 +29,40 @@
 use crate::codec::{Reply, bad};
 use crate::conn::Conn;
 use crate::error::{Effect, from_redis};
-use crate::{ShowInfo, scripts};
-use booking_core::{HoldId, InventoryError, OwnerId, Result, SeatId, ShowId};
+use crate::scripts;
+use crate::show::ShowInfo;
+use booking_core::{Coalescing, HoldId, InventoryError, OwnerId, Result, SeatId, ShowId};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use redis::{Cmd, ErrorKind, ServerErrorKind, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most requests one batch script call carries: its arguments are
 /// unpacked on the Lua stack in places (`MGET` of the owner indexes).
 pub(crate) const MAX_BATCH: usize = 1000;
 
-/// Settings of the lanes.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Settings {
-    /// The most requests one batch carries.
-    pub(crate) max_batch: usize,
-    /// How many requests of one kind on one show are sent on their own
-    /// before the next ones queue.
-    pub(crate) alone: usize,
+/// A script's time argument, as the time source names it: `store` for the
+/// server's `TIME` (`None`), else the injected clock's Unix ms.
+pub(crate) fn time_arg(injected_now: Option<i64>) -> String {
+    match injected_now {
+        None => "store".to_owned(),
+        Some(ms) => ms.to_string(),
+    }
 }
 
 /// What a batch needs of the inventory's configuration.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Config {
     pub(crate) feed_max_len: u64,
-    /// Whether an injected clock decides (the owner index is then kept).
-    pub(crate) injected_clock: bool,
+    /// Whether owner indexes are kept without expiry (an injected clock
+    /// decides: the server's clock says nothing about when they end).
+    pub(crate) keep_owner_index: bool,
 }
 
-/// One queued hold or release: its part of the batch script's ARGV (see
+/// One waiting hold or release: its part of the batch script's ARGV (see
 /// the scripts' headers).
 pub(crate) struct Job {
     pub(crate) info: Arc<ShowInfo>,
@@ -97,6 +100,10 @@ pub struct CoalesceStats {
     pub requests: u64,
     /// The most requests one batch carried.
     pub largest: u64,
+    /// The most calls (single requests and batches) of one kind that were
+    /// in flight on one show at once: never more than
+    /// [`booking_core::Coalescing::max_in_flight`].
+    pub peak_in_flight: u64,
 }
 
 #[derive(Default)]
@@ -104,6 +111,7 @@ struct Counters {
     batches: AtomicU64,
     requests: AtomicU64,
     largest: AtomicU64,
+    peak_in_flight: AtomicU64,
 }
 
 /// What a lane's batches do.
@@ -113,14 +121,71 @@ enum Kind {
     Release,
 }
 
-/// The queue of one kind of request, and how many of them are in flight
-/// per show.
+/// One show's calls in flight and waiting requests, in one lane.
+#[derive(Default)]
+struct ShowLane {
+    in_flight: usize,
+    waiting: VecDeque<Job>,
+}
+
+/// The state of one kind of request, shared by the callers and the lane's
+/// task.
+struct Shared {
+    settings: Coalescing,
+    shows: Mutex<HashMap<ShowId, ShowLane>>,
+    counters: Arc<Counters>,
+}
+
+impl Shared {
+    fn shows(&self) -> MutexGuard<'_, HashMap<ShowId, ShowLane>> {
+        self.shows.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts one more call in flight on a show.
+    fn start_call(&self, lane: &mut ShowLane) {
+        lane.in_flight += 1;
+        self.counters.peak_in_flight.fetch_max(lane.in_flight as u64, Ordering::Relaxed);
+    }
+
+    /// Takes the batches `show` may send now: while it has fewer than
+    /// `max_in_flight` calls in flight, the next (up to) `max_batch`
+    /// waiting requests each.
+    fn take_batches(&self, show: ShowId) -> Vec<Vec<Job>> {
+        let mut shows = self.shows();
+        let Some(lane) = shows.get_mut(&show) else { return Vec::new() };
+        let mut batches = Vec::new();
+        while lane.in_flight < self.settings.max_in_flight && !lane.waiting.is_empty() {
+            let n = lane.waiting.len().min(self.settings.max_batch);
+            let batch: Vec<Job> = lane.waiting.drain(..n).collect();
+            self.start_call(lane);
+            let c = &self.counters;
+            c.batches.fetch_add(1, Ordering::Relaxed);
+            c.requests.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            c.largest.fetch_max(batch.len() as u64, Ordering::Relaxed);
+            batches.push(batch);
+        }
+        batches
+    }
+
+    /// A call of `show` returned. True when requests wait for it.
+    fn end_call(&self, show: ShowId) -> bool {
+        let mut shows = self.shows();
+        let Some(lane) = shows.get_mut(&show) else { return false };
+        lane.in_flight = lane.in_flight.saturating_sub(1);
+        if lane.in_flight == 0 && lane.waiting.is_empty() {
+            shows.remove(&show);
+            return false;
+        }
+        !lane.waiting.is_empty()
+    }
+}
+
+/// The requests of one kind: who may go at once, who waits.
 pub(crate) struct Lane {
-    tx: mpsc::UnboundedSender<Job>,
-    active: Mutex<HashMap<ShowId, usize>>,
-    /// How many requests of the show may be in flight before the next
-    /// one queues.
-    direct: usize,
+    shared: Arc<Shared>,
+    /// Tells the lane's task that a show's call returned while requests
+    /// wait.
+    kick: mpsc::UnboundedSender<ShowId>,
 }
 
 /// The lanes of one inventory.
@@ -132,27 +197,37 @@ pub(crate) struct Coalescer {
     counters: Arc<Counters>,
 }
 
-/// A request counted as in flight on its show until dropped.
-pub(crate) struct Active<'a> {
+/// How a request goes: at once (the single script, counted in flight until
+/// the guard is dropped), or waiting for a batch's answer.
+pub(crate) enum Admission<'a> {
+    /// Send the single script now; drop the admission once it is
+    /// answered (the call counts as in flight until then).
+    Direct {
+        /// Held for its `Drop`.
+        _in_flight: InFlight<'a>,
+    },
+    /// The request waits for a batch: its answer comes here (see
+    /// [`answer`]).
+    Wait(oneshot::Receiver<Result<Reply>>),
+}
+
+/// A single request counted in flight on its show until dropped.
+pub(crate) struct InFlight<'a> {
     lane: &'a Lane,
     show: ShowId,
 }
 
-impl Drop for Active<'_> {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        let mut active = self.lane.active.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = active.get_mut(&self.show) {
-            *n -= 1;
-            if *n == 0 {
-                active.remove(&self.show);
-            }
+        if self.lane.shared.end_call(self.show) {
+            self.lane.kick(self.show);
         }
     }
 }
 
 impl Coalescer {
-    /// Starts the lanes on the current tokio runtime.
-    pub(crate) fn start(conn: Conn, config: Config, settings: Settings) -> Self {
+    /// Starts the lanes' tasks on the current tokio runtime.
+    pub(crate) fn start(conn: Conn, config: Config, settings: Coalescing) -> Self {
         let counters = Arc::new(Counters::default());
         Coalescer {
             holds: Lane::start(conn.clone(), config, settings, Kind::Hold, counters.clone()),
@@ -167,64 +242,89 @@ impl Coalescer {
             batches: c.batches.load(Ordering::Relaxed),
             requests: c.requests.load(Ordering::Relaxed),
             largest: c.largest.load(Ordering::Relaxed),
+            peak_in_flight: c.peak_in_flight.load(Ordering::Relaxed),
         }
     }
 }
 
 impl Lane {
-    fn start(conn: Conn, config: Config, settings: Settings, kind: Kind, counters: Arc<Counters>) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(lane(rx, settings, conn, config, kind, counters));
-        Lane { tx, active: Mutex::new(HashMap::new()), direct: settings.alone.max(1) }
+    fn start(conn: Conn, config: Config, settings: Coalescing, kind: Kind, counters: Arc<Counters>) -> Self {
+        let shared = Arc::new(Shared { settings, shows: Mutex::new(HashMap::new()), counters });
+        let (kick, kicks) = mpsc::unbounded_channel();
+        tokio::spawn(lane(kicks, shared.clone(), conn, config, kind));
+        Lane { shared, kick }
     }
 
-    /// Counts a request in flight on `show`. True when `alone` others
-    /// already are: only then is it worth queueing.
-    pub(crate) fn enter(&self, show: ShowId) -> (Active<'_>, bool) {
-        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        let n = active.entry(show).or_insert(0);
-        *n += 1;
-        (Active { lane: self, show }, *n > self.direct)
-    }
-
-    /// Queues a request and waits for its answer.
-    pub(crate) async fn send(&self, job: impl FnOnce(oneshot::Sender<Result<Reply>>) -> Job) -> Result<Reply> {
+    /// Admits a request on `show`: at once while the show has fewer than
+    /// `max_in_flight` calls in flight and nobody waits before it, else
+    /// waiting (as the job `job` makes) for a batch.
+    ///
+    /// Errors: `Unavailable` when the lane's task is gone (its runtime
+    /// stopped): the request was not sent.
+    pub(crate) fn admit(
+        &self,
+        show: ShowId,
+        job: impl FnOnce(oneshot::Sender<Result<Reply>>) -> Job,
+    ) -> Result<Admission<'_>> {
+        if self.kick.is_closed() {
+            return Err(InventoryError::Unavailable("the coalescing task stopped".into()));
+        }
+        let mut shows = self.shared.shows();
+        let lane = shows.entry(show).or_default();
+        if lane.in_flight < self.shared.settings.max_in_flight && lane.waiting.is_empty() {
+            self.shared.start_call(lane);
+            return Ok(Admission::Direct { _in_flight: InFlight { lane: self, show } });
+        }
+        // Whoever returns next (a call of this show is in flight, or one
+        // returned and kicked the task) sends it.
         let (tx, rx) = oneshot::channel();
-        // Not queued: certainly not sent.
-        self.tx.send(job(tx)).map_err(|_| InventoryError::Unavailable("the coalescing task stopped".into()))?;
-        // Queued, then dropped unanswered: its batch may have run.
-        rx.await.map_err(|_| InventoryError::OutcomeUnknown("the coalescing task stopped".into()))?
+        lane.waiting.push_back(job(tx));
+        Ok(Admission::Wait(rx))
+    }
+
+    /// Tells the lane's task that `show`'s requests may go. When the task
+    /// is gone, the waiting requests of the show are answered
+    /// `Unavailable`: they were never sent.
+    fn kick(&self, show: ShowId) {
+        if self.kick.send(show).is_err() {
+            let waiting = self.shared.shows().remove(&show).map(|l| l.waiting).unwrap_or_default();
+            for job in waiting {
+                let _ = job.reply.send(Err(InventoryError::Unavailable("the coalescing task stopped".into())));
+            }
+        }
     }
 }
 
-async fn lane(
-    mut rx: mpsc::UnboundedReceiver<Job>,
-    settings: Settings,
-    conn: Conn,
-    config: Config,
-    kind: Kind,
-    counters: Arc<Counters>,
-) {
+/// The answer of a request that waited for a batch.
+pub(crate) async fn answer(rx: oneshot::Receiver<Result<Reply>>) -> Result<Reply> {
+    // Dropped unanswered: its batch may have run.
+    rx.await.map_err(|_| InventoryError::OutcomeUnknown("the coalescing task stopped".into()))?
+}
+
+/// A lane's task: sends the batches of the shows it is kicked for, and
+/// when a batch returns, the next ones of its show.
+async fn lane(mut kicks: mpsc::UnboundedReceiver<ShowId>, shared: Arc<Shared>, conn: Conn, config: Config, kind: Kind) {
+    let mut running = FuturesUnordered::new();
+    let mut open = true;
     loop {
-        let Some(first) = rx.recv().await else { return };
-        // The take, split by show in arrival order.
-        let mut groups: Vec<Vec<Job>> = vec![vec![first]];
-        let mut taken = 1;
-        while taken < settings.max_batch {
-            let Ok(job) = rx.try_recv() else { break };
-            taken += 1;
-            match groups.iter_mut().find(|g| g[0].info.spec.id == job.info.spec.id) {
-                Some(g) => g.push(job),
-                None => groups.push(vec![job]),
-            }
+        tokio::select! {
+            kicked = kicks.recv(), if open => match kicked {
+                Some(show) => {
+                    for batch in shared.take_batches(show) {
+                        running.push(run_batch(conn.clone(), config, kind, batch));
+                    }
+                }
+                None => open = false,
+            },
+            Some(show) = running.next(), if !running.is_empty() => {
+                if shared.end_call(show) {
+                    for batch in shared.take_batches(show) {
+                        running.push(run_batch(conn.clone(), config, kind, batch));
+                    }
+                }
+            },
+            else => return,
         }
-        for g in &groups {
-            counters.batches.fetch_add(1, Ordering::Relaxed);
-            counters.requests.fetch_add(g.len() as u64, Ordering::Relaxed);
-            counters.largest.fetch_max(g.len() as u64, Ordering::Relaxed);
-        }
-        let runs = groups.into_iter().map(|jobs| run_batch(conn.clone(), config, kind, jobs));
-        futures_util::future::join_all(runs).await;
     }
 }
 
@@ -234,8 +334,9 @@ async fn lane(
 /// would copy every argument once more: this is the hot path under load.
 /// As there, a `NOSCRIPT` answer (the batch did not run) loads the script
 /// and sends the batch again.
-async fn run_batch(mut conn: Conn, config: Config, kind: Kind, jobs: Vec<Job>) {
+async fn run_batch(mut conn: Conn, config: Config, kind: Kind, jobs: Vec<Job>) -> ShowId {
     let info = jobs[0].info.clone();
+    let show = info.spec.id;
     let k = &info.keys;
     let policy = &info.spec.policy;
     let seats: usize = jobs.iter().map(|j| j.seats.len()).sum();
@@ -252,10 +353,10 @@ async fn run_batch(mut conn: Conn, config: Config, kind: Kind, jobs: Vec<Job>) {
             for j in &jobs {
                 cmd.arg(k.owner(j.owner));
             }
-            let index_ttl = if config.injected_clock { 0 } else { policy.max_hold_millis() };
+            let index_ttl = if config.keep_owner_index { 0 } else { policy.max_hold_millis() };
             cmd.arg(policy.ttl_millis())
                 .arg(policy.max_hold_millis())
-                .arg(info.max_per_owner())
+                .arg(info.max_per_owner_arg())
                 .arg(config.feed_max_len)
                 .arg(index_ttl)
                 .arg(jobs.len());
@@ -266,10 +367,7 @@ async fn run_batch(mut conn: Conn, config: Config, kind: Kind, jobs: Vec<Job>) {
         }
     }
     for j in &jobs {
-        match j.now {
-            Some(now) => cmd.arg(now),
-            None => cmd.arg(""),
-        };
+        cmd.arg(time_arg(j.now));
         cmd.arg(&hex32(j.owner.as_u128())[..]).arg(&hex32(j.hold.as_u128())[..]);
         if kind == Kind::Release {
             cmd.arg(j.version);
@@ -308,6 +406,7 @@ async fn run_batch(mut conn: Conn, config: Config, kind: Kind, jobs: Vec<Job>) {
             }
         }
     }
+    show
 }
 
 #[cfg(test)]

@@ -57,6 +57,17 @@ impl Reply {
         self.0.get(i).and_then(bytes).ok_or_else(|| bad(format!("item {i} is not a string")))
     }
 
+    /// A refusal's data, after its code: the seats it names (a list) or
+    /// the number it carries (see `booking_core::backend::refusal::Refusal`),
+    /// none when the script answered only the code.
+    pub(crate) fn refusal_data(&self) -> Result<(Vec<SeatId>, i64), InventoryError> {
+        match self.0.get(1) {
+            None => Ok((Vec::new(), 0)),
+            Some(Value::Array(_)) => Ok((self.seats(1)?, 0)),
+            Some(v) => Ok((Vec::new(), int(v).ok_or_else(|| bad("refusal number"))?)),
+        }
+    }
+
     pub(crate) fn seats(&self, i: usize) -> Result<Vec<SeatId>, InventoryError> {
         self.list(i)?.iter().map(|v| int(v).map(|n| SeatId(n as u32)).ok_or_else(|| bad("seat id"))).collect()
     }

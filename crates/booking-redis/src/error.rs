@@ -1,7 +1,10 @@
-//! Mapping Redis failures onto the port's error variants.
+//! Mapping Redis failures onto the port's error variants, and naming the
+//! store and the operation in them.
 
 use booking_core::InventoryError;
 use redis::{ErrorKind, RedisError, ServerErrorKind};
+use std::error::Error;
+use std::fmt;
 
 /// Whether a failed request could have changed the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,13 +151,13 @@ impl std::fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 impl StoreError {
-    /// The Redis-specific error inside `e`, if any.
+    /// The Redis-specific error inside `e` (directly, or as the cause of a
+    /// [`RedisFailure`]), if any.
     pub fn of(e: &InventoryError) -> Option<&StoreError> {
-        match e {
-            InventoryError::Backend(inner)
-            | InventoryError::Unavailable(inner)
-            | InventoryError::OutcomeUnknown(inner) => inner.downcast_ref::<StoreError>(),
-            _ => None,
+        let inner = RedisFailure::inner(e)?;
+        match inner.downcast_ref::<RedisFailure>() {
+            Some(failure) => failure.cause.downcast_ref::<StoreError>(),
+            None => inner.downcast_ref::<StoreError>(),
         }
     }
 
@@ -163,6 +166,76 @@ impl StoreError {
         match self {
             StoreError::DurabilityNotConfirmed { .. } => InventoryError::OutcomeUnknown(Box::new(self)),
             other => InventoryError::Backend(Box::new(other)),
+        }
+    }
+}
+
+/// A failure of the Redis store in one operation, as the port's
+/// `Backend`, `Unavailable` and `OutcomeUnknown` errors of this crate
+/// carry it: it names the store (Redis), the operation (the port's method,
+/// `connect` for a builder, `restore_sale`, ...) and the cause (a
+/// `redis::RedisError`, a [`StoreError`], an answer the library could not
+/// read). `Display` reads "Redis, <operation>: <cause>".
+///
+/// ```rust
+/// # fn demo(e: booking_core::InventoryError) {
+/// use booking_redis::RedisFailure;
+///
+/// if let Some(f) = RedisFailure::of(&e) {
+///     eprintln!("the Redis store failed in {}: {}", f.operation, f.cause);
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RedisFailure {
+    /// The operation that failed.
+    pub operation: &'static str,
+    /// What failed.
+    pub cause: Box<dyn Error + Send + Sync>,
+}
+
+impl RedisFailure {
+    /// The failure inside `e`, if `e` is a failure of this crate's store.
+    pub fn of(e: &InventoryError) -> Option<&RedisFailure> {
+        Self::inner(e)?.downcast_ref::<RedisFailure>()
+    }
+
+    fn inner(e: &InventoryError) -> Option<&(dyn Error + Send + Sync + 'static)> {
+        match e {
+            InventoryError::Backend(inner)
+            | InventoryError::Unavailable(inner)
+            | InventoryError::OutcomeUnknown(inner) => Some(&**inner),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RedisFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redis, {}: {}", self.operation, self.cause)
+    }
+}
+
+impl Error for RedisFailure {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&*self.cause)
+    }
+}
+
+/// Names `operation` in a failure of the store (`Backend`, `Unavailable`,
+/// `OutcomeUnknown`); decisions pass unchanged, and so does a failure that
+/// already names its operation.
+pub(crate) fn in_operation(operation: &'static str) -> impl Fn(InventoryError) -> InventoryError {
+    move |e| {
+        let wrap = |cause: Box<dyn Error + Send + Sync>| -> Box<dyn Error + Send + Sync> {
+            if cause.is::<RedisFailure>() { cause } else { Box::new(RedisFailure { operation, cause }) }
+        };
+        match e {
+            InventoryError::Backend(cause) => InventoryError::Backend(wrap(cause)),
+            InventoryError::Unavailable(cause) => InventoryError::Unavailable(wrap(cause)),
+            InventoryError::OutcomeUnknown(cause) => InventoryError::OutcomeUnknown(wrap(cause)),
+            decided => decided,
         }
     }
 }

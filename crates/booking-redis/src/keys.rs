@@ -85,6 +85,41 @@ impl ShowKeys {
     }
 }
 
+/// Sorted set: the shows under `prefix` that are not archived, as 32 hex
+/// digits with score 0 (so in id order). Written after the show's own keys
+/// (by `create_show` and `archive_show`), and on a Redis Cluster it lives
+/// on a slot of its own: no script touches it.
+pub fn show_index(prefix: &str) -> String {
+    format!("{prefix}shows")
+}
+
+/// How many buckets idempotency keys are spread over: each bucket is one
+/// hash tag (one Cluster slot) holding its keys' records and an index of
+/// them by creation time, which `reap` reads instead of scanning the
+/// keyspace.
+pub const IDEMPOTENCY_BUCKETS: u32 = 16;
+
+/// The hash-tagged base of an idempotency bucket's keys.
+fn idempotency_bucket(prefix: &str, bucket: u32) -> String {
+    format!("{prefix}idem:{{b{bucket:02}}}:")
+}
+
+/// Hash: the record of idempotency key `key` of `principal`, in the bucket
+/// the two pick: `<prefix>idem:{b<nn>}:<principal as 32 hex digits>:<key>`.
+pub fn idempotency_record(prefix: &str, principal: OwnerId, key: &str) -> String {
+    let mut h: u32 = 0x811c_9dc5; // FNV-1a: stable across processes
+    for b in principal.as_u128().to_be_bytes().iter().chain(key.as_bytes()) {
+        h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
+    }
+    format!("{}{}:{key}", idempotency_bucket(prefix, h % IDEMPOTENCY_BUCKETS), hex(principal.as_u128()))
+}
+
+/// Sorted set: the records of an idempotency bucket, by creation time (Unix
+/// ms), for `reap`.
+pub fn idempotency_index(prefix: &str, bucket: u32) -> String {
+    format!("{}index", idempotency_bucket(prefix, bucket))
+}
+
 /// An id as the 32 lowercase hex digits the scripts store.
 pub(crate) fn hex(v: u128) -> String {
     format!("{v:032x}")
@@ -131,6 +166,21 @@ mod tests {
         assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"), "empty tag hashes the whole key");
         assert_ne!(key_slot(b"foo{}{bar}"), key_slot(b"bar"));
         assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
+    }
+
+    #[test]
+    fn an_idempotency_record_shares_its_bucket_index_slot() {
+        let mut buckets = std::collections::HashSet::new();
+        for i in 0..200 {
+            let record = idempotency_record("p:", OwnerId::new(), &format!("key-{i}"));
+            let slot = key_slot(record.as_bytes());
+            let bucket = (0..IDEMPOTENCY_BUCKETS)
+                .find(|b| key_slot(idempotency_index("p:", *b).as_bytes()) == slot)
+                .expect("the record's slot is one bucket's");
+            assert!(record.starts_with(&format!("p:idem:{{b{bucket:02}}}:")), "{record}");
+            buckets.insert(bucket);
+        }
+        assert_eq!(buckets.len(), IDEMPOTENCY_BUCKETS as usize, "keys spread over every bucket");
     }
 
     #[test]

@@ -1,27 +1,31 @@
 //! Per-seat advisory locks on Redis: the lock layer of
-//! [`LockedInventory`](booking_core::layered::LockedInventory), the seed's
-//! "SETNX EX lock per seat" in front of a strongly consistent store.
+//! [`LockedInventory`](booking_core::layered::LockedInventory), a lock per
+//! seat with a TTL in front of a strongly consistent store
+//! (docs/design.md, "Seat lock in front of an inventory").
 //!
 //! A lock is one key per seat (`<prefix>{<show>}:lock:<seat>`, the show's
 //! hash tag, so a multi-seat lock is one script on one Cluster slot)
-//! holding the locker's random token, with a TTL (`PX`). Taking the locks
-//! of several seats is all or none; releasing only deletes locks that still
-//! hold the releaser's token. The locks expire by the Redis server's clock:
-//! they only shed contention, and never decide a hold, so they need no
-//! injected clock.
+//! holding the locker's random token. Taking the locks of several seats is
+//! all or none; releasing only deletes locks that still hold the
+//! releaser's token. Expiry follows the lock's [`TimeSource`]: with the
+//! store's clock (the default) a lock key expires by itself (`PX`); with
+//! an injected clock the key records its expiry and the lock script
+//! decides against the injected now, so tests move the clock past a lock's
+//! TTL instead of waiting for it.
 //!
 //! The lock store is one Redis server ([`RedisSeatLock::builder`]) or a
 //! Redis Cluster ([`RedisSeatLock::cluster_builder`]); on a Cluster, a
 //! show's locks live on the master that owns the show's slot.
 
+use crate::coalesce::time_arg;
 use crate::codec::{Reply, bad};
 use crate::conn::{Conn, Target};
-use crate::error::{Effect, from_redis};
+use crate::error::{Effect, from_redis, in_operation};
 use crate::keys::{ShowKeys, hex};
 use crate::{client_for, scripts};
 use async_trait::async_trait;
 use booking_core::layered::{LockOutcome, LockToken, SeatLock};
-use booking_core::{HoldId, InvalidRequest, InventoryError, Result, SeatId, ShowId};
+use booking_core::{HoldId, InvalidRequest, InventoryError, Result, SeatId, ShowId, TimeSource};
 use redis::IntoConnectionInfo;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterConfig;
@@ -34,12 +38,17 @@ use std::time::Duration;
 pub struct RedisSeatLock {
     conn: Conn,
     prefix: String,
+    time: TimeSource,
 }
 
 impl fmt::Debug for RedisSeatLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let cluster = matches!(self.conn, Conn::Cluster(_));
-        f.debug_struct("RedisSeatLock").field("prefix", &self.prefix).field("cluster", &cluster).finish_non_exhaustive()
+        f.debug_struct("RedisSeatLock")
+            .field("prefix", &self.prefix)
+            .field("cluster", &cluster)
+            .field("time", &self.time)
+            .finish_non_exhaustive()
     }
 }
 
@@ -48,6 +57,7 @@ impl fmt::Debug for RedisSeatLock {
 pub struct RedisSeatLockBuilder {
     target: Target,
     prefix: String,
+    time: TimeSource,
     response_timeout: Duration,
     connection_timeout: Duration,
 }
@@ -56,6 +66,17 @@ impl RedisSeatLockBuilder {
     /// Prefixes every key (default [`crate::DEFAULT_PREFIX`]); no braces.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self
+    }
+
+    /// Which clock decides when a lock expires (docs/design.md, I8). The
+    /// default, [`TimeSource::Store`], lets each lock key expire by itself
+    /// (`PX`, the Redis server's clock). [`TimeSource::Injected`] sends the
+    /// injected clock's time with every request and the lock script
+    /// decides expiry against it: for tests, which move a
+    /// [`booking_core::ManualClock`] past a lock's TTL instead of waiting.
+    pub fn time_source(mut self, time: TimeSource) -> Self {
+        self.time = time;
         self
     }
 
@@ -79,6 +100,10 @@ impl RedisSeatLockBuilder {
     ///
     /// Errors: `InvalidRequest` for a prefix with braces.
     pub async fn build(self) -> Result<RedisSeatLock> {
+        self.connect().await.map_err(in_operation("connect"))
+    }
+
+    async fn connect(self) -> Result<RedisSeatLock> {
         if self.prefix.contains(['{', '}']) {
             return Err(InvalidRequest::InvalidShow("the key prefix must not contain '{' or '}'".into()).into());
         }
@@ -100,7 +125,7 @@ impl RedisSeatLockBuilder {
                 Conn::Cluster(client.get_pending_async_connection_with_config(config))
             }
         };
-        Ok(RedisSeatLock { conn, prefix: self.prefix })
+        Ok(RedisSeatLock { conn, prefix: self.prefix, time: self.time })
     }
 }
 
@@ -138,6 +163,7 @@ impl RedisSeatLock {
         RedisSeatLockBuilder {
             target,
             prefix: crate::DEFAULT_PREFIX.to_owned(),
+            time: TimeSource::Store,
             response_timeout: Duration::from_millis(250),
             connection_timeout: Duration::from_millis(250),
         }
@@ -152,6 +178,16 @@ impl RedisSeatLock {
 #[async_trait]
 impl SeatLock for RedisSeatLock {
     async fn try_lock(&self, show: ShowId, seats: &[SeatId], ttl: Duration) -> Result<LockOutcome> {
+        self.lock(show, seats, ttl).await.map_err(in_operation("try_lock"))
+    }
+
+    async fn unlock(&self, show: ShowId, seats: &[SeatId], token: &LockToken) -> Result<()> {
+        self.release(show, seats, token).await.map_err(in_operation("unlock"))
+    }
+}
+
+impl RedisSeatLock {
+    async fn lock(&self, show: ShowId, seats: &[SeatId], ttl: Duration) -> Result<LockOutcome> {
         let token = HoldId::new().as_u128();
         if seats.is_empty() {
             return Ok(LockOutcome::Locked(LockToken(token)));
@@ -160,7 +196,8 @@ impl SeatLock for RedisSeatLock {
         for k in self.lock_keys(show, seats) {
             inv.key(k);
         }
-        inv.arg(hex(token)).arg((ttl.as_millis() as u64).max(1));
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        inv.arg(hex(token)).arg(ttl_ms).arg(time_arg(self.time.injected_millis()));
         for s in seats {
             inv.arg(s.0);
         }
@@ -173,7 +210,7 @@ impl SeatLock for RedisSeatLock {
         }
     }
 
-    async fn unlock(&self, show: ShowId, seats: &[SeatId], token: &LockToken) -> Result<()> {
+    async fn release(&self, show: ShowId, seats: &[SeatId], token: &LockToken) -> Result<()> {
         if seats.is_empty() {
             return Ok(());
         }

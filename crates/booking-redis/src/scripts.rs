@@ -3,7 +3,10 @@
 //! Each script is `lua/lib.lua` (core helpers), then the helper files it
 //! uses (`lua/seat.lua`, `lua/pool.lua`, `lua/owner.lua`, `lua/batch.lua`), then the
 //! script's own file, whose header comment lists its KEYS and ARGV. The
-//! seat-lock scripts (`lock.lua`, `unlock.lua`) need no helpers. Helpers
+//! seat-lock scripts (`lock.lua`, `unlock.lua`) need no helpers; the
+//! idempotency-key scripts (`idem_*.lua`) use `lua/idem_lib.lua` instead of
+//! `lua/lib.lua`; the saga-log and outbox scripts (`saga_*.lua`,
+//! `outbox_*.lua`) need no helpers. Helpers
 //! are split so that a script defines only the functions it uses: the
 //! prelude runs on every call, and each function it defines costs a
 //! closure on the server's one thread. The library sends the scripts with
@@ -39,6 +42,8 @@ macro_rules! scripts {
 scripts! {
     /// Creates a show.
     CREATE => ["lib.lua"] "create.lua";
+    /// Archives a show.
+    ARCHIVE => ["lib.lua"] "archive.lua";
     /// Holds named seats.
     HOLD => ["lib.lua", "owner.lua"] "hold.lua";
     /// Holds named seats for several requests of one show, in order
@@ -87,4 +92,73 @@ scripts! {
     LOCK => [] "lock.lua";
     /// Releases seat locks.
     UNLOCK => [] "unlock.lua";
+    /// Takes an idempotency key, or answers why not.
+    IDEM_BEGIN => ["idem_lib.lua"] "idem_begin.lua";
+    /// Finishes or releases a held idempotency key.
+    IDEM_END => ["idem_lib.lua"] "idem_end.lua";
+    /// Reads an idempotency key's record.
+    IDEM_GET => ["idem_lib.lua"] "idem_get.lua";
+    /// Deletes idempotency keys past a cutoff.
+    IDEM_REAP => ["idem_lib.lua"] "idem_reap.lua";
+    /// Records a new order in the saga log.
+    SAGA_CREATE => [] "saga_create.lua";
+    /// Replaces an order by compare-and-set on its version.
+    SAGA_UPDATE => [] "saga_update.lua";
+    /// Claims unfinished orders for a completer.
+    SAGA_CLAIM => [] "saga_claim.lua";
+    /// Adds a message to the outbox.
+    OUTBOX_ENQUEUE => [] "outbox_enqueue.lua";
+    /// Claims outbox messages for a relay.
+    OUTBOX_CLAIM => [] "outbox_claim.lua";
+    /// Marks an outbox message delivered.
+    OUTBOX_ACK => [] "outbox_ack.lua";
+}
+
+#[cfg(test)]
+mod tests {
+    use booking_core::backend::refusal::Refusal;
+
+    /// What a script may answer besides a refusal: a success, the answers
+    /// that are not refusals (a sale record to replay, a sale already
+    /// restored, a show that exists), lost data, and the lock's outcome.
+    const OUTCOMES: &[&str] = &["OK", "RECORD", "ALREADY", "EXISTS", "LOST", "BUSY"];
+
+    /// What the idempotency-key scripts answer: `booking_core::idempotency`'s
+    /// outcomes (`Started::Run`, `Started::Replay`, `IdempotencyError::
+    /// Mismatch`, `InProgress`, `NotHeld`), a record or none.
+    const IDEMPOTENCY: &[&str] = &["OK", "RUN", "REPLAY", "MISMATCH", "IN_PROGRESS", "NOT_HELD", "RECORD", "NONE"];
+
+    /// What the saga-log and outbox scripts answer: `booking_core::checkout`'s
+    /// outcomes (`StoreError::NotFound`, `Conflict`), a new or existing record.
+    const CHECKOUT: &[&str] = &["OK", "CREATED", "EXISTS", "NOT_FOUND", "CONFLICT"];
+
+    /// Every status a script answers (`{ 'WORD'` at the head of a reply
+    /// table) is a refusal code of `booking_core::backend::refusal` or one
+    /// of the few outcomes above (for the idempotency-key scripts, their
+    /// port's outcomes): one vocabulary, no code of the library's own.
+    #[test]
+    fn scripts_answer_only_the_refusal_vocabulary() {
+        let mut seen = 0;
+        for (file, source) in super::ALL {
+            let idempotency = file.starts_with("idem_");
+            let checkout = file.starts_with("saga_") || file.starts_with("outbox_");
+            for (i, _) in source.match_indices("{ '") {
+                let word: String =
+                    source[i + 3..].chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
+                if word.is_empty() || !source[i + 3 + word.len()..].starts_with('\'') {
+                    continue;
+                }
+                seen += 1;
+                let known = if idempotency {
+                    IDEMPOTENCY.contains(&word.as_str())
+                } else if checkout {
+                    CHECKOUT.contains(&word.as_str())
+                } else {
+                    Refusal::from_code(&word).is_some() || OUTCOMES.contains(&word.as_str())
+                };
+                assert!(known, "{file} answers {word:?}, which is not in its vocabulary");
+            }
+        }
+        assert!(seen > 40, "found only {seen} answers");
+    }
 }

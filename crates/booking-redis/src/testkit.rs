@@ -1,8 +1,15 @@
-//! A throwaway Redis server for tests (feature `testkit`, not API-stable):
+//! For tests (feature `testkit`, not API-stable): a throwaway Redis server,
 //! started from the installed `redis-server` on a free port, in memory
 //! only unless asked otherwise, and killed (SIGKILL, as a crash would) when
-//! asked or when dropped.
+//! asked or when dropped; and a Redis seat lock on such a server with the
+//! hooks `booking_core`'s lock fault scenarios need
+//! ([`lock_fault_fixture`]), so that every inventory behind the Redis lock
+//! runs them the same way.
 
+use crate::{RedisSeatLock, ShowKeys};
+use async_trait::async_trait;
+use booking_core::testkit::faults::{LockFaultFixture, LockHooks};
+use booking_core::{ManualClock, SeatId, SeatInventory, ShowId, TimeSource};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -120,4 +127,68 @@ impl Drop for RedisServer {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+}
+
+/// The hooks into a Redis seat lock's own throwaway server: deleting a
+/// seat's lock key, killing the server, starting it again (empty).
+#[derive(Debug)]
+pub struct RedisLockHooks {
+    server: tokio::sync::Mutex<RedisServer>,
+    client: redis::Client,
+    prefix: String,
+}
+
+impl RedisLockHooks {
+    async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        match self.client.get_multiplexed_async_connection().await {
+            Ok(c) => c,
+            Err(e) => panic!("cannot reach the lock's redis-server: {e}"),
+        }
+    }
+}
+
+#[async_trait]
+impl LockHooks for RedisLockHooks {
+    async fn delete_lock(&self, show: ShowId, seat: SeatId) -> bool {
+        let key = ShowKeys::new(&self.prefix, show).seat_lock(seat);
+        match redis::cmd("DEL").arg(key).query_async::<i64>(&mut self.connection().await).await {
+            Ok(n) => n == 1,
+            Err(e) => panic!("DEL of a lock key: {e}"),
+        }
+    }
+
+    async fn kill(&self) {
+        self.server.lock().await.kill();
+    }
+
+    async fn restart(&self) {
+        self.server.lock().await.restart().await;
+    }
+}
+
+/// A [`LockFaultFixture`]: a [`RedisSeatLock`] on a `redis-server` of its
+/// own (which the kill scenario kills), deciding expiry by `clock`, in
+/// front of `inventory`, which must read `clock` too.
+///
+/// Panics when `redis-server` is not installed or does not start.
+pub async fn lock_fault_fixture<I: SeatInventory>(
+    inventory: I,
+    clock: ManualClock,
+) -> LockFaultFixture<RedisSeatLock, I> {
+    let server = RedisServer::start().await;
+    let prefix = format!("booking-lock-faults:{}:", ShowId::new().as_u128());
+    let lock = match RedisSeatLock::builder(&server.url()) {
+        Ok(b) => b.prefix(prefix.clone()).time_source(TimeSource::Injected(clock.shared())).build().await,
+        Err(e) => Err(e),
+    };
+    let lock = match lock {
+        Ok(lock) => lock,
+        Err(e) => panic!("a seat lock on {}: {e}", server.url()),
+    };
+    let client = match redis::Client::open(server.url()) {
+        Ok(c) => c,
+        Err(e) => panic!("bad url {}: {e}", server.url()),
+    };
+    let hooks = RedisLockHooks { server: tokio::sync::Mutex::new(server), client, prefix };
+    LockFaultFixture { lock, inventory, clock, hooks: Box::new(hooks) }
 }

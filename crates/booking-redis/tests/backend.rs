@@ -4,12 +4,14 @@
 
 mod common;
 
+use booking_core::Coalescing;
+use booking_core::TimeSource;
 use booking_core::testkit::{action, create, ids, next_change, sell_req, test_policy};
 use booking_core::{
     ChangeKind, Clock, HoldBest, HoldItems, HoldPolicy, HoldPool, HoldSeats, InventoryError, ManualClock, OrderId,
     OwnerId, PoolId, Refund, SeatInventory, SeatStatus, SystemClock,
 };
-use booking_redis::{RedisInventory, RedisInventoryBuilder, ShowKeys, key_slot};
+use booking_redis::{RedisFailure, RedisInventory, RedisInventoryBuilder, ShowKeys, StoreError, key_slot, show_index};
 use chrono::Duration;
 use common::{inventory, redis_url, test_prefix};
 use std::future::poll_fn;
@@ -79,7 +81,7 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
     let inv = RedisInventory::builder(&redis_url())
         .expect("url")
         .prefix(prefix.clone())
-        .clock(clock.shared())
+        .time_source(TimeSource::Injected(clock.shared()))
         .build()
         .await
         .expect("connect");
@@ -116,6 +118,10 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
     inv.snapshot(show).await.expect("snapshot");
     assert_eq!(next_change(&mut feed).await.kind, ChangeKind::Held);
     assert!(matches!(inv.create_show(&spec).await, Err(InventoryError::ShowExists(_))));
+    assert_eq!(inv.show_spec(show).await.expect("spec"), spec);
+    assert!(inv.list_shows().await.expect("list").contains(&show));
+    inv.archive_show(show).await.expect("archive");
+    assert!(!inv.list_shows().await.expect("list").contains(&show));
 
     // The batch scripts of request coalescing: many callers at once through
     // a coalescing inventory on the same keys, and each batch script called
@@ -123,8 +129,8 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
     let batching = RedisInventory::builder(&redis_url())
         .expect("url")
         .prefix(prefix.clone())
-        .clock(clock.shared())
-        .coalesce(64, 1)
+        .time_source(TimeSource::Injected(clock.shared()))
+        .coalesce(Coalescing { max_batch: 64, max_in_flight: 1 })
         .build()
         .await
         .expect("connect");
@@ -182,6 +188,7 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
     let keys = ShowKeys::new(&prefix, show);
     let slot = key_slot(keys.meta.as_bytes());
     let ours = |arg: &[u8]| arg.starts_with(prefix.as_bytes());
+    let index = show_index(&prefix);
     let batch_shas = [hold_batch.get_hash().as_bytes().to_vec(), release_batch.get_hash().as_bytes().to_vec()];
     let mut batches_seen = [false; 2];
     let (mut scripts, mut touched) = (0usize, 0usize);
@@ -220,7 +227,9 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
             }
         } else {
             declared = None;
-            for arg in args.iter().skip(1).filter(|a| ours(a)) {
+            // The one key of the prefix off the show's slot: the show
+            // index, written by plain commands after the show's scripts.
+            for arg in args.iter().skip(1).filter(|a| ours(a) && **a != index.as_bytes()) {
                 assert_eq!(key_slot(arg), slot, "{line}");
             }
         }
@@ -240,7 +249,7 @@ async fn a_subscriber_behind_the_trimmed_feed_gets_feed_lagged() {
     let inv = RedisInventory::builder(&redis_url())
         .expect("url")
         .prefix(test_prefix())
-        .clock(clock.shared())
+        .time_source(TimeSource::Injected(clock.shared()))
         .feed_max_len(10)
         .build()
         .await
@@ -338,7 +347,7 @@ async fn shows_are_shared_through_redis() {
         RedisInventory::builder(&redis_url())
             .expect("url")
             .prefix(prefix.clone())
-            .clock(clock.shared())
+            .time_source(TimeSource::Injected(clock.shared()))
             .build()
             .await
             .expect("connect")
@@ -358,6 +367,82 @@ async fn shows_are_shared_through_redis() {
     let e = a.hold_seats(&HoldSeats { show: spec.id, owner: OwnerId::new(), seats: ids(&[0]) }).await;
     assert!(matches!(e, Err(InventoryError::UnknownShow(_))), "{e:?}");
     assert!(matches!(a.snapshot(spec.id).await, Err(InventoryError::UnknownShow(_))));
+}
+
+/// A show's specification (labels, names, pools, policy) and its listing
+/// live in Redis: another inventory on the prefix (a restarted process)
+/// reads them back as created. A listing lost between the show's script
+/// and the index write is put back by the retried create; an archived
+/// show is not listed again by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn specs_and_listing_survive_a_restart_and_a_lost_index_write() {
+    let prefix = test_prefix();
+    let open = || async {
+        RedisInventory::builder(&redis_url()).expect("url").prefix(prefix.clone()).build().await.expect("connect")
+    };
+    let mut layout = booking_core::VenueLayout::grid(2, 2, 3, booking_core::PriceCategory(1));
+    layout.sections[1].rows[0].seats[2].label = "K 12".into();
+    layout.sections[0].rows[1].name = "Loge".into();
+    let spec = booking_core::ShowSpec::new("restart", layout)
+        .with_pool("floor", 7, booking_core::PriceCategory(3))
+        .with_policy(test_policy());
+    let other =
+        booking_core::ShowSpec::new("other", booking_core::VenueLayout::grid(1, 1, 2, booking_core::PriceCategory(1)));
+    {
+        let first = open().await;
+        first.create_show(&spec).await.expect("create");
+        first.create_show(&other).await.expect("create");
+    }
+    let restarted = open().await;
+    assert_eq!(restarted.show_spec(spec.id).await.expect("spec after a restart"), spec);
+    let mut both = vec![spec.id, other.id];
+    both.sort();
+    assert_eq!(restarted.list_shows().await.expect("list"), both, "only this prefix's shows, by id");
+
+    // The index write of a create was lost.
+    let mut c = redis::Client::open(redis_url()).expect("client").get_multiplexed_async_connection().await.expect("c");
+    let _: i64 = redis::cmd("ZREM")
+        .arg(show_index(&prefix))
+        .arg(format!("{:032x}", spec.id.as_u128()))
+        .query_async(&mut c)
+        .await
+        .expect("zrem");
+    assert_eq!(restarted.list_shows().await.expect("list"), vec![other.id]);
+    assert!(matches!(restarted.create_show(&spec).await, Err(InventoryError::ShowExists(_))));
+    assert_eq!(restarted.list_shows().await.expect("list"), both, "the retried create listed it");
+
+    restarted.archive_show(other.id).await.expect("archive");
+    assert!(matches!(restarted.create_show(&other).await, Err(InventoryError::ShowExists(_))));
+    assert_eq!(restarted.list_shows().await.expect("list"), vec![spec.id], "an archived show stays unlisted");
+    assert_eq!(restarted.prune_feed(StdDuration::ZERO).await.expect("prune"), 0, "capped streams: nothing to prune");
+}
+
+/// A failure of the store names the store and the operation: a server
+/// that cannot be reached, data the library did not write, data lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_name_the_store_and_the_operation() {
+    let port = TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("addr").port();
+    let e = RedisInventory::connect(&format!("redis://127.0.0.1:{port}")).await.expect_err("nothing listens");
+    assert!(matches!(e, InventoryError::Unavailable(_)), "{e:?}");
+    assert_eq!(RedisFailure::of(&e).map(|f| f.operation), Some("connect"));
+    assert!(e.to_string().starts_with("store unavailable: Redis, connect: "), "{e}");
+
+    let clock = ManualClock::fixed();
+    let inv = inventory(&clock).await;
+    let spec = create(&inv, 1, 1, 4, 0, test_policy()).await;
+    let keys = inv.keys(spec.id);
+    let mut c = redis::Client::open(redis_url()).expect("client").get_multiplexed_async_connection().await.expect("c");
+    let _: () = redis::cmd("HSET").arg(&keys.seats).arg("2").arg("garbage").query_async(&mut c).await.expect("hset");
+    let e = inv.snapshot(spec.id).await.expect_err("a seat this library did not write");
+    assert!(matches!(e, InventoryError::Backend(_)), "{e:?}");
+    assert_eq!(RedisFailure::of(&e).map(|f| f.operation), Some("snapshot"));
+    assert!(e.to_string().starts_with("backend error: Redis, snapshot: "), "{e}");
+
+    let _: () = redis::cmd("DEL").arg(&keys.seats).query_async(&mut c).await.expect("del");
+    let e = inv.hold_seats(&HoldSeats { show: spec.id, owner: OwnerId::new(), seats: ids(&[0]) }).await;
+    let e = e.expect_err("the seat hash is gone");
+    assert_eq!(RedisFailure::of(&e).map(|f| f.operation), Some("hold_seats"));
+    assert_eq!(StoreError::of(&e), Some(&StoreError::DataLost { show: spec.id }), "{e:?}");
 }
 
 #[tokio::test]
@@ -428,7 +513,7 @@ async fn through_proxy(
     let builder = RedisInventory::builder(&format!("redis://127.0.0.1:{port}"))
         .expect("url")
         .prefix(test_prefix())
-        .clock(clock.shared())
+        .time_source(TimeSource::Injected(clock.shared()))
         .response_timeout(StdDuration::from_secs(2));
     config(builder).build().await.expect("connect")
 }
@@ -449,8 +534,10 @@ async fn lost_connections_are_reported_as_unknown_or_unavailable() {
     mode.store(DROP_REQUESTS, Ordering::SeqCst);
     let e = inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: ids(&[0]) }).await;
     assert!(matches!(e, Err(InventoryError::OutcomeUnknown(_))), "{e:?}");
+    assert_eq!(e.as_ref().err().and_then(RedisFailure::of).map(|f| f.operation), Some("hold_seats"));
     let e = inv.snapshot(show).await;
     assert!(matches!(e, Err(InventoryError::Unavailable(_))), "{e:?}");
+    assert_eq!(e.as_ref().err().and_then(RedisFailure::of).map(|f| f.operation), Some("snapshot"));
 
     mode.store(PASS, Ordering::SeqCst);
     let snap = recover(&inv, show).await;
@@ -472,7 +559,7 @@ async fn a_lost_batch_is_outcome_unknown_for_each_caller() {
     let mode = Arc::new(AtomicU8::new(PASS));
     let port = proxy(mode.clone()).await;
     let clock = ManualClock::fixed();
-    let inv = through_proxy(port, &clock, |b| b.coalesce(64, 1)).await;
+    let inv = through_proxy(port, &clock, |b| b.coalesce(Coalescing { max_batch: 64, max_in_flight: 1 })).await;
     let spec = create(&inv, 1, 1, 16, 0, HoldPolicy { max_held_per_owner: None, ..test_policy() }).await;
     let show = spec.id;
 

@@ -107,6 +107,89 @@ mod on_cluster {
         fn state_machine_matches_the_model(sequential 1..60 => StateMachine<RedisCluster>);
     }
 
+    /// The idempotency-key store suite on the Cluster: each key's scripts
+    /// on its bucket's slot, reaping bucket by bucket over the masters.
+    mod idempotency_suite {
+        use super::{cluster_urls, test_prefix};
+        use booking_core::testkit::checkout::StoreFixture;
+        use booking_core::{ManualClock, TimeSource};
+        use booking_redis::RedisIdempotencyStore;
+        use std::sync::Arc;
+
+        async fn fixture() -> StoreFixture<RedisIdempotencyStore> {
+            let clock = ManualClock::fixed();
+            let store = RedisIdempotencyStore::cluster_builder(cluster_urls())
+                .expect("urls")
+                .prefix(test_prefix())
+                .time_source(TimeSource::Injected(clock.shared()))
+                .build()
+                .await
+                .expect("store");
+            StoreFixture::new(Arc::new(store), clock)
+        }
+
+        booking_core::idempotency_suite!(fixture);
+    }
+
+    /// The saga-log and outbox suites on the Cluster: each store on its
+    /// own slot.
+    mod checkout_suites {
+        use super::{cluster_urls, test_prefix};
+        use booking_core::testkit::checkout::StoreFixture;
+        use booking_core::{ManualClock, TimeSource};
+        use booking_redis::{RedisCheckoutStores, RedisOutbox, RedisSagaLog};
+        use std::sync::Arc;
+
+        async fn stores(clock: &ManualClock) -> RedisCheckoutStores {
+            RedisCheckoutStores::cluster_builder(cluster_urls())
+                .expect("urls")
+                .prefix(test_prefix())
+                .time_source(TimeSource::Injected(clock.shared()))
+                .build()
+                .await
+                .expect("stores")
+        }
+
+        mod saga_log {
+            use super::*;
+            async fn fixture() -> StoreFixture<RedisSagaLog> {
+                let clock = ManualClock::fixed();
+                StoreFixture::new(Arc::new(stores(&clock).await.saga_log), clock)
+            }
+            booking_core::saga_log_suite!(fixture);
+        }
+
+        mod outbox {
+            use super::*;
+            async fn fixture() -> StoreFixture<RedisOutbox> {
+                let clock = ManualClock::fixed();
+                StoreFixture::new(Arc::new(stores(&clock).await.outbox), clock)
+            }
+            booking_core::outbox_suite!(fixture);
+        }
+    }
+
+    /// The seat-lock conformance suite on the lock's Cluster connection.
+    mod lock_suite {
+        use super::{RedisSeatLock, cluster_urls, test_prefix};
+        use booking_core::testkit::LockFixture;
+        use booking_core::{ManualClock, TimeSource};
+
+        async fn fixture() -> LockFixture<RedisSeatLock> {
+            let clock = ManualClock::fixed();
+            let lock = RedisSeatLock::cluster_builder(cluster_urls())
+                .expect("urls")
+                .prefix(test_prefix())
+                .time_source(TimeSource::Injected(clock.shared()))
+                .build()
+                .await
+                .expect("lock");
+            LockFixture::new(lock, clock)
+        }
+
+        booking_core::seat_lock_suite!(fixture);
+    }
+
     /// The cluster's masters: address (`host:port`) -> the slot ranges it
     /// serves, from `CLUSTER NODES`.
     async fn masters() -> HashMap<String, Vec<(u16, u16)>> {
@@ -311,7 +394,7 @@ mod on_cluster {
         let inv = RedisInventory::cluster_builder(cluster_urls())
             .expect("urls")
             .prefix(prefix.clone())
-            .clock(clock.shared())
+            .time_source(booking_core::TimeSource::Injected(clock.shared()))
             .build()
             .await
             .expect("inventory");

@@ -6,6 +6,8 @@
 
 mod common;
 
+use booking_core::Coalescing;
+use booking_core::TimeSource;
 use booking_core::testkit::{Fixture, StateMachine, StateMachineBackend, action, create, ids, test_policy};
 use booking_core::{
     Clock, HoldId, HoldPolicy, HoldSeats, InventoryError, Limit, ManualClock, OwnerId, SeatInventory, SeatStatus,
@@ -76,10 +78,10 @@ async fn a_batch_answers_as_one_by_one() {
     use redis::Value::{Array, BulkString, Int};
     let s = |t: &str| BulkString(t.as_bytes().to_vec());
     let ok = |v: i64| Array(vec![s("OK"), Int(v), Int(until)]);
-    let limit = Array(vec![s("LIMIT"), Int(4), Int(3)]);
+    let limit = Array(vec![s("HELD_PER_OWNER"), Int(4)]);
     assert_eq!(
         got,
-        Array(vec![ok(1), Array(vec![s("TAKEN"), Array(vec![s("2")])]), limit.clone(), ok(1), ok(1), limit])
+        Array(vec![ok(1), Array(vec![s("SEATS_TAKEN"), Array(vec![s("2")])]), limit.clone(), ok(1), ok(1), limit])
     );
     let snap = inv.snapshot(spec.id).await.expect("snapshot");
     let held: Vec<u32> = snap.seats.iter().filter(|s| s.status == SeatStatus::Held).map(|s| s.seat.0).collect();
@@ -103,9 +105,9 @@ async fn a_batch_answers_as_one_by_one() {
         got,
         Array(vec![
             Array(vec![s("OK"), Int(2)]),
-            Array(vec![s("EXPIRED")]),
-            Array(vec![s("NOTOWNER")]),
-            Array(vec![s("STALE"), s("1")]),
+            Array(vec![s("HOLD_EXPIRED")]),
+            Array(vec![s("NOT_OWNER")]),
+            Array(vec![s("STALE_TOKEN"), s("1")]),
             Array(vec![s("OK"), Int(2)]),
         ])
     );
@@ -218,8 +220,8 @@ async fn batch_scripts_are_reloaded_after_a_flush() {
     let inv = RedisInventory::builder(&server.url())
         .expect("url")
         .prefix(common::test_prefix())
-        .clock(clock.shared())
-        .coalesce(64, 1)
+        .time_source(TimeSource::Injected(clock.shared()))
+        .coalesce(Coalescing { max_batch: 64, max_in_flight: 1 })
         .build()
         .await
         .expect("connect");
@@ -256,8 +258,8 @@ async fn batches_are_per_show_on_a_cluster() {
     let inv = RedisInventory::cluster_builder(common::cluster_urls())
         .expect("REDIS_CLUSTER_URLS")
         .prefix(common::test_prefix())
-        .clock(clock.shared())
-        .coalesce(64, 1)
+        .time_source(TimeSource::Injected(clock.shared()))
+        .coalesce(Coalescing { max_batch: 64, max_in_flight: 1 })
         .build()
         .await
         .expect("cluster");
@@ -289,4 +291,55 @@ async fn batches_are_per_show_on_a_cluster() {
     }
     let stats = inv.coalesce_stats();
     assert!(stats.largest > 1, "{stats:?}");
+}
+
+/// `Coalescing`'s meaning: per show and kind, a request goes at once while
+/// fewer than `max_in_flight` calls are in flight, so as many concurrent
+/// requests as that never wait for a batch; beyond it they wait, and the
+/// calls in flight on one show never exceed `max_in_flight`, whichever
+/// calls (single or batch) they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_in_flight_per_show_stay_within_max_in_flight() {
+    let clock = ManualClock::fixed();
+    let policy = HoldPolicy { max_held_per_owner: None, ..test_policy() };
+    let burst = |inv: RedisInventory, show: booking_core::ShowId, n: u32| async move {
+        let holds = futures_util::future::join_all((0..n).map(|seat| {
+            let inv = inv.clone();
+            async move { inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: ids(&[seat]) }).await }
+        }))
+        .await;
+        futures_util::future::join_all(holds.into_iter().map(|h| {
+            let inv = inv.clone();
+            async move { inv.release(&action(&h.expect("hold"))).await.expect("release") }
+        }))
+        .await;
+    };
+
+    // Four at a time on one show, with four allowed in flight: all go at once.
+    let inv = coalesced_inventory(&clock, 64, 4).await;
+    let spec = create(&inv, 1, 1, 200, 0, policy.clone()).await;
+    for _ in 0..20 {
+        burst(inv.clone(), spec.id, 4).await;
+    }
+    let stats = inv.coalesce_stats();
+    assert_eq!((stats.batches, stats.requests), (0, 0), "nobody waited: {stats:?}");
+    assert!(stats.peak_in_flight <= 4, "{stats:?}");
+
+    // Bursts of 200: the rest wait and go in batches, never more than
+    // `max_in_flight` calls at once.
+    for max_in_flight in [1, 3] {
+        let inv = coalesced_inventory(&clock, 16, max_in_flight).await;
+        let spec = create(&inv, 1, 1, 200, 0, policy.clone()).await;
+        for _ in 0..5 {
+            burst(inv.clone(), spec.id, 200).await;
+        }
+        let stats = inv.coalesce_stats();
+        assert!(stats.batches > 0 && stats.largest <= 16, "{stats:?}");
+        assert!(stats.peak_in_flight <= max_in_flight as u64, "max_in_flight {max_in_flight}: {stats:?}");
+        if max_in_flight > 1 {
+            assert!(stats.peak_in_flight > 1, "several calls did run at once: {stats:?}");
+        }
+        let snap = inv.snapshot(spec.id).await.expect("snapshot");
+        assert!(snap.seats.iter().all(|s| s.status == SeatStatus::Available));
+    }
 }

@@ -10,6 +10,7 @@
 
 mod common;
 
+use booking_core::TimeSource;
 use booking_core::testkit::{action, create, hold, ids, sell_req, test_policy};
 use booking_core::{
     HoldItems, HoldPolicy, HoldPool, HoldSeats, InvalidRequest, InventoryError, ManualClock, OrderId, OwnerId,
@@ -24,7 +25,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration as StdDuration;
 
 async fn build_on(url: &str, clock: &ManualClock, prefix: &str) -> booking_core::Result<RedisInventory> {
-    RedisInventory::builder(url).expect("url").prefix(prefix).clock(clock.shared()).build().await
+    RedisInventory::builder(url)
+        .expect("url")
+        .prefix(prefix)
+        .time_source(TimeSource::Injected(clock.shared()))
+        .build()
+        .await
 }
 
 fn store_error(r: &booking_core::Result<impl std::fmt::Debug>) -> Option<&StoreError> {
@@ -116,7 +122,7 @@ async fn a_lost_pool_hash_is_refused() {
     let again = RedisInventory::builder(&redis_url())
         .expect("url")
         .prefix(inv.keys(show).meta.split('{').next().expect("prefix"))
-        .clock(clock.shared())
+        .time_source(TimeSource::Injected(clock.shared()))
         .build()
         .await
         .expect("connect");
@@ -244,7 +250,7 @@ async fn waiting_for_the_aof_needs_a_server_that_can_confirm_it() {
     let waitaof = (parts.next().expect("major"), parts.next().expect("minor")) >= (7, 2);
     let built = RedisInventory::builder(&server.url())
         .expect("url")
-        .clock(clock.shared())
+        .time_source(TimeSource::Injected(clock.shared()))
         .sale_durability(SaleDurability::local_aof(StdDuration::from_secs(5)))
         .build()
         .await;
@@ -271,7 +277,7 @@ async fn sales_wait_for_replicas_when_asked() {
     let master = RedisServer::start_with(&["--repl-diskless-sync-delay", "0"]).await;
     let inv = RedisInventory::builder(&master.url())
         .expect("url")
-        .clock(clock.shared())
+        .time_source(TimeSource::Injected(clock.shared()))
         .sale_durability(SaleDurability::replicas(1, StdDuration::from_millis(200)))
         .build()
         .await

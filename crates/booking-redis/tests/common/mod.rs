@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+use booking_core::Coalescing;
 use booking_core::ManualClock;
+use booking_core::TimeSource;
 use booking_core::testkit::Fixture;
 use booking_redis::RedisInventory;
 use std::process::{Child, Command, Stdio};
@@ -25,7 +27,7 @@ pub async fn inventory(clock: &ManualClock) -> RedisInventory {
     RedisInventory::builder(&redis_url())
         .expect("REDIS_URL")
         .prefix(test_prefix())
-        .clock(clock.shared())
+        .time_source(TimeSource::Injected(clock.shared()))
         .build()
         .await
         .unwrap_or_else(|e| panic!("cannot reach Redis at {}: {e}", redis_url()))
@@ -39,12 +41,12 @@ pub async fn fixture() -> Fixture<RedisInventory> {
 
 /// An inventory with its own key prefix, deciding expiry by `clock`, with
 /// request coalescing on.
-pub async fn coalesced_inventory(clock: &ManualClock, max_batch: usize, alone: usize) -> RedisInventory {
+pub async fn coalesced_inventory(clock: &ManualClock, max_batch: usize, max_in_flight: usize) -> RedisInventory {
     RedisInventory::builder(&redis_url())
         .expect("REDIS_URL")
         .prefix(test_prefix())
-        .clock(clock.shared())
-        .coalesce(max_batch, alone)
+        .time_source(TimeSource::Injected(clock.shared()))
+        .coalesce(Coalescing { max_batch, max_in_flight })
         .build()
         .await
         .unwrap_or_else(|e| panic!("cannot reach Redis at {}: {e}", redis_url()))
@@ -151,7 +153,7 @@ pub async fn cluster_inventory(clock: &ManualClock) -> RedisInventory {
     RedisInventory::cluster_builder(cluster_urls())
         .expect("REDIS_CLUSTER_URLS")
         .prefix(test_prefix())
-        .clock(clock.shared())
+        .time_source(TimeSource::Injected(clock.shared()))
         .build()
         .await
         .unwrap_or_else(|e| panic!("cannot reach the Redis Cluster at {:?}: {e}", cluster_urls()))

@@ -8,9 +8,9 @@
 
 #![allow(dead_code, unused_imports)]
 
-use booking_core::ManualClock;
 use booking_core::layered::{LockedInventory, SeatLock};
 use booking_core::testkit::Fixture;
+use booking_core::{ManualClock, TimeSource};
 use booking_postgres::PgInventory;
 pub use booking_postgres::testkit::{create_database, options, pool};
 use booking_redis::RedisSeatLock;
@@ -30,14 +30,20 @@ pub fn redis_url() -> String {
 
 /// A key prefix no other test uses.
 pub fn test_prefix() -> String {
-    format!("booking-layered-test:{}:", uuid::Uuid::now_v7().simple())
+    format!("booking-layered-tests:{}:", uuid::Uuid::now_v7().simple())
 }
 
-/// A Redis seat lock under a fresh key prefix on the server at `url`;
-/// returns it with its prefix.
-pub async fn redis_lock(url: &str) -> (RedisSeatLock, String) {
+/// A Redis seat lock under a fresh key prefix on the server at `url`,
+/// deciding expiry by `clock`; returns it with its prefix.
+pub async fn redis_lock(url: &str, clock: &ManualClock) -> (RedisSeatLock, String) {
     let prefix = test_prefix();
-    let lock = RedisSeatLock::builder(url).expect("REDIS_URL").prefix(prefix.clone()).build().await.expect("lock");
+    let lock = RedisSeatLock::builder(url)
+        .expect("REDIS_URL")
+        .prefix(prefix.clone())
+        .time_source(TimeSource::Injected(clock.shared()))
+        .build()
+        .await
+        .expect("lock");
     (lock, prefix)
 }
 
@@ -52,6 +58,6 @@ pub async fn layered_with<L: SeatLock>(lock: L, db: &str, max: u32, clock: &Manu
 pub async fn fixture() -> Fixture<Layered> {
     let db = create_database().await;
     let clock = ManualClock::fixed();
-    let (lock, _) = redis_lock(&redis_url()).await;
+    let (lock, _) = redis_lock(&redis_url(), &clock).await;
     Fixture::new(layered_with(lock, &db, 8, &clock).await, clock)
 }

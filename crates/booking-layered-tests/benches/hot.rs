@@ -2,7 +2,7 @@
 //! front of PostgreSQL against PostgreSQL alone, in the same run.
 //!
 //! ```text
-//! cargo bench -p booking-layered --bench hot
+//! cargo bench -p booking-layered-tests --bench hot
 //! ```
 //!
 //! Scenarios, each on a fresh show per run:

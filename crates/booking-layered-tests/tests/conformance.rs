@@ -25,7 +25,7 @@ impl StateMachineBackend for LayeredPg {
     async fn fixture() -> Fixture {
         let db = SHARED.get_or_init(common::create_database).await;
         let clock = ManualClock::fixed();
-        let (lock, _) = common::redis_lock(&common::redis_url()).await;
+        let (lock, _) = common::redis_lock(&common::redis_url(), &clock).await;
         Fixture::new(common::layered_with(lock, db, 2, &clock).await, clock).into_dyn()
     }
 }
