@@ -18,7 +18,7 @@
 //! attempts race holds being decided on the same seats, and the lock refuses
 //! them without queueing them on the store. Under steady traffic it adds two
 //! lock-store round trips per hold for little shedding (figures for a Redis
-//! lock in front of PostgreSQL: `crates/booking-layered/BENCHMARKS.md`).
+//! lock in front of PostgreSQL: `crates/booking-layered-tests/BENCHMARKS.md`).
 //!
 //! A refusal by the lock yields to the executor once before it is returned.
 //! A lock that answers without waiting (an in-process lock) could otherwise
