@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod backend;
+pub mod catalog;
 pub mod checkout;
 pub mod clock;
 pub mod error;
