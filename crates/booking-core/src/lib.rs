@@ -13,6 +13,7 @@ pub mod layout;
 pub mod maintenance;
 pub mod money;
 pub mod payments;
+pub mod seatmap;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod worker;

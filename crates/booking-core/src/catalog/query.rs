@@ -39,10 +39,10 @@ pub struct ShowFilter {
 impl ShowFilter {
     /// Checks the filter: a non-empty date range, names a store can hold.
     pub fn validate(&self) -> Result<(), InvalidField> {
-        if let (Some(from), Some(before)) = (self.starts_from, self.starts_before) {
-            if before <= from {
-                return Err(InvalidField::new("/filter/starts_from", Problem::NotBefore { other: "starts_before" }));
-            }
+        if let (Some(from), Some(before)) = (self.starts_from, self.starts_before)
+            && before <= from
+        {
+            return Err(InvalidField::new("/filter/starts_from", Problem::NotBefore { other: "starts_before" }));
         }
         for (field, v) in [("/filter/city", &self.city), ("/filter/category", &self.category)] {
             if let Some(v) = v {

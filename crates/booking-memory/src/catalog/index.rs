@@ -213,13 +213,13 @@ impl Index {
         let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
         let Some(Some(doc)) = self.docs.get(posting.doc as usize) else { return 0.0 };
         let mut wtf = 0.0;
-        for f in 0..FIELDS {
+        for (f, weight) in WEIGHTS.iter().enumerate() {
             if posting.tf[f] == 0 {
                 continue;
             }
             let avg = (self.len_sums[f] as f64 / n).max(1.0);
             let norm = 1.0 - B + B * f64::from(doc.lens[f]) / avg;
-            wtf += WEIGHTS[f] * f64::from(posting.tf[f]) / norm;
+            wtf += weight * f64::from(posting.tf[f]) / norm;
         }
         idf * wtf * (K1 + 1.0) / (wtf + K1)
     }

@@ -1,5 +1,5 @@
 //! The events catalog in process: records in maps, shows found through a
-//! small inverted index ([`index`]) with BM25F ranking, prefix matching and
+//! small inverted index (`index.rs`) with BM25F ranking, prefix matching and
 //! typo tolerance.
 
 mod index;
