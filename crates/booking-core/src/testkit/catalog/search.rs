@@ -103,14 +103,15 @@ pub async fn search_requires_every_word<C: Catalog + ?Sized>(fx: &CatalogFixture
     assert_eq!(found(c, &search_at(&venue, &format!("{city_word} lights"))).await, vec![sa.id]);
 }
 
-/// Case and common accents do not matter, in the text or the query.
+/// Case and common accents do not matter, in the text or the query (in
+/// words too short for a typo to excuse them).
 pub async fn search_ignores_case_and_accents<C: Catalog + ?Sized>(fx: &CatalogFixture<C>) {
     let c = &*fx.catalog;
     let now = fx.clock.now();
     let venue = own_venue(c, "Accent Hall").await;
-    let e = add_event(c, Event::new("Beyoncé Renaissance").with_performer("Björk")).await;
+    let e = add_event(c, Event::new("Café Müller").with_performer("Zoë Björk")).await;
     let s = add_show(c, &e, &venue, now, 1).await;
-    for q in ["beyonce", "BEYONCÉ", "Beyonce RENAISSANCE", "bjork", "BJÖRK"] {
+    for q in ["cafe", "CAFÉ", "Cafe MULLER", "zoe", "ZOË björk", "muller zoe"] {
         assert_eq!(found(c, &search_at(&venue, q)).await, vec![s.id], "{q:?}");
     }
 }
