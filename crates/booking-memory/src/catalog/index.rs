@@ -9,7 +9,11 @@
 //! matched.
 
 use super::text::{distance_within, max_edits, trigrams, words};
+use crate::hash::IdHash;
 use std::collections::{BTreeMap, HashMap};
+
+/// Scores by document.
+pub(crate) type Scores = HashMap<u32, f64, IdHash>;
 
 /// Fields of a document, in weight order.
 pub(crate) const FIELDS: usize = 5;
@@ -226,10 +230,10 @@ impl Index {
 
     /// The documents matching every word of `query` (the last one also as
     /// a prefix), with their scores.
-    pub(crate) fn search(&self, query: &[String]) -> HashMap<u32, f64> {
-        let mut scores: Option<HashMap<u32, f64>> = None;
+    pub(crate) fn search(&self, query: &[String]) -> Scores {
+        let mut scores: Option<Scores> = None;
         for (i, word) in query.iter().enumerate() {
-            let mut best: HashMap<u32, f64> = HashMap::new();
+            let mut best = Scores::default();
             for (t, factor) in self.expand(word, i + 1 == query.len()) {
                 let term = &self.terms[t as usize];
                 for p in &term.postings {
@@ -245,7 +249,7 @@ impl Index {
                 None => best,
                 Some(prev) => best.into_iter().filter_map(|(d, s)| prev.get(&d).map(|p| (d, p + s))).collect(),
             });
-            if scores.as_ref().is_some_and(HashMap::is_empty) {
+            if scores.as_ref().is_some_and(Scores::is_empty) {
                 break;
             }
         }

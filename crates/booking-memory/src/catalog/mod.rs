@@ -5,6 +5,7 @@
 mod index;
 mod text;
 
+use crate::hash::IdHash;
 use async_trait::async_trait;
 use booking_core::catalog::{
     Availability, AvailabilitySummary, Catalog, CatalogError, CatalogResult, Event, ListShows, Listing, Page,
@@ -27,14 +28,14 @@ struct ShowEntry {
 
 #[derive(Debug, Default)]
 struct State {
-    venues: HashMap<VenueId, Versioned<Venue>>,
-    events: HashMap<EventId, Versioned<Event>>,
-    shows: HashMap<ShowId, ShowEntry>,
-    by_venue: HashMap<VenueId, BTreeSet<ShowId>>,
-    by_event: HashMap<EventId, BTreeSet<ShowId>>,
+    venues: HashMap<VenueId, Versioned<Venue>, IdHash>,
+    events: HashMap<EventId, Versioned<Event>, IdHash>,
+    shows: HashMap<ShowId, ShowEntry, IdHash>,
+    by_venue: HashMap<VenueId, BTreeSet<ShowId>, IdHash>,
+    by_event: HashMap<EventId, BTreeSet<ShowId>, IdHash>,
     index: Index,
     /// The show of each document number.
-    doc_shows: HashMap<u32, ShowId>,
+    doc_shows: Vec<Option<ShowId>>,
 }
 
 /// The events catalog in process memory.
@@ -100,7 +101,9 @@ impl State {
         let Some(entry) = self.shows.get_mut(&id) else { return };
         if let Some(doc) = entry.doc.take() {
             self.index.remove(doc);
-            self.doc_shows.remove(&doc);
+            if let Some(slot) = self.doc_shows.get_mut(doc as usize) {
+                *slot = None;
+            }
         }
         let show = &entry.record;
         let (Some(event), Some(venue)) = (self.events.get(&show.value.event), self.venues.get(&show.value.venue))
@@ -121,7 +124,10 @@ impl State {
         fields[VENUE] = &place;
         fields[DESCRIPTION] = &e.description;
         let doc = self.index.add(fields);
-        self.doc_shows.insert(doc, id);
+        if self.doc_shows.len() <= doc as usize {
+            self.doc_shows.resize(doc as usize + 1, None);
+        }
+        self.doc_shows[doc as usize] = Some(id);
         entry.doc = Some(doc);
     }
 
@@ -198,15 +204,24 @@ fn fresh<T: Clone>(value: &T) -> Versioned<T> {
 }
 
 /// Orders results: higher score, then sooner, then by id.
-fn order(a: &(f64, DateTime<Utc>, ShowId), b: &(f64, DateTime<Utc>, ShowId)) -> std::cmp::Ordering {
+fn order(a: &Found, b: &Found) -> std::cmp::Ordering {
     b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
 }
 
-fn page<T>(mut all: Vec<T>, offset: u32, limit: u32) -> (Vec<T>, u64) {
+type Found = (f64, DateTime<Utc>, ShowId);
+
+/// The page of `all` from `offset`, in [`order`], and how many there are:
+/// the page's results are selected first, so only they are sorted.
+fn page(mut all: Vec<Found>, offset: u32, limit: u32) -> (Vec<Found>, u64) {
     let total = all.len() as u64;
+    let want = (offset as usize).saturating_add(limit as usize);
+    if want < all.len() {
+        all.select_nth_unstable_by(want, order);
+        all.truncate(want);
+    }
+    all.sort_unstable_by(order);
     let start = (offset as usize).min(all.len());
-    let end = start.saturating_add(limit as usize).min(all.len());
-    (all.drain(start..end).collect(), total)
+    (all.split_off(start), total)
 }
 
 #[async_trait]
@@ -363,13 +378,12 @@ impl Catalog for MemoryCatalog {
         req.validate()?;
         let now = self.clock.now();
         let st = self.read();
-        let mut found: Vec<(f64, DateTime<Utc>, ShowId)> = st
+        let found: Vec<Found> = st
             .shows
             .iter()
             .filter(|(_, e)| st.passes(e, &req.filter, now))
             .map(|(id, e)| (0.0, e.record.value.starts_at, *id))
             .collect();
-        found.sort_by(order);
         let (items, total) = page(found, req.offset, req.limit);
         let items = items.into_iter().filter_map(|(_, _, id)| st.listing(st.shows.get(&id)?, now)).collect();
         Ok(Page { items, total })
@@ -380,17 +394,16 @@ impl Catalog for MemoryCatalog {
         let words = text::words(&req.text);
         let now = self.clock.now();
         let st = self.read();
-        let mut found: Vec<(f64, DateTime<Utc>, ShowId)> = st
+        let found: Vec<Found> = st
             .index
             .search(&words)
             .into_iter()
             .filter_map(|(doc, score)| {
-                let id = *st.doc_shows.get(&doc)?;
+                let id = (*st.doc_shows.get(doc as usize)?)?;
                 let entry = st.shows.get(&id)?;
                 st.passes(entry, &req.filter, now).then_some((score, entry.record.value.starts_at, id))
             })
             .collect();
-        found.sort_by(order);
         let (items, total) = page(found, req.offset, req.limit);
         let items = items
             .into_iter()
