@@ -31,7 +31,7 @@ impl SeatMap {
                         .iter()
                         .map(|r| RowSpec {
                             name: r.name.clone(),
-                            seats: seats.by_ref().take(r.seats.len() + run_len(r)).map(seat_spec).collect(),
+                            seats: seats.by_ref().take(r.seat_count()).map(seat_spec).collect(),
                         })
                         .collect(),
                 })
@@ -198,11 +198,6 @@ fn run_of(seats: &[SeatSpec]) -> Option<SeatRun> {
 fn canonical_number(label: &str) -> Option<u32> {
     let n: u32 = label.parse().ok()?;
     (n.to_string() == label).then_some(n)
-}
-
-/// Seats the run of `row` has (as many as [`SeatMap::seats`] lists).
-fn run_len(row: &Row) -> usize {
-    row.run.as_ref().map_or(0, |run| run.count.min(super::MAX_RUN) as usize)
 }
 
 fn seat_spec(p: super::PlacedSeat) -> SeatSpec {

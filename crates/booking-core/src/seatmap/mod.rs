@@ -306,9 +306,10 @@ impl SeatRun {
 }
 
 impl Row {
-    /// How many seats the row has.
+    /// How many seats the row has (a run counts at most [`MAX_RUN`], as
+    /// [`SeatMap::seats`] lays out).
     pub fn seat_count(&self) -> usize {
-        self.seats.len() + self.run.as_ref().map_or(0, |r| r.count as usize)
+        self.seats.len() + self.run.as_ref().map_or(0, |r| r.count.min(MAX_RUN) as usize)
     }
 }
 

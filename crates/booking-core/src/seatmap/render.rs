@@ -39,6 +39,15 @@ pub enum RenderError {
         /// Area states given.
         state_areas: usize,
     },
+    /// The map has more seats than a show may have (see
+    /// [`SeatMap::validate`]).
+    #[error("the map has {seats} seats, more than {max}")]
+    TooManySeats {
+        /// Seats in the map.
+        seats: usize,
+        /// The most a show may have.
+        max: usize,
+    },
 }
 
 /// A star's points on the unit circle, outer and inner by turns, starting
@@ -153,9 +162,13 @@ fn bounds(map: &SeatMap, seats: &[super::PlacedSeat]) -> (i64, i64, i64, i64) {
 /// are grey, colours that are not `#rrggbb` are ignored. Validate maps
 /// when they are loaded ([`SeatMap::validate`]).
 ///
-/// Errors: `StateMismatch` when the state does not count the map's seats
-/// and areas.
+/// Errors: `TooManySeats` for a map no show could have, `StateMismatch`
+/// when the state does not count the map's seats and areas.
 pub fn render_svg(map: &SeatMap, state: &LiveState) -> Result<String, RenderError> {
+    let max = crate::layout::MAX_SEATS_PER_SHOW;
+    if map.seat_count() > max {
+        return Err(RenderError::TooManySeats { seats: map.seat_count(), max });
+    }
     let seats = map.seats();
     if seats.len() != state.seats.len() || map.areas.len() != state.areas.len() {
         return Err(RenderError::StateMismatch {

@@ -371,6 +371,12 @@ fn rendering_escapes_text_and_ignores_bad_colours() {
         render_svg(&map, &wrong),
         Err(RenderError::StateMismatch { seats: 10, areas: 1, state_seats: 3, state_areas: 0 })
     );
+    let mut huge = map.clone();
+    let run = SeatRun { count: 10_000, ..huge.sections[0].rows[0].run.clone().expect("run") };
+    huge.sections[0].rows =
+        (0..201).map(|i| Row { name: i.to_string(), seats: vec![], run: Some(run.clone()) }).collect();
+    let none = LiveState { seats: vec![], areas: vec![] };
+    assert_eq!(render_svg(&huge, &none), Err(RenderError::TooManySeats { seats: 2_010_000, max: 2_000_000 }));
     // An invalid map still renders.
     map.sections[0].rows[0].run.as_mut().expect("run").category = 42;
     map.seat_size = 0;
