@@ -81,6 +81,15 @@ uuid_id!(
     /// An order: the purchase that seats are sold to.
     OrderId
 );
+uuid_id!(
+    /// A venue in the catalog: where shows take place.
+    VenueId
+);
+uuid_id!(
+    /// An event in the catalog: what is performed (a tour, a play), shown
+    /// one or more times.
+    EventId
+);
 
 /// A seat within a show, numbered densely from 0 in layout order
 /// (section by section, row by row, seat by seat).

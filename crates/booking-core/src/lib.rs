@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod backend;
+pub mod catalog;
 pub mod checkout;
 pub mod clock;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod layout;
 pub mod maintenance;
 pub mod money;
 pub mod payments;
+pub mod seatmap;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod worker;

@@ -5,6 +5,7 @@
 #[doc = include_str!("../../../README.md")]
 struct WorkspaceReadme;
 
+pub mod catalog;
 pub mod checkout;
 mod feed;
 mod hash;
@@ -21,6 +22,7 @@ use booking_core::{
     Audit, ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, InventoryError, Refund,
     Result, Sale, SeatId, SeatInventory, Sell, ShowId, ShowSpec, Snapshot, SystemClock,
 };
+pub use catalog::MemoryCatalog;
 pub use idempotency::MemoryIdempotencyStore;
 pub use lock::MemorySeatLock;
 use show::ShowState;

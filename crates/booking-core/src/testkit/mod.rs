@@ -36,6 +36,7 @@
 //! }
 //! ```
 
+pub mod catalog;
 pub mod checkout;
 pub mod crash;
 pub mod faults;
