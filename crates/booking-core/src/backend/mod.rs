@@ -34,7 +34,7 @@ pub fn held_hold(show: crate::ids::ShowId, owner: OwnerId, token: &HoldToken, se
     }
 }
 
-/// A pool as an [`Audit`] shows it at `now`: live holds by hold id, sales
+/// A pool as an [`Audit`](crate::inventory::Audit) shows it at `now`: live holds by hold id, sales
 /// by (order, hold).
 pub fn audit_pool(pool: PoolId, p: &Pool, now: i64) -> PoolAudit {
     let mut holds: Vec<fsm::PoolHold> = p.holds.iter().filter(|h| h.until > now).copied().collect();

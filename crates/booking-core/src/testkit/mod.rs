@@ -148,7 +148,7 @@ macro_rules! conformance_suite {
 }
 
 /// Every behaviour of the conformance suite, by name, as
-/// [`conformance_suite!`] runs them.
+/// [`conformance_suite!`](crate::conformance_suite) runs them.
 pub const BEHAVIOURS: &[&str] = crate::__conformance_behaviours!(conformance_suite!(@names));
 
 #[cfg(test)]
