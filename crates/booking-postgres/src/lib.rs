@@ -312,19 +312,20 @@ impl PgInventory {
 
     /// Deletes change-feed rows older than `age`; returns how many. Run it
     /// now and then (for example beside the sweeper): subscribers only ever
-    /// read recent changes.
+    /// read recent changes. A reader (of any process) that had not read the
+    /// deleted rows yet tells its subscribers with
+    /// [`InventoryError::FeedLagged`] instead of skipping them silently.
     pub async fn prune_changes(&self, age: Duration) -> Result<u64> {
         let secs = age.as_secs_f64();
-        let row = self
-            .one(true, move || {
-                sqlx::query(
-                    "WITH d AS (DELETE FROM booking.changes WHERE at < now() - make_interval(secs => $1) \
-                     RETURNING 1) SELECT count(*) FROM d",
-                )
-                .bind(secs)
-            })
-            .await?;
+        let row = self.one(true, move || sqlx::query("SELECT booking.prune_changes($1)").bind(secs)).await?;
         Ok(row.try_get::<i64, _>(0).map_err(db::backend)?.max(0) as u64)
+    }
+
+    /// How many change-feed reader tasks this inventory runs: 1 while
+    /// someone is subscribed, else 0 (once the reader noticed). For tests.
+    #[cfg(feature = "testkit")]
+    pub fn feed_reader_tasks(&self) -> usize {
+        self.inner.feed.readers()
     }
 
     /// The injected clock's time, or `None` for the database clock.
