@@ -54,7 +54,7 @@ pub struct PgInventoryBuilder {
 
 impl PgInventoryBuilder {
     /// Decides expiry by `clock` instead of the database's
-    /// `clock_timestamp()`: its time is sent with every request (DESIGN I9).
+    /// `clock_timestamp()`: its time is sent with every request.
     /// For tests, with a [`booking_core::ManualClock`].
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);

@@ -300,7 +300,7 @@ async fn fingerprint(admin: &mut PgConnection) -> String {
 }
 
 /// Malformed and unauthorized requests leave every table as it was, not
-/// only the snapshot (DESIGN I8).
+/// only the snapshot.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_leaves_tables_unchanged() {
     let db = common::create_database().await;
