@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod best;
 mod coalesce;
 mod db;
 mod feed;
@@ -10,7 +11,7 @@ use async_trait::async_trait;
 use booking_core::best::{PickRequest, pick_best};
 use booking_core::clock::millis_to_datetime;
 use booking_core::fsm::{self, Seat, SeatOp, SeatState};
-use booking_core::layout::{HoldPolicy, LayoutIndex, RowRange};
+use booking_core::layout::{HoldPolicy, LayoutIndex};
 use booking_core::{
     ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats, HoldToken,
     InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PoolId, PoolView, Refund, Result, Sale, SeatId,
@@ -661,7 +662,8 @@ impl PgInventory {
         row.try_get::<i64, _>(0).map_err(db::backend)
     }
 
-    /// The free seats of `meta` within the seat ids `lo..=hi`.
+    /// The free seats of `show` within the seat ids `lo..=hi` (a range of
+    /// the primary key: only those rows are read).
     async fn free_seats(&self, show: ShowId, lo: u32, hi: u32, now: Option<i64>) -> Result<Vec<u32>> {
         let row = self
             .one(false, move || {
@@ -759,46 +761,42 @@ impl SeatInventory for PgInventory {
         let meta = self.meta(req.show).await?;
         validate::quantity(req.quantity, meta.max_per_request())?;
         let now = self.now();
-        let rows: Vec<&RowRange> =
-            meta.index.rows.iter().filter(|r| r.len > 0 && req.section.is_none_or(|s| r.section == s)).collect();
-        let range = rows.iter().map(|r| r.first.0).min().zip(rows.iter().map(|r| r.first.0 + r.len - 1).max());
         let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
+        // The rows are read a chunk at a time, only as far as the pick needs
+        // (see `best`), never the whole show up front.
+        let mut prefix = best::Prefix::new(&meta.index.rows, req.section, req.quantity);
         let mut last_taken = Vec::new();
-        for round in 0..4 {
-            let mut free = vec![false; meta.seat_count];
-            if let Some((lo, hi)) = range {
-                for s in self.free_seats(meta.id(), lo, hi, now).await? {
-                    if let Some(f) = free.get_mut(s as usize) {
-                        *f = true;
+        let mut attempts = 0;
+        while attempts < 16 {
+            let chosen = pick_best(&meta.index.rows, &pick, |s| meta.index.category(s), |s| prefix.is_free(s.0));
+            let Some(seats) = chosen else {
+                if attempts == 0 && meta.policy.max_held_per_owner.is_some() {
+                    let would_hold = self.held_by(meta.id(), req.owner, now).await? + req.quantity as i64;
+                    if would_hold > meta.policy.max_held_per_owner.unwrap_or(u32::MAX) as i64 {
+                        return Err(meta.limit(would_hold));
                     }
                 }
-            }
-            // Up to a few picks per read: seats found taken or locked by
-            // others are struck out and the next best picked.
-            for _ in 0..4 {
-                let chosen = pick_best(&meta.index.rows, &pick, |s| meta.index.category(s), |s| free[s.0 as usize]);
-                let Some(seats) = chosen else {
-                    if round == 0 && meta.policy.max_held_per_owner.is_some() {
-                        let would_hold = self.held_by(meta.id(), req.owner, now).await? + req.quantity as i64;
-                        if would_hold > meta.policy.max_held_per_owner.unwrap_or(u32::MAX) as i64 {
-                            return Err(meta.limit(would_hold));
-                        }
-                    }
-                    return Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
+                return Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
+            };
+            if !prefix.covers(&seats) {
+                let Some((first, last)) = prefix.next_chunk() else {
+                    return Err(InventoryError::Backend("best available picked a seat outside the show".into()));
                 };
-                match self.try_hold(&meta, req.owner, &seats, now, true).await? {
-                    Attempt::Held(h) => return Ok(h),
-                    Attempt::Taken(taken) => {
-                        for s in &taken {
-                            if let Some(f) = free.get_mut(s.0 as usize) {
-                                *f = false;
-                            }
-                        }
-                        if taken.is_empty() {
-                            break;
-                        }
-                        last_taken = taken;
-                    }
+                let free = self.free_seats(meta.id(), first, last, now).await?;
+                prefix.fill(last, &free);
+                continue;
+            }
+            // Seats found taken or locked by others are struck out and the
+            // next best picked.
+            attempts += 1;
+            match self.try_hold(&meta, req.owner, &seats, now, true).await? {
+                Attempt::Held(h) => return Ok(h),
+                Attempt::Taken(taken) if taken.is_empty() => {
+                    prefix = best::Prefix::new(&meta.index.rows, req.section, req.quantity);
+                }
+                Attempt::Taken(taken) => {
+                    prefix.strike(&taken);
+                    last_taken = taken;
                 }
             }
         }
