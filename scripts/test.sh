@@ -4,10 +4,12 @@
 # and the loom model checks of the memory backend.
 #
 # PostgreSQL is taken from DATABASE_URL (default
-# postgres://postgres@127.0.0.1:5432/test) and Redis from REDIS_URL (default
-# redis://127.0.0.1:6379). When either is unreachable, a throwaway server is
-# started on a free port for the duration of the run (installed with apt-get
-# first if its binaries are missing) and stopped afterwards.
+# postgres://postgres@127.0.0.1:5432/test) when a login there works and may
+# create databases (every test makes its own scratch database). Redis is
+# taken from REDIS_URL only when you set it: test data is never written
+# into a Redis you did not name. Otherwise a throwaway server is started on
+# a free port for the duration of the run (installed with apt-get first if
+# its binaries are missing; that needs root) and stopped afterwards.
 #
 # The Redis Cluster tests (crates/booking-redis/tests/cluster.rs) run on the
 # cluster named by REDIS_CLUSTER_URLS (comma-separated seed node URLs). When
@@ -17,20 +19,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
-export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+started_at=$SECONDS
 
 scratch=""
 cleanup() {
-  if [[ -n "${PG_DIR:-}" ]]; then runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true; fi
+  if [[ -n "${PG_DIR:-}" ]]; then as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true; fi
   if [[ -n "${REDIS_PORT_STARTED:-}" ]]; then redis-cli -p "$REDIS_PORT_STARTED" shutdown nosave >/dev/null 2>&1 || true; fi
   for port in ${CLUSTER_PORTS_STARTED:-}; do redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; done
   if [[ -n "$scratch" ]]; then rm -rf "$scratch"; fi
 }
 trap cleanup EXIT
 
+# A port nothing listens on (random tries; no python needed).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  local p
+  for _ in $(seq 200); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo "no free port found" >&2; return 1
+}
+
+# Runs a command as the postgres user (initdb refuses root), from / so
+# that root's private home directory is not the working directory.
+as_postgres() {
+  if [[ "$(id -u)" == 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # host:port of a URL such as scheme://user@host:port/db
@@ -45,30 +59,47 @@ reachable() {
 }
 
 apt_install() {
+  if [[ "$(id -u)" != 0 ]]; then echo "missing $*: install it (apt-get needs root) or set the server URLs" >&2; exit 1; fi
   if [[ -z "${APT_UPDATED:-}" ]]; then apt-get update -qq; APT_UPDATED=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# True when a real login works at the URL and the role may create the
+# scratch databases the tests make (a packaged server asking for a
+# password, say, does not qualify).
+pg_usable() {
+  local psql; psql="$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)"
+  [[ -n "$psql" ]] || return 1
+  reachable "$1" || return 1
+  [[ "$(PGCONNECT_TIMEOUT=3 "$psql" "$1" -w -XAtc \
+    "select rolcreatedb or rolsuper from pg_roles where rolname = current_user" 2>/dev/null)" == t ]]
+}
+
 ensure_postgres() {
-  if reachable "$DATABASE_URL"; then echo "PostgreSQL: using $DATABASE_URL"; return; fi
+  if pg_usable "$DATABASE_URL"; then echo "PostgreSQL: using $DATABASE_URL"; return; fi
+  echo "PostgreSQL: $DATABASE_URL is not usable (no server, no login or no CREATEDB); starting a throwaway server"
   PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
   if [[ -z "$PG_BIN" || ! -x "$PG_BIN/initdb" ]]; then
     apt_install postgresql
     PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
   fi
   scratch="${scratch:-$(mktemp -d)}"; chmod 755 "$scratch"
-  PG_DIR="$scratch/pg"; mkdir -p "$PG_DIR"; chown postgres "$PG_DIR"
+  PG_DIR="$scratch/pg"; mkdir -p "$PG_DIR"
+  if [[ "$(id -u)" == 0 ]]; then chown postgres "$PG_DIR"; fi
   local port; port="$(free_port)"
-  runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -l "$PG_DIR/log" \
+  as_postgres "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null
+  as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -l "$PG_DIR/log" \
     -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
-  runuser -u postgres -- "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres test
+  as_postgres "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres test
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/test"
   echo "PostgreSQL: started a throwaway server at $DATABASE_URL"
 }
 
 ensure_redis() {
-  if reachable "$REDIS_URL"; then echo "Redis: using $REDIS_URL"; return; fi
+  if [[ -n "${REDIS_URL:-}" ]]; then
+    if reachable "$REDIS_URL"; then echo "Redis: using $REDIS_URL"; return; fi
+    echo "Redis: REDIS_URL=$REDIS_URL does not answer" >&2; exit 1
+  fi
   command -v redis-server >/dev/null || apt_install redis-server
   local port; port="$(free_port)"
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes >/dev/null
@@ -123,5 +154,8 @@ echo "== cargo test (workspace)"
 cargo test --workspace
 
 echo "== loom model checks (booking-memory)"
-RUSTFLAGS="--cfg booking_loom" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" CARGO_TARGET_DIR=target/loom \
-  cargo test -p booking-memory --release --test loom
+# Its own target directory: the cfg flag would otherwise rebuild the main one.
+RUSTFLAGS="--cfg booking_loom" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
+  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom" cargo test -p booking-memory --release --test loom
+
+echo "== done in $((SECONDS - started_at)) s"

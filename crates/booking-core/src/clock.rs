@@ -1,4 +1,4 @@
-//! Time as a port (DESIGN I9): every expiry decision reads one clock.
+//! Time as a port (design I8): every expiry decision reads one clock.
 //!
 //! Production backends use the store's own clock (PostgreSQL
 //! `clock_timestamp()`, Redis `TIME`) or [`SystemClock`] in process; tests

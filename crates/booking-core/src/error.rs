@@ -10,7 +10,7 @@ pub type Result<T, E = InventoryError> = std::result::Result<T, E>;
 ///
 /// Every variant but [`InventoryError::Backend`], [`InventoryError::Unavailable`]
 /// and [`InventoryError::OutcomeUnknown`] is a decision about the request: the
-/// request changed nothing (DESIGN I8) and retrying it unchanged gives the same
+/// request changed nothing (design I7) and retrying it unchanged gives the same
 /// answer until the inventory changes.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -46,7 +46,7 @@ pub enum InventoryError {
     },
 
     /// At least one requested seat is held, sold or blocked; no seat was
-    /// taken (DESIGN I3). Pick other seats.
+    /// taken (design I3). Pick other seats.
     #[error("seats not available: {seats:?}")]
     SeatsTaken {
         /// The requested seats that were not available (at least one).
@@ -79,7 +79,7 @@ pub enum InventoryError {
         hold: HoldId,
     },
 
-    /// The hold belongs to another owner (DESIGN I4).
+    /// The hold belongs to another owner (design I4).
     #[error("hold {hold} belongs to another owner")]
     NotOwner {
         /// The hold.
@@ -87,7 +87,7 @@ pub enum InventoryError {
     },
 
     /// The token is older than the hold's current version: the hold was
-    /// extended since this token was issued (DESIGN I4). Use the newest token.
+    /// extended since this token was issued (design I4). Use the newest token.
     #[error("stale token for hold {hold}: presented version {presented}, current {current}")]
     StaleToken {
         /// The hold.
@@ -105,6 +105,16 @@ pub enum InventoryError {
     /// A refund named seats or units not sold to that order.
     #[error("not sold to order {order}")]
     NotSold {
+        /// The order.
+        order: OrderId,
+    },
+
+    /// The order was already sold by a different request (another owner,
+    /// token or payment): a sell replay must repeat the first request
+    /// exactly, and an order buys one hold. Nothing was changed; the first
+    /// sale stands. Use a new order for a new purchase.
+    #[error("order {order} was already sold by a different request")]
+    SaleConflict {
         /// The order.
         order: OrderId,
     },
@@ -167,8 +177,9 @@ pub enum InvalidRequest {
         /// The show's per-request maximum.
         max: u32,
     },
-    /// A token for another show, or with items that do not fit the request.
-    #[error("token does not match the request")]
+    /// A token whose items are not the whole of the hold it names (a
+    /// subset or superset of its seats, another pool quantity).
+    #[error("token does not match the hold")]
     TokenMismatch,
     /// A sweep limit of zero.
     #[error("limit must be at least 1")]

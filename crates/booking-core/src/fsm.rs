@@ -1,11 +1,12 @@
-//! The seat state machine as pure functions (DESIGN section 3).
+//! The seat state machine as pure functions (docs/design.md, "The seat
+//! state machine").
 //!
 //! Backends must reproduce these transitions atomically; the reference model
 //! ([`crate::model::ShowModel`]) and the conformance suite hold them to it.
 //!
-//! Times are Unix milliseconds from the backend's one clock (DESIGN I9). A
+//! Times are Unix milliseconds from the backend's one clock (design I8). A
 //! hold is live while `now < until`; from `until` on it counts as available
-//! (lazy expiry, DESIGN I5).
+//! (lazy expiry, design I5).
 //!
 //! Every transition bumps the per-seat `version`, the fencing token. When a
 //! transition touches several seats at once, they all take the same new
@@ -33,6 +34,12 @@ pub enum SeatState {
         deadline: i64,
         /// Extensions so far.
         renewals: u32,
+        /// Seats the hold was granted with. A hold's seats change together
+        /// (extend, release and sell take the whole hold), so a token naming
+        /// any other number of seats is not this hold's token. (At most the
+        /// per-request maximum, itself at most 10,000: 16 bits keep a seat
+        /// in 64 bytes.)
+        size: u16,
     },
     /// Sold to `owner` in `order`.
     Sold {
@@ -171,10 +178,20 @@ pub struct Applied {
     pub until: i64,
     /// Extensions used, for holds and extensions.
     pub renewals: u32,
+    /// Seats in the hold, for holds and extensions, else 0.
+    pub size: u16,
+}
+
+impl Applied {
+    /// A plan that moves seats to `version` and sets nothing else (the
+    /// sweeper's expiry of one seat).
+    pub fn bump(version: u64) -> Self {
+        Applied { version, changed: true, until: 0, renewals: 0, size: 0 }
+    }
 }
 
 /// Checks `op` against every seat of a group and, only if all pass, applies
-/// it to all of them (all-or-nothing, DESIGN I3).
+/// it to all of them (all-or-nothing, design I3).
 ///
 /// `ids[i]` names `seats[i]`; it is used only in errors. `now` is the
 /// backend's clock in Unix ms. The seats are unchanged when an error is
@@ -199,7 +216,8 @@ pub fn check<'a>(
     now: i64,
 ) -> Result<Applied, InventoryError> {
     let max_version = seats.clone().into_iter().map(|s| s.version).max().unwrap_or(0);
-    let mut plan = Applied { version: max_version + 1, changed: true, until: 0, renewals: 0 };
+    let mut plan = Applied::bump(max_version + 1);
+    let size = u16::try_from(ids.len()).unwrap_or(u16::MAX);
     match *op {
         SeatOp::Hold { until, .. } => {
             let taken: Vec<SeatId> =
@@ -208,10 +226,11 @@ pub fn check<'a>(
                 return Err(InventoryError::SeatsTaken { seats: taken });
             }
             plan.until = until;
+            plan.size = size;
         }
         SeatOp::Extend { owner, hold, version, ttl, max_renewals } => {
             for seat in seats {
-                let (until, deadline, renewals) = check_holder(seat, owner, hold, version, now)?;
+                let (until, deadline, renewals) = check_holder(seat, owner, hold, version, size, now)?;
                 if renewals >= max_renewals {
                     return Err(InventoryError::LimitExceeded(Limit::Renewals { max: max_renewals }));
                 }
@@ -220,33 +239,14 @@ pub fn check<'a>(
                 }
                 plan.until = now.saturating_add(ttl).min(deadline);
                 plan.renewals = renewals + 1;
+                plan.size = size;
             }
         }
-        SeatOp::Release { owner, hold, version } => {
+        SeatOp::Release { owner, hold, version } | SeatOp::Sell { owner, hold, version, .. } => {
+            // A sell replay never reaches here: the order's sale record
+            // answers it (see `crate::inventory::SaleRecord`).
             for seat in seats {
-                check_holder(seat, owner, hold, version, now)?;
-            }
-        }
-        SeatOp::Sell { owner, hold, version, order } => {
-            let mut replays = 0usize;
-            let mut total = 0usize;
-            for seat in seats {
-                total += 1;
-                match seat.state {
-                    SeatState::Sold { order: o, owner: w } if o == order && w == owner => replays += 1,
-                    _ => {
-                        check_holder(seat, owner, hold, version, now)?;
-                    }
-                }
-            }
-            if replays > 0 {
-                if replays != total {
-                    // Part sold to this order, part still held: only a
-                    // partial refund after the sale can do that.
-                    return Err(InventoryError::HoldExpired { hold });
-                }
-                plan.changed = false;
-                plan.version = max_version;
+                check_holder(seat, owner, hold, version, size, now)?;
             }
         }
         SeatOp::Refund { order } => {
@@ -289,10 +289,10 @@ pub fn apply(seat: &mut Seat, op: &SeatOp, plan: &Applied) {
     seat.version = plan.version;
     seat.state = match (*op, seat.state) {
         (SeatOp::Hold { owner, hold, until, deadline }, _) => {
-            SeatState::Held { owner, hold, until, deadline, renewals: 0 }
+            SeatState::Held { owner, hold, until, deadline, renewals: 0, size: plan.size }
         }
-        (SeatOp::Extend { .. }, SeatState::Held { owner, hold, deadline, .. }) => {
-            SeatState::Held { owner, hold, until: plan.until, deadline, renewals: plan.renewals }
+        (SeatOp::Extend { .. }, SeatState::Held { owner, hold, deadline, size, .. }) => {
+            SeatState::Held { owner, hold, until: plan.until, deadline, renewals: plan.renewals, size }
         }
         (SeatOp::Sell { owner, order, .. }, _) => SeatState::Sold { owner, order },
         (SeatOp::Block, _) => SeatState::Blocked,
@@ -303,17 +303,24 @@ pub fn apply(seat: &mut Seat, op: &SeatOp, plan: &Applied) {
 }
 
 /// Checks that `seat` is under the live hold `hold` at `version`, owned by
-/// `owner`. Returns its expiry, deadline and renewals.
+/// `owner`, and that the token names all `named` seats of the hold. Returns
+/// its expiry, deadline and renewals.
+///
+/// The order of the checks is the one every backend follows: under this
+/// hold at all, the token's seat count, owner, version, expiry.
 fn check_holder(
     seat: &Seat,
     owner: OwnerId,
     hold: HoldId,
     version: u64,
+    named: u16,
     now: i64,
 ) -> Result<(i64, i64, u32), InventoryError> {
     match seat.state {
-        SeatState::Held { owner: o, hold: h, until, deadline, renewals } if h == hold => {
-            if o != owner {
+        SeatState::Held { owner: o, hold: h, until, deadline, renewals, size } if h == hold => {
+            if size != named {
+                Err(crate::error::InvalidRequest::TokenMismatch.into())
+            } else if o != owner {
                 Err(InventoryError::NotOwner { hold })
             } else if seat.version != version {
                 Err(InventoryError::StaleToken { hold, presented: version, current: seat.version })
@@ -368,7 +375,7 @@ pub struct PoolSale {
     pub order: OrderId,
     /// The buyer.
     pub owner: OwnerId,
-    /// The hold the units were sold from: a sell replay must name it.
+    /// The hold the units were sold from.
     pub hold: HoldId,
     /// Units sold and not refunded.
     pub quantity: u32,
@@ -457,6 +464,11 @@ impl Pool {
         Ok(*h)
     }
 
+    /// The live hold `hold` at `version`, owned by `owner`, unchanged.
+    pub fn verify(&self, owner: OwnerId, hold: HoldId, version: u64, now: i64) -> Result<PoolHold, InventoryError> {
+        self.check_holder(owner, hold, version, now).map(|i| self.holds[i])
+    }
+
     /// Releases a live hold; returns it as it was.
     pub fn release(
         &mut self,
@@ -470,8 +482,9 @@ impl Pool {
         Ok(self.holds.remove(i))
     }
 
-    /// Sells a live hold's units to `order`. A replay (the same hold, order
-    /// and owner, already sold) changes nothing and returns `false`.
+    /// Sells a live hold's units to `order`; returns the pool's new version.
+    /// (A sell replay never reaches here: the order's sale record answers
+    /// it, see `crate::inventory::SaleRecord`.)
     pub fn sell(
         &mut self,
         owner: OwnerId,
@@ -479,19 +492,13 @@ impl Pool {
         version: u64,
         order: OrderId,
         now: i64,
-    ) -> Result<bool, InventoryError> {
-        let i = match self.check_holder(owner, hold, version, now) {
-            Ok(i) => i,
-            Err(e) => {
-                let replay = self.sales.iter().any(|s| s.hold == hold && s.order == order && s.owner == owner);
-                return if replay { Ok(false) } else { Err(e) };
-            }
-        };
+    ) -> Result<u64, InventoryError> {
+        let i = self.check_holder(owner, hold, version, now)?;
         let h = self.holds.remove(i);
         self.version += 1;
         self.sold += h.quantity;
         self.sales.push(PoolSale { order, owner, hold, quantity: h.quantity });
-        Ok(true)
+        Ok(self.version)
     }
 
     /// Returns `quantity` units sold to `order` to sale, taking them from
@@ -595,17 +602,40 @@ mod tests {
     }
 
     #[test]
-    fn sell_replay_for_same_order_is_a_no_op() {
-        let (a, h, o) = (OwnerId::new(), HoldId::new(), OrderId::new());
-        let mut s = Seat::default();
-        transition(&mut [&mut s], &[SeatId(0)], &hold_op(a, h), 0).unwrap();
-        let sell = SeatOp::Sell { owner: a, hold: h, version: 1, order: o };
-        assert!(transition(&mut [&mut s], &[SeatId(0)], &sell, 10).unwrap().changed);
-        let replay = transition(&mut [&mut s], &[SeatId(0)], &sell, 10).unwrap();
-        assert!(!replay.changed);
-        assert_eq!(replay.version, 2);
-        let other = SeatOp::Sell { owner: a, hold: h, version: 1, order: OrderId::new() };
-        assert!(transition(&mut [&mut s], &[SeatId(0)], &other, 10).is_err());
+    fn a_token_must_name_the_whole_hold() {
+        let (a, h) = (OwnerId::new(), HoldId::new());
+        let (mut s0, mut s1, mut s2) = (Seat::default(), Seat::default(), Seat::default());
+        let ids = [SeatId(0), SeatId(1), SeatId(2)];
+        transition(&mut [&mut s0, &mut s1], &ids[..2], &hold_op(a, h), 0).unwrap();
+        assert!(matches!(s0.state, SeatState::Held { size: 2, .. }));
+        let before = (s0, s1, s2);
+        let sell = SeatOp::Sell { owner: a, hold: h, version: 1, order: OrderId::new() };
+        let mismatch = |r: Result<Applied, InventoryError>| {
+            matches!(r, Err(InventoryError::InvalidRequest(crate::error::InvalidRequest::TokenMismatch)))
+        };
+        assert!(mismatch(transition(&mut [&mut s0], &ids[..1], &sell, 10)), "a subset");
+        assert!(matches!(
+            transition(&mut [&mut s0, &mut s1, &mut s2], &ids, &sell, 10),
+            Err(InventoryError::InvalidRequest(_))
+        ));
+        // A free seat in place of one of the hold's: not this hold's seat.
+        assert!(matches!(
+            transition(&mut [&mut s0, &mut s2], &[SeatId(0), SeatId(2)], &sell, 10),
+            Err(InventoryError::HoldExpired { .. })
+        ));
+        assert_eq!((s0, s1, s2), before);
+        let ext = SeatOp::Extend { owner: a, hold: h, version: 1, ttl: 3_000, max_renewals: 5 };
+        assert!(mismatch(transition(&mut [&mut s1], &ids[1..2], &ext, 10)));
+        let done = transition(&mut [&mut s0, &mut s1], &ids[..2], &ext, 10).unwrap();
+        assert!(matches!(s1.state, SeatState::Held { size: 2, renewals: 1, .. }));
+        let sell = SeatOp::Sell { owner: a, hold: h, version: done.version, order: OrderId::new() };
+        assert!(transition(&mut [&mut s0, &mut s1], &ids[..2], &sell, 10).unwrap().changed);
+        // Sold seats are no hold's: a second sell is refused here, and the
+        // order's sale record answers replays before this is reached.
+        assert!(matches!(
+            transition(&mut [&mut s0, &mut s1], &ids[..2], &sell, 10),
+            Err(InventoryError::HoldExpired { .. })
+        ));
     }
 
     #[test]
@@ -622,17 +652,16 @@ mod tests {
     }
 
     #[test]
-    fn pool_sell_replay_names_the_hold_it_sold() {
+    fn pool_sales_are_refunded_per_order() {
         let (a, o) = (OwnerId::new(), OrderId::new());
         let (h1, h2) = (HoldId::new(), HoldId::new());
         let mut p = Pool::new(10);
         let ph = |hold| PoolHold { hold, owner: a, quantity: 2, until: 100, deadline: 500, renewals: 0, version: 0 };
         let v1 = p.hold(crate::ids::PoolId(0), ph(h1), 0).unwrap();
         let v2 = p.hold(crate::ids::PoolId(0), ph(h2), 0).unwrap();
-        assert!(p.sell(a, h1, v1, o, 10).unwrap());
-        assert!(!p.sell(a, h1, v1, o, 10).unwrap(), "a replay");
-        // h2 expired unsold: selling it to the same order is no replay.
-        assert!(matches!(p.sell(a, h2, v2, o, 100), Err(InventoryError::HoldExpired { .. })));
+        assert_eq!(p.sell(a, h1, v1, o, 10).unwrap(), v2 + 1);
+        assert!(matches!(p.sell(a, h1, v1, o, 10), Err(InventoryError::HoldExpired { .. })), "sold already");
+        assert!(matches!(p.sell(a, h2, v2, o, 100), Err(InventoryError::HoldExpired { .. })), "expired");
         assert_eq!(p.sold, 2);
         p.refund(o, 2).unwrap();
         assert_eq!((p.sold, p.sales.len()), (0, 0));

@@ -120,7 +120,7 @@ pub struct SectionId(pub u32);
 #[serde(transparent)]
 pub struct PriceCategory(pub u16);
 
-/// Opaque proof of a captured payment, required to sell seats (DESIGN I6).
+/// Opaque proof of a captured payment, required to sell seats (design I6).
 ///
 /// The inventory stores it with the sale; it never interprets it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

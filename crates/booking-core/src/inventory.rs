@@ -2,7 +2,7 @@
 //! request and response types it speaks.
 
 use crate::error::{InvalidRequest, InventoryError, Result};
-use crate::fsm::SeatStatus;
+use crate::fsm::{PoolHold, PoolSale, Seat, SeatStatus};
 use crate::ids::{HoldId, OrderId, OwnerId, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
 use crate::layout::{LayoutIndex, ShowSpec, VenueLayout};
 use async_trait::async_trait;
@@ -82,7 +82,7 @@ impl HoldItems {
 }
 
 /// Proof of a hold: what the owner presents to extend, release or sell it.
-/// A token whose `version` is older than the hold's is stale (DESIGN I4).
+/// A token whose `version` is older than the hold's is stale (design I4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HoldToken {
     /// The show.
@@ -148,7 +148,7 @@ pub struct Sell {
     /// The order the seats are sold to. Selling again with the same order
     /// (a retry after an unknown outcome) succeeds without a second effect.
     pub order: OrderId,
-    /// Proof of the captured payment (DESIGN I6).
+    /// Proof of the captured payment (design I6).
     pub payment: PaymentRef,
 }
 
@@ -165,6 +165,47 @@ pub struct Sale {
     pub items: HoldItems,
     /// The seats' (or pool's) version after the sale.
     pub version: u64,
+}
+
+/// What an order was sold with, kept per show for as long as the show
+/// lives (refunds do not remove it): the answer to every later sell of the
+/// same order.
+///
+/// An order buys one hold, once. A sell naming an order that has a record
+/// is answered from the record, without touching the seats: the same
+/// request gets the first answer back unchanged, however much happened
+/// since (a refund included); any other request gets
+/// [`InventoryError::SaleConflict`]. See [`SaleRecord::replay`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleRecord {
+    /// The answer the sale gave.
+    pub sale: Sale,
+    /// The token the seats (or units) were sold with.
+    pub token: HoldToken,
+    /// The captured payment they were sold with.
+    pub payment: PaymentRef,
+}
+
+impl SaleRecord {
+    /// The record a successful sell of `req` leaves.
+    pub fn new(req: &Sell, sale: Sale) -> Self {
+        SaleRecord { sale, token: req.token.clone(), payment: req.payment.clone() }
+    }
+
+    /// The answer to `req`, a sell of this record's order: the recorded
+    /// sale when `req` repeats the first request (same owner, token and
+    /// payment), else [`InventoryError::SaleConflict`].
+    pub fn replay(&self, req: &Sell) -> Result<Sale> {
+        if req.order == self.sale.order
+            && req.owner == self.sale.owner
+            && req.token == self.token
+            && req.payment == self.payment
+        {
+            Ok(self.sale.clone())
+        } else {
+            Err(InventoryError::SaleConflict { order: req.order })
+        }
+    }
 }
 
 /// Return sold seats (or units) of an order to sale: a refund or a void.
@@ -307,6 +348,44 @@ impl Snapshot {
     }
 }
 
+/// A general-admission pool in an [`Audit`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolAudit {
+    /// The pool.
+    pub pool: PoolId,
+    /// Units for sale.
+    pub capacity: u32,
+    /// Units sold.
+    pub sold: u32,
+    /// The pool's version.
+    pub version: u64,
+    /// Live holds (expiry after the audit's instant), by hold id.
+    pub holds: Vec<PoolHold>,
+    /// Units sold and not refunded, per (order, hold), in that order.
+    pub sales: Vec<PoolSale>,
+}
+
+/// Everything a show's inventory records, at one instant of the store's
+/// clock: who holds or bought each seat and pool unit, under which hold and
+/// order, and every sale record. For operators checking a store (after a
+/// restore, say) and for the conformance suite, which compares it with the
+/// reference model. Unlike [`Snapshot`] it names owners: do not show it to
+/// buyers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audit {
+    /// The show.
+    pub show: ShowId,
+    /// The store's clock when the audit was read.
+    pub now: DateTime<Utc>,
+    /// Every seat's stored state, in id order. A hold past its expiry that
+    /// no sweep has freed yet is still shown as held.
+    pub seats: Vec<Seat>,
+    /// Every pool, in id order.
+    pub pools: Vec<PoolAudit>,
+    /// Every sale record, by order id.
+    pub sales: Vec<SaleRecord>,
+}
+
 /// What happened to a show's inventory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ChangeKind {
@@ -355,7 +434,7 @@ pub type ChangeStream = Pin<Box<dyn Stream<Item = Result<SeatChange>> + Send>>;
 /// Seat inventory for shows: the port every backend implements.
 ///
 /// All-or-nothing holds, fenced tokens, lazy expiry and a sweeper; see
-/// DESIGN.md for the invariants I1-I9 and the conformance suite
+/// docs/design.md for the invariants I1-I8 and the conformance suite
 /// (`booking_core::testkit`, feature `testkit`) that holds every
 /// implementation to them.
 ///
@@ -370,7 +449,7 @@ pub trait SeatInventory: Send + Sync + Debug {
     /// (see [`ShowSpec::validate`]).
     async fn create_show(&self, show: &ShowSpec) -> Result<()>;
 
-    /// Holds the named seats, all or none (DESIGN I3).
+    /// Holds the named seats, all or none (design I3).
     ///
     /// Errors: `UnknownShow`, `UnknownSeat`, `InvalidRequest` (no seats, a
     /// duplicate, more than the per-request maximum), `SeatsTaken` (naming
@@ -392,10 +471,22 @@ pub trait SeatInventory: Send + Sync + Debug {
     /// Extends a live hold by the show's TTL (capped at its maximum
     /// lifetime) and returns the new token; the old one becomes stale.
     ///
+    /// The token must name the whole hold: every seat of it and no other
+    /// (or the pool quantity held), else `InvalidRequest(TokenMismatch)`;
+    /// the same holds for release and sell.
+    ///
     /// Errors: `NotOwner`, `StaleToken`, `HoldExpired`,
     /// `LimitExceeded(Renewals | HoldLifetime)`, `UnknownShow`,
     /// `UnknownSeat`/`UnknownPool`, `InvalidRequest`.
     async fn extend(&self, req: &HoldAction) -> Result<Hold>;
+
+    /// Checks a hold without changing it: the hold as it stands when
+    /// `req`'s token is its current, whole token, presented by its owner,
+    /// and the hold is live. The checkout verifies a hold before it takes
+    /// money for it.
+    ///
+    /// Errors: as [`SeatInventory::release`].
+    async fn verify(&self, req: &HoldAction) -> Result<Hold>;
 
     /// Releases a live hold.
     ///
@@ -404,11 +495,14 @@ pub trait SeatInventory: Send + Sync + Debug {
     /// `InvalidRequest`.
     async fn release(&self, req: &HoldAction) -> Result<()>;
 
-    /// Sells a live hold to an order after payment capture (DESIGN I6). A
-    /// replay with the same order and owner returns the same sale.
+    /// Sells a live hold to an order after payment capture (design I6). An
+    /// order buys one hold once: a replay of the same request returns the
+    /// first sale unchanged, any other sell of that order is refused (see
+    /// [`SaleRecord`]).
     ///
-    /// Errors: `NotOwner`, `StaleToken`, `HoldExpired`, `UnknownShow`,
-    /// `UnknownSeat`/`UnknownPool`, `InvalidRequest` (bad payment ref).
+    /// Errors: `NotOwner`, `StaleToken`, `HoldExpired`, `SaleConflict`,
+    /// `UnknownShow`, `UnknownSeat`/`UnknownPool`, `InvalidRequest` (bad
+    /// payment ref, a token that is not the whole hold).
     async fn sell(&self, req: &Sell) -> Result<Sale>;
 
     /// Returns sold seats or units of an order to sale.
@@ -444,6 +538,11 @@ pub trait SeatInventory: Send + Sync + Debug {
     /// Errors: `UnknownShow`, `InvalidRequest(ZeroLimit)`.
     async fn sweep_expired(&self, show: ShowId, limit: usize) -> Result<Vec<ExpiredHold>>;
 
+    /// Everything the show records, owners included (see [`Audit`]).
+    ///
+    /// Errors: `UnknownShow`.
+    async fn audit(&self, show: ShowId) -> Result<Audit>;
+
     /// Subscribes to the show's changes from now on.
     ///
     /// Errors: `UnknownShow`.
@@ -451,7 +550,7 @@ pub trait SeatInventory: Send + Sync + Debug {
 }
 
 /// Request checks every backend applies before touching state, so that they
-/// all answer malformed requests alike (DESIGN I8).
+/// all answer malformed requests alike (design I7).
 pub mod validate {
     use super::*;
 

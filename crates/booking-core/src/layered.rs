@@ -1,5 +1,5 @@
 //! A per-seat lock in front of any inventory, to shed contention before it
-//! reaches the store (DESIGN section 5: "Redis lock in front of PostgreSQL").
+//! reaches the store (docs/design.md, "Seat lock in front of an inventory").
 //!
 //! The lock only sheds load: a request that finds a seat locked by another
 //! request in flight is answered `SeatsTaken` at once instead of queueing on
@@ -29,8 +29,8 @@
 use crate::error::{InventoryError, Result};
 use crate::ids::{SeatId, ShowId};
 use crate::inventory::{
-    ChangeStream, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, Refund, Sale, SeatInventory, Sell,
-    Snapshot,
+    Audit, ChangeStream, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, Refund, Sale, SeatInventory,
+    Sell, Snapshot,
 };
 use crate::layout::ShowSpec;
 use async_trait::async_trait;
@@ -168,6 +168,14 @@ impl<L: SeatLock, I: SeatInventory> SeatInventory for LockedInventory<L, I> {
 
     async fn sweep_expired(&self, show: ShowId, limit: usize) -> Result<Vec<ExpiredHold>> {
         self.inner.sweep_expired(show, limit).await
+    }
+
+    async fn verify(&self, req: &HoldAction) -> Result<Hold> {
+        self.inner.verify(req).await
+    }
+
+    async fn audit(&self, show: ShowId) -> Result<Audit> {
+        self.inner.audit(show).await
     }
 
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {

@@ -1,15 +1,18 @@
 #![doc = include_str!("../README.md")]
 
 pub mod best;
+pub mod checkout;
 pub mod clock;
 pub mod error;
 pub mod fsm;
+pub mod idempotency;
 pub mod ids;
 pub mod inventory;
 pub mod layered;
 pub mod layout;
 pub mod model;
 pub mod money;
+pub mod payments;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

@@ -9,12 +9,13 @@
 use crate::best::{PickRequest, pick_best};
 use crate::error::{InvalidRequest, InventoryError, Limit, Result};
 use crate::fsm::{self, Pool, Seat, SeatOp, SeatState};
-use crate::ids::{HoldId, OwnerId, PoolId, PriceCategory, SeatId};
+use crate::ids::{HoldId, OrderId, OwnerId, PoolId, PriceCategory, SeatId};
 use crate::inventory::{
-    ExpiredHold, Hold, HoldAction, HoldBest, HoldItems, HoldToken, PoolView, Refund, Sale, SeatView, Sell, Snapshot,
-    validate,
+    Audit, ExpiredHold, Hold, HoldAction, HoldBest, HoldItems, HoldToken, PoolAudit, PoolView, Refund, Sale,
+    SaleRecord, SeatView, Sell, Snapshot, validate,
 };
 use crate::layout::{RowRange, ShowSpec};
+use std::collections::BTreeMap;
 
 /// One show's inventory, as the pure state machine says it should behave.
 #[derive(Clone, Debug)]
@@ -29,6 +30,8 @@ pub struct ShowModel {
     pub seats: Vec<Seat>,
     /// Each pool's state, by pool id.
     pub pools: Vec<Pool>,
+    /// The sale record of every order sold.
+    pub sales: BTreeMap<OrderId, SaleRecord>,
 }
 
 impl ShowModel {
@@ -40,6 +43,7 @@ impl ShowModel {
             rows: spec.layout.rows(),
             seats: vec![Seat::default(); categories.len()],
             pools: spec.pools.iter().map(|p| Pool::new(p.capacity)).collect(),
+            sales: BTreeMap::new(),
             categories,
             spec,
         })
@@ -196,6 +200,27 @@ impl ShowModel {
         }
     }
 
+    /// Checks a hold as release would, changing nothing; returns it.
+    pub fn verify(&self, req: &HoldAction, now: i64) -> Result<Hold> {
+        self.check_show(&req.token)?;
+        let t = &req.token;
+        match self.check_items(&t.items)? {
+            Some(seats) => {
+                let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
+                let group = seats.iter().map(|s| &self.seats[s.0 as usize]);
+                fsm::check(group, &seats, &op, now)?;
+                held_hold(self.spec.id, req.owner, t, &self.seats[seats[0].0 as usize])
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else { unreachable!("checked above") };
+                let p = &self.pools[pool.0 as usize];
+                p.check_token_quantity(t.hold, quantity)?;
+                let h = p.verify(req.owner, t.hold, t.version, now)?;
+                Ok(self.hold_result(req.owner, t.hold, h.version, t.items.clone(), h.until, h.renewals))
+            }
+        }
+    }
+
     /// Releases a hold.
     pub fn release(&mut self, req: &HoldAction, now: i64) -> Result<u64> {
         self.check_show(&req.token)?;
@@ -215,12 +240,18 @@ impl ShowModel {
         }
     }
 
-    /// Sells a hold.
+    /// Sells a hold. Checks, in order: the show, the payment reference, the
+    /// token's shape, then the order's sale record (a replay or a conflict
+    /// is answered from it and changes nothing), then the hold.
     pub fn sell(&mut self, req: &Sell, now: i64) -> Result<Sale> {
         self.check_show(&req.token)?;
         validate::payment(&req.payment)?;
         let t = &req.token;
-        let version = match self.check_items(&t.items)? {
+        let seats = self.check_items(&t.items)?;
+        if let Some(record) = self.sales.get(&req.order) {
+            return record.replay(req);
+        }
+        let version = match seats {
             Some(seats) => {
                 let op = SeatOp::Sell { owner: req.owner, hold: t.hold, version: t.version, order: req.order };
                 self.group(&seats, &op, now)?.version
@@ -228,14 +259,13 @@ impl ShowModel {
             None => {
                 let HoldItems::Pool { pool, quantity } = t.items else { unreachable!("checked above") };
                 let p = &mut self.pools[pool.0 as usize];
-                if p.holds.iter().any(|h| h.hold == t.hold) {
-                    p.check_token_quantity(t.hold, quantity)?;
-                }
-                p.sell(req.owner, t.hold, t.version, req.order, now)?;
-                p.version
+                p.check_token_quantity(t.hold, quantity)?;
+                p.sell(req.owner, t.hold, t.version, req.order, now)?
             }
         };
-        Ok(Sale { show: self.spec.id, order: req.order, owner: req.owner, items: t.items.clone(), version })
+        let sale = Sale { show: self.spec.id, order: req.order, owner: req.owner, items: t.items.clone(), version };
+        self.sales.insert(req.order, SaleRecord::new(req, sale.clone()));
+        Ok(sale)
     }
 
     /// Refunds sold items.
@@ -287,6 +317,18 @@ impl ShowModel {
         Snapshot::new(self.spec.id, &self.spec.layout, seats, pools)
     }
 
+    /// Everything the show records at `now` (see [`Audit`]).
+    pub fn audit(&self, now: i64) -> Audit {
+        let pools = self.pools.iter().enumerate().map(|(i, p)| audit_pool(PoolId(i as u32), p, now)).collect();
+        Audit {
+            show: self.spec.id,
+            now: crate::clock::millis_to_datetime(now),
+            seats: self.seats.clone(),
+            pools,
+            sales: self.sales.values().cloned().collect(),
+        }
+    }
+
     /// Frees up to `limit` expired seats and pool holds.
     pub fn sweep(&mut self, now: i64, limit: usize) -> Result<Vec<ExpiredHold>> {
         if limit == 0 {
@@ -302,8 +344,7 @@ impl ShowModel {
             if let SeatState::Held { owner, hold, until, .. } = seat.state
                 && until <= now
             {
-                let plan = fsm::Applied { version: seat.version + 1, changed: true, until: 0, renewals: 0 };
-                fsm::apply(seat, &SeatOp::Expire, &plan);
+                fsm::apply(seat, &SeatOp::Expire, &fsm::Applied::bump(seat.version + 1));
                 freed += 1;
                 push_expired(&mut out, self.spec.id, hold, owner, SeatId(i as u32));
             }
@@ -332,6 +373,27 @@ pub fn push_expired(out: &mut Vec<ExpiredHold>, show: crate::ids::ShowId, hold: 
         Some(ExpiredHold { items: HoldItems::Seats(s), .. }) => s.push(seat),
         _ => out.push(ExpiredHold { show, hold, owner, items: HoldItems::Seats(vec![seat]) }),
     }
+}
+
+/// The hold a verified token names, read from one of its seats (all seats
+/// of a hold share its expiry and renewals).
+pub fn held_hold(show: crate::ids::ShowId, owner: OwnerId, token: &HoldToken, seat: &fsm::Seat) -> Result<Hold> {
+    match seat.state {
+        SeatState::Held { until, renewals, .. } => {
+            Ok(Hold::from_parts(show, owner, token.hold, token.version, token.items.clone(), until, renewals))
+        }
+        _ => Err(InventoryError::HoldExpired { hold: token.hold }),
+    }
+}
+
+/// A pool as an [`Audit`] shows it at `now`: live holds by hold id, sales
+/// by (order, hold).
+pub fn audit_pool(pool: PoolId, p: &Pool, now: i64) -> PoolAudit {
+    let mut holds: Vec<fsm::PoolHold> = p.holds.iter().filter(|h| h.until > now).copied().collect();
+    holds.sort_by_key(|h| h.hold);
+    let mut sales = p.sales.clone();
+    sales.sort_by_key(|s| (s.order, s.hold));
+    PoolAudit { pool, capacity: p.capacity, sold: p.sold, version: p.version, holds, sales }
 }
 
 fn validate_block_list(m: &ShowModel, seats: &[SeatId]) -> Result<Vec<SeatId>> {

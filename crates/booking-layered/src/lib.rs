@@ -1,6 +1,6 @@
 //! Tests and benchmarks of one composition: the Redis seat lock in front of
 //! the PostgreSQL seat inventory,
-//! `LockedInventory<RedisSeatLock, PgInventory>` (DESIGN.md section 5,
+//! `LockedInventory<RedisSeatLock, PgInventory>` (docs/design.md, "Seat lock in front of an inventory",
 //! "Redis lock in front of PostgreSQL").
 //!
 //! The pieces live elsewhere: the decorator

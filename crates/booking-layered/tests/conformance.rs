@@ -20,6 +20,8 @@ static SHARED: OnceCell<String> = OnceCell::const_new();
 struct LayeredPg;
 
 impl StateMachineBackend for LayeredPg {
+    const SHEDS_CONTENTION: bool = true;
+
     async fn fixture() -> Fixture {
         let db = SHARED.get_or_init(common::create_database).await;
         let clock = ManualClock::fixed();

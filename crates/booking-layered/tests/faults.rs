@@ -1,5 +1,5 @@
 //! The faults the Redis seat lock in front of PostgreSQL must survive
-//! without a seat being held or sold twice (DESIGN.md section 5): lock keys
+//! without a seat being held or sold twice (docs/design.md, "Seat lock in front of an inventory"): lock keys
 //! deleted while holds are in flight, a holder paused past the lock's TTL
 //! (and past its hold's TTL) while another buys the seat, and the lock's
 //! redis-server killed and restarted in the middle of a run.

@@ -308,31 +308,96 @@ fn cycles(c: &mut Criterion) {
     }
 }
 
-/// Best-available pair on a 50,000-seat show that is 90% sold, then release.
-fn best_available(c: &mut Criterion) {
-    let lib = Library::new(SEATS);
-    // Sell-out pattern: block 90% of seats, leaving a free pair every 20.
-    let blocked: Vec<SeatId> = (0..SEATS).filter(|s| s % 20 >= 2).map(SeatId).collect();
-    for chunk in blocked.chunks(10_000) {
-        lib.inv.block_sync(lib.show, chunk).expect("block");
+/// What a team would write by hand for best-available: one mutex over the
+/// show's seats, a scan of the rows in layout order for the first `n`
+/// adjacent free seats, marked held under the same lock (no orphan rule,
+/// no middle-of-row preference, no categories).
+struct RawBest {
+    seats: Mutex<Vec<RawSeat>>,
+    blocked: Vec<bool>,
+    per_row: usize,
+}
+
+impl RawBest {
+    fn hold_best(&self, owner: u128, n: usize) -> Option<Vec<u32>> {
+        let now = now_ms();
+        let mut seats = self.seats.lock().unwrap_or_else(|e| e.into_inner());
+        let free = |s: &RawSeat, i: usize| !self.blocked[i] && (!s.held || s.until <= now);
+        let mut run = 0usize;
+        for i in 0..seats.len() {
+            if i % self.per_row == 0 {
+                run = 0;
+            }
+            run = if free(&seats[i], i) { run + 1 } else { 0 };
+            if run == n {
+                let picked: Vec<u32> = (i + 1 - n..=i).map(|s| s as u32).collect();
+                for &p in &picked {
+                    let seat = &mut seats[p as usize];
+                    *seat = RawSeat { owner, until: now + TTL_MS, version: seat.version + 1, held: true };
+                }
+                return Some(picked);
+            }
+        }
+        None
     }
+
+    fn release(&self, owner: u128, picked: &[u32]) {
+        let mut seats = self.seats.lock().unwrap_or_else(|e| e.into_inner());
+        for &p in picked {
+            let seat = &mut seats[p as usize];
+            if seat.held && seat.owner == owner {
+                *seat = RawSeat { version: seat.version + 1, ..RawSeat::default() };
+            }
+        }
+    }
+}
+
+/// Best-available pair on a 50,000-seat show that is 90% sold, then
+/// release; beside it the same on an empty show, and a single-seat
+/// hold+release on the same show for scale.
+fn best_available(c: &mut Criterion) {
+    const PER_ROW: u32 = 50;
+    let layout = || VenueLayout::grid(10, SEATS / 10 / PER_ROW, PER_ROW, PriceCategory(1));
+    let sold_out = |s: u32| s % 20 >= 2;
     let mut g = c.benchmark_group("best_available_50k");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("library/1", |b| {
-        b.iter(|| {
-            let h = lib
-                .inv
-                .hold_best_sync(&HoldBest {
-                    show: lib.show,
-                    owner: OwnerId::new(),
-                    quantity: 2,
-                    section: None,
-                    category: None,
-                })
-                .expect("best");
-            lib.inv.release_sync(&HoldAction { owner: h.owner, token: h.token }).expect("release");
-        })
-    });
+    for (case, sold) in [("90pct_sold", true), ("empty", false)] {
+        let inv = MemoryInventory::new();
+        let spec = ShowSpec::new("best", layout())
+            .with_policy(booking_core::HoldPolicy { max_held_per_owner: None, ..Default::default() });
+        inv.create_show_sync(&spec).expect("create");
+        let blocked: Vec<bool> = (0..SEATS).map(|s| sold && sold_out(s)).collect();
+        let to_block: Vec<SeatId> = (0..SEATS).filter(|&s| blocked[s as usize]).map(SeatId).collect();
+        for chunk in to_block.chunks(10_000) {
+            inv.block_sync(spec.id, chunk).expect("block");
+        }
+        let best = |owner| HoldBest { show: spec.id, owner, quantity: 2, section: None, category: None };
+        g.bench_function(BenchmarkId::new("library", case), |b| {
+            b.iter(|| {
+                let h = inv.hold_best_sync(&best(OwnerId::new())).expect("best");
+                inv.release_sync(&HoldAction { owner: h.owner, token: h.token }).expect("release");
+            })
+        });
+        let raw =
+            RawBest { seats: Mutex::new(vec![RawSeat::default(); SEATS as usize]), blocked, per_row: PER_ROW as usize };
+        let mut owner = 0u128;
+        g.bench_function(BenchmarkId::new("raw_scan", case), |b| {
+            b.iter(|| {
+                owner += 1;
+                let picked = raw.hold_best(owner, 2).expect("best");
+                raw.release(owner, &picked);
+            })
+        });
+        let seat = (0..SEATS).find(|&s| !sold_out(s)).unwrap_or(0);
+        g.bench_function(BenchmarkId::new("library_single_seat", case), |b| {
+            b.iter(|| {
+                let h = inv
+                    .hold_seats_sync(&HoldSeats { show: spec.id, owner: OwnerId::new(), seats: vec![SeatId(seat)] })
+                    .expect("hold");
+                inv.release_sync(&HoldAction { owner: h.owner, token: h.token }).expect("release");
+            })
+        });
+    }
     g.finish();
 }
 

@@ -5,8 +5,10 @@
 #[doc = include_str!("../../../README.md")]
 struct WorkspaceReadme;
 
+pub mod checkout;
 mod feed;
 mod hash;
+mod idempotency;
 mod ids;
 mod lock;
 mod owners;
@@ -16,9 +18,10 @@ mod tick;
 
 use async_trait::async_trait;
 use booking_core::{
-    ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, InventoryError, Refund, Result,
-    Sale, SeatId, SeatInventory, Sell, ShowId, ShowSpec, Snapshot, SystemClock,
+    Audit, ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, InventoryError, Refund,
+    Result, Sale, SeatId, SeatInventory, Sell, ShowId, ShowSpec, Snapshot, SystemClock,
 };
+pub use idempotency::MemoryIdempotencyStore;
 pub use lock::MemorySeatLock;
 use show::ShowState;
 use std::collections::HashMap;
@@ -72,7 +75,7 @@ impl MemoryInventory {
         Self::with_clock(std::sync::Arc::new(SystemClock))
     }
 
-    /// An empty inventory that decides expiry by `clock` (DESIGN I9); tests
+    /// An empty inventory that decides expiry by `clock` (design I8); tests
     /// pass a [`booking_core::ManualClock`].
     pub fn with_clock(clock: std::sync::Arc<dyn Clock>) -> Self {
         MemoryInventory {
@@ -216,6 +219,14 @@ impl SeatInventory for MemoryInventory {
 
     async fn sweep_expired(&self, show: ShowId, limit: usize) -> Result<Vec<ExpiredHold>> {
         self.sweep_expired_sync(show, limit)
+    }
+
+    async fn verify(&self, req: &HoldAction) -> Result<Hold> {
+        self.with_show(req.token.show, |s| s.verify(req, self.now()))
+    }
+
+    async fn audit(&self, show: ShowId) -> Result<Audit> {
+        self.with_show(show, |s| Ok(s.audit(self.now())))
     }
 
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {

@@ -4,20 +4,22 @@
 //! A request locks only the stripes of the seats it names, in ascending
 //! stripe order (so two requests can never wait on each other in a cycle),
 //! checks every seat with the pure state machine and applies the transition
-//! to all of them before unlocking: all or nothing (DESIGN I3). Requests on
+//! to all of them before unlocking: all or nothing (design I3). Requests on
 //! seats in different stripes run in parallel.
 
 use crate::feed::Feed;
+use crate::hash::IdHash;
 use crate::owners::Owners;
 use crate::sync::{Mutex, MutexGuard, lock};
 use booking_core::best::{PickRequest, pick_best};
 use booking_core::fsm::{self, Pool, PoolHold, Seat, SeatOp, SeatState};
 use booking_core::model::push_expired;
 use booking_core::{
-    ChangeKind, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, InvalidRequest, InventoryError,
-    LayoutIndex, OrderId, OwnerId, PoolId, PoolView, Refund, Result, Sale, SeatChange, SeatId, SeatView, Sell,
-    ShowSpec, Snapshot, validate,
+    Audit, ChangeKind, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, InvalidRequest, InventoryError,
+    LayoutIndex, OrderId, OwnerId, PoolId, PoolView, Refund, Result, Sale, SaleRecord, SeatChange, SeatId, SeatView,
+    Sell, ShowSpec, Snapshot, validate,
 };
+use std::collections::HashMap;
 
 /// Stripes per show (at most; small shows get one per seat).
 const MAX_STRIPES: usize = 256;
@@ -39,7 +41,17 @@ pub(crate) struct ShowState {
     stripes: Box<[Stripe]>,
     pools: Box<[Mutex<Pool>]>,
     owners: Owners,
+    /// Sale records by order, striped by order id.
+    sales: Box<[Mutex<HashMap<OrderId, SaleRecord, IdHash>>]>,
     pub(crate) feed: Feed,
+}
+
+/// Stripes of a show's sale records.
+const SALE_STRIPES: usize = 16;
+
+fn sales_stripe(order: OrderId) -> usize {
+    let b = order.as_u128();
+    ((b ^ (b >> 64)) as usize) % SALE_STRIPES
 }
 
 /// A group of seats with their stripes locked.
@@ -84,6 +96,7 @@ impl ShowState {
             stripes,
             pools: spec.pools.iter().map(|p| Mutex::new(Pool::new(p.capacity))).collect(),
             owners: Owners::new(),
+            sales: (0..SALE_STRIPES).map(|_| Mutex::new(HashMap::default())).collect(),
             feed: Feed::new(),
             spec,
         }
@@ -303,8 +316,11 @@ impl ShowState {
                     max_renewals: policy.max_renewals,
                 };
                 // Count the owner high while the seats change (see owners.rs).
-                let before =
-                    if limited { self.owners.set_until(req.owner, t.hold, now + policy.ttl_millis()) } else { None };
+                let before = if limited {
+                    self.owners.set_until(req.owner, t.hold, now.saturating_add(policy.ttl_millis()))
+                } else {
+                    None
+                };
                 let announce = |d: &fsm::Applied| self.announce(ChangeKind::Extended, Some(t.hold), None, &seats, d);
                 match self.apply_group(&seats, &op, now, announce) {
                     Ok(done) => {
@@ -326,8 +342,11 @@ impl ShowState {
                 let mut p = lock(self.check_pool_items(pool, quantity)?);
                 p.check_token_quantity(t.hold, quantity)?;
                 // Count the owner high while the pool changes (see owners.rs).
-                let before =
-                    if limited { self.owners.set_until(req.owner, t.hold, now + policy.ttl_millis()) } else { None };
+                let before = if limited {
+                    self.owners.set_until(req.owner, t.hold, now.saturating_add(policy.ttl_millis()))
+                } else {
+                    None
+                };
                 let h = match p.extend(req.owner, t.hold, t.version, policy.ttl_millis(), policy.max_renewals, now) {
                     Ok(h) => h,
                     Err(e) => {
@@ -341,6 +360,26 @@ impl ShowState {
                     self.owners.set_until(req.owner, t.hold, h.until);
                 }
                 self.change(ChangeKind::Extended, Some(t.hold), None, &t.items, h.version);
+                Ok(self.hold_result(req.owner, t.hold, h.version, t.items.clone(), h.until, h.renewals))
+            }
+        }
+    }
+
+    pub(crate) fn verify(&self, req: &HoldAction, now: i64) -> Result<Hold> {
+        let t = &req.token;
+        match &t.items {
+            HoldItems::Seats(seats) => {
+                let seats =
+                    validate::seats_cow(self.spec.id, seats, self.seat_count, self.spec.policy.max_per_request)?;
+                let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
+                let locked = self.lock(&seats);
+                fsm::check(locked.seats(), &seats, &op, now)?;
+                booking_core::model::held_hold(self.spec.id, req.owner, t, locked.seat(0))
+            }
+            &HoldItems::Pool { pool, quantity } => {
+                let p = lock(self.check_pool_items(pool, quantity)?);
+                p.check_token_quantity(t.hold, quantity)?;
+                let h = p.verify(req.owner, t.hold, t.version, now)?;
                 Ok(self.hold_result(req.owner, t.hold, h.version, t.items.clone(), h.until, h.renewals))
             }
         }
@@ -371,26 +410,43 @@ impl ShowState {
     pub(crate) fn sell(&self, req: &Sell, now: i64) -> Result<Sale> {
         validate::payment(&req.payment)?;
         let t = &req.token;
-        let (items, version) = match &t.items {
-            HoldItems::Seats(seats) => {
-                let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
+        let seats = match &t.items {
+            HoldItems::Seats(seats) => Some(self.check_seats(seats, self.spec.policy.max_per_request)?),
+            &HoldItems::Pool { pool, quantity } => {
+                self.check_pool_items(pool, quantity)?;
+                None
+            }
+        };
+        // The order's stripe stays locked until the sale is recorded, so a
+        // sell racing its own retry, or another hold sold to the same
+        // order, finds the record (see `SaleRecord`).
+        let mut sales = lock(&self.sales[sales_stripe(req.order)]);
+        if let Some(record) = sales.get(&req.order) {
+            return record.replay(req);
+        }
+        let sale =
+            |version| Sale { show: self.spec.id, order: req.order, owner: req.owner, items: t.items.clone(), version };
+        let version = match seats {
+            Some(seats) => {
                 let op = SeatOp::Sell { owner: req.owner, hold: t.hold, version: t.version, order: req.order };
                 let announce =
                     |d: &fsm::Applied| self.announce(ChangeKind::Sold, Some(t.hold), Some(req.order), &seats, d);
-                let done = self.apply_group(&seats, &op, now, announce)?;
-                (HoldItems::Seats(seats), done.version)
+                self.apply_group(&seats, &op, now, announce)?.version
             }
-            &HoldItems::Pool { pool, quantity } => {
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else { unreachable!("checked above") };
                 let mut p = lock(self.check_pool_items(pool, quantity)?);
                 p.check_token_quantity(t.hold, quantity)?;
-                if p.sell(req.owner, t.hold, t.version, req.order, now)? {
-                    self.change(ChangeKind::Sold, Some(t.hold), Some(req.order), &t.items, p.version);
-                }
-                (t.items.clone(), p.version)
+                let version = p.sell(req.owner, t.hold, t.version, req.order, now)?;
+                self.change(ChangeKind::Sold, Some(t.hold), Some(req.order), &t.items, version);
+                version
             }
         };
+        let sale = sale(version);
+        sales.insert(req.order, SaleRecord::new(req, sale.clone()));
+        drop(sales);
         self.owners.drop_hold(req.owner, t.hold);
-        Ok(Sale { show: self.spec.id, order: req.order, owner: req.owner, items, version })
+        Ok(sale)
     }
 
     pub(crate) fn refund(&self, req: &Refund, now: i64) -> Result<()> {
@@ -451,6 +507,31 @@ impl ShowState {
         Snapshot::from_index(self.spec.id, &self.index, seats, pools)
     }
 
+    pub(crate) fn audit(&self, now: i64) -> Audit {
+        let n = self.stripes.len();
+        let mut seats = vec![Seat::default(); self.seat_count];
+        for (k, stripe) in self.stripes.iter().enumerate() {
+            for (off, s) in lock(&stripe.0).iter().enumerate() {
+                seats[off * n + k] = *s;
+            }
+        }
+        let pools = self
+            .pools
+            .iter()
+            .enumerate()
+            .map(|(i, p)| booking_core::model::audit_pool(PoolId(i as u32), &lock(p), now));
+        let mut sales: Vec<SaleRecord> =
+            self.sales.iter().flat_map(|s| lock(s).values().cloned().collect::<Vec<_>>()).collect();
+        sales.sort_by_key(|r| r.sale.order);
+        Audit {
+            show: self.spec.id,
+            now: booking_core::clock::millis_to_datetime(now),
+            seats,
+            pools: pools.collect(),
+            sales,
+        }
+    }
+
     pub(crate) fn sweep(&self, limit: usize, now: i64) -> Result<Vec<ExpiredHold>> {
         if limit == 0 {
             return Err(InvalidRequest::ZeroLimit.into());
@@ -486,7 +567,7 @@ impl ShowState {
             for (i, &(g, off)) in locked.slots.iter().enumerate() {
                 let seat = &mut locked.guards[g].1[off];
                 if matches!(seat.state, SeatState::Held { hold, until, .. } if hold == e.hold && until <= now) {
-                    let plan = fsm::Applied { version: seat.version + 1, changed: true, until: 0, renewals: 0 };
+                    let plan = fsm::Applied::bump(seat.version + 1);
                     fsm::apply(seat, &SeatOp::Expire, &plan);
                     version = version.max(plan.version);
                     expired.push(seats[i]);

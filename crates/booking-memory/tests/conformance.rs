@@ -53,6 +53,8 @@ impl StateMachineBackend for Memory {
 struct LayeredMemory;
 
 impl StateMachineBackend for LayeredMemory {
+    const SHEDS_CONTENTION: bool = true;
+
     async fn fixture() -> Fixture {
         let clock = ManualClock::fixed();
         let inner = MemoryInventory::with_clock(clock.shared());
@@ -66,7 +68,7 @@ impl StateMachineBackend for LayeredMemory {
 }
 
 prop_state_machine! {
-    #![proptest_config(proptest::test_runner::Config { cases: 256, ..Default::default() })]
+    #![proptest_config(booking_core::testkit::config(256))]
     #[test]
     fn memory_matches_the_reference_model(sequential 1..60 => StateMachine<Memory>);
 

@@ -46,3 +46,12 @@ async fn a_caller_retrying_at_once_lets_the_lock_holder_finish() {
     assert!(refused >= 1, "the first attempt met the lock");
     assert_eq!(hold.token.items, booking_core::HoldItems::Seats(seats.to_vec()));
 }
+
+/// The seat-lock conformance suite on the in-process lock.
+mod suite {
+    async fn fixture() -> booking_core::testkit::LockFixture<booking_memory::MemorySeatLock> {
+        let clock = booking_core::ManualClock::fixed();
+        booking_core::testkit::LockFixture::new(booking_memory::MemorySeatLock::with_clock(clock.shared()), clock)
+    }
+    booking_core::seat_lock_suite!(fixture);
+}

@@ -194,8 +194,10 @@ struct RawCycle {
 impl RawCycle {
     fn hold_cmd(&self, raw: &mut Raw, owner: &str, owner_key: &str, hold: &str, seats: &[String]) {
         let k = &self.keys;
-        let mut args: Vec<&[u8]> = vec![b"EVALSHA", self.hold_sha.as_bytes(), b"6"];
-        args.extend([&k.meta, &k.seats, &k.seat_expiry, owner_key, &k.pool_holds, &k.feed].map(|k| k.as_bytes()));
+        let mut args: Vec<&[u8]> = vec![b"EVALSHA", self.hold_sha.as_bytes(), b"7"];
+        args.extend(
+            [&k.meta, &k.seats, &k.seat_expiry, owner_key, &k.pool_holds, &k.feed, &k.free].map(|k| k.as_bytes()),
+        );
         args.extend([
             b"".as_slice(),
             owner.as_bytes(),
@@ -212,7 +214,7 @@ impl RawCycle {
 
     fn release_cmd(&self, raw: &mut Raw, owner: &str, hold: &str, version: i64, seats: &[String]) {
         let version = version.to_string();
-        let mut args: Vec<&[u8]> = vec![b"EVALSHA", self.release_sha.as_bytes(), b"4"];
+        let mut args: Vec<&[u8]> = vec![b"EVALSHA", self.release_sha.as_bytes(), b"5"];
         args.extend(self.release_keys.iter().map(|k| k.as_bytes()));
         args.extend([
             b"".as_slice(),
@@ -261,7 +263,7 @@ async fn run(
     let cycle = Arc::new(RawCycle {
         hold_sha: redis::Script::new(scripts::HOLD).get_hash().to_owned(),
         release_sha: redis::Script::new(scripts::RELEASE).get_hash().to_owned(),
-        release_keys: [&keys.meta, &keys.seats, &keys.seat_expiry, &keys.feed].map(|k| k.clone()).to_vec(),
+        release_keys: [&keys.meta, &keys.seats, &keys.seat_expiry, &keys.feed, &keys.free].map(|k| k.clone()).to_vec(),
         ttl: policy.ttl_millis().to_string(),
         max_hold: policy.max_hold_millis().to_string(),
         max_owner: policy.max_held_per_owner.map_or(-1, i64::from).to_string(),

@@ -1,13 +1,14 @@
 -- block.lua: take available seats out of sale, or return blocked seats to
 -- sale, all or none.
 --
--- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed
+-- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed   KEYS[5] free
 -- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] 'B' block | 'U' unblock
 -- ARGV[3] feed MAXLEN   ARGV[4..] seat ids, ascending, unique
 --
--- Returns {'OK', version} | {'WRONG', {seat...}} | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+-- Returns {'OK', version} | {'WRONG', {seat...}} | {'NOSHOW'} | {'LOST'}
+local refused = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
 end
 local block = ARGV[2] == 'B'
 local now = 0
@@ -51,6 +52,11 @@ for i, s in ipairs(states) do
 end
 batched('HSET', KEYS[2], hpairs)
 batched('ZREM', KEYS[3], expired)
+if block then
+  free_bits(KEYS[5], ids, '0')
+else
+  free_bits(KEYS[5], ids, '1')
+end
 local kind = 'unblocked'
 if block then
   kind = 'blocked'

@@ -8,11 +8,13 @@
 --
 -- Returns {'OK', version, until, renewals} | {'MISMATCH'} | {'EXPIRED'}
 --       | {'NOTOWNER'} | {'STALE', current} | {'RENEWALS'} | {'LIFETIME'}
---       | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+--       | {'NOSHOW'} | {'LOST'}
+local refused, t = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
 end
 local now = now_ms(ARGV[1])
+pool_sync(KEYS[2], KEYS[3], KEYS[4], tonumber(t), now)
 local owner, hold, version = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local ttl, maxr = tonumber(ARGV[5]), tonumber(ARGV[6])
 local pool, qty = ARGV[8], tonumber(ARGV[9])

@@ -2,6 +2,7 @@
 --
 -- KEYS[1] meta    KEYS[2] seats   KEYS[3] sexp (seat expiries)
 -- KEYS[4] own:<owner> (the owner's index)   KEYS[5] pholds   KEYS[6] feed
+-- KEYS[7] free (the free-seat index)
 -- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] ttl ms   ARGV[5] max hold lifetime ms
 -- ARGV[6] per-owner limit (-1 = none)   ARGV[7] feed MAXLEN
@@ -9,9 +10,10 @@
 -- ARGV[9..] seat ids, ascending, unique, within the show
 --
 -- Returns {'OK', version, until} | {'LIMIT', would_hold, max}
---       | {'TAKEN', {seat...}} | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+--       | {'TAKEN', {seat...}} | {'NOSHOW'} | {'LOST'}
+local refused, fc = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
 end
 local now = now_ms(ARGV[1])
 local owner, hold = ARGV[2], ARGV[3]
@@ -57,7 +59,7 @@ end
 local v = maxv + 1
 local untl = now + ttl
 local score = int(untl)
-local enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. int(now + maxhold) .. '|0'
+local enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. int(now + maxhold) .. '|0|' .. int(n)
 -- One table for the HSET pairs, then for the ZADD pairs.
 local pairs_ = {}
 for i, id in ipairs(ids) do
@@ -70,6 +72,7 @@ for i, id in ipairs(ids) do
   pairs_[2 * i] = id
 end
 batched('ZADD', KEYS[3], pairs_)
+free_bits(KEYS[7], ids, held_bit(untl, tonumber(fc)))
 if maxown >= 0 then
   owner_save(KEYS[4], live, ids, tonumber(ARGV[8]))
 end

@@ -9,8 +9,8 @@
 -- still gets its own feed entry (XADD).
 --
 -- KEYS[1] meta    KEYS[2] seats   KEYS[3] sexp (seat expiries)
--- KEYS[4] pholds  KEYS[5] feed
--- KEYS[5 + r] own:<owner> of request r (the owner's index)
+-- KEYS[4] pholds  KEYS[5] feed    KEYS[6] free (the free-seat index)
+-- KEYS[6 + r] own:<owner> of request r (the owner's index)
 -- ARGV[1] ttl ms   ARGV[2] max hold lifetime ms
 -- ARGV[3] per-owner limit (-1 = none)   ARGV[4] feed MAXLEN
 -- ARGV[5] owner index lifetime ms (0 = no expiry)   ARGV[6] requests m
@@ -19,12 +19,13 @@
 --
 -- Returns one reply per request, in order, each as hold.lua's:
 --   {'OK', version, until} | {'LIMIT', would_hold, max}
---   | {'TAKEN', {seat...}} | {'NOSHOW'}
+--   | {'TAKEN', {seat...}} | {'NOSHOW'} | {'LOST'}
 local m = tonumber(ARGV[6])
 local out = {}
-if call('EXISTS', KEYS[1]) == 0 then
+local refused, fc = show_check(KEYS[1], KEYS[2])
+if refused then
   for r = 1, m do
-    out[r] = { 'NOSHOW' }
+    out[r] = refused
   end
   return out
 end
@@ -43,8 +44,8 @@ if maxown >= 0 then
     local o = ARGV[starts[r] + 1]
     if not owners[o] then
       olist[#olist + 1] = o
-      okeys[#okeys + 1] = KEYS[5 + r]
-      owners[o] = { key = KEYS[5 + r] }
+      okeys[#okeys + 1] = KEYS[6 + r]
+      owners[o] = { key = KEYS[6 + r] }
     end
   end
   local indexes = call('MGET', unpack(okeys))
@@ -125,7 +126,7 @@ for r = 1, m do
         last_now, score, deadline = now, int(now + ttl), int(now + maxhold)
       end
       local v = maxv + 1
-      local enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. deadline .. '|0'
+      local enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. deadline .. '|0|' .. int(n)
       for j = first, last do
         local id = ARGV[j]
         if scores[id] == nil then
@@ -162,6 +163,16 @@ if #changed > 0 then
     pairs_[2 * i] = id
   end
   batched('ZADD', KEYS[3], pairs_)
+  -- The new holds' bits: 0, unless a hold ends at or before the index's
+  -- time (an injected clock set back).
+  fc = tonumber(fc)
+  local bits = { ['0'] = {}, ['1'] = {} }
+  for _, id in ipairs(changed) do
+    local b = bits[held_bit(tonumber(scores[id]), fc)]
+    b[#b + 1] = id
+  end
+  free_bits(KEYS[6], bits['0'], '0')
+  free_bits(KEYS[6], bits['1'], '1')
   if maxown >= 0 then
     local keep = tonumber(ARGV[5])
     for _, o in ipairs(olist) do

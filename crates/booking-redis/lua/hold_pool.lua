@@ -9,12 +9,15 @@
 -- ARGV[10] owner index lifetime ms (0 = no expiry)
 --
 -- Expired holds of the pool are reclaimed silently when the hold succeeds
--- (they are then neither swept nor reported), as the model does.
+-- (they are then neither swept nor reported), as the model does. The
+-- capacity check reads the pool's counters (see pool.lua): no scan of the
+-- expired holds.
 --
 -- Returns {'OK', version, until} | {'LIMIT', would_hold, max}
---       | {'CAPACITY', requested, available} | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+--       | {'CAPACITY', requested, available} | {'NOSHOW'} | {'LOST'}
+local refused, t = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
 end
 local now = now_ms(ARGV[1])
 local owner, hold = ARGV[2], ARGV[3]
@@ -30,36 +33,18 @@ if maxown >= 0 then
   end
 end
 
+pool_sync(KEYS[2], KEYS[3], KEYS[4], tonumber(t), now)
 local f = call('HMGET', KEYS[2], 'c:' .. pool, 's:' .. pool, 'h:' .. pool)
-local cap, sold, held_all = tonumber(f[1] or '0'), tonumber(f[2] or '0'), tonumber(f[3] or '0')
-local expired_ids, expired_qty = {}, 0
-local past = call('ZRANGEBYSCORE', KEYS[4], '-inf', int(now))
-local past_recs = {}
-if #past > 0 then
-  past_recs = batched('HMGET', KEYS[3], past)
-end
-for i, id in ipairs(past) do
-  local raw = past_recs[i]
-  if raw then
-    local h = ph_decode(raw)
-    if h.pool == pool then
-      expired_ids[#expired_ids + 1] = id
-      expired_qty = expired_qty + h.qty
-    end
-  end
-end
-local available = math.max(0, cap - sold - (held_all - expired_qty))
+local cap, sold, held = tonumber(f[1] or '0'), tonumber(f[2] or '0'), tonumber(f[3] or '0')
+local available = math.max(0, cap - sold - held)
 if qty > available then
   return { 'CAPACITY', qty, available }
 end
 
-for _, id in ipairs(expired_ids) do
-  call('HDEL', KEYS[3], id)
-end
-batched('ZREM', KEYS[4], expired_ids)
+pool_reclaim(KEYS[2], KEYS[3], KEYS[4], pool, now)
 local v = call('HINCRBY', KEYS[2], 'v:' .. pool, 1)
 local untl = now + ttl
-call('HSET', KEYS[2], 'h:' .. pool, int(held_all - expired_qty + qty))
+call('HINCRBY', KEYS[2], 'h:' .. pool, int(qty))
 call('HSET', KEYS[3], hold,
   ph_encode({ pool = pool, owner = owner, qty = qty, untl = untl, deadline = now + maxhold, renewals = 0, v = v }))
 call('ZADD', KEYS[4], int(untl), hold)

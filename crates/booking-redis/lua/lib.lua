@@ -7,15 +7,33 @@
 -- KEYS (Cluster-correct).
 --
 -- Encodings (all ids are exactly 32 lowercase hex digits, times Unix ms):
---   seat  (hash `seats`, field = seat id; absent = available, version 0)
+--   seat  (hash `seats`, field = seat id; absent = available, version 0,
+--     but only while the hash's marker field '#' is there: it is written
+--     with the show, so a hash that was evicted or deleted is told from one
+--     whose seats were never touched)
 --     "<v>|A"                                          available
---     "<v>|H|<owner>|<hold>|<until>|<deadline>|<renewals>"  held
+--     "<v>|H|<owner>|<hold>|<until>|<deadline>|<renewals>|<size>"  held,
+--        size = the number of seats the hold was granted with (a token
+--        must name all of them)
 --     "<v>|S|<owner>|<order>"                          sold
 --     "<v>|B"                                          blocked
+--   free-seat index (string `free`, a bitmap, bit = seat id): bit 1 when
+--     the seat is available at the index's time `fc` (the value of the
+--     seat hash's marker '#'): available, or held with until <= fc. Every
+--     script that changes a seat sets its bit; best.lua moves `fc` to its
+--     own now first (flipping the bits of the holds whose expiry lies in
+--     between, found in `sexp`), so that the bitmap then says exactly which
+--     seats are free, and picks from it.
+--   pools (hash `pools`): marker field '#' written with the show, as for
+--     the seats
 --   pool hold (hash `pholds`, field = hold id)
 --     "<pool>|<owner>|<quantity>|<until>|<deadline>|<renewals>|<version>"
 --   pool sales (hash `psales`, field = "<pool>:<order>"), oldest first:
 --     ";"-separated "<hold>|<owner>|<quantity>", one per sold hold
+--   sale record (hash `orders`, field = order id): "<version>|<json>", the
+--     version the sale answered and the JSON of its owner, token and
+--     payment (written by the library): the answer to every later sell of
+--     the order
 --   owner index (string `own:<owner>`), only kept when the show has a
 --     per-owner limit: ","-separated members, the id of each seat the
 --     owner holds or held and "p<hold>" for each of the owner's pool holds;
@@ -52,6 +70,47 @@ end
 -- hold at p + 36, the until at p + 69 (ids are 32 characters).
 local function held_until(raw, p)
   return tonumber(sub(raw, p + 69, find(raw, '|', p + 70, true) - 1))
+end
+
+-- Whether the show exists with its data: nil and the marker's value when
+-- the marker field '#' is in `hash_key` (the show's `seats` or `pools`
+-- hash), else the refusal: {'NOSHOW'} when the show does not exist,
+-- {'LOST'} when it does but the hash is gone (evicted or deleted): missing
+-- seats must not read as free.
+local function show_check(meta_key, hash_key)
+  local mark = call('HGET', hash_key, '#')
+  if mark then
+    return nil, mark
+  end
+  if call('EXISTS', meta_key) == 0 then
+    return { 'NOSHOW' }
+  end
+  return { 'LOST' }
+end
+
+-- Sets the free-seat index bits of seats `ids` to `bit` ('0' or '1').
+local function free_bits(free_key, ids, bit)
+  local n = #ids
+  if n == 1 then
+    call('SETBIT', free_key, ids[1], bit)
+  elseif n > 1 then
+    local args = {}
+    for i, id in ipairs(ids) do
+      args[4 * i - 3], args[4 * i - 2], args[4 * i - 1], args[4 * i] = 'SET', 'u1', id, bit
+    end
+    for i = 1, #args, 1000 do
+      call('BITFIELD', free_key, unpack(args, i, math.min(i + 999, #args)))
+    end
+  end
+end
+
+-- The free-seat index bit of a seat held until `untl`, the index's time
+-- being `fc`.
+local function held_bit(untl, fc)
+  if untl <= fc then
+    return '1'
+  end
+  return '0'
 end
 
 -- Runs `cmd key <items...>` in batches of at most 1000 items (Lua's stack

@@ -1,11 +1,12 @@
 -- refund.lua: return seats sold to an order to sale (refund or void).
 --
--- KEYS[1] meta   KEYS[2] seats   KEYS[3] feed
+-- KEYS[1] meta   KEYS[2] seats   KEYS[3] feed   KEYS[4] free
 -- ARGV[1] order id   ARGV[2] feed MAXLEN   ARGV[3..] seat ids, ascending, unique
 --
--- Returns {'OK', version} | {'NOTSOLD'} | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+-- Returns {'OK', version} | {'NOTSOLD'} | {'NOSHOW'} | {'LOST'}
+local refused = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
 end
 local order = ARGV[1]
 local ids, items = seat_list(3)
@@ -24,5 +25,6 @@ for i, id in ipairs(ids) do
   hpairs[2 * i] = enc
 end
 batched('HSET', KEYS[2], hpairs)
+free_bits(KEYS[4], ids, '1')
 emit(KEYS[1], KEYS[3], ARGV[2], 'refunded', '', order, items, v)
 return { 'OK', v }

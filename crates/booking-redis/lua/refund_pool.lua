@@ -4,9 +4,10 @@
 -- KEYS[1] meta   KEYS[2] pools   KEYS[3] psales   KEYS[4] feed
 -- ARGV[1] order id   ARGV[2] feed MAXLEN   ARGV[3] pool id   ARGV[4] quantity
 --
--- Returns {'OK', version} | {'NOTSOLD'} | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+-- Returns {'OK', version} | {'NOTSOLD'} | {'NOSHOW'} | {'LOST'}
+local refused = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
 end
 local order, pool, qty = ARGV[1], ARGV[3], tonumber(ARGV[4])
 local field = pool .. ':' .. order

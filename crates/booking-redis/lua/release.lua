@@ -1,35 +1,41 @@
 -- release.lua: the owner releases a live seat hold.
 --
--- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed
+-- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed   KEYS[5] free
 -- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] token version   ARGV[5] feed MAXLEN
 -- ARGV[6..] seat ids, ascending, unique
 --
 -- Returns {'OK', version} | {'EXPIRED'} | {'NOTOWNER'} | {'STALE', current}
---       | {'NOSHOW'}
+--       | {'NOSHOW'} | {'LOST'}
 --
--- The show's existence is checked only before a refusal: a seat held under
--- the token exists only in a show that exists (the hold script checked it),
--- and of a show that does not exist every seat reads as absent, which no
--- token passes.
+-- The show's existence (and its seat hash's marker) is checked only before
+-- a refusal: a seat held under the token exists only in a show that exists
+-- (the hold script checked it), and of a show that does not exist (or
+-- whose seat hash was lost) every seat reads as absent, which no token
+-- passes.
 local now = now_ms(ARGV[1])
 local owner, hold, version = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local ids, items = seat_list(6)
 
 -- `check_holder` seat by seat. A seat that passes starts with
--- "<version>|H|<owner>|<hold>|" and is held past `now`: that is checked
--- without decoding it; the first one that does not is decoded for its
--- refusal.
+-- "<version>|H|<owner>|<hold>|", ends with "|<seats named>" and is held
+-- past `now`: that is checked without decoding it; the first one that
+-- does not is decoded for its refusal.
 local pre = int(version) .. '|H|' .. owner .. '|' .. hold .. '|'
+local post = '|' .. int(#ids)
 local at = #pre + 1
 for _, raw in ipairs(batched('HMGET', KEYS[2], ids)) do
-  if not (raw and find(raw, pre, 1, true) == 1 and tonumber(sub(raw, at, find(raw, '|', at, true) - 1)) > now) then
-    local err = check_holder(seat_decode(raw), owner, hold, version, now)
+  if
+    not (
+      raw
+      and find(raw, pre, 1, true) == 1
+      and sub(raw, -#post) == post
+      and tonumber(sub(raw, at, find(raw, '|', at, true) - 1)) > now
+    )
+  then
+    local err = check_holder(seat_decode(raw), owner, hold, version, #ids, now)
     if err then
-      if call('EXISTS', KEYS[1]) == 0 then
-        return { 'NOSHOW' }
-      end
-      return err
+      return show_check(KEYS[1], KEYS[2]) or err
     end
   end
 end
@@ -43,5 +49,6 @@ for i, id in ipairs(ids) do
 end
 batched('HSET', KEYS[2], hpairs)
 batched('ZREM', KEYS[3], ids)
+free_bits(KEYS[5], ids, '1')
 emit(KEYS[1], KEYS[4], ARGV[5], 'released', hold, '', items, v)
 return { 'OK', v }

@@ -5,14 +5,14 @@
 -- show-existence check (only before a refusal, as in release.lua); each
 -- release still gets its own feed entry (XADD).
 --
--- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed
+-- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed   KEYS[5] free
 -- ARGV[1] feed MAXLEN   ARGV[2] requests m
 -- then per request: now (Unix ms, '' = server TIME), owner, hold id,
 --   token version, seat count n, n seat ids (ascending, unique)
 --
 -- Returns one reply per request, in order, each as release.lua's:
 --   {'OK', version} | {'EXPIRED'} | {'NOTOWNER'} | {'STALE', current}
---   | {'NOSHOW'}
+--   | {'NOSHOW'} | {'LOST'}
 local m = tonumber(ARGV[2])
 local starts, nows, fields = read_requests(3, m, 5)
 -- Every seat's current state, updated as requests succeed.
@@ -28,19 +28,26 @@ for r = 1, m do
   -- As release.lua: the prefix check, check_holder on the first seat
   -- that fails it.
   local pre = int(version) .. '|H|' .. owner .. '|' .. hold .. '|'
+  local named = last - first + 1
+  local post = '|' .. int(named)
   local pat = #pre + 1
   local err
   for j = first, last do
     local raw = cur[ARGV[j]]
-    if not (raw and find(raw, pre, 1, true) == 1 and tonumber(sub(raw, pat, find(raw, '|', pat, true) - 1)) > now) then
-      err = check_holder(seat_decode(raw), owner, hold, version, now)
+    if
+      not (
+        raw
+        and find(raw, pre, 1, true) == 1
+        and sub(raw, -#post) == post
+        and tonumber(sub(raw, pat, find(raw, '|', pat, true) - 1)) > now
+      )
+    then
+      err = check_holder(seat_decode(raw), owner, hold, version, named, now)
       if err then
         if exists == nil then
-          exists = call('EXISTS', KEYS[1]) == 1
+          exists = show_check(KEYS[1], KEYS[2]) or false
         end
-        if not exists then
-          err = { 'NOSHOW' }
-        end
+        err = exists or err
         break
       end
     end
@@ -72,6 +79,7 @@ if #changed > 0 then
   end
   batched('HSET', KEYS[2], hpairs)
   batched('ZREM', KEYS[3], changed)
+  free_bits(KEYS[5], changed, '1')
   emit_many(KEYS[1], KEYS[4], ARGV[1], 'released', fholds, fitems, fversions)
 end
 return out

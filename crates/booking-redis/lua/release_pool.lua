@@ -6,11 +6,13 @@
 -- ARGV[7] token quantity
 --
 -- Returns {'OK', version} | {'MISMATCH'} | {'EXPIRED'} | {'NOTOWNER'}
---       | {'STALE', current} | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+--       | {'STALE', current} | {'NOSHOW'} | {'LOST'}
+local refused, t = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
 end
 local now = now_ms(ARGV[1])
+pool_sync(KEYS[2], KEYS[3], KEYS[4], tonumber(t), now)
 local owner, hold, version = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local pool, qty = ARGV[6], tonumber(ARGV[7])
 

@@ -12,11 +12,13 @@ local function seat_decode(raw)
   if k == 'H' then
     local q = find(raw, '|', p + 70, true)
     local r = find(raw, '|', q + 1, true)
+    local u = find(raw, '|', r + 1, true)
     s.owner = sub(raw, p + 3, p + 34)
     s.hold = sub(raw, p + 36, p + 67)
     s.untl = tonumber(sub(raw, p + 69, q - 1))
     s.deadline = tonumber(sub(raw, q + 1, r - 1))
-    s.renewals = tonumber(sub(raw, r + 1))
+    s.renewals = tonumber(sub(raw, r + 1, u - 1))
+    s.size = tonumber(sub(raw, u + 1))
   elseif k == 'S' then
     s.owner = sub(raw, p + 3, p + 34)
     s.order = sub(raw, p + 36)
@@ -27,7 +29,7 @@ end
 local function seat_encode(s)
   if s.k == 'H' then
     return int(s.v) .. '|H|' .. s.owner .. '|' .. s.hold .. '|' .. int(s.untl) .. '|' .. int(s.deadline) .. '|' ..
-      int(s.renewals)
+      int(s.renewals) .. '|' .. int(s.size)
   elseif s.k == 'S' then
     return int(s.v) .. '|S|' .. s.owner .. '|' .. s.order
   end
@@ -60,10 +62,14 @@ local function read_seats(seats_key, ids)
 end
 
 -- The holder checks of the seat state machine, in the model's order:
--- under this hold at all, owner, version (fencing token), expiry.
-local function check_holder(s, owner, hold, version, now)
+-- under this hold at all, the token names the whole hold (`named` seats),
+-- owner, version (fencing token), expiry.
+local function check_holder(s, owner, hold, version, named, now)
   if s.k ~= 'H' or s.hold ~= hold then
     return { 'EXPIRED' }
+  end
+  if s.size ~= named then
+    return { 'MISMATCH' }
   end
   if s.owner ~= owner then
     return { 'NOTOWNER' }

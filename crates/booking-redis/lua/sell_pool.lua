@@ -1,22 +1,29 @@
 -- sell_pool.lua: sell a live pool hold to an order (after payment capture).
--- A replay (this hold already sold to this order, for this owner) changes
--- nothing and succeeds.
+-- An order is sold once: when it has a sale record, the record is returned
+-- (the library answers a replay of the first request from it, anything
+-- else is a conflict) and nothing changes.
 --
 -- KEYS[1] meta   KEYS[2] pools   KEYS[3] pholds   KEYS[4] pexp   KEYS[5] psales
 -- KEYS[6] orders   KEYS[7] feed
 -- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
--- ARGV[4] token version   ARGV[5] order id   ARGV[6] payment reference
+-- ARGV[4] token version   ARGV[5] order id
+-- ARGV[6] the sale record's JSON (owner, token, payment)
 -- ARGV[7] feed MAXLEN   ARGV[8] pool id   ARGV[9] token quantity
 --
--- Returns {'OK', version, changed (0|1)} | {'MISMATCH'} | {'EXPIRED'}
---       | {'NOTOWNER'} | {'STALE', current} | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+-- Returns {'OK', version} | {'RECORD', record} | {'MISMATCH'} | {'EXPIRED'}
+--       | {'NOTOWNER'} | {'STALE', current} | {'NOSHOW'} | {'LOST'}
+local refused, t = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
+end
+local owner, hold, version, order = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local record = call('HGET', KEYS[6], order)
+if record then
+  return { 'RECORD', record }
 end
 local now = now_ms(ARGV[1])
-local owner, hold, version, order = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+pool_sync(KEYS[2], KEYS[3], KEYS[4], tonumber(t), now)
 local pool, qty = ARGV[8], tonumber(ARGV[9])
-local sale_field = pool .. ':' .. order
 
 local h = ph_find(KEYS[3], hold, pool)
 if h and h.qty ~= qty then
@@ -24,14 +31,6 @@ if h and h.qty ~= qty then
 end
 local err = pool_check_holder(h, owner, version, now)
 if err then
-  local sales = call('HGET', KEYS[5], sale_field)
-  if sales then
-    for h, o in string.gmatch(sales, '(%x+)|(%x+)|%d+') do
-      if h == hold and o == owner then
-        return { 'OK', tonumber(call('HGET', KEYS[2], 'v:' .. pool) or '0'), 0 }
-      end
-    end
-  end
   return err
 end
 
@@ -40,12 +39,13 @@ call('HINCRBY', KEYS[2], 'h:' .. pool, -h.qty)
 call('HINCRBY', KEYS[2], 's:' .. pool, h.qty)
 call('HDEL', KEYS[3], hold)
 call('ZREM', KEYS[4], hold)
+local sale_field = pool .. ':' .. order
 local entry = hold .. '|' .. owner .. '|' .. int(h.qty)
 local sales = call('HGET', KEYS[5], sale_field)
 if sales then
   entry = sales .. ';' .. entry
 end
 call('HSET', KEYS[5], sale_field, entry)
-call('HSETNX', KEYS[6], order, ARGV[6])
+call('HSET', KEYS[6], order, int(v) .. '|' .. ARGV[6])
 emit(KEYS[1], KEYS[7], ARGV[7], 'sold', hold, order, 'p:' .. pool .. ':' .. int(h.qty), v)
-return { 'OK', v, 1 }
+return { 'OK', v }

@@ -3,14 +3,19 @@
 -- found through the seat-expiry sorted set, never through keyspace events.
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] pools
--- KEYS[5] pholds   KEYS[6] pexp   KEYS[7] feed
+-- KEYS[5] pholds   KEYS[6] pexp   KEYS[7] feed   KEYS[8] free
 -- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] limit (>= 1)
 -- ARGV[3] feed MAXLEN
 --
 -- Returns {'OK', {{'s', hold, owner, {seat...}} | {'p', hold, owner, pool, quantity} ...}}
---       | {'NOSHOW'}
-if call('EXISTS', KEYS[1]) == 0 then
-  return { 'NOSHOW' }
+--       | {'NOSHOW'} | {'LOST'}
+local refused = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
+end
+local refused_pools, t = show_check(KEYS[1], KEYS[4])
+if refused_pools then
+  return refused_pools
 end
 local now = now_ms(ARGV[1])
 local limit = tonumber(ARGV[2])
@@ -25,6 +30,7 @@ for _, seat in ipairs(call('ZRANGEBYSCORE', KEYS[3], '-inf', int(now), 'LIMIT', 
   if s.k == 'H' and s.untl <= now then
     local v = s.v + 1
     call('HSET', KEYS[2], seat, seat_encode({ v = v, k = 'A' }))
+    call('SETBIT', KEYS[8], seat, '1')
     freed = freed + 1
     local i = by_hold[s.hold]
     if not i then
@@ -43,6 +49,7 @@ end
 
 local seat_groups = #out
 if freed < limit then
+  pool_sync(KEYS[4], KEYS[5], KEYS[6], tonumber(t), now)
   local touched, order = {}, {}
   for _, id in ipairs(call('ZRANGEBYSCORE', KEYS[6], '-inf', int(now), 'LIMIT', 0, limit - freed)) do
     local raw = call('HGET', KEYS[5], id)
@@ -51,7 +58,7 @@ if freed < limit then
       local h = ph_decode(raw)
       if h.untl <= now then
         call('HDEL', KEYS[5], id)
-        call('HINCRBY', KEYS[4], 'h:' .. h.pool, -h.qty)
+        call('HINCRBY', KEYS[4], 'x:' .. h.pool, -h.qty)
         if not touched[h.pool] then
           touched[h.pool] = true
           order[#order + 1] = h.pool

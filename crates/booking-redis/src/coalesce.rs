@@ -247,8 +247,8 @@ async fn run_batch(mut conn: Conn, config: Config, kind: Kind, jobs: Vec<Job>) {
     cmd.arg("EVALSHA").arg(script.get_hash());
     match kind {
         Kind::Hold => {
-            cmd.arg(5 + jobs.len());
-            cmd.arg(&k.meta).arg(&k.seats).arg(&k.seat_expiry).arg(&k.pool_holds).arg(&k.feed);
+            cmd.arg(6 + jobs.len());
+            cmd.arg(&k.meta).arg(&k.seats).arg(&k.seat_expiry).arg(&k.pool_holds).arg(&k.feed).arg(&k.free);
             for j in &jobs {
                 cmd.arg(k.owner(j.owner));
             }
@@ -261,7 +261,7 @@ async fn run_batch(mut conn: Conn, config: Config, kind: Kind, jobs: Vec<Job>) {
                 .arg(jobs.len());
         }
         Kind::Release => {
-            cmd.arg(4).arg(&k.meta).arg(&k.seats).arg(&k.seat_expiry).arg(&k.feed);
+            cmd.arg(5).arg(&k.meta).arg(&k.seats).arg(&k.seat_expiry).arg(&k.feed).arg(&k.free);
             cmd.arg(config.feed_max_len).arg(jobs.len());
         }
     }

@@ -1,9 +1,14 @@
 //! Decoding what the scripts return and store.
 
 use crate::keys::parse_hex;
-use booking_core::fsm::SeatStatus;
-use booking_core::{HoldItems, InventoryError, PoolId, SeatId};
+use booking_core::clock::millis_to_datetime;
+use booking_core::fsm::{PoolHold, PoolSale, Seat, SeatState, SeatStatus};
+use booking_core::{
+    Audit, HoldId, HoldItems, HoldToken, InventoryError, OrderId, OwnerId, PaymentRef, PoolAudit, PoolId, Sale,
+    SaleRecord, SeatId, ShowId, ShowSpec,
+};
 use redis::Value;
+use std::collections::HashMap;
 
 /// A malformed reply: the store holds data this library did not write, or
 /// a script and the library disagree.
@@ -46,6 +51,10 @@ impl Reply {
             Some(Value::Array(v)) => Ok(v),
             _ => Err(bad(format!("item {i} is not a list"))),
         }
+    }
+
+    pub(crate) fn bytes(&self, i: usize) -> Result<&[u8], InventoryError> {
+        self.0.get(i).and_then(bytes).ok_or_else(|| bad(format!("item {i} is not a string")))
     }
 
     pub(crate) fn seats(&self, i: usize) -> Result<Vec<SeatId>, InventoryError> {
@@ -109,6 +118,142 @@ pub(crate) fn items(s: &[u8]) -> Option<HoldItems> {
         let (pool, quantity) = s.strip_prefix("p:")?.split_once(':')?;
         Some(HoldItems::Pool { pool: PoolId(pool.parse().ok()?), quantity: quantity.parse().ok()? })
     }
+}
+
+/// What a sale record stores besides its order (the hash field) and the
+/// version the sale answered: the owner, token and payment, as JSON.
+pub(crate) fn record_parts(owner: OwnerId, token: &HoldToken, payment: &PaymentRef) -> Result<String, InventoryError> {
+    serde_json::to_string(&(owner, token, payment)).map_err(|e| bad(format!("sale record: {e}")))
+}
+
+/// A sale record as the scripts store it: `<version>|<json>`.
+pub(crate) fn encode_record(r: &SaleRecord) -> Result<String, InventoryError> {
+    Ok(format!("{}|{}", r.sale.version, record_parts(r.sale.owner, &r.token, &r.payment)?))
+}
+
+/// The sale record of `order` in `show`, as the scripts store it.
+pub(crate) fn decode_record(show: ShowId, order: OrderId, raw: &[u8]) -> Result<SaleRecord, InventoryError> {
+    let text = std::str::from_utf8(raw).map_err(|_| bad("sale record"))?;
+    let (version, json) = text.split_once('|').ok_or_else(|| bad("sale record"))?;
+    let version = version.parse().map_err(|_| bad("sale record version"))?;
+    let (owner, token, payment): (OwnerId, HoldToken, PaymentRef) =
+        serde_json::from_str(json).map_err(|e| bad(format!("sale record: {e}")))?;
+    let sale = Sale { show, order, owner, items: token.items.clone(), version };
+    Ok(SaleRecord { sale, token, payment })
+}
+
+/// A stored seat as the state machine's seat (absent: available at 0).
+pub(crate) fn seat(raw: &[u8]) -> Option<Seat> {
+    let s = std::str::from_utf8(raw).ok()?;
+    let mut parts = s.split('|');
+    let version = parts.next()?.parse().ok()?;
+    let id = |p: &str| parse_hex(p.as_bytes());
+    let state = match parts.next()? {
+        "A" => SeatState::Available,
+        "H" => SeatState::Held {
+            owner: OwnerId::from_u128(id(parts.next()?)?),
+            hold: HoldId::from_u128(id(parts.next()?)?),
+            until: parts.next()?.parse().ok()?,
+            deadline: parts.next()?.parse().ok()?,
+            renewals: parts.next()?.parse().ok()?,
+            size: parts.next()?.parse().ok()?,
+        },
+        "S" => SeatState::Sold {
+            owner: OwnerId::from_u128(id(parts.next()?)?),
+            order: OrderId::from_u128(id(parts.next()?)?),
+        },
+        "B" => SeatState::Blocked,
+        _ => return None,
+    };
+    Some(Seat { state, version })
+}
+
+/// Field/value pairs of an `HGETALL` answer.
+fn pairs(v: &[Value]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    v.chunks(2).filter_map(|p| match p {
+        [f, v] => Some((bytes(f)?, bytes(v)?)),
+        _ => None,
+    })
+}
+
+/// Decodes the audit script's answer.
+pub(crate) fn decode_audit(spec: &ShowSpec, r: &Reply) -> Result<Audit, InventoryError> {
+    let now = r.int(1)?;
+    let mut seats = vec![Seat::default(); spec.layout.seat_count()];
+    for (field, raw) in pairs(r.list(2)?) {
+        if field == b"#" {
+            continue;
+        }
+        let i: usize = std::str::from_utf8(field).ok().and_then(|f| f.parse().ok()).ok_or_else(|| bad("seat field"))?;
+        if let Some(slot) = seats.get_mut(i) {
+            *slot = seat(raw).ok_or_else(|| bad("seat state"))?;
+        }
+    }
+    let fields: HashMap<&[u8], i64> =
+        pairs(r.list(3)?).filter_map(|(f, v)| Some((f, std::str::from_utf8(v).ok()?.parse().ok()?))).collect();
+    let n = spec.pools.len();
+    let mut holds: Vec<Vec<PoolHold>> = vec![Vec::new(); n];
+    for (hold, raw) in pairs(r.list(4)?) {
+        let text = std::str::from_utf8(raw).map_err(|_| bad("pool hold"))?;
+        let p: Vec<&str> = text.split('|').collect();
+        let [pool, owner, quantity, until, deadline, renewals, version] = p[..] else { return Err(bad("pool hold")) };
+        let num = |s: &str| s.parse::<i64>().map_err(|_| bad("pool hold number"));
+        let h = PoolHold {
+            hold: HoldId::from_u128(parse_hex(hold).ok_or_else(|| bad("pool hold id"))?),
+            owner: OwnerId::from_u128(parse_hex(owner.as_bytes()).ok_or_else(|| bad("pool hold owner"))?),
+            quantity: num(quantity)? as u32,
+            until: num(until)?,
+            deadline: num(deadline)?,
+            renewals: num(renewals)? as u32,
+            version: num(version)? as u64,
+        };
+        if h.until > now
+            && let Some(list) = holds.get_mut(num(pool)? as usize)
+        {
+            list.push(h);
+        }
+    }
+    let mut sales: Vec<Vec<PoolSale>> = vec![Vec::new(); n];
+    for (field, entries) in pairs(r.list(5)?) {
+        let field = std::str::from_utf8(field).map_err(|_| bad("pool sale"))?;
+        let (pool, order) = field.split_once(':').ok_or_else(|| bad("pool sale field"))?;
+        let order = OrderId::from_u128(parse_hex(order.as_bytes()).ok_or_else(|| bad("pool sale order"))?);
+        let Some(list) = pool.parse::<usize>().ok().and_then(|p| sales.get_mut(p)) else { continue };
+        for entry in std::str::from_utf8(entries).map_err(|_| bad("pool sale"))?.split(';') {
+            let e: Vec<&str> = entry.split('|').collect();
+            let [hold, owner, quantity] = e[..] else { return Err(bad("pool sale entry")) };
+            list.push(PoolSale {
+                order,
+                owner: OwnerId::from_u128(parse_hex(owner.as_bytes()).ok_or_else(|| bad("pool sale owner"))?),
+                hold: HoldId::from_u128(parse_hex(hold.as_bytes()).ok_or_else(|| bad("pool sale hold"))?),
+                quantity: quantity.parse().map_err(|_| bad("pool sale quantity"))?,
+            });
+        }
+    }
+    let pools = (0..n)
+        .map(|i| {
+            let get = |f: &str| fields.get(format!("{f}:{i}").as_bytes()).copied().unwrap_or(0).max(0);
+            let mut h = std::mem::take(&mut holds[i]);
+            h.sort_by_key(|h| h.hold);
+            let mut s = std::mem::take(&mut sales[i]);
+            s.sort_by_key(|s| (s.order, s.hold));
+            PoolAudit {
+                pool: PoolId(i as u32),
+                capacity: get("c") as u32,
+                sold: get("s") as u32,
+                version: get("v") as u64,
+                holds: h,
+                sales: s,
+            }
+        })
+        .collect();
+    let mut records = Vec::new();
+    for (order, raw) in pairs(r.list(6)?) {
+        let order = OrderId::from_u128(parse_hex(order).ok_or_else(|| bad("sale record order"))?);
+        records.push(decode_record(spec.id, order, raw)?);
+    }
+    records.sort_by_key(|r| r.sale.order);
+    Ok(Audit { show: spec.id, now: millis_to_datetime(now), seats, pools, sales: records })
 }
 
 #[cfg(test)]

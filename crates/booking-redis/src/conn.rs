@@ -21,6 +21,7 @@ use booking_core::{InvalidRequest, InventoryError, Result};
 use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::io::tcp::TcpSettings;
 use redis::{
     Client, Cmd, ConnectionInfo, ErrorKind, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, ServerErrorKind,
@@ -130,6 +131,58 @@ fn not_run(e: &RedisError) -> bool {
             ServerErrorKind::Moved | ServerErrorKind::Ask | ServerErrorKind::TryAgain | ServerErrorKind::ClusterDown
         ) | ErrorKind::ClusterConnectionNotFound
     )
+}
+
+impl Conn {
+    /// Sends `cmd` to the server, or to every master of a Cluster, and
+    /// returns each node's address (`server` names the one server) with
+    /// its answer, or the error the node answered.
+    pub(crate) async fn on_every_master(
+        &mut self,
+        cmd: &Cmd,
+        server: &str,
+    ) -> redis::RedisResult<Vec<(String, Result<Value, String>)>> {
+        match self {
+            Conn::Cluster(c) => {
+                let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                let answers = match c.route_command(cmd.clone(), routing).await? {
+                    Value::Map(answers) => answers,
+                    other => vec![(Value::BulkString(b"cluster".to_vec()), other)],
+                };
+                Ok(answers
+                    .into_iter()
+                    .map(|(addr, v)| {
+                        let addr = match addr {
+                            Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+                            other => format!("{other:?}"),
+                        };
+                        let v = match v {
+                            Value::ServerError(e) => Err(redis::RedisError::from(e).to_string()),
+                            v => Ok(v),
+                        };
+                        (addr, v)
+                    })
+                    .collect())
+            }
+            _ => match cmd.query_async::<Value>(self).await {
+                Ok(v) => Ok(vec![(server.to_owned(), Ok(v))]),
+                Err(e) if matches!(e.kind(), ErrorKind::Server(_)) => Ok(vec![(server.to_owned(), Err(e.to_string()))]),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// Sends a command without keys to the master that serves `slot` (on
+    /// one server: to the server).
+    pub(crate) async fn on_slot(&mut self, cmd: Cmd, slot: u16) -> redis::RedisResult<Value> {
+        match self {
+            Conn::Cluster(c) => {
+                let route = Route::new(slot, SlotAddr::Master);
+                c.route_command(cmd, RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route))).await
+            }
+            _ => cmd.query_async(self).await,
+        }
+    }
 }
 
 impl ConnectionLike for Conn {

@@ -12,7 +12,8 @@ use booking_core::{OwnerId, SeatId, ShowId};
 pub struct ShowKeys {
     /// Hash: the show's specification, seat and pool counts, change counter.
     pub meta: String,
-    /// Hash: seat id -> encoded seat state (absent = available, version 0).
+    /// Hash: seat id -> encoded seat state (absent = available, version 0),
+    /// and the marker field `#` (the free-seat index's time).
     pub seats: String,
     /// Sorted set: held seat id, scored by its hold's expiry (Unix ms).
     pub seat_expiry: String,
@@ -25,10 +26,12 @@ pub struct ShowKeys {
     /// Hash: `<pool>:<order>` -> the order's sales from the pool (hold, owner,
     /// units), oldest first.
     pub pool_sales: String,
-    /// Hash: order id -> payment reference of its first sale.
+    /// Hash: order id -> the order's sale record (`<version>|<json>`).
     pub orders: String,
     /// Stream: the change feed.
     pub feed: String,
+    /// String (bitmap): the free-seat index, one bit per seat.
+    pub free: String,
     base: String,
 }
 
@@ -47,6 +50,7 @@ impl ShowKeys {
             pool_sales: k("psales"),
             orders: k("orders"),
             feed: k("feed"),
+            free: k("free"),
             base,
         }
     }
@@ -65,7 +69,7 @@ impl ShowKeys {
 
     /// Every key but the per-owner ([`ShowKeys::owner`]) and per-seat-lock
     /// ([`ShowKeys::seat_lock`]) ones.
-    pub fn all(&self) -> [&str; 9] {
+    pub fn all(&self) -> [&str; 10] {
         [
             &self.meta,
             &self.seats,
@@ -76,6 +80,7 @@ impl ShowKeys {
             &self.pool_sales,
             &self.orders,
             &self.feed,
+            &self.free,
         ]
     }
 }

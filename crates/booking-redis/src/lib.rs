@@ -3,6 +3,7 @@
 mod coalesce;
 mod codec;
 mod conn;
+mod durability;
 mod error;
 mod feed;
 pub mod keys;
@@ -12,19 +13,20 @@ pub mod scripts;
 pub mod testkit;
 
 pub use coalesce::CoalesceStats;
+pub use durability::SaleDurability;
+pub use error::StoreError;
 pub use keys::{ShowKeys, key_slot};
 pub use lock::{RedisSeatLock, RedisSeatLockBuilder};
 pub use redis;
 
 use async_trait::async_trait;
-use booking_core::best::{PickRequest, pick_best};
 use booking_core::clock::millis_to_datetime;
 use booking_core::fsm::SeatStatus;
 use booking_core::layout::RowRange;
 use booking_core::{
-    ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats, HoldToken,
-    InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PoolId, PoolView, PriceCategory, Refund, Result, Sale,
-    SeatId, SeatInventory, SeatView, Sell, ShowId, ShowSpec, Snapshot, validate,
+    Audit, ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats,
+    HoldToken, InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PoolId, PoolView, PriceCategory, Refund,
+    Result, Sale, SaleRecord, SeatId, SeatInventory, SeatView, SectionId, Sell, ShowId, ShowSpec, Snapshot, validate,
 };
 use codec::{Reply, bad, bytes, hex_id, int};
 use conn::{Conn, Target};
@@ -34,7 +36,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncConnectionConfig, Client, IntoConnectionInfo, Script, Value};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 /// The key prefix used when none is configured.
@@ -42,9 +44,6 @@ pub const DEFAULT_PREFIX: &str = "booking:";
 /// How many change-feed entries a show's stream keeps (about; trimming is
 /// approximate) when not configured.
 pub const DEFAULT_FEED_MAX_LEN: u64 = 100_000;
-/// How often best-available re-picks when a concurrent hold took a picked
-/// seat first, when not configured.
-pub const DEFAULT_BEST_ATTEMPTS: u32 = 8;
 
 /// Seat inventory on Redis: every operation on a show is one Lua script on
 /// the show's Cluster slot. See the crate docs for the key layout, the
@@ -67,12 +66,12 @@ struct Inner {
     prefix: String,
     clock: Option<Arc<dyn Clock>>,
     feed_max_len: u64,
-    best_attempts: u32,
     feed_block: Duration,
     response_timeout: Duration,
     shows: RwLock<HashMap<ShowId, Arc<ShowInfo>>>,
     coalesce: Option<coalesce::Settings>,
     lanes: OnceLock<coalesce::Coalescer>,
+    durability: Option<SaleDurability>,
 }
 
 impl fmt::Debug for RedisInventory {
@@ -91,19 +90,51 @@ impl fmt::Debug for RedisInventory {
 /// changes once created, so it is read from Redis once per process.
 struct ShowInfo {
     spec: ShowSpec,
-    rows: Vec<RowRange>,
     categories: Vec<PriceCategory>,
     keys: ShowKeys,
+    /// The rows best-available picks from, as `lua/best.lua` reads them:
+    /// all of them (`None`) and per section.
+    row_specs: HashMap<Option<SectionId>, String>,
+    /// Per price category asked for, its seats as a bitmap (made on first
+    /// use).
+    category_masks: Mutex<HashMap<PriceCategory, Arc<Vec<u8>>>>,
 }
 
 impl ShowInfo {
     fn new(prefix: &str, spec: ShowSpec) -> Self {
+        let rows = spec.layout.rows();
+        let mut row_specs = HashMap::new();
+        row_specs.insert(None, row_spec(rows.iter()));
+        for r in &rows {
+            row_specs
+                .entry(Some(r.section))
+                .or_insert_with(|| row_spec(rows.iter().filter(|x| x.section == r.section)));
+        }
         ShowInfo {
-            rows: spec.layout.rows(),
             categories: spec.layout.seats().into_iter().map(|s| s.category).collect(),
             keys: ShowKeys::new(prefix, spec.id),
+            row_specs,
+            category_masks: Mutex::new(HashMap::new()),
             spec,
         }
+    }
+
+    /// The seats of `category` as a bitmap (bit = seat id, most significant
+    /// bit first, as Redis numbers bits).
+    fn category_mask(&self, category: PriceCategory) -> Arc<Vec<u8>> {
+        let mut masks = self.category_masks.lock().unwrap_or_else(|e| e.into_inner());
+        masks
+            .entry(category)
+            .or_insert_with(|| {
+                let mut mask = vec![0u8; self.categories.len().div_ceil(8)];
+                for (i, c) in self.categories.iter().enumerate() {
+                    if *c == category {
+                        mask[i / 8] |= 0x80 >> (i % 8);
+                    }
+                }
+                Arc::new(mask)
+            })
+            .clone()
     }
 
     fn seat_count(&self) -> usize {
@@ -147,11 +178,12 @@ pub struct RedisInventoryBuilder {
     prefix: String,
     clock: Option<Arc<dyn Clock>>,
     feed_max_len: u64,
-    best_attempts: u32,
     feed_block: Duration,
     response_timeout: Duration,
     connection_timeout: Duration,
     coalesce: Option<coalesce::Settings>,
+    check_eviction: bool,
+    durability: Option<SaleDurability>,
 }
 
 impl RedisInventoryBuilder {
@@ -177,15 +209,6 @@ impl RedisInventoryBuilder {
     /// than this gets `FeedLagged`.
     pub fn feed_max_len(mut self, entries: u64) -> Self {
         self.feed_max_len = entries.max(1);
-        self
-    }
-
-    /// How many times best-available picks again when a concurrent request
-    /// took a picked seat between the read and the hold (default
-    /// [`DEFAULT_BEST_ATTEMPTS`], at least 1). After the last attempt the
-    /// caller gets `SeatsTaken`.
-    pub fn best_available_attempts(mut self, attempts: u32) -> Self {
-        self.best_attempts = attempts.max(1);
         self
     }
 
@@ -246,12 +269,54 @@ impl RedisInventoryBuilder {
         self
     }
 
+    /// Skips the check that the server (every Cluster master) has
+    /// `maxmemory-policy noeviction`, for servers that do not let clients
+    /// read their configuration (`CONFIG GET` disabled, as on some managed
+    /// services). Only when the operator has made sure the policy is
+    /// `noeviction`: under any other policy Redis may evict a show's seats
+    /// (sold seats would be sold again) or an owner's index (the per-owner
+    /// limit would be reset).
+    pub fn assume_noeviction(mut self) -> Self {
+        self.check_eviction = false;
+        self
+    }
+
+    /// Makes `sell` (and [`RedisInventory::restore_sale`]) wait until the
+    /// sale reached the show's master's append-only file and/or the given
+    /// number of replicas, before answering. Off by default: Redis
+    /// acknowledges a script once it ran in memory (see the crate docs,
+    /// "Durability", for what each persistence setting then keeps).
+    ///
+    /// - [`SaleDurability::local_aof`]: `WAITAOF 1 <replicas>`: the sale
+    ///   is fsynced to the master's append-only file (and that of the
+    ///   replicas asked for). Needs Redis 7.2 or newer with `appendonly
+    ///   yes` on every master, checked by [`build`](Self::build)
+    ///   ([`StoreError::DurabilityUnsupported`] otherwise).
+    /// - [`SaleDurability::replicas`]: `WAIT <replicas>`: that many
+    ///   replicas received the sale (in memory), so a failover to one of
+    ///   them keeps it. Any Redis version.
+    ///
+    /// When the server does not confirm within the timeout, the call fails
+    /// with `OutcomeUnknown` carrying [`StoreError::DurabilityNotConfirmed`]:
+    /// the sale was applied, but may not survive a crash; retrying the
+    /// `sell` with the same order is a replay that waits again. Only sales
+    /// wait: a lost hold only frees its seats.
+    pub fn sale_durability(mut self, durability: SaleDurability) -> Self {
+        self.durability = Some(durability);
+        self
+    }
+
     /// Connects and checks the server answers (on a Cluster: discovers the
     /// nodes and slots from the seeds, connects to every master and checks
-    /// each answers).
+    /// each answers), that it cannot evict keys (`maxmemory-policy
+    /// noeviction` on every master, unless
+    /// [`assume_noeviction`](Self::assume_noeviction)), and that it
+    /// supports the [`sale_durability`](Self::sale_durability) asked for.
     ///
     /// Errors: `InvalidRequest` for a prefix with braces, `Unavailable`
-    /// when the server (a Cluster node) cannot be reached.
+    /// when the server (a Cluster node) cannot be reached, `Backend` with a
+    /// [`StoreError`] (`EvictionPolicy`, `PolicyUnknown`,
+    /// `DurabilityUnsupported`) when a check fails.
     pub async fn build(self) -> Result<RedisInventory> {
         if self.prefix.contains(['{', '}']) {
             return Err(InvalidRequest::InvalidShow("the key prefix must not contain '{' or '}'".into()).into());
@@ -275,6 +340,13 @@ impl RedisInventoryBuilder {
         };
         // On a Cluster, PING goes to every node and succeeds only if all answer.
         let _: Value = redis::cmd("PING").query_async(&mut conn).await.map_err(|e| from_redis(e, Effect::Read))?;
+        let server = self.target.addrs().join(",");
+        if self.check_eviction {
+            durability::check_eviction(&mut conn, &server).await?;
+        }
+        if let Some(d) = &self.durability {
+            durability::check_durability(&mut conn, &server, d).await?;
+        }
         Ok(RedisInventory {
             inner: Arc::new(Inner {
                 conn,
@@ -282,12 +354,12 @@ impl RedisInventoryBuilder {
                 prefix: self.prefix,
                 clock: self.clock,
                 feed_max_len: self.feed_max_len,
-                best_attempts: self.best_attempts,
                 feed_block: self.feed_block,
                 response_timeout: self.response_timeout,
                 shows: RwLock::new(HashMap::new()),
                 coalesce: self.coalesce,
                 lanes: OnceLock::new(),
+                durability: self.durability.filter(SaleDurability::waits),
             }),
         })
     }
@@ -359,11 +431,12 @@ impl RedisInventory {
             prefix: DEFAULT_PREFIX.to_owned(),
             clock: None,
             feed_max_len: DEFAULT_FEED_MAX_LEN,
-            best_attempts: DEFAULT_BEST_ATTEMPTS,
             feed_block: Duration::from_secs(2),
             response_timeout: Duration::from_secs(5),
             connection_timeout: Duration::from_secs(2),
             coalesce: None,
+            check_eviction: true,
+            durability: None,
         }
     }
 
@@ -371,6 +444,141 @@ impl RedisInventory {
     /// server's clock.
     pub async fn connect(url: &str) -> Result<Self> {
         Self::builder(url)?.build().await
+    }
+
+    /// Puts a sale back from the application's durable order log, after
+    /// Redis lost it (a crash under `appendfsync everysec`, a failover to a
+    /// replica that had not received it; see the crate docs,
+    /// "Durability"). Idempotent and keyed by the order: replaying a whole
+    /// order log after a loss restores what was lost and leaves the rest.
+    ///
+    /// `record` is the order's [`SaleRecord`] as the application logged it
+    /// (what `sell` answered, with the token and payment it was sold with);
+    /// it is written back as the order's sale record, so replays of the
+    /// sell are answered as before the loss.
+    ///
+    /// Seats: each seat of `record.sale.items` that is already sold to
+    /// `record.sale.order` is left alone; each one available, held under an
+    /// expired hold, or held under the sale's own hold (`record.token.hold`:
+    /// the hold survived the loss, its sale did not) is sold to the order,
+    /// at a new version (1 + the highest of theirs), with a `Sold` change
+    /// on the feed. A seat in any other state (sold to another order,
+    /// blocked, held live by another hold) refuses the whole restore with
+    /// `SeatsTaken` naming those seats: someone else got it after the loss,
+    /// and only the application can settle that.
+    ///
+    /// Pool units: a sale from the same hold already recorded for the order
+    /// is left alone; a surviving record of the sale's own hold becomes the
+    /// sale; otherwise the units are sold if the pool has that many free
+    /// (`InsufficientCapacity` if not).
+    ///
+    /// Pass each order's items as the log has them now: a seat refunded
+    /// after the sale is available again, and restoring the original items
+    /// would sell it again. Waits for [`RedisInventoryBuilder::sale_durability`]
+    /// as `sell` does.
+    ///
+    /// Errors: `UnknownShow`, `InvalidRequest(TokenMismatch)` (the token
+    /// is for another show or other items than the sale),
+    /// `InvalidRequest(BadPaymentRef)`, `UnknownSeat`/`UnknownPool`,
+    /// `SeatsTaken`, `InsufficientCapacity`, `SaleConflict` (Redis has
+    /// another sale record for the order), [`StoreError::DataLost`].
+    pub async fn restore_sale(&self, record: &SaleRecord) -> Result<Restored> {
+        let (sale, t) = (&record.sale, &record.token);
+        let info = self.show(sale.show).await?;
+        if t.show != sale.show || t.items != sale.items {
+            return Err(InvalidRequest::TokenMismatch.into());
+        }
+        validate::payment(&record.payment)?;
+        let k = &info.keys;
+        let mut args = Args::with_capacity(8);
+        args.push(self.now_arg())
+            .push(hex(sale.owner.as_u128()))
+            .push(hex(t.hold.as_u128()))
+            .push(hex(sale.order.as_u128()))
+            .push(codec::encode_record(record)?)
+            .push(self.inner.feed_max_len);
+        let ctx = Ctx { order: Some(sale.order), ..Ctx::new(sale.show) };
+        let (r, ctx) = match info.check_items(&sale.items)? {
+            Some(seats) => {
+                for s in &seats {
+                    args.push(s.0);
+                }
+                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed, &k.free];
+                (self.run_sale(&scripts::LOADED.RESTORE, &keys, args).await?, ctx)
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = sale.items else { return Err(bad("pool sale expected")) };
+                args.push(pool.0).push(quantity);
+                let keys = [&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.pool_sales, &k.orders, &k.feed];
+                (self.run_sale(&scripts::LOADED.RESTORE_POOL, &keys, args).await?, Ctx { pool, ..ctx })
+            }
+        };
+        match r.status() {
+            b"OK" => Ok(Restored::Applied { version: r.int(1)? as u64 }),
+            b"ALREADY" => Ok(Restored::AlreadySold),
+            _ => Err(self.refused(&r, ctx)),
+        }
+    }
+
+    /// Runs a script that may sell (`sell`, `restore_sale`) and, when the
+    /// builder asked for [`SaleDurability`], waits for the sale to reach the
+    /// append-only file or the replicas before answering.
+    ///
+    /// On one server the wait is sent in one pipeline with the script, on
+    /// the same connection: `WAIT`/`WAITAOF` wait for the connection's own
+    /// latest write, which a reconnection between the two would lose. On a
+    /// Cluster the wait goes, after the script's answer, to the master of
+    /// the show's slot.
+    async fn run_sale(&self, script: &Script, keys: &[&str], args: Args) -> Result<Reply> {
+        let Some(d) = self.inner.durability else { return self.run(script, keys, args, Effect::Write).await };
+        let applied = |r: &Reply| matches!(r.status(), b"OK" | b"ALREADY" | b"RECORD");
+        let unconfirmed = |e: redis::RedisError| InventoryError::OutcomeUnknown(Box::new(e));
+        let mut conn = self.inner.conn.clone();
+        if let Conn::Cluster(_) = conn {
+            let r = self.run(script, keys, args, Effect::Write).await?;
+            if applied(&r) {
+                let slot = key_slot(keys[0].as_bytes());
+                let answer = conn.on_slot(d.command(), slot).await.map_err(unconfirmed)?;
+                d.confirmed(&answer)?;
+            }
+            return Ok(r);
+        }
+        let mut eval = redis::cmd("EVALSHA");
+        eval.arg(script.get_hash()).arg(keys.len());
+        for key in keys {
+            eval.arg(*key);
+        }
+        for a in &args.0 {
+            eval.arg(&a[..]);
+        }
+        let mut pipe = redis::pipe();
+        pipe.add_command(eval).add_command(d.command()).ignore_errors();
+        let mut loaded = false;
+        loop {
+            let answers: Vec<Value> = pipe.query_async(&mut conn).await.map_err(|e| from_redis(e, Effect::Write))?;
+            let [ran, waited]: [Value; 2] =
+                answers.try_into().map_err(|a| bad(format!("sale pipeline answered {a:?}")))?;
+            let ran = match ran {
+                Value::ServerError(e) => {
+                    let e = redis::RedisError::from(e);
+                    if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) && !loaded {
+                        // Nothing ran: load the script and send both again.
+                        script.prepare_invoke().load_async(&mut conn).await.map_err(|e| from_redis(e, Effect::Read))?;
+                        loaded = true;
+                        continue;
+                    }
+                    return Err(from_redis(e, Effect::Write));
+                }
+                v => Reply::new(v)?,
+            };
+            if applied(&ran) {
+                match waited {
+                    Value::ServerError(e) => return Err(unconfirmed(e.into())),
+                    answer => d.confirmed(&answer)?,
+                }
+            }
+            return Ok(ran);
+        }
     }
 
     /// The coalescing lanes, started on first use, when enabled.
@@ -462,6 +670,7 @@ impl RedisInventory {
                 self.forget(ctx.show);
                 InventoryError::UnknownShow(ctx.show)
             }
+            b"LOST" => StoreError::DataLost { show: ctx.show }.into_inventory(),
             b"EXISTS" => InventoryError::ShowExists(ctx.show),
             b"EXPIRED" => InventoryError::HoldExpired { hold: ctx.hold() },
             b"NOTOWNER" => InventoryError::NotOwner { hold: ctx.hold() },
@@ -498,6 +707,7 @@ impl RedisInventory {
                 (Err(e), _) | (_, Err(e)) => e,
             },
             b"NOTSOLD" => InventoryError::NotSold { order: ctx.order.unwrap_or(OrderId::from_u128(0)) },
+            b"CONFLICT" => InventoryError::SaleConflict { order: ctx.order.unwrap_or(OrderId::from_u128(0)) },
             other => bad(format!("script status {}", String::from_utf8_lossy(other))),
         }
     }
@@ -536,7 +746,7 @@ impl RedisInventory {
                     args.push(s.0);
                 }
                 let owner_key = k.owner(owner);
-                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed];
+                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free];
                 self.run(&scripts::LOADED.HOLD, &keys, args, Effect::Write).await?
             }
         };
@@ -553,22 +763,22 @@ impl RedisInventory {
     }
 
     /// Reads the show's state through the snapshot script.
-    async fn read(&self, info: &ShowInfo, owner: Option<OwnerId>, pools: bool) -> Result<RawState> {
+    async fn read(&self, info: &ShowInfo, pools: bool) -> Result<RawState> {
         let k = &info.keys;
-        let mut args = Args::with_capacity(3);
-        args.push(self.now_arg()).push(owner.map(|o| hex(o.as_u128())).unwrap_or_default()).push(u8::from(pools));
-        // The owner's index, or any key of the show when no owner is asked about.
-        let owner_key = owner.map_or_else(|| k.meta.clone(), |o| k.owner(o));
-        let keys = [&*k.meta, &k.seats, &k.pools, &k.pool_holds, &k.pool_expiry, &owner_key];
+        let mut args = Args::with_capacity(2);
+        args.push(self.now_arg()).push(u8::from(pools));
+        let keys = [&*k.meta, &k.seats, &k.pools, &k.pool_holds, &k.pool_expiry];
         let r = self.run(&scripts::LOADED.SNAPSHOT, &keys, args, Effect::Read).await?;
         if r.status() != b"OK" {
             return Err(self.refused(&r, Ctx::new(info.spec.id)));
         }
         let now = r.int(1)?;
-        let held = r.int(2)?;
         let mut seats = vec![(0u64, SeatStatus::Available); info.seat_count()];
         for pair in r.list(3)?.chunks(2) {
             let [field, value] = pair else { return Err(bad("seat hash")) };
+            if bytes(field) == Some(b"#") {
+                continue;
+            }
             let id = int(field).ok_or_else(|| bad("seat field"))? as usize;
             let state = bytes(value).and_then(|v| codec::seat_status(v, now)).ok_or_else(|| bad("seat state"))?;
             if let Some(slot) = seats.get_mut(id) {
@@ -581,11 +791,16 @@ impl RedisInventory {
                 pool_fields.insert(bytes(f).unwrap_or_default().to_vec(), int(v).unwrap_or(0));
             }
         }
+        // The counters' held units are as of the pools' time: less the
+        // holds expired since, plus those live again (an injected clock set
+        // back).
         let mut expired = vec![0i64; info.spec.pools.len()];
-        for raw in r.list(5)? {
-            let (pool, qty) = bytes(raw).and_then(codec::pool_hold_units).ok_or_else(|| bad("pool hold"))?;
-            if let Some(e) = expired.get_mut(pool as usize) {
-                *e += i64::from(qty);
+        for (i, sign) in [(5, 1), (6, -1)] {
+            for raw in r.list(i)? {
+                let (pool, qty) = bytes(raw).and_then(codec::pool_hold_units).ok_or_else(|| bad("pool hold"))?;
+                if let Some(e) = expired.get_mut(pool as usize) {
+                    *e += sign * i64::from(qty);
+                }
             }
         }
         let pools = if pools {
@@ -607,7 +822,7 @@ impl RedisInventory {
         } else {
             Vec::new()
         };
-        Ok(RawState { held: held.max(0) as u32, seats, pools })
+        Ok(RawState { seats, pools })
     }
 
     async fn seat_hold_action(
@@ -642,10 +857,10 @@ impl RedisInventory {
         args.push(self.now_arg()).push(hex(req.owner.as_u128())).push(hex(t.hold.as_u128())).push(t.version);
         let (script, keys) = if extend {
             args.push(policy.ttl_millis()).push(policy.max_renewals).push(self.inner.feed_max_len);
-            (&scripts::LOADED.EXTEND, [&*k.meta, &k.seats, &k.seat_expiry, &k.feed])
+            (&scripts::LOADED.EXTEND, [&*k.meta, &k.seats, &k.seat_expiry, &k.feed, &k.free])
         } else {
             args.push(self.inner.feed_max_len);
-            (&scripts::LOADED.RELEASE, [&*k.meta, &k.seats, &k.seat_expiry, &k.feed])
+            (&scripts::LOADED.RELEASE, [&*k.meta, &k.seats, &k.seat_expiry, &k.feed, &k.free])
         };
         for s in &seats {
             args.push(s.0);
@@ -690,13 +905,26 @@ impl RedisInventory {
         for s in &seats {
             args.push(s.0);
         }
-        let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.feed];
+        let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.feed, &k.free];
         let r = self.run(&scripts::LOADED.BLOCK, &keys, args, Effect::Write).await?;
         if r.status() != b"OK" {
             return Err(self.refused(&r, Ctx::new(show)));
         }
         Ok(())
     }
+}
+
+/// Rows as `lua/best.lua` reads them: `first:len:count` per run of
+/// consecutive rows of one length, comma-separated, best first.
+fn row_spec<'a>(rows: impl Iterator<Item = &'a RowRange>) -> String {
+    let mut runs: Vec<(u32, u32, u32)> = Vec::new();
+    for r in rows {
+        match runs.last_mut() {
+            Some((first, len, count)) if *len == r.len && *first + *len * *count == r.first.0 => *count += 1,
+            _ => runs.push((r.first.0, r.len, 1)),
+        }
+    }
+    runs.iter().map(|(first, len, count)| format!("{first}:{len}:{count}")).collect::<Vec<_>>().join(",")
 }
 
 /// A client for `url`, with `TCP_NODELAY` set: requests are small and
@@ -708,10 +936,22 @@ pub(crate) fn client_for(url: &str) -> Result<Client> {
     Client::open(info).map_err(bad_url)
 }
 
+/// What [`RedisInventory::restore_sale`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Restored {
+    /// The sale (or the part of it Redis had lost) was put back; its seats
+    /// (or its pool) are now at this version.
+    Applied {
+        /// The seats' (or pool's) version after the restore.
+        version: u64,
+    },
+    /// Redis still had the whole sale: nothing changed.
+    AlreadySold,
+}
+
 /// A show's state as read by the snapshot script.
 struct RawState {
-    /// Seats plus units the asking owner holds live.
-    held: u32,
     /// Each seat's version and status, by seat id.
     seats: Vec<(u64, SeatStatus)>,
     pools: Vec<PoolView>,
@@ -727,6 +967,11 @@ impl Args {
 
     fn push(&mut self, v: impl ToString) -> &mut Self {
         self.0.push(v.to_string().into_bytes());
+        self
+    }
+
+    fn push_bytes(&mut self, v: Vec<u8>) -> &mut Self {
+        self.0.push(v);
         self
     }
 }
@@ -767,7 +1012,7 @@ impl SeatInventory for RedisInventory {
         for p in &show.pools {
             args.push(p.capacity);
         }
-        let r = self.run(&scripts::LOADED.CREATE, &[&k.meta, &k.pools], args, Effect::Write).await?;
+        let r = self.run(&scripts::LOADED.CREATE, &[&k.meta, &k.pools, &k.seats, &k.free], args, Effect::Write).await?;
         if r.status() != b"OK" {
             return Err(self.refused(&r, Ctx::new(show.id)));
         }
@@ -785,28 +1030,46 @@ impl SeatInventory for RedisInventory {
     async fn hold_best(&self, req: &HoldBest) -> Result<Hold> {
         let info = self.show(req.show).await?;
         validate::quantity(req.quantity, info.spec.policy.max_per_request)?;
-        let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
-        let mut attempt = 1;
-        loop {
-            let state = self.read(&info, Some(req.owner), false).await?;
-            if let Some(max) = info.spec.policy.max_held_per_owner {
-                let would_hold = state.held.saturating_add(req.quantity);
-                if would_hold > max {
-                    return Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold, max }));
-                }
+        // A section the show does not have: no row, no seat matches (after
+        // the owner limit, checked first).
+        let rows = info.row_specs.get(&req.section).map_or("", String::as_str);
+        let hold = HoldId::new();
+        let k = &info.keys;
+        let policy = &info.spec.policy;
+        let mut args = Args::with_capacity(11);
+        args.push(self.now_arg())
+            .push(hex(req.owner.as_u128()))
+            .push(hex(hold.as_u128()))
+            .push(policy.ttl_millis())
+            .push(policy.max_hold_millis())
+            .push(info.max_per_owner())
+            .push(self.inner.feed_max_len)
+            .push(self.owner_index_ttl(&info))
+            .push(req.quantity)
+            .push(rows);
+        match req.category {
+            Some(c) => args.push_bytes(info.category_mask(c).to_vec()),
+            None => args.push(""),
+        };
+        let owner_key = k.owner(req.owner);
+        let keys = [&*k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free];
+        let r = self.run(&scripts::LOADED.BEST, &keys, args, Effect::Write).await?;
+        match r.status() {
+            b"OK" => {}
+            b"NOSEATS" => {
+                // The model checks the owner limit first; the script did.
+                return Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
             }
-            let seats = pick_best(
-                &info.rows,
-                &pick,
-                |s| info.categories.get(s.0 as usize).copied().unwrap_or(PriceCategory(u16::MAX)),
-                |s| state.seats.get(s.0 as usize).is_some_and(|(_, st)| *st == SeatStatus::Available),
-            )
-            .ok_or(InventoryError::NoSeatsAvailable { requested: req.quantity })?;
-            match self.hold_validated(&info, req.owner, seats).await {
-                Err(InventoryError::SeatsTaken { .. }) if attempt < self.inner.best_attempts => attempt += 1,
-                other => return other,
-            }
+            _ => return Err(self.refused(&r, Ctx::new(req.show))),
         }
+        let mut seats = r.seats(3)?;
+        seats.sort_unstable();
+        Ok(Hold {
+            token: HoldToken { show: req.show, hold, version: r.int(1)? as u64, items: HoldItems::Seats(seats) },
+            owner: req.owner,
+            held_until: millis_to_datetime(r.int(2)?),
+            renewals: 0,
+        })
     }
 
     async fn hold_pool(&self, req: &HoldPool) -> Result<Hold> {
@@ -884,27 +1147,67 @@ impl SeatInventory for RedisInventory {
             .push(hex(t.hold.as_u128()))
             .push(t.version)
             .push(hex(req.order.as_u128()))
-            .push(&req.payment.0)
+            .push(codec::record_parts(req.owner, t, &req.payment)?)
             .push(self.inner.feed_max_len);
         let r = match info.check_items(&t.items)? {
             Some(seats) => {
                 for s in &seats {
                     args.push(s.0);
                 }
-                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed];
-                self.run(&scripts::LOADED.SELL, &keys, args, Effect::Write).await?
+                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed, &k.free];
+                self.run_sale(&scripts::LOADED.SELL, &keys, args).await?
             }
             None => {
                 let HoldItems::Pool { pool, quantity } = t.items else { return Err(bad("pool token expected")) };
                 args.push(pool.0).push(quantity);
                 let keys = [&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.pool_sales, &k.orders, &k.feed];
-                self.run(&scripts::LOADED.SELL_POOL, &keys, args, Effect::Write).await?
+                self.run_sale(&scripts::LOADED.SELL_POOL, &keys, args).await?
             }
         };
-        if r.status() != b"OK" {
-            return Err(self.refused(&r, Ctx::for_token(t, 0)));
+        match r.status() {
+            b"OK" => Ok(Sale {
+                show: t.show,
+                order: req.order,
+                owner: req.owner,
+                items: t.items.clone(),
+                version: r.int(1)? as u64,
+            }),
+            // The order was sold before: the record answers.
+            b"RECORD" => codec::decode_record(t.show, req.order, r.bytes(1)?)?.replay(req),
+            _ => Err(self.refused(&r, Ctx::for_token(t, 0))),
         }
-        Ok(Sale { show: t.show, order: req.order, owner: req.owner, items: t.items.clone(), version: r.int(1)? as u64 })
+    }
+
+    async fn verify(&self, req: &HoldAction) -> Result<Hold> {
+        let t = &req.token;
+        let info = self.show(t.show).await?;
+        let k = &info.keys;
+        let mut args = Args::with_capacity(8);
+        args.push(self.now_arg()).push(hex(req.owner.as_u128())).push(hex(t.hold.as_u128())).push(t.version);
+        let ctx = Ctx::for_token(t, info.spec.policy.max_renewals);
+        match info.check_items(&t.items)? {
+            Some(seats) => {
+                for s in &seats {
+                    args.push(s.0);
+                }
+                let r = self.run(&scripts::LOADED.VERIFY, &[&k.meta, &k.seats], args, Effect::Read).await?;
+                if r.status() != b"OK" {
+                    return Err(self.refused(&r, ctx));
+                }
+                Ok(Hold::from_parts(t.show, req.owner, t.hold, t.version, t.items.clone(), r.int(1)?, r.int(2)? as u32))
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else { return Err(bad("pool token expected")) };
+                args.push(pool.0).push(quantity);
+                let keys = [&*k.meta, &k.pools, &k.pool_holds];
+                let r = self.run(&scripts::LOADED.VERIFY_POOL, &keys, args, Effect::Read).await?;
+                if r.status() != b"OK" {
+                    return Err(self.refused(&r, ctx));
+                }
+                let version = r.int(1)? as u64;
+                Ok(Hold::from_parts(t.show, req.owner, t.hold, version, t.items.clone(), r.int(2)?, r.int(3)? as u32))
+            }
+        }
     }
 
     async fn refund(&self, req: &Refund) -> Result<()> {
@@ -917,7 +1220,7 @@ impl SeatInventory for RedisInventory {
                 for s in &seats {
                     args.push(s.0);
                 }
-                self.run(&scripts::LOADED.REFUND, &[&k.meta, &k.seats, &k.feed], args, Effect::Write).await?
+                self.run(&scripts::LOADED.REFUND, &[&k.meta, &k.seats, &k.feed, &k.free], args, Effect::Write).await?
             }
             None => {
                 let HoldItems::Pool { pool, quantity } = req.items else { return Err(bad("pool refund expected")) };
@@ -942,7 +1245,7 @@ impl SeatInventory for RedisInventory {
 
     async fn snapshot(&self, show: ShowId) -> Result<Snapshot> {
         let info = self.show(show).await?;
-        let state = self.read(&info, None, true).await?;
+        let state = self.read(&info, true).await?;
         let seats = state
             .seats
             .iter()
@@ -960,7 +1263,7 @@ impl SeatInventory for RedisInventory {
         let k = &info.keys;
         let mut args = Args::with_capacity(3);
         args.push(self.now_arg()).push(limit.min(u32::MAX as usize)).push(self.inner.feed_max_len);
-        let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.pools, &k.pool_holds, &k.pool_expiry, &k.feed];
+        let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.pools, &k.pool_holds, &k.pool_expiry, &k.feed, &k.free];
         let r = self.run(&scripts::LOADED.SWEEP, &keys, args, Effect::Write).await?;
         if r.status() != b"OK" {
             return Err(self.refused(&r, Ctx::new(show)));
@@ -989,6 +1292,19 @@ impl SeatInventory for RedisInventory {
             out.push(ExpiredHold { show, hold, owner, items });
         }
         Ok(out)
+    }
+
+    async fn audit(&self, show: ShowId) -> Result<Audit> {
+        let info = self.show(show).await?;
+        let k = &info.keys;
+        let mut args = Args::with_capacity(1);
+        args.push(self.now_arg());
+        let keys = [&*k.meta, &k.seats, &k.pools, &k.pool_holds, &k.pool_sales, &k.orders];
+        let r = self.run(&scripts::LOADED.AUDIT, &keys, args, Effect::Read).await?;
+        if r.status() != b"OK" {
+            return Err(self.refused(&r, Ctx::new(show)));
+        }
+        codec::decode_audit(&info.spec, &r)
     }
 
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {

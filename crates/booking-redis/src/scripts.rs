@@ -44,12 +44,20 @@ scripts! {
     /// Holds named seats for several requests of one show, in order
     /// (request coalescing).
     HOLD_BATCH => ["lib.lua", "owner.lua", "batch.lua"] "hold_batch.lua";
+    /// Picks and holds the best available seats.
+    BEST => ["lib.lua", "owner.lua"] "best.lua";
     /// Holds pool units.
     HOLD_POOL => ["lib.lua", "pool.lua", "owner.lua"] "hold_pool.lua";
     /// Extends a seat hold.
     EXTEND => ["lib.lua", "seat.lua"] "extend.lua";
     /// Extends a pool hold.
     EXTEND_POOL => ["lib.lua", "pool.lua"] "extend_pool.lua";
+    /// Checks a seat hold without changing it.
+    VERIFY => ["lib.lua", "seat.lua"] "verify.lua";
+    /// Checks a pool hold without changing it.
+    VERIFY_POOL => ["lib.lua", "pool.lua"] "verify_pool.lua";
+    /// Reads everything a show records.
+    AUDIT => ["lib.lua"] "audit.lua";
     /// Releases a seat hold.
     RELEASE => ["lib.lua", "seat.lua"] "release.lua";
     /// Releases several seat holds of one show, in order (request
@@ -65,12 +73,16 @@ scripts! {
     REFUND => ["lib.lua", "seat.lua"] "refund.lua";
     /// Refunds pool units.
     REFUND_POOL => ["lib.lua"] "refund_pool.lua";
+    /// Restores a sale of seats from the application's order log.
+    RESTORE => ["lib.lua", "seat.lua"] "restore.lua";
+    /// Restores a sale of pool units from the application's order log.
+    RESTORE_POOL => ["lib.lua", "pool.lua"] "restore_pool.lua";
     /// Blocks or unblocks seats.
     BLOCK => ["lib.lua", "seat.lua"] "block.lua";
     /// Frees expired holds.
     SWEEP => ["lib.lua", "seat.lua", "pool.lua"] "sweep.lua";
     /// Reads a show's state.
-    SNAPSHOT => ["lib.lua", "owner.lua"] "snapshot.lua";
+    SNAPSHOT => ["lib.lua"] "snapshot.lua";
     /// Takes seat locks.
     LOCK => [] "lock.lua";
     /// Releases seat locks.

@@ -145,7 +145,8 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
     let hold_batch = redis::Script::new(booking_redis::scripts::HOLD_BATCH);
     let mut call = hold_batch.prepare_invoke();
     let k = ShowKeys::new(&prefix, show);
-    call.key(&k.meta).key(&k.seats).key(&k.seat_expiry).key(&k.pool_holds).key(&k.feed).key(k.owner(a)).key(k.owner(b));
+    call.key(&k.meta).key(&k.seats).key(&k.seat_expiry).key(&k.pool_holds).key(&k.feed).key(&k.free);
+    call.key(k.owner(a)).key(k.owner(b));
     call.arg(60_000).arg(120_000).arg(8).arg(1000).arg(0).arg(2);
     let (ha, hb) = (format!("{:032x}", 1u128), format!("{:032x}", 2u128));
     call.arg(&now).arg(format!("{:032x}", a.as_u128())).arg(&ha).arg(1).arg(3);
@@ -168,7 +169,7 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
     };
     let release_batch = redis::Script::new(booking_redis::scripts::RELEASE_BATCH);
     let mut call = release_batch.prepare_invoke();
-    call.key(&k.meta).key(&k.seats).key(&k.seat_expiry).key(&k.feed).arg(1000).arg(2);
+    call.key(&k.meta).key(&k.seats).key(&k.seat_expiry).key(&k.feed).key(&k.free).arg(1000).arg(2);
     call.arg(&now).arg(format!("{:032x}", a.as_u128())).arg(&ha).arg(versions[0]).arg(1).arg(3);
     call.arg(&now).arg(format!("{:032x}", b.as_u128())).arg(&hb).arg(versions[1]).arg(1).arg(4);
     let released: redis::Value = call.invoke_async(&mut c).await.expect("release batch");

@@ -17,7 +17,7 @@ mod common;
 
 use booking_core::layered::SeatLock;
 use booking_core::{InventoryError, SeatId, ShowId};
-use booking_redis::{RedisInventory, RedisSeatLock};
+use booking_redis::{RedisInventory, RedisSeatLock, StoreError};
 
 /// Seeds are checked when the builder is made; a cluster that cannot be
 /// reached is `Unavailable`. Needs no cluster.
@@ -44,6 +44,43 @@ async fn cluster_seeds_are_checked_and_an_unreachable_cluster_is_unavailable() {
     assert!(started.elapsed() < std::time::Duration::from_secs(2), "took {:?}", started.elapsed());
 }
 
+/// Every master is checked for an eviction policy: one master that may
+/// evict keys is enough to refuse the inventory, naming that master. On a
+/// cluster of its own, so that changing a master's policy disturbs no other
+/// test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_with_a_master_that_may_evict_keys_is_refused() {
+    let urls = tokio::task::spawn_blocking(common::start_cluster).await.expect("cluster");
+    let build = || async { RedisInventory::cluster_builder(urls.clone()).expect("seeds").build().await };
+    build().await.expect("every master has noeviction");
+    let last = urls.last().expect("a node").clone();
+    let set = |policy: &'static str| {
+        let last = last.clone();
+        async move {
+            let mut c =
+                redis::Client::open(last.as_str()).expect("node").get_multiplexed_async_connection().await.expect("c");
+            let _: () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("maxmemory-policy")
+                .arg(policy)
+                .query_async(&mut c)
+                .await
+                .expect("CONFIG SET");
+        }
+    };
+    set("volatile-lru").await;
+    let built = build().await;
+    match built.as_ref().err().and_then(StoreError::of) {
+        Some(StoreError::EvictionPolicy { node, policy }) => {
+            assert_eq!(policy, "volatile-lru");
+            assert!(last.ends_with(node.as_str()), "{node} is not {last}");
+        }
+        other => panic!("expected EvictionPolicy, got {other:?} from {built:?}"),
+    }
+    set("noeviction").await;
+    build().await.expect("noeviction again");
+}
+
 mod on_cluster {
     use crate::common::{cluster_fixture, cluster_inventory, cluster_urls, test_prefix};
     use booking_core::layered::{LockOutcome, LockedInventory, SeatLock};
@@ -65,6 +102,7 @@ mod on_cluster {
     }
 
     proptest_state_machine::prop_state_machine! {
+        #![proptest_config(booking_core::testkit::config(32))]
         #[test]
         fn state_machine_matches_the_model(sequential 1..60 => StateMachine<RedisCluster>);
     }

@@ -12,7 +12,6 @@ use booking_core::{
 };
 use booking_redis::{RedisInventory, ShowKeys, scripts};
 use common::{coalesced_inventory, redis_url};
-use proptest::prelude::ProptestConfig;
 use std::collections::BTreeSet;
 
 booking_core::conformance_suite!(common::fixture_coalesced);
@@ -26,7 +25,7 @@ impl StateMachineBackend for RedisCoalesced {
 }
 
 proptest_state_machine::prop_state_machine! {
-    #![proptest_config(ProptestConfig { cases: 64, max_shrink_iters: 2_000, ..ProptestConfig::default() })]
+    #![proptest_config(booking_core::testkit::config(64))]
     #[test]
     fn state_machine_coalesced(sequential 1..60 => StateMachine<RedisCoalesced>);
 }
@@ -59,7 +58,7 @@ async fn a_batch_answers_as_one_by_one() {
     let holds: Vec<HoldId> = requests.iter().map(|_| HoldId::new()).collect();
     let script = redis::Script::new(scripts::HOLD_BATCH);
     let mut call = script.prepare_invoke();
-    call.key(&keys.meta).key(&keys.seats).key(&keys.seat_expiry).key(&keys.pool_holds).key(&keys.feed);
+    call.key(&keys.meta).key(&keys.seats).key(&keys.seat_expiry).key(&keys.pool_holds).key(&keys.feed).key(&keys.free);
     for (owner, _) in &requests {
         call.key(keys.owner(*owner));
     }
@@ -90,7 +89,7 @@ async fn a_batch_answers_as_one_by_one() {
     // the owner); a's seat 6 with a wrong version (stale); b's hold.
     let script = redis::Script::new(scripts::RELEASE_BATCH);
     let mut call = script.prepare_invoke();
-    call.key(&keys.meta).key(&keys.seats).key(&keys.seat_expiry).key(&keys.feed).arg(1000).arg(5);
+    call.key(&keys.meta).key(&keys.seats).key(&keys.seat_expiry).key(&keys.feed).key(&keys.free).arg(1000).arg(5);
     let releases: [(OwnerId, usize, u64, &[u32]); 5] =
         [(a, 0, 1, &[1, 2]), (a, 0, 1, &[1, 2]), (a, 3, 1, &[3]), (a, 4, 7, &[6]), (b, 3, 1, &[3])];
     for (owner, hold, version, seats) in releases {

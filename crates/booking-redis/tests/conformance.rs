@@ -18,6 +18,7 @@ impl StateMachineBackend for Redis {
 }
 
 proptest_state_machine::prop_state_machine! {
+    #![proptest_config(booking_core::testkit::config(64))]
     #[test]
     fn state_machine_matches_the_model(sequential 1..60 => StateMachine<Redis>);
 }

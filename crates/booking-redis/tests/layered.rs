@@ -52,12 +52,15 @@ booking_core::conformance_suite!(fixture);
 struct LayeredRedis;
 
 impl StateMachineBackend for LayeredRedis {
+    const SHEDS_CONTENTION: bool = true;
+
     async fn fixture() -> Fixture {
         fixture().await.into_dyn()
     }
 }
 
 proptest_state_machine::prop_state_machine! {
+    #![proptest_config(booking_core::testkit::config(64))]
     #[test]
     fn layered_state_machine_matches_the_model(sequential 1..60 => StateMachine<LayeredRedis>);
 }

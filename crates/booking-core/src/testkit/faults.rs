@@ -1,5 +1,5 @@
 //! Building blocks for fault tests of a [`SeatLock`] in front of an
-//! inventory (DESIGN section 5): a lock that stalls a request after it got
+//! inventory (docs/design.md, "Seat lock in front of an inventory"): a lock that stalls a request after it got
 //! its locks, a lock that counts its answers, and a crowd of buyers racing
 //! to sell a show out, so that a test can break things while it runs.
 

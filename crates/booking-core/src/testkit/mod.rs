@@ -5,7 +5,7 @@
 //!
 //! Each behaviour is a plain `pub async fn` taking a [`Fixture`]: an
 //! inventory whose expiry decisions read the fixture's [`ManualClock`]
-//! (DESIGN I9), so tests move time and never sleep. Every behaviour creates
+//! (design I8), so tests move time and never sleep. Every behaviour creates
 //! its own shows with fresh ids, so one store may serve many tests at once.
 //!
 //! # Running it against a new backend
@@ -36,11 +36,16 @@
 //! }
 //! ```
 
+pub mod checkout;
 pub mod faults;
+pub mod lock;
+pub mod payments;
+pub mod saga;
 mod state_machine;
 mod suite;
 
-pub use state_machine::{RefState, StateMachine, StateMachineBackend, Step};
+pub use lock::LockFixture;
+pub use state_machine::{Outcome, RefState, StateMachine, StateMachineBackend, Step, Tamper, config};
 pub use suite::*;
 
 use crate::clock::ManualClock;
@@ -86,6 +91,9 @@ macro_rules! conformance_suite {
             extensions_are_bounded,
             release_frees_seats,
             sell_replays_are_idempotent,
+            tokens_name_the_whole_hold,
+            audit_reports_owners_and_sales,
+            verify_checks_without_changing,
             refund_returns_seats_to_sale,
             block_and_unblock,
             best_available_prefers_adjacent_seats_without_orphans,
@@ -93,6 +101,7 @@ macro_rules! conformance_suite {
             pools_are_all_or_nothing,
             pool_holds_expire_and_sell,
             per_owner_limit,
+            per_owner_limit_survives_forged_tokens,
             bad_requests_change_nothing,
             change_feed_reports_changes,
             race_many_tasks_few_seats,

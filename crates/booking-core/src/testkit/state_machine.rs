@@ -1,47 +1,155 @@
-//! The state-machine test: random sequences of requests run on the
-//! reference model ([`ShowModel`]) and on a backend side by side; every
-//! answer and every snapshot must agree.
+//! The state-machine test: random sequences of requests, some of them
+//! concurrent, run on a backend and on the reference model ([`ShowModel`])
+//! side by side; every answer, every snapshot and every audit must agree.
+//!
+//! The generator is adversarial: besides ordinary holds, extensions,
+//! releases, sales and refunds, it sends tokens that are stale, from the
+//! future, a subset or a superset of their hold's seats, another pool
+//! quantity or another hold's id; sell replays with another payment, owner
+//! or hold; sweeps with small limits; and groups of 2-4 requests sent at
+//! once.
+//!
+//! How the comparison works. The model that answers is kept by the system
+//! under test ([`Sut`]), not by the generator, because the backend makes
+//! two free choices the model must follow:
+//! - which expired seats a sweep with a small limit frees first (any
+//!   choice is accepted if it frees exactly `min(limit, expired)` seats and
+//!   pool holds, all of them expired; the model then frees the same ones);
+//! - in which order it decides concurrent requests. The group's answers
+//!   must equal the model's for some order of its requests, arrival order
+//!   tried first (a backend that batches must answer as its requests would
+//!   one after another in arrival order; one that runs them on separate
+//!   connections may pick any order).
+//!
+//! New holds take the backend's hold ids in the model, so audits (owners,
+//! holds, orders, payments, hold sizes) compare directly.
 
 use super::Fixture;
 use crate::error::{InventoryError, Limit};
+use crate::fsm::{self, SeatOp, SeatState};
 use crate::ids::{HoldId, OrderId, OwnerId, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
 use crate::inventory::{
-    ExpiredHold, Hold, HoldAction, HoldBest, HoldItems, HoldPool, HoldSeats, HoldToken, Refund, Sale, Sell, Snapshot,
+    ExpiredHold, Hold, HoldAction, HoldBest, HoldItems, HoldPool, HoldSeats, HoldToken, Refund, Sale, SeatInventory,
+    Sell,
 };
 use crate::layout::{HoldPolicy, ShowSpec, VenueLayout};
 use crate::model::ShowModel;
 use proptest::prelude::*;
 use proptest::sample::Index;
+use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 const TTL_MS: i64 = 60_000;
 const OWNERS: u8 = 3;
+const SEATS: u32 = 10;
 
 /// A backend under the state-machine test.
 pub trait StateMachineBackend: 'static {
     /// A fresh inventory with its manual clock. Called once per test case,
     /// inside the case's tokio runtime (current-thread).
     fn fixture() -> impl Future<Output = Fixture>;
+
+    /// True for a backend behind a seat lock
+    /// ([`crate::layered::LockedInventory`]): a hold naming seats whose
+    /// locks a concurrent request holds may be refused `SeatsTaken`
+    /// without the store being asked. In a concurrent group such a refusal
+    /// counts as a request that did nothing, provided every seat it names
+    /// as taken is named by another hold of the group.
+    const SHEDS_CONTENTION: bool = false;
+}
+
+/// The proptest configuration for a state-machine test: `cases` cases, or
+/// as many as the `PROPTEST_CASES` environment variable says (for long
+/// runs: `PROPTEST_CASES=1000 cargo test ...`).
+pub fn config(cases: u32) -> Config {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(cases);
+    Config { cases, max_shrink_iters: 2_000, ..Config::default() }
+}
+
+/// How a generated request edits the token it presents.
+#[derive(Clone, Copy, Debug)]
+pub enum Tamper {
+    /// The hold's newest token as issued.
+    None,
+    /// The version before the newest.
+    Stale,
+    /// A version the hold has not reached.
+    Future,
+    /// One seat fewer (one unit fewer, or one more for a single unit).
+    Subset,
+    /// One more seat (or unit).
+    Superset,
+    /// Another seat in place of the hold's last.
+    Swapped,
+    /// The id of another hold (the one the index picks).
+    OtherHold(Index),
 }
 
 /// One generated request.
 #[derive(Clone, Debug)]
 #[allow(missing_docs)]
 pub enum Step {
-    HoldSeats { owner: u8, seats: Vec<u32> },
-    HoldBest { owner: u8, quantity: u32, section: Option<u32> },
-    HoldPool { owner: u8, pool: u32, quantity: u32 },
-    Extend { hold: Index, owner: u8, stale: bool },
-    Release { hold: Index, owner: u8, stale: bool },
-    Sell { hold: Index, owner: u8, order: u8 },
-    Refund { sale: Index, seats: Option<u32> },
-    Block { seats: Vec<u32> },
-    Unblock { seats: Vec<u32> },
-    Advance { ms: i64 },
-    Sweep,
+    HoldSeats {
+        owner: u8,
+        seats: Vec<u32>,
+    },
+    HoldBest {
+        owner: u8,
+        quantity: u32,
+        section: Option<u32>,
+    },
+    HoldPool {
+        owner: u8,
+        pool: u32,
+        quantity: u32,
+    },
+    /// `owner` `u8::MAX` is the hold's owner.
+    Extend {
+        hold: Index,
+        owner: u8,
+        tamper: Tamper,
+    },
+    Release {
+        hold: Index,
+        owner: u8,
+        tamper: Tamper,
+    },
+    Verify {
+        hold: Index,
+        owner: u8,
+        tamper: Tamper,
+    },
+    Sell {
+        hold: Index,
+        owner: u8,
+        tamper: Tamper,
+        order: u8,
+        payment: u8,
+    },
+    Refund {
+        sale: Index,
+        part: Option<u32>,
+    },
+    Block {
+        seats: Vec<u32>,
+    },
+    Unblock {
+        seats: Vec<u32>,
+    },
+    Advance {
+        ms: i64,
+    },
+    Sweep {
+        limit: usize,
+    },
+    /// Requests sent at once.
+    Concurrent(Vec<Step>),
 }
 
 /// A request's answer with backend-chosen ids left out, so that the model's
@@ -60,20 +168,11 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// The reference state: the model plus what the test issued so far.
-#[derive(Clone, Debug)]
+/// The generator's state: only what decides which steps make sense.
+#[derive(Clone, Debug, Default)]
 pub struct RefState {
-    /// The model of the show.
-    pub model: ShowModel,
-    /// The model's clock (Unix ms).
-    pub now: i64,
-    /// Holds granted, in order.
-    pub holds: Vec<Hold>,
-    /// Sales made, in order.
-    pub sales: Vec<Sale>,
-    /// The answer to the last step.
-    pub last: Option<Outcome>,
-    next_hold: u128,
+    /// Steps generated so far.
+    pub steps: usize,
 }
 
 fn spec() -> ShowSpec {
@@ -84,7 +183,7 @@ fn spec() -> ShowSpec {
         max_held_per_owner: Some(5),
         max_per_request: 4,
     };
-    ShowSpec::new("state machine", VenueLayout::grid(2, 1, 5, PriceCategory(1)))
+    ShowSpec::new("state machine", VenueLayout::grid(2, 1, SEATS / 2, PriceCategory(1)))
         .with_pool("standing", 5, PriceCategory(2))
         .with_policy(policy)
 }
@@ -116,6 +215,7 @@ fn failed(e: &InventoryError) -> Outcome {
             format!("LimitExceeded({l:?})")
         }
         E::NotSold { order } => format!("NotSold({order})"),
+        E::SaleConflict { order } => format!("SaleConflict({order})"),
         E::WrongState { seats } => format!("WrongState({seats:?})"),
         other => panic!("the backend failed: {other:?}"),
     })
@@ -129,13 +229,17 @@ fn sold(s: &Sale) -> Outcome {
     Outcome::Sale(s.items.clone(), s.version, s.order, s.owner)
 }
 
-fn swept(mut v: Vec<ExpiredHold>) -> Outcome {
-    for e in &mut v {
-        if let HoldItems::Seats(s) = &mut e.items {
-            s.sort();
-        }
-    }
-    let mut out: Vec<_> = v.into_iter().map(|e| (e.owner, e.items)).collect();
+fn swept(v: &[ExpiredHold]) -> Outcome {
+    let mut out: Vec<(OwnerId, HoldItems)> = v
+        .iter()
+        .map(|e| {
+            let mut items = e.items.clone();
+            if let HoldItems::Seats(s) = &mut items {
+                s.sort();
+            }
+            (e.owner, items)
+        })
+        .collect();
     out.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
     Outcome::Swept(out)
 }
@@ -149,15 +253,49 @@ fn outcome<T>(r: &Result<T, InventoryError>, ok: impl Fn(&T) -> Outcome) -> Outc
 
 fn seat_list() -> impl Strategy<Value = Vec<u32>> {
     // Mostly real seats, sometimes a duplicate, an unknown seat or none.
-    prop::collection::vec(prop_oneof![9 => 0u32..10, 1 => 10u32..12], 0..5)
+    prop::collection::vec(prop_oneof![9 => 0..SEATS, 1 => SEATS..SEATS + 2], 0..5)
 }
 
-fn hold_token(state: &RefState, i: &Index, stale: bool) -> HoldToken {
-    let mut t = state.holds[i.index(state.holds.len())].token.clone();
-    if stale {
-        t.version = t.version.saturating_sub(1);
-    }
-    t
+fn tamper() -> impl Strategy<Value = Tamper> {
+    prop_oneof![
+        10 => Just(Tamper::None),
+        2 => Just(Tamper::Stale),
+        1 => Just(Tamper::Future),
+        2 => Just(Tamper::Subset),
+        2 => Just(Tamper::Superset),
+        1 => Just(Tamper::Swapped),
+        2 => any::<Index>().prop_map(Tamper::OtherHold),
+    ]
+}
+
+/// Mostly the hold's owner (`u8::MAX`), sometimes anyone.
+fn token_owner() -> impl Strategy<Value = u8> {
+    prop_oneof![5 => Just(u8::MAX), 1 => 0..OWNERS]
+}
+
+fn hold_step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => (0..OWNERS, seat_list()).prop_map(|(owner, seats)| Step::HoldSeats { owner, seats }),
+        1 => (0..OWNERS, 0u32..6, prop::option::of(0u32..3))
+            .prop_map(|(owner, quantity, section)| Step::HoldBest { owner, quantity, section }),
+        1 => (0..OWNERS, prop_oneof![5 => Just(0u32), 1 => Just(1u32)], 0u32..7)
+            .prop_map(|(owner, pool, quantity)| Step::HoldPool { owner, pool, quantity }),
+    ]
+}
+
+fn token_step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        2 => (any::<Index>(), token_owner(), tamper())
+            .prop_map(|(hold, owner, tamper)| Step::Extend { hold, owner, tamper }),
+        2 => (any::<Index>(), token_owner(), tamper())
+            .prop_map(|(hold, owner, tamper)| Step::Release { hold, owner, tamper }),
+        1 => (any::<Index>(), token_owner(), tamper())
+            .prop_map(|(hold, owner, tamper)| Step::Verify { hold, owner, tamper }),
+        // Few orders and payments, so that replays, changed payments and
+        // second holds sold to one order are common.
+        3 => (any::<Index>(), token_owner(), tamper(), 0u8..3, prop_oneof![4 => Just(0u8), 1 => Just(1u8)])
+            .prop_map(|(hold, owner, tamper, order, payment)| Step::Sell { hold, owner, tamper, order, payment }),
+    ]
 }
 
 impl ReferenceStateMachine for RefState {
@@ -165,148 +303,26 @@ impl ReferenceStateMachine for RefState {
     type Transition = Step;
 
     fn init_state() -> BoxedStrategy<RefState> {
-        Just(())
-            .prop_map(|_| {
-                let model = ShowModel::new(spec()).expect("valid spec");
-                RefState {
-                    model,
-                    now: 1_893_456_000_000,
-                    holds: Vec::new(),
-                    sales: Vec::new(),
-                    last: None,
-                    next_hold: 1,
-                }
-            })
-            .boxed()
+        Just(RefState::default()).boxed()
     }
 
-    fn transitions(state: &RefState) -> BoxedStrategy<Step> {
-        let who = 0..OWNERS;
-        let mut steps = vec![
-            (4, (who.clone(), seat_list()).prop_map(|(owner, seats)| Step::HoldSeats { owner, seats }).boxed()),
-            (
-                2,
-                (who.clone(), 0u32..6, prop::option::of(0u32..3))
-                    .prop_map(|(owner, quantity, section)| Step::HoldBest { owner, quantity, section })
-                    .boxed(),
-            ),
-            (
-                2,
-                (who.clone(), prop_oneof![5 => Just(0u32), 1 => Just(1u32)], 0u32..7)
-                    .prop_map(|(owner, pool, quantity)| Step::HoldPool { owner, pool, quantity })
-                    .boxed(),
-            ),
-            (1, seat_list().prop_map(|seats| Step::Block { seats }).boxed()),
-            (1, seat_list().prop_map(|seats| Step::Unblock { seats }).boxed()),
-            (
-                2,
-                prop_oneof![Just(1i64), Just(30_000), Just(TTL_MS - 1), Just(TTL_MS), Just(100_000)]
-                    .prop_map(|ms| Step::Advance { ms })
-                    .boxed(),
-            ),
-            (1, Just(Step::Sweep).boxed()),
-        ];
-        if !state.holds.is_empty() {
-            // Mostly the right owner, sometimes someone else.
-            let who = prop_oneof![4 => Just(u8::MAX), 1 => 0..OWNERS];
-            steps.push((
-                2,
-                (any::<Index>(), who.clone(), prop::bool::weighted(0.2))
-                    .prop_map(|(hold, owner, stale)| Step::Extend { hold, owner, stale })
-                    .boxed(),
-            ));
-            steps.push((
-                2,
-                (any::<Index>(), who.clone(), prop::bool::weighted(0.2))
-                    .prop_map(|(hold, owner, stale)| Step::Release { hold, owner, stale })
-                    .boxed(),
-            ));
-            steps.push((
-                3,
-                (any::<Index>(), who, 0u8..2)
-                    .prop_map(|(hold, owner, order)| Step::Sell { hold, owner, order })
-                    .boxed(),
-            ));
-        }
-        if !state.sales.is_empty() {
-            steps.push((
-                1,
-                (any::<Index>(), prop::option::of(0u32..10))
-                    .prop_map(|(sale, seats)| Step::Refund { sale, seats })
-                    .boxed(),
-            ));
-        }
-        prop::strategy::Union::new_weighted(steps).boxed()
+    fn transitions(_: &RefState) -> BoxedStrategy<Step> {
+        prop_oneof![
+            5 => hold_step(),
+            7 => token_step(),
+            1 => (any::<Index>(), prop::option::of(0u32..SEATS)).prop_map(|(sale, part)| Step::Refund { sale, part }),
+            1 => seat_list().prop_map(|seats| Step::Block { seats }),
+            1 => seat_list().prop_map(|seats| Step::Unblock { seats }),
+            2 => prop_oneof![Just(1i64), Just(30_000), Just(TTL_MS - 1), Just(TTL_MS), Just(100_000)]
+                .prop_map(|ms| Step::Advance { ms }),
+            1 => prop_oneof![3 => 1usize..4, 1 => Just(1_000usize)].prop_map(|limit| Step::Sweep { limit }),
+            2 => prop::collection::vec(prop_oneof![hold_step(), token_step()], 2..5).prop_map(Step::Concurrent),
+        ]
+        .boxed()
     }
 
-    fn preconditions(state: &RefState, step: &Step) -> bool {
-        match step {
-            Step::Extend { .. } | Step::Release { .. } | Step::Sell { .. } => !state.holds.is_empty(),
-            Step::Refund { .. } => !state.sales.is_empty(),
-            _ => true,
-        }
-    }
-
-    fn apply(mut s: RefState, step: &Step) -> RefState {
-        let now = s.now;
-        let hold_id = HoldId::from_u128(s.next_hold);
-        s.next_hold += 1;
-        let pick_owner = |o: u8, h: &Hold| if o == u8::MAX { h.owner } else { owner(o) };
-        let out = match step {
-            Step::HoldSeats { owner: o, seats } => {
-                let r = s.model.hold_seats(owner(*o), &ids(seats), hold_id, now);
-                keep_hold(&mut s.holds, &r)
-            }
-            Step::HoldBest { owner: o, quantity, section } => {
-                let req = best_req(s.model.spec.id, *o, *quantity, *section);
-                let r = s.model.hold_best(&req, hold_id, now);
-                keep_hold(&mut s.holds, &r)
-            }
-            Step::HoldPool { owner: o, pool, quantity } => {
-                let r = s.model.hold_pool(owner(*o), PoolId(*pool), *quantity, hold_id, now);
-                keep_hold(&mut s.holds, &r)
-            }
-            Step::Extend { hold, owner: o, stale } => {
-                let i = hold.index(s.holds.len());
-                let req = HoldAction { owner: pick_owner(*o, &s.holds[i]), token: hold_token(&s, hold, *stale) };
-                let r = s.model.extend(&req, now);
-                if let Ok(h) = &r {
-                    s.holds[i] = h.clone();
-                }
-                outcome(&r, held)
-            }
-            Step::Release { hold, owner: o, stale } => {
-                let i = hold.index(s.holds.len());
-                let req = HoldAction { owner: pick_owner(*o, &s.holds[i]), token: hold_token(&s, hold, *stale) };
-                outcome(&s.model.release(&req, now), |_| Outcome::Done)
-            }
-            Step::Sell { hold, owner: o, order: n } => {
-                let i = hold.index(s.holds.len());
-                let req = sell_req(pick_owner(*o, &s.holds[i]), hold_token(&s, hold, false), *n);
-                let r = s.model.sell(&req, now);
-                if let Ok(sale) = &r
-                    && !s.sales.contains(sale)
-                {
-                    s.sales.push(sale.clone());
-                }
-                outcome(&r, sold)
-            }
-            Step::Refund { sale, seats } => {
-                let req = refund_req(&s.sales[sale.index(s.sales.len())], *seats);
-                outcome(&s.model.refund(&req, now), |_| Outcome::Done)
-            }
-            Step::Block { seats } => outcome(&s.model.block(&ids(seats), now), |_| Outcome::Done),
-            Step::Unblock { seats } => outcome(&s.model.unblock(&ids(seats), now), |_| Outcome::Done),
-            Step::Advance { ms } => {
-                s.now += ms;
-                Outcome::Done
-            }
-            Step::Sweep => match s.model.sweep(now, 1_000) {
-                Ok(v) => swept(v),
-                Err(e) => failed(&e),
-            },
-        };
-        s.last = Some(out);
+    fn apply(mut s: RefState, _: &Step) -> RefState {
+        s.steps += 1;
         s
     }
 }
@@ -315,57 +331,360 @@ fn ids(seats: &[u32]) -> Vec<SeatId> {
     seats.iter().copied().map(SeatId).collect()
 }
 
-fn keep_hold(holds: &mut Vec<Hold>, r: &Result<Hold, InventoryError>) -> Outcome {
-    if let Ok(h) = r {
-        holds.push(h.clone());
-    }
-    outcome(r, held)
-}
-
 fn best_req(show: ShowId, o: u8, quantity: u32, section: Option<u32>) -> HoldBest {
     HoldBest { show, owner: owner(o), quantity, section: section.map(SectionId), category: None }
 }
 
-fn sell_req(owner: OwnerId, token: HoldToken, n: u8) -> Sell {
-    Sell { owner, token, order: order(n), payment: PaymentRef(format!("cap-{n}")) }
+/// A request resolved against the holds and sales so far, ready to send to
+/// the backend and to the model alike.
+#[derive(Clone, Debug)]
+enum Request {
+    HoldSeats(HoldSeats),
+    HoldBest(HoldBest),
+    HoldPool(HoldPool),
+    Extend(HoldAction),
+    Release(HoldAction),
+    Verify(HoldAction),
+    Sell(Sell),
+    Refund(Refund),
+    Block(Vec<SeatId>),
+    Unblock(Vec<SeatId>),
+    Sweep(usize),
+    /// A step that needs a hold or sale when there is none yet.
+    Nothing,
 }
 
-fn refund_req(sale: &Sale, seats: Option<u32>) -> Refund {
-    let items = match (&sale.items, seats) {
-        (HoldItems::Seats(_), Some(s)) => HoldItems::Seats(vec![SeatId(s)]),
-        (HoldItems::Pool { pool, quantity }, Some(q)) => HoldItems::Pool { pool: *pool, quantity: (q % quantity) + 1 },
-        (items, None) => items.clone(),
-    };
-    Refund { show: sale.show, order: sale.order, items }
+/// A backend's answer, kept whole (the model needs its hold ids).
+#[derive(Debug)]
+enum Answer {
+    Hold(crate::error::Result<Hold>),
+    Sale(crate::error::Result<Sale>),
+    Swept(crate::error::Result<Vec<ExpiredHold>>),
+    Unit(crate::error::Result<()>),
 }
 
-/// The system under test: a backend fixture driven from a runtime.
+impl Answer {
+    fn outcome(&self) -> Outcome {
+        match self {
+            Answer::Hold(r) => outcome(r, held),
+            Answer::Sale(r) => outcome(r, sold),
+            Answer::Swept(r) => outcome(r, |v| swept(v)),
+            Answer::Unit(r) => outcome(r, |_| Outcome::Done),
+        }
+    }
+}
+
+fn edit(token: &HoldToken, tamper: Tamper, holds: &[Hold]) -> HoldToken {
+    let mut t = token.clone();
+    match (tamper, &mut t.items) {
+        (Tamper::None, _) => {}
+        (Tamper::Stale, _) => t.version = t.version.saturating_sub(1),
+        (Tamper::Future, _) => t.version += 3,
+        (Tamper::Subset, HoldItems::Seats(s)) if s.len() > 1 => {
+            s.pop();
+        }
+        (Tamper::Subset, HoldItems::Pool { quantity, .. }) if *quantity > 1 => *quantity -= 1,
+        (Tamper::Subset | Tamper::Superset, HoldItems::Pool { quantity, .. }) => *quantity += 1,
+        (Tamper::Subset | Tamper::Superset, HoldItems::Seats(s)) => {
+            if let Some(extra) = (0..SEATS).map(SeatId).find(|x| !s.contains(x)) {
+                s.push(extra);
+                s.sort();
+            }
+        }
+        (Tamper::Swapped, HoldItems::Seats(s)) => {
+            if let Some(extra) = (0..SEATS).rev().map(SeatId).find(|x| !s.contains(x)) {
+                s.pop();
+                s.push(extra);
+                s.sort();
+            }
+        }
+        (Tamper::Swapped, HoldItems::Pool { pool, .. }) => pool.0 += 1,
+        (Tamper::OtherHold(i), _) => t.hold = holds[i.index(holds.len())].token.hold,
+    }
+    t
+}
+
+/// The system under test: a backend, the model that must agree with it,
+/// and the holds and sales granted so far.
 pub struct Sut {
     rt: tokio::runtime::Runtime,
     fx: Fixture,
-    show: ShowId,
-    model_show: ShowId,
-    /// Real holds, parallel to `RefState::holds`.
+    model: ShowModel,
+    now: i64,
     holds: Vec<Hold>,
     sales: Vec<Sale>,
+    /// Hold ids for the model's own failed attempts.
+    spare: u128,
 }
 
 impl Sut {
-    /// The backend's token for the model's hold `i`.
-    fn token(&self, state: &RefState, i: &Index, stale: bool) -> HoldToken {
-        let mut t = self.holds[i.index(self.holds.len())].token.clone();
-        if stale {
-            t.version = t.version.saturating_sub(1);
-        }
-        debug_assert_eq!(self.holds.len(), state.holds.len());
-        t
+    fn show(&self) -> ShowId {
+        self.model.spec.id
     }
 
-    fn snapshot_as_model(&self) -> Snapshot {
-        let mut snap = self.rt.block_on(self.fx.inventory.snapshot(self.show)).expect("snapshot");
-        snap.show = self.model_show;
-        snap
+    fn resolve(&self, step: &Step) -> Request {
+        let show = self.show();
+        let token = |hold: &Index, o: u8, tamper: Tamper| {
+            let h = &self.holds[hold.index(self.holds.len())];
+            let who = if o == u8::MAX { h.owner } else { owner(o) };
+            (who, edit(&h.token, tamper, &self.holds))
+        };
+        match step {
+            Step::HoldSeats { owner: o, seats } => {
+                Request::HoldSeats(HoldSeats { show, owner: owner(*o), seats: ids(seats) })
+            }
+            Step::HoldBest { owner: o, quantity, section } => {
+                Request::HoldBest(best_req(show, *o, *quantity, *section))
+            }
+            Step::HoldPool { owner: o, pool, quantity } => {
+                Request::HoldPool(HoldPool { show, owner: owner(*o), pool: PoolId(*pool), quantity: *quantity })
+            }
+            Step::Extend { .. } | Step::Release { .. } | Step::Verify { .. } | Step::Sell { .. }
+                if self.holds.is_empty() =>
+            {
+                Request::Nothing
+            }
+            Step::Extend { hold, owner, tamper } => {
+                let (owner, token) = token(hold, *owner, *tamper);
+                Request::Extend(HoldAction { owner, token })
+            }
+            Step::Release { hold, owner, tamper } => {
+                let (owner, token) = token(hold, *owner, *tamper);
+                Request::Release(HoldAction { owner, token })
+            }
+            Step::Verify { hold, owner, tamper } => {
+                let (owner, token) = token(hold, *owner, *tamper);
+                Request::Verify(HoldAction { owner, token })
+            }
+            Step::Sell { hold, owner, tamper, order: n, payment } => {
+                let (owner, token) = token(hold, *owner, *tamper);
+                Request::Sell(Sell { owner, token, order: order(*n), payment: PaymentRef(format!("cap-{payment}")) })
+            }
+            Step::Refund { .. } if self.sales.is_empty() => Request::Nothing,
+            Step::Refund { sale, part } => {
+                let sale = &self.sales[sale.index(self.sales.len())];
+                let items = match (&sale.items, part) {
+                    (HoldItems::Seats(_), Some(s)) => HoldItems::Seats(vec![SeatId(*s)]),
+                    (HoldItems::Pool { pool, quantity }, Some(q)) => {
+                        HoldItems::Pool { pool: *pool, quantity: (q % quantity) + 1 }
+                    }
+                    (items, None) => items.clone(),
+                };
+                Request::Refund(Refund { show: sale.show, order: sale.order, items })
+            }
+            Step::Block { seats } => Request::Block(ids(seats)),
+            Step::Unblock { seats } => Request::Unblock(ids(seats)),
+            Step::Sweep { limit } => Request::Sweep(*limit),
+            Step::Advance { .. } | Step::Concurrent(_) => Request::Nothing,
+        }
     }
+
+    fn model_answer(&mut self, model: &mut ShowModel, req: &Request, backend: &Answer) -> Outcome {
+        let now = self.now;
+        // A new hold takes the backend's hold id, so audits compare directly.
+        let hold_id = match backend {
+            Answer::Hold(Ok(h)) => h.token.hold,
+            _ => {
+                self.spare += 1;
+                HoldId::from_u128(self.spare)
+            }
+        };
+        match req {
+            Request::HoldSeats(r) => outcome(&model.hold_seats(r.owner, &r.seats, hold_id, now), held),
+            Request::HoldBest(r) => outcome(&model.hold_best(r, hold_id, now), held),
+            Request::HoldPool(r) => outcome(&model.hold_pool(r.owner, r.pool, r.quantity, hold_id, now), held),
+            Request::Extend(r) => outcome(&model.extend(r, now), held),
+            Request::Release(r) => outcome(&model.release(r, now), |_| Outcome::Done),
+            Request::Verify(r) => outcome(&model.verify(r, now), held),
+            Request::Sell(r) => outcome(&model.sell(r, now), sold),
+            Request::Refund(r) => outcome(&model.refund(r, now), |_| Outcome::Done),
+            Request::Block(s) => outcome(&model.block(s, now), |_| Outcome::Done),
+            Request::Unblock(s) => outcome(&model.unblock(s, now), |_| Outcome::Done),
+            Request::Sweep(limit) => match backend {
+                Answer::Swept(Ok(freed)) => match expire_as_reported(model, freed, *limit, now) {
+                    Ok(()) => swept(freed),
+                    Err(why) => Outcome::Failed(format!("the model refuses this sweep: {why}")),
+                },
+                _ => outcome(&model.sweep(now, *limit), |v| swept(v)),
+            },
+            Request::Nothing => Outcome::Done,
+        }
+    }
+
+    fn send(&self, req: Request) -> Pin<Box<dyn Future<Output = Answer>>> {
+        let inv: Arc<dyn SeatInventory> = self.fx.inventory.clone();
+        let show = self.show();
+        Box::pin(async move {
+            match req {
+                Request::HoldSeats(r) => Answer::Hold(inv.hold_seats(&r).await),
+                Request::HoldBest(r) => Answer::Hold(inv.hold_best(&r).await),
+                Request::HoldPool(r) => Answer::Hold(inv.hold_pool(&r).await),
+                Request::Extend(r) => Answer::Hold(inv.extend(&r).await),
+                Request::Release(r) => Answer::Unit(inv.release(&r).await),
+                Request::Verify(r) => Answer::Hold(inv.verify(&r).await),
+                Request::Sell(r) => Answer::Sale(inv.sell(&r).await),
+                Request::Refund(r) => Answer::Unit(inv.refund(&r).await),
+                Request::Block(s) => Answer::Unit(inv.block(show, &s).await),
+                Request::Unblock(s) => Answer::Unit(inv.unblock(show, &s).await),
+                Request::Sweep(limit) => Answer::Swept(inv.sweep_expired(show, limit).await),
+                Request::Nothing => Answer::Unit(Ok(())),
+            }
+        })
+    }
+
+    /// Keeps what a request granted, in the order the requests were sent.
+    fn keep(&mut self, req: &Request, answer: &Answer) {
+        match answer {
+            Answer::Hold(Ok(h)) => match req {
+                Request::Extend(_) | Request::Verify(_) => {
+                    if let Some(old) = self.holds.iter_mut().find(|o| o.token.hold == h.token.hold) {
+                        *old = h.clone();
+                    }
+                }
+                _ => self.holds.push(h.clone()),
+            },
+            Answer::Sale(Ok(s)) if !self.sales.contains(s) => self.sales.push(s.clone()),
+            _ => {}
+        }
+    }
+
+    /// Sends `steps` at once and checks the answers against the model run
+    /// in some order of the requests, arrival order first.
+    fn concurrent(&mut self, steps: &[Step], sheds: bool) {
+        let reqs: Vec<Request> = steps.iter().map(|s| self.resolve(s)).collect();
+        let futures: Vec<_> = reqs.iter().cloned().map(|r| self.send(r)).collect();
+        let answers = self.rt.block_on(join_all(futures));
+        let got: Vec<Outcome> = answers.iter().map(Answer::outcome).collect();
+        let shed: Vec<bool> = (0..reqs.len()).map(|i| sheds && shed_by_lock(&reqs, &answers, i)).collect();
+        let mut tried = Vec::new();
+        for order in permutations(reqs.len()) {
+            let mut model = self.model.clone();
+            let spare = self.spare;
+            let mut want = vec![Outcome::Done; reqs.len()];
+            for &i in &order {
+                want[i] = if shed[i] { got[i].clone() } else { self.model_answer(&mut model, &reqs[i], &answers[i]) };
+            }
+            if want == got {
+                self.model = model;
+                for (req, answer) in reqs.iter().zip(&answers) {
+                    self.keep(req, answer);
+                }
+                return;
+            }
+            self.spare = spare;
+            tried.push((order, want));
+        }
+        panic!(
+            "no order of the concurrent requests {reqs:#?} gives the backend's answers {got:#?}; the model's: {tried:#?}"
+        );
+    }
+
+    fn check_audit(&self) {
+        let got = self.rt.block_on(self.fx.inventory.audit(self.show())).expect("audit");
+        assert_eq!(got, self.model.audit(self.now), "audits differ (owners, holds, orders or sale records)");
+    }
+}
+
+/// Frees in `model` exactly the seats and pool holds a backend's sweep
+/// reported, after checking the backend was allowed to choose them: all
+/// expired, each under the hold and owner reported, and as many as the
+/// limit allows.
+fn expire_as_reported(model: &mut ShowModel, freed: &[ExpiredHold], limit: usize, now: i64) -> Result<(), String> {
+    let expired_seats = model.seats.iter().filter(|s| matches!(s.state, SeatState::Held { until, .. } if until <= now));
+    let expired_pool_holds = model.pools.iter().flat_map(|p| &p.holds).filter(|h| h.until <= now);
+    let candidates = expired_seats.count() + expired_pool_holds.count();
+    let mut count = 0usize;
+    let mut touched_pools = Vec::new();
+    for e in freed {
+        match &e.items {
+            HoldItems::Seats(seats) => {
+                for s in seats {
+                    let seat = model.seats.get_mut(s.0 as usize).ok_or(format!("unknown seat {s}"))?;
+                    if !matches!(seat.state, SeatState::Held { hold, owner, until, .. }
+                        if hold == e.hold && owner == e.owner && until <= now)
+                    {
+                        return Err(format!("seat {s} is not expired under hold {} of {}", e.hold, e.owner));
+                    }
+                    fsm::apply(seat, &SeatOp::Expire, &fsm::Applied::bump(seat.version + 1));
+                    count += 1;
+                }
+            }
+            HoldItems::Pool { pool, quantity } => {
+                let p = model.pools.get_mut(pool.0 as usize).ok_or(format!("unknown pool {pool}"))?;
+                let i = p
+                    .holds
+                    .iter()
+                    .position(|h| h.hold == e.hold && h.owner == e.owner && h.quantity == *quantity && h.until <= now)
+                    .ok_or(format!("no expired pool hold {} of {}", e.hold, e.owner))?;
+                p.holds.remove(i);
+                touched_pools.push(pool.0 as usize);
+                count += 1;
+            }
+        }
+    }
+    touched_pools.sort_unstable();
+    touched_pools.dedup();
+    for i in touched_pools {
+        model.pools[i].version += 1;
+    }
+    if count != limit.min(candidates) {
+        return Err(format!("freed {count} of {candidates} expired with limit {limit}"));
+    }
+    Ok(())
+}
+
+/// True when request `i` is a hold of named seats refused `SeatsTaken`
+/// for seats that other holds of the group name: a seat lock in flight may
+/// have refused it without asking the store.
+fn shed_by_lock(reqs: &[Request], answers: &[Answer], i: usize) -> bool {
+    let (Request::HoldSeats(_), Answer::Hold(Err(InventoryError::SeatsTaken { seats }))) = (&reqs[i], &answers[i])
+    else {
+        return false;
+    };
+    let named_elsewhere = |seat: &SeatId| {
+        reqs.iter().enumerate().any(|(j, r)| j != i && matches!(r, Request::HoldSeats(h) if h.seats.contains(seat)))
+    };
+    !seats.is_empty() && seats.iter().all(named_elsewhere)
+}
+
+/// Every order of `0..n`, the identity first.
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    fn go(prefix: &mut Vec<usize>, n: usize, out: &mut Vec<Vec<usize>>) {
+        if prefix.len() == n {
+            out.push(prefix.clone());
+            return;
+        }
+        for i in 0..n {
+            if !prefix.contains(&i) {
+                prefix.push(i);
+                go(prefix, n, out);
+                prefix.pop();
+            }
+        }
+    }
+    let mut out = Vec::new();
+    go(&mut Vec::new(), n, &mut out);
+    out
+}
+
+/// Polls every future in turn, in the order given, until all are done:
+/// the requests reach the backend in that order (arrival order).
+async fn join_all<T>(mut futures: Vec<Pin<Box<dyn Future<Output = T>>>>) -> Vec<T> {
+    let mut out: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in futures.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *slot = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { Poll::Pending } else { Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().map(|v| v.expect("every future finished")).collect()
 }
 
 /// The state-machine test of backend `B`, for `prop_state_machine!`.
@@ -375,81 +694,41 @@ impl<B: StateMachineBackend> StateMachineTest for StateMachine<B> {
     type SystemUnderTest = Sut;
     type Reference = RefState;
 
-    fn init_test(state: &RefState) -> Sut {
+    fn init_test(_: &RefState) -> Sut {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let fx = rt.block_on(B::fixture());
-        fx.clock.set(crate::clock::millis_to_datetime(state.now));
-        let mut spec = state.model.spec.clone();
+        let now = 1_893_456_000_000;
+        fx.clock.set(crate::clock::millis_to_datetime(now));
+        let mut spec = spec();
         spec.id = ShowId::new();
         rt.block_on(fx.inventory.create_show(&spec)).expect("create_show");
-        Sut { rt, fx, show: spec.id, model_show: state.model.spec.id, holds: Vec::new(), sales: Vec::new() }
+        let model = ShowModel::new(spec).expect("valid spec");
+        Sut { rt, fx, model, now, holds: Vec::new(), sales: Vec::new(), spare: 1 }
     }
 
-    fn apply(mut sut: Sut, state: &RefState, step: Step) -> Sut {
-        let inv = sut.fx.inventory.clone();
-        let show = sut.show;
-        let hold_owner = |o: u8, h: &Hold| if o == u8::MAX { h.owner } else { owner(o) };
-        let got = match &step {
-            Step::HoldSeats { owner: o, seats } => {
-                let r = sut.rt.block_on(inv.hold_seats(&HoldSeats { show, owner: owner(*o), seats: ids(seats) }));
-                keep_hold(&mut sut.holds, &r)
-            }
-            Step::HoldBest { owner: o, quantity, section } => {
-                let r = sut.rt.block_on(inv.hold_best(&best_req(show, *o, *quantity, *section)));
-                keep_hold(&mut sut.holds, &r)
-            }
-            Step::HoldPool { owner: o, pool, quantity } => {
-                let req = HoldPool { show, owner: owner(*o), pool: PoolId(*pool), quantity: *quantity };
-                let r = sut.rt.block_on(inv.hold_pool(&req));
-                keep_hold(&mut sut.holds, &r)
-            }
-            Step::Extend { hold, owner: o, stale } => {
-                let i = hold.index(sut.holds.len());
-                let req = HoldAction { owner: hold_owner(*o, &sut.holds[i]), token: sut.token(state, hold, *stale) };
-                let r = sut.rt.block_on(inv.extend(&req));
-                if let Ok(h) = &r {
-                    sut.holds[i] = h.clone();
-                }
-                outcome(&r, held)
-            }
-            Step::Release { hold, owner: o, stale } => {
-                let i = hold.index(sut.holds.len());
-                let req = HoldAction { owner: hold_owner(*o, &sut.holds[i]), token: sut.token(state, hold, *stale) };
-                outcome(&sut.rt.block_on(inv.release(&req)), |_| Outcome::Done)
-            }
-            Step::Sell { hold, owner: o, order: n } => {
-                let i = hold.index(sut.holds.len());
-                let req = sell_req(hold_owner(*o, &sut.holds[i]), sut.token(state, hold, false), *n);
-                let r = sut.rt.block_on(inv.sell(&req));
-                if let Ok(sale) = &r
-                    && !sut.sales.contains(sale)
-                {
-                    sut.sales.push(sale.clone());
-                }
-                outcome(&r, sold)
-            }
-            Step::Refund { sale, seats } => {
-                let req = refund_req(&sut.sales[sale.index(sut.sales.len())], *seats);
-                outcome(&sut.rt.block_on(inv.refund(&req)), |_| Outcome::Done)
-            }
-            Step::Block { seats } => outcome(&sut.rt.block_on(inv.block(show, &ids(seats))), |_| Outcome::Done),
-            Step::Unblock { seats } => outcome(&sut.rt.block_on(inv.unblock(show, &ids(seats))), |_| Outcome::Done),
+    fn apply(mut sut: Sut, _: &RefState, step: Step) -> Sut {
+        match &step {
             Step::Advance { ms } => {
+                sut.now += ms;
                 sut.fx.clock.advance(chrono::Duration::milliseconds(*ms));
-                Outcome::Done
             }
-            Step::Sweep => match sut.rt.block_on(inv.sweep_expired(show, 1_000)) {
-                Ok(v) => swept(v),
-                Err(e) => failed(&e),
-            },
-        };
-        assert_eq!(Some(&got), state.last.as_ref(), "backend and model disagree on {step:?}");
-        assert_eq!(sut.holds.len(), state.holds.len());
-        assert_eq!(sut.sales.len(), state.sales.len());
+            Step::Concurrent(steps) => sut.concurrent(steps, B::SHEDS_CONTENTION),
+            _ => {
+                let req = sut.resolve(&step);
+                let answer = sut.rt.block_on(sut.send(req.clone()));
+                let mut model = sut.model.clone();
+                let want = sut.model_answer(&mut model, &req, &answer);
+                assert_eq!(answer.outcome(), want, "backend and model disagree on {step:?} sent as {req:?}");
+                sut.model = model;
+                sut.keep(&req, &answer);
+            }
+        }
         sut
     }
 
-    fn check_invariants(sut: &Sut, state: &RefState) {
-        assert_eq!(sut.snapshot_as_model(), state.model.snapshot(state.now), "snapshots differ");
+    fn check_invariants(sut: &Sut, _: &RefState) {
+        let snap = sut.rt.block_on(sut.fx.inventory.snapshot(sut.show())).expect("snapshot");
+        assert_eq!(snap, sut.model.snapshot(sut.now), "snapshots differ");
+        sut.check_audit();
     }
 }

@@ -97,7 +97,7 @@ pub async fn create_show_validates<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     assert!(matches!(inv.snapshot(zero_pool.id).await, Err(InventoryError::UnknownShow(_))));
 }
 
-/// A hold shows as held, and a sale as sold, with versions bumped (DESIGN 3).
+/// A hold shows as held, and a sale as sold, with versions bumped (design: the seat state machine).
 pub async fn hold_and_sell<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 2, 6, 0, test_policy()).await;
@@ -125,7 +125,7 @@ pub async fn hold_and_sell<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     assert_eq!(s.seats[1].version, 2);
 }
 
-/// A multi-seat hold takes every seat or none (DESIGN I3).
+/// A multi-seat hold takes every seat or none (design I3).
 pub async fn holds_are_all_or_nothing<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 1, 8, 0, test_policy()).await;
@@ -137,7 +137,7 @@ pub async fn holds_are_all_or_nothing<I: SeatInventory + ?Sized>(fx: &Fixture<I>
     hold(inv, spec.id, OwnerId::new(), &[0, 1, 3]).await;
 }
 
-/// A seat has at most one live hold at a time (DESIGN I2).
+/// A seat has at most one live hold at a time (design I2).
 pub async fn holds_are_exclusive<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 1, 4, 0, test_policy()).await;
@@ -152,7 +152,7 @@ pub async fn holds_are_exclusive<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     assert!(matches!(err, Err(InventoryError::SeatsTaken { .. })), "a sold seat cannot be held: {err:?}");
 }
 
-/// Only the owner with the newest token may extend, release or sell (DESIGN I4).
+/// Only the owner with the newest token may extend, release or sell (design I4).
 pub async fn only_the_owner_with_the_current_token<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 1, 4, 4, test_policy()).await;
@@ -186,7 +186,7 @@ pub async fn only_the_owner_with_the_current_token<I: SeatInventory + ?Sized>(fx
 }
 
 /// A hold past its expiry counts as available at once, before any sweep
-/// (DESIGN I5), decided by the injected clock (I9).
+/// (design I5), decided by the injected clock (I8).
 pub async fn expired_holds_never_block<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 1, 4, 0, test_policy()).await;
@@ -320,11 +320,13 @@ pub async fn release_frees_seats<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
 }
 
 /// Selling again with the same order returns the same sale and changes
-/// nothing; another order is refused (DESIGN I7 for the sell step).
+/// A sell replay (the same request again) returns the first sale, byte for
+/// byte, even after a refund; a different request for a sold order is a
+/// `SaleConflict` and changes nothing (design I4, I6).
 pub async fn sell_replays_are_idempotent<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
-    let spec = create(inv, 1, 1, 4, 4, test_policy()).await;
-    let owner = OwnerId::new();
+    let spec = create(inv, 1, 1, 6, 6, test_policy()).await;
+    let (owner, other) = (OwnerId::new(), OwnerId::new());
     let seat_hold = hold(inv, spec.id, owner, &[0, 1]).await;
     let pool_hold =
         inv.hold_pool(&HoldPool { show: spec.id, owner, pool: PoolId(0), quantity: 2 }).await.expect("hold_pool");
@@ -335,19 +337,159 @@ pub async fn sell_replays_are_idempotent<I: SeatInventory + ?Sized>(fx: &Fixture
         let again = inv.sell(&sell_req(&h, order)).await.expect("replay");
         assert_eq!(again, first);
         assert_eq!(snap(inv, spec.id).await, before, "a replay changes nothing");
-        let other = inv.sell(&sell_req(&h, OrderId::new())).await;
-        assert!(matches!(other, Err(InventoryError::HoldExpired { .. })), "{other:?}");
+        let conflict =
+            |r: Result<Sale, InventoryError>| matches!(r, Err(InventoryError::SaleConflict { order: o }) if o == order);
+        let paid_otherwise = Sell { payment: PaymentRef("cap_other".into()), ..sell_req(&h, order) };
+        assert!(conflict(inv.sell(&paid_otherwise).await), "a replay with another payment");
+        let by_other = Sell { owner: other, ..sell_req(&h, order) };
+        assert!(conflict(inv.sell(&by_other).await), "a replay by another owner");
+        let edited = Sell { token: HoldToken { version: 999, ..h.token.clone() }, ..sell_req(&h, order) };
+        assert!(conflict(inv.sell(&edited).await), "a replay with an edited token");
+        let sold_elsewhere = inv.sell(&sell_req(&h, OrderId::new())).await;
+        assert!(matches!(sold_elsewhere, Err(InventoryError::HoldExpired { .. })), "{sold_elsewhere:?}");
+        assert_eq!(snap(inv, spec.id).await, before, "no refused sell changed anything");
+        inv.refund(&Refund { show: spec.id, order, items: first.items.clone() }).await.expect("refund");
+        assert_eq!(inv.sell(&sell_req(&h, order)).await.expect("replay after a refund"), first);
+        assert!(conflict(inv.sell(&paid_otherwise).await));
     }
-    // A replay names the hold it sold: another hold of the same owner that
-    // expired unsold is not sold by presenting the same order.
+    // An order buys one hold: a second hold sold to the same order is
+    // refused, even one naming seats sold to it, and the live hold keeps
+    // its seats and its owner's count.
     let order = OrderId::new();
-    let sold = inv.hold_pool(&HoldPool { show: spec.id, owner, pool: PoolId(0), quantity: 1 }).await.expect("hold");
-    let lapsed = inv.hold_pool(&HoldPool { show: spec.id, owner, pool: PoolId(0), quantity: 1 }).await.expect("hold");
+    let sold = hold(inv, spec.id, owner, &[2]).await;
+    let live = hold(inv, spec.id, owner, &[3]).await;
     inv.sell(&sell_req(&sold, order)).await.expect("sell");
-    fx.clock.advance(ttl(&spec));
-    let e = inv.sell(&sell_req(&lapsed, order)).await;
-    assert!(matches!(e, Err(InventoryError::HoldExpired { .. })), "{e:?}");
-    assert_eq!(snap(inv, spec.id).await.pools[0].sold, 3);
+    let before = snap(inv, spec.id).await;
+    let second = inv.sell(&sell_req(&live, order)).await;
+    assert!(matches!(second, Err(InventoryError::SaleConflict { .. })), "{second:?}");
+    let forged = Sell {
+        token: HoldToken { hold: live.token.hold, version: 999, ..sold.token.clone() },
+        ..sell_req(&sold, order)
+    };
+    assert!(matches!(inv.sell(&forged).await, Err(InventoryError::SaleConflict { .. })));
+    assert_eq!(snap(inv, spec.id).await, before);
+    inv.release(&action(&live)).await.expect("the live hold is intact");
+}
+
+/// A token proves the whole hold: a subset or superset of its seats, or
+/// another pool quantity, is refused by extend, release and sell, and
+/// changes nothing (design I4, I7).
+pub async fn tokens_name_the_whole_hold<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 6, 6, test_policy()).await;
+    let (a, b) = (OwnerId::new(), OwnerId::new());
+    let h = hold(inv, spec.id, a, &[1, 2, 3]).await;
+    let neighbour = hold(inv, spec.id, b, &[4]).await;
+    let g = inv.hold_pool(&HoldPool { show: spec.id, owner: a, pool: PoolId(0), quantity: 3 }).await.expect("pool");
+    let before = snap(inv, spec.id).await;
+    let with = |items: HoldItems, of: &Hold| HoldToken { items, ..of.token.clone() };
+    let mismatch = |e: InventoryError| matches!(e, InventoryError::InvalidRequest(InvalidRequest::TokenMismatch));
+    for token in [
+        with(HoldItems::Seats(ids(&[1])), &h),
+        with(HoldItems::Seats(ids(&[1, 2])), &h),
+        with(HoldItems::Seats(ids(&[2, 3])), &h),
+        with(HoldItems::Seats(ids(&[1, 2, 3, 4])), &h),
+        with(HoldItems::Pool { pool: PoolId(0), quantity: 1 }, &g),
+        with(HoldItems::Pool { pool: PoolId(0), quantity: 4 }, &g),
+    ] {
+        let req = HoldAction { owner: a, token: token.clone() };
+        let e = inv.extend(&req).await.expect_err("partial extend");
+        assert!(mismatch(e), "extend {token:?}");
+        let e = inv.release(&req).await.expect_err("partial release");
+        assert!(mismatch(e), "release {token:?}");
+        let sell = Sell { owner: a, token: token.clone(), order: OrderId::new(), payment: PaymentRef("p".into()) };
+        let e = inv.sell(&sell).await.expect_err("partial sell");
+        assert!(mismatch(e), "sell {token:?}");
+    }
+    // Seats of another hold, or free seats, in place of the hold's own.
+    for seats in [&[1, 2, 4][..], &[0, 1, 2], &[4]] {
+        let req = HoldAction { owner: a, token: with(HoldItems::Seats(ids(seats)), &h) };
+        let e = inv.release(&req).await.expect_err("edited release");
+        assert!(matches!(e, InventoryError::HoldExpired { .. }), "{seats:?}: {e:?}");
+    }
+    assert_eq!(snap(inv, spec.id).await, before, "no partial token changed anything");
+    inv.sell(&sell_req(&h, OrderId::new())).await.expect("the whole token sells");
+    inv.release(&action(&neighbour)).await.expect("the neighbour's hold is intact");
+    inv.release(&action(&g)).await.expect("the whole pool token releases");
+}
+
+/// Verify answers as release would, and changes nothing: the hold as it
+/// stands for its current, whole token presented by its owner.
+pub async fn verify_checks_without_changing<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 6, 6, test_policy()).await;
+    let (a, b) = (OwnerId::new(), OwnerId::new());
+    let first = hold(inv, spec.id, a, &[1, 2]).await;
+    fx.clock.advance(Duration::seconds(10));
+    let h = inv.extend(&action(&first)).await.expect("extend");
+    let g = inv.hold_pool(&HoldPool { show: spec.id, owner: a, pool: PoolId(0), quantity: 2 }).await.expect("pool");
+    let before = snap(inv, spec.id).await;
+    for held in [&h, &g] {
+        assert_eq!(&inv.verify(&action(held)).await.expect("verify"), held);
+        let thief = HoldAction { owner: b, token: held.token.clone() };
+        assert!(matches!(inv.verify(&thief).await, Err(InventoryError::NotOwner { .. })));
+    }
+    assert!(matches!(inv.verify(&action(&first)).await, Err(InventoryError::StaleToken { .. })));
+    let mismatch = |e| matches!(e, Err(InventoryError::InvalidRequest(InvalidRequest::TokenMismatch)));
+    let part = HoldAction { owner: a, token: HoldToken { items: HoldItems::Seats(ids(&[1])), ..h.token.clone() } };
+    assert!(mismatch(inv.verify(&part).await));
+    let units = HoldItems::Pool { pool: PoolId(0), quantity: 3 };
+    let more = HoldAction { owner: a, token: HoldToken { items: units, ..g.token.clone() } };
+    assert!(mismatch(inv.verify(&more).await));
+    assert_eq!(snap(inv, spec.id).await, before, "verify changed nothing");
+    fx.clock.set(h.held_until);
+    assert!(matches!(inv.verify(&action(&h)).await, Err(InventoryError::HoldExpired { .. })));
+    assert!(matches!(inv.verify(&action(&g)).await, Err(InventoryError::HoldExpired { .. })));
+}
+
+/// The audit names every seat's owner, hold and order, every live pool hold
+/// and every sale record with its payment.
+pub async fn audit_reports_owners_and_sales<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    use crate::fsm::SeatState;
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 5, 6, test_policy()).await;
+    let (a, b) = (OwnerId::new(), OwnerId::new());
+    let held = hold(inv, spec.id, a, &[0, 1]).await;
+    let sold = hold(inv, spec.id, b, &[3]).await;
+    let order = OrderId::new();
+    let sale = inv.sell(&sell_req(&sold, order)).await.expect("sell");
+    let g = inv.hold_pool(&HoldPool { show: spec.id, owner: a, pool: PoolId(0), quantity: 2 }).await.expect("pool");
+    let gs = inv.hold_pool(&HoldPool { show: spec.id, owner: b, pool: PoolId(0), quantity: 3 }).await.expect("pool");
+    let pool_order = OrderId::new();
+    let pool_sale = inv.sell(&sell_req(&gs, pool_order)).await.expect("sell pool");
+    inv.block(spec.id, &ids(&[4])).await.expect("block");
+
+    let audit = inv.audit(spec.id).await.expect("audit");
+    assert_eq!(audit.show, spec.id);
+    assert_eq!(audit.now, fx.clock.now());
+    assert_eq!(audit.seats.len(), 5);
+    for s in [0, 1] {
+        let seat = audit.seats[s];
+        assert_eq!(seat.version, held.token.version);
+        assert!(
+            matches!(seat.state, SeatState::Held { owner, hold, until, size: 2, renewals: 0, .. }
+                if owner == a && hold == held.token.hold && until == held.held_until.timestamp_millis()),
+            "{seat:?}"
+        );
+    }
+    assert_eq!(audit.seats[2].state, SeatState::Available);
+    assert_eq!(audit.seats[3].state, SeatState::Sold { owner: b, order });
+    assert_eq!(audit.seats[3].version, sale.version);
+    assert_eq!(audit.seats[4].state, SeatState::Blocked);
+    let pool = &audit.pools[0];
+    assert_eq!((pool.pool, pool.capacity, pool.sold, pool.version), (PoolId(0), 6, 3, pool_sale.version));
+    assert_eq!(pool.holds.len(), 1);
+    assert_eq!((pool.holds[0].hold, pool.holds[0].owner, pool.holds[0].quantity), (g.token.hold, a, 2));
+    assert_eq!(pool.holds[0].version, g.token.version);
+    assert_eq!(pool.sales.len(), 1);
+    assert_eq!((pool.sales[0].order, pool.sales[0].hold, pool.sales[0].quantity), (pool_order, gs.token.hold, 3));
+    let mut records = vec![
+        crate::inventory::SaleRecord::new(&sell_req(&sold, order), sale),
+        crate::inventory::SaleRecord::new(&sell_req(&gs, pool_order), pool_sale),
+    ];
+    records.sort_by_key(|r| r.sale.order);
+    assert_eq!(audit.sales, records);
+    assert!(matches!(inv.audit(ShowId::new()).await, Err(InventoryError::UnknownShow(_))));
 }
 
 /// Refunds return an order's seats and units to sale; other orders' are refused.
@@ -358,19 +500,22 @@ pub async fn refund_returns_seats_to_sale<I: SeatInventory + ?Sized>(fx: &Fixtur
     let order = OrderId::new();
     let h = hold(inv, spec.id, owner, &[0, 1, 2]).await;
     inv.sell(&sell_req(&h, order)).await.expect("sell");
+    let pool_order = OrderId::new();
     let g = inv.hold_pool(&HoldPool { show: spec.id, owner, pool: PoolId(0), quantity: 3 }).await.expect("hold_pool");
-    inv.sell(&sell_req(&g, order)).await.expect("sell pool");
+    inv.sell(&sell_req(&g, pool_order)).await.expect("sell pool");
     let before = snap(inv, spec.id).await;
     let wrong = Refund { show: spec.id, order: OrderId::new(), items: HoldItems::Seats(ids(&[0])) };
     assert!(matches!(inv.refund(&wrong).await, Err(InventoryError::NotSold { .. })));
     let mixed = Refund { show: spec.id, order, items: HoldItems::Seats(ids(&[2, 3])) };
     assert!(matches!(inv.refund(&mixed).await, Err(InventoryError::NotSold { .. })));
-    let too_many = Refund { show: spec.id, order, items: HoldItems::Pool { pool: PoolId(0), quantity: 4 } };
+    let too_many = Refund { show: spec.id, order: pool_order, items: HoldItems::Pool { pool: PoolId(0), quantity: 4 } };
     assert!(matches!(inv.refund(&too_many).await, Err(InventoryError::NotSold { .. })));
+    let other_order = Refund { show: spec.id, order, items: HoldItems::Pool { pool: PoolId(0), quantity: 1 } };
+    assert!(matches!(inv.refund(&other_order).await, Err(InventoryError::NotSold { .. })));
     assert_eq!(snap(inv, spec.id).await, before);
 
     inv.refund(&Refund { show: spec.id, order, items: HoldItems::Seats(ids(&[0, 2])) }).await.expect("refund");
-    inv.refund(&Refund { show: spec.id, order, items: HoldItems::Pool { pool: PoolId(0), quantity: 2 } })
+    inv.refund(&Refund { show: spec.id, order: pool_order, items: HoldItems::Pool { pool: PoolId(0), quantity: 2 } })
         .await
         .expect("refund pool");
     let s = snap(inv, spec.id).await;
@@ -527,7 +672,45 @@ pub async fn per_owner_limit<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
         .expect("expired holds stop counting");
 }
 
-/// Malformed and unauthorized requests get typed errors and change nothing (DESIGN I8).
+/// The per-owner limit counts what the owner really holds: partial
+/// releases, forged sell replays and partial extensions followed by a sweep
+/// cannot lower the count (each was a way past the limit once).
+pub async fn per_owner_limit_survives_forged_tokens<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 12, 0, HoldPolicy { max_held_per_owner: Some(4), ..test_policy() }).await;
+    let a = OwnerId::new();
+    let over =
+        |e: Result<Hold, InventoryError>| matches!(e, Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { .. })));
+    let h = hold(inv, spec.id, a, &[0, 1, 2, 3]).await;
+    let part = |seats: &[u32]| HoldAction {
+        owner: a,
+        token: HoldToken { items: HoldItems::Seats(ids(seats)), ..h.token.clone() },
+    };
+    for _ in 0..3 {
+        assert!(inv.release(&part(&[0])).await.is_err(), "a partial release");
+        assert!(inv.extend(&part(&[1])).await.is_err(), "a partial extension");
+    }
+    // A forged replay: the live hold's id with a seat sold to the order.
+    let other = hold(inv, spec.id, OwnerId::new(), &[8]).await;
+    let order = OrderId::new();
+    inv.sell(&sell_req(&other, order)).await.expect("sell");
+    let forged = Sell {
+        owner: a,
+        token: HoldToken { hold: h.token.hold, version: 999, items: HoldItems::Seats(ids(&[8])), show: spec.id },
+        order,
+        payment: PaymentRef(format!("cap_{order}")),
+    };
+    assert!(inv.sell(&forged).await.is_err(), "a forged replay");
+    fx.clock.advance(Duration::seconds(1));
+    assert_eq!(inv.sweep_expired(spec.id, 100).await.expect("sweep"), vec![], "nothing expired");
+    assert!(over(inv.hold_seats(&HoldSeats { show: spec.id, owner: a, seats: ids(&[4]) }).await), "still 4 held");
+    assert!(over(inv.hold_best(&HoldBest { owner: a, ..best(spec.id, 1) }).await));
+    assert_eq!(statuses(&snap(inv, spec.id).await, &[0, 1, 2, 3]), [SeatStatus::Held; 4]);
+    inv.release(&action(&h)).await.expect("the whole token releases");
+    hold(inv, spec.id, a, &[4, 5, 6, 7]).await;
+}
+
+/// Malformed and unauthorized requests get typed errors and change nothing (design I7).
 pub async fn bad_requests_change_nothing<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
     let inv = &*fx.inventory;
     let spec = create(inv, 1, 2, 5, 5, test_policy()).await;
@@ -596,7 +779,7 @@ pub async fn bad_requests_change_nothing<I: SeatInventory + ?Sized>(fx: &Fixture
     let forged = |items| HoldAction { owner: a, token: HoldToken { items, ..h.token.clone() } };
     assert!(matches!(
         inv.release(&forged(HoldItems::Seats(ids(&[0, 1, 5])))).await,
-        Err(InventoryError::HoldExpired { .. })
+        Err(InventoryError::InvalidRequest(InvalidRequest::TokenMismatch))
     ));
     assert!(matches!(
         inv.release(&forged(HoldItems::Seats(ids(&[0, 0])))).await,
@@ -707,7 +890,7 @@ fn no_limit() -> HoldPolicy {
 }
 
 /// 64 tasks race for 10 seats, holding, releasing and buying: exactly 10
-/// seats are sold, none twice (DESIGN I1, I2, I3).
+/// seats are sold, none twice (design I1, I2, I3).
 pub async fn race_many_tasks_few_seats<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
     const SEATS: u32 = 10;
     let spec = create(&*fx.inventory, 1, 1, SEATS, 0, no_limit()).await;

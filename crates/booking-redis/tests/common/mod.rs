@@ -88,7 +88,7 @@ fn redis_cli(args: &[&str]) -> Option<String> {
 /// Starts a throwaway 3-master Redis Cluster (no replicas, nothing
 /// persisted) as `scripts/test.sh` does, and waits until every node sees
 /// every slot served.
-fn start_cluster() -> Vec<String> {
+pub fn start_cluster() -> Vec<String> {
     let dir = std::env::temp_dir().join(format!("booking-redis-cluster-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("cluster directory");
     let dir = dir.display().to_string();

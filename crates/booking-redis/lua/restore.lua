@@ -1,0 +1,63 @@
+-- restore.lua: put a sale of seats back from the application's order log
+-- after Redis lost it (a crash under `appendfsync everysec`, a failover to
+-- a replica that had not received it). Idempotent, keyed by the order:
+-- seats already sold to the order are left alone; seats available, held
+-- under an expired hold, or held under the sale's own hold (the hold
+-- survived, its sale did not) are sold to it; any other state (sold to
+-- another order, blocked, held live by another hold) refuses the whole
+-- restore.
+--
+-- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] orders   KEYS[5] feed
+-- KEYS[6] free
+-- ARGV[1] now (Unix ms, '' = server TIME)   ARGV[2] owner   ARGV[3] hold id
+-- ARGV[4] order id   ARGV[5] the sale record ('<version>|<json>')   ARGV[6] feed MAXLEN
+-- ARGV[7..] seat ids, ascending, unique, within the show
+--
+-- Returns {'OK', version} | {'ALREADY'} | {'TAKEN', {seat...}}
+--       | {'CONFLICT'} (the order has another sale record) | {'NOSHOW'}
+--       | {'LOST'}
+local refused = show_check(KEYS[1], KEYS[2])
+if refused then
+  return refused
+end
+local now = now_ms(ARGV[1])
+local owner, hold, order = ARGV[2], ARGV[3], ARGV[4]
+local ids = seat_list(7)
+local record = call('HGET', KEYS[4], order)
+if record and record ~= ARGV[5] then
+  return { 'CONFLICT' }
+end
+
+local states = read_seats(KEYS[2], ids)
+local todo, taken, maxv = {}, {}, 0
+for i, s in ipairs(states) do
+  if s.k == 'S' and s.order == order then
+    -- Already sold to this order.
+  elseif s.k == 'A' or (s.k == 'H' and (s.untl <= now or s.hold == hold)) then
+    todo[#todo + 1] = ids[i]
+    if s.v > maxv then
+      maxv = s.v
+    end
+  else
+    taken[#taken + 1] = ids[i]
+  end
+end
+if #taken > 0 then
+  return { 'TAKEN', taken }
+end
+call('HSETNX', KEYS[4], order, ARGV[5])
+if #todo == 0 then
+  return { 'ALREADY' }
+end
+local v = maxv + 1
+local enc = seat_encode({ v = v, k = 'S', owner = owner, order = order })
+local hpairs = {}
+for i, id in ipairs(todo) do
+  hpairs[2 * i - 1] = id
+  hpairs[2 * i] = enc
+end
+batched('HSET', KEYS[2], hpairs)
+batched('ZREM', KEYS[3], todo)
+free_bits(KEYS[6], todo, '0')
+emit(KEYS[1], KEYS[5], ARGV[6], 'sold', hold, order, 's:' .. table.concat(todo, ','), v)
+return { 'OK', v }
