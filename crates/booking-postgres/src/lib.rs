@@ -13,9 +13,10 @@ use booking_core::clock::millis_to_datetime;
 use booking_core::fsm::{self, Seat, SeatOp, SeatState};
 use booking_core::layout::{HoldPolicy, LayoutIndex};
 use booking_core::{
-    ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats, HoldToken,
-    InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PoolId, PoolView, Refund, Result, Sale, SeatId,
-    SeatInventory, SeatStatus, SeatView, Sell, ShowId, ShowSpec, Snapshot, validate,
+    Audit, ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats,
+    HoldToken, InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PaymentRef, PoolAudit, PoolId, PoolView,
+    Refund, Result, Sale, SaleRecord, SeatId, SeatInventory, SeatStatus, SeatView, Sell, ShowId, ShowSpec, Snapshot,
+    validate,
 };
 use db::{Backoff, Conns, Fail, Stmt};
 use sqlx::postgres::{PgPoolOptions, PgRow};
@@ -264,15 +265,36 @@ fn to_i32(seats: &[SeatId]) -> Vec<i32> {
 /// The result of one attempt at a seat hold.
 enum Attempt {
     Held(Hold),
-    /// Some seats were taken or locked by another request.
+    /// Some seats were taken by another request.
     Taken(Vec<SeatId>),
+    /// Some seats were locked by another request (`HoldMode::SkipLocked`):
+    /// taken or not, that request has not decided yet.
+    Locked,
+}
+
+/// How a seat hold meets seats other requests have locked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HoldMode {
+    /// Waits for them; through the coalescing lanes when enabled.
+    Named,
+    /// Gives up on them at once (best available's first try).
+    SkipLocked,
+    /// Waits for them, never through the lanes (best available's second
+    /// try, on the same seats).
+    Wait,
 }
 
 /// A seat-group change that may need its failure explained.
 enum SeatCall {
     Extend,
     Release,
-    Sell { order: OrderId, payment: String },
+    /// A sale, with the token's seats as presented (the order's record
+    /// keeps them so).
+    Sell {
+        order: OrderId,
+        payment: String,
+        presented: Vec<i32>,
+    },
 }
 
 impl PgInventory {
@@ -383,12 +405,13 @@ impl PgInventory {
         owner: OwnerId,
         seats: &[SeatId],
         now: Option<i64>,
-        skip_locked: bool,
+        mode: HoldMode,
     ) -> Result<Attempt> {
         let (show, hold, list) = (meta.id(), HoldId::new(), to_i32(seats));
         let sql = "SELECT code, version, held_until, renewals, n, seats \
                    FROM booking.hold_seats($1, $2, $3, $4, $5, $6)";
-        let lanes = if skip_locked { None } else { self.lanes() };
+        let skip_locked = mode == HoldMode::SkipLocked;
+        let lanes = if mode == HoldMode::Named { self.lanes() } else { None };
         let active = lanes.map(|l| l.holds.enter());
         let res = match lanes {
             Some(lanes) if active.as_ref().is_some_and(|a| a.1) => {
@@ -437,7 +460,8 @@ impl PgInventory {
                 held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
                 renewals: 0,
             })),
-            3 | 14 => Ok(Attempt::Taken(out.seat_ids())),
+            3 => Ok(Attempt::Taken(out.seat_ids())),
+            14 => Ok(Attempt::Locked),
             _ => Err(out.error(meta, hold, 0)),
         }
     }
@@ -479,31 +503,42 @@ impl PgInventory {
     }
 
     /// Reads seats as the state machine sees them, with the time to judge
-    /// them by.
-    async fn read_seats(&self, show: ShowId, seats: &[SeatId], now: Option<i64>) -> Result<(Vec<Seat>, i64)> {
+    /// them by and, for a sale of `order`, whether the order has a sale
+    /// record: all from one snapshot, so that the answer is the one the
+    /// request would get at that instant.
+    async fn read_seats(
+        &self,
+        show: ShowId,
+        seats: &[SeatId],
+        now: Option<i64>,
+        order: Option<OrderId>,
+    ) -> Result<(Vec<Seat>, i64, bool)> {
         let list = to_i32(seats);
         let rows = self
             .all(false, move || {
                 sqlx::query(
-                    "SELECT seat, state, owner, hold, order_id, held_until, deadline, renewals, version, \
-                     coalesce($3::bigint, booking.clock_ms()) AS now \
+                    "SELECT seat, state, owner, hold, order_id, held_until, deadline, renewals, version, size, \
+                     coalesce($3::bigint, booking.clock_ms()) AS now, \
+                     EXISTS (SELECT 1 FROM booking.sales r WHERE r.show = $1 AND r.order_id = $4) AS recorded \
                      FROM booking.seats WHERE show = $1 AND seat = ANY($2) ORDER BY seat",
                 )
                 .bind(show.0)
                 .bind(list.clone())
                 .bind(now)
+                .bind(order.map(|o| o.0))
             })
             .await?;
         if rows.len() != seats.len() {
             return Err(InventoryError::Backend("seat rows missing".into()));
         }
         let mut out = Vec::with_capacity(rows.len());
-        let mut clock = now.unwrap_or(0);
+        let (mut clock, mut recorded) = (now.unwrap_or(0), false);
         for row in &rows {
             out.push(seat_from_row(row).map_err(db::backend)?);
             clock = row.try_get("now").map_err(db::backend)?;
+            recorded = row.try_get("recorded").map_err(db::backend)?;
         }
-        Ok((out, clock))
+        Ok((out, clock, recorded))
     }
 
     /// Extends, releases or sells a seat hold. The compare-and-set in SQL
@@ -530,15 +565,11 @@ impl PgInventory {
                     })
                     .await
                 }
-                SeatCall::Release | SeatCall::Sell { .. } => {
-                    let (order, payment) = match &call {
-                        SeatCall::Sell { order, payment } => (Some(order.0), Some(payment.clone())),
-                        _ => (None, None),
-                    };
+                SeatCall::Release => {
                     self.call(|| {
                         sqlx::query(
                             "SELECT code, version, held_until, renewals, n, seats \
-                             FROM booking.finish_seats($1, $2, $3, $4, $5, $6, $7, $8)",
+                             FROM booking.finish_seats($1, $2, $3, $4, $5, $6, NULL, NULL)",
                         )
                         .bind(show.0)
                         .bind(owner.0)
@@ -546,14 +577,31 @@ impl PgInventory {
                         .bind(version)
                         .bind(list.clone())
                         .bind(now)
-                        .bind(order)
+                    })
+                    .await
+                }
+                SeatCall::Sell { order, payment, presented } => {
+                    self.call(|| {
+                        sqlx::query(
+                            "SELECT code, version, held_until, renewals, n, seats \
+                             FROM booking.sell_seats($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        )
+                        .bind(show.0)
+                        .bind(owner.0)
+                        .bind(hold.0)
+                        .bind(version)
+                        .bind(list.clone())
+                        .bind(presented.clone())
+                        .bind(now)
+                        .bind(order.0)
                         .bind(payment.clone())
                     })
                     .await
                 }
             };
             match res {
-                Ok(out) if out.code == 0 => return Ok(out),
+                // 16: the order of a sale has a record; the caller answers from it.
+                Ok(out) if out.code == 0 || out.code == 16 => return Ok(out),
                 Ok(out) if out.code != 13 => return Err(out.error(meta, hold, t.version)),
                 Ok(_) => {}
                 Err(Fail::Raised { code, .. }) if code == "BK412" => {}
@@ -570,18 +618,22 @@ impl PgInventory {
                 SeatCall::Release => SeatOp::Release { owner, hold, version: t.version },
                 SeatCall::Sell { order, .. } => SeatOp::Sell { owner, hold, version: t.version, order: *order },
             };
-            let (rows, at) = self.read_seats(show, seats, now).await?;
-            let plan = fsm::check(rows.iter(), seats, &op, at)?;
-            if !plan.changed {
-                // A sale replayed by the same order and owner.
-                return Ok(Outcome { version: Some(plan.version as i64), ..Outcome::default() });
+            let order = match &call {
+                SeatCall::Sell { order, .. } => Some(*order),
+                _ => None,
+            };
+            let (rows, at, recorded) = self.read_seats(show, seats, now, order).await?;
+            if recorded {
+                // Sold to this order meanwhile: the record answers first.
+                return Ok(Outcome { code: 16, ..Outcome::default() });
             }
+            fsm::check(rows.iter(), seats, &op, at)?;
             // The rows allow it now: the state changed under us; try again.
         }
         Err(InventoryError::Backend("seat hold kept changing; gave up".into()))
     }
 
-    /// Extends (1), releases (2) or sells (4) a pool hold.
+    /// Extends (1), verifies (3), releases (2) or sells (4) a pool hold.
     #[allow(clippy::too_many_arguments)]
     async fn pool_call(
         &self,
@@ -649,6 +701,36 @@ impl PgInventory {
         }
     }
 
+    /// The sale record of `order` in `show` (one exists: a sell answered 16).
+    async fn sale_record(&self, show: ShowId, order: OrderId) -> Result<SaleRecord> {
+        let rows = self
+            .all(false, move || {
+                sqlx::query(
+                    "SELECT owner, hold, token_version, token_seats, token_pool, token_quantity, payment, version \
+                     FROM booking.sales WHERE show = $1 AND order_id = $2",
+                )
+                .bind(show.0)
+                .bind(order.0)
+            })
+            .await?;
+        let Some(row) = rows.first() else {
+            return Err(InventoryError::Backend(format!("order {order} has no sale record").into()));
+        };
+        let e = db::backend;
+        Ok(sale_record(RecordRow {
+            show,
+            order,
+            owner: row.try_get("owner").map_err(e)?,
+            hold: row.try_get("hold").map_err(e)?,
+            token_version: row.try_get("token_version").map_err(e)?,
+            seats: row.try_get("token_seats").map_err(e)?,
+            pool: row.try_get("token_pool").map_err(e)?,
+            quantity: row.try_get("token_quantity").map_err(e)?,
+            payment: row.try_get("payment").map_err(e)?,
+            version: row.try_get("version").map_err(e)?,
+        }))
+    }
+
     /// Seats plus pool units `owner` holds live now.
     async fn held_by(&self, show: ShowId, owner: OwnerId, now: Option<i64>) -> Result<i64> {
         let row = self
@@ -695,6 +777,7 @@ fn seat_from_row(row: &PgRow) -> std::result::Result<Seat, sqlx::Error> {
             until: row.try_get::<Option<i64>, _>("held_until")?.ok_or_else(missing)?,
             deadline: row.try_get::<Option<i64>, _>("deadline")?.ok_or_else(missing)?,
             renewals: row.try_get::<i32, _>("renewals")?.max(0) as u32,
+            size: row.try_get::<Option<i32>, _>("size")?.unwrap_or(0).clamp(0, u16::MAX as i32) as u16,
         },
         2 => SeatState::Sold {
             owner: OwnerId(row.try_get::<Option<uuid::Uuid>, _>("owner")?.ok_or_else(missing)?),
@@ -703,6 +786,41 @@ fn seat_from_row(row: &PgRow) -> std::result::Result<Seat, sqlx::Error> {
         _ => SeatState::Blocked,
     };
     Ok(Seat { state, version })
+}
+
+/// A row of `booking.sales`.
+struct RecordRow {
+    show: ShowId,
+    order: OrderId,
+    owner: uuid::Uuid,
+    hold: uuid::Uuid,
+    token_version: i64,
+    seats: Option<Vec<i32>>,
+    pool: Option<i32>,
+    quantity: Option<i32>,
+    payment: String,
+    version: i64,
+}
+
+/// The sale record a row of `booking.sales` holds: the sale answered with
+/// the token's items, as the first sell did.
+fn sale_record(r: RecordRow) -> SaleRecord {
+    let items = match r.pool {
+        Some(pool) => HoldItems::Pool { pool: PoolId(pool as u32), quantity: r.quantity.unwrap_or(0).max(0) as u32 },
+        None => HoldItems::Seats(r.seats.unwrap_or_default().into_iter().map(|s| SeatId(s as u32)).collect()),
+    };
+    let token = HoldToken { show: r.show, hold: HoldId(r.hold), version: r.token_version as u64, items };
+    SaleRecord {
+        sale: Sale {
+            show: r.show,
+            order: r.order,
+            owner: OwnerId(r.owner),
+            items: token.items.clone(),
+            version: r.version.max(0) as u64,
+        },
+        token,
+        payment: PaymentRef(r.payment),
+    }
 }
 
 /// The model's token show check.
@@ -751,9 +869,10 @@ impl SeatInventory for PgInventory {
     async fn hold_seats(&self, req: &HoldSeats) -> Result<Hold> {
         let meta = self.meta(req.show).await?;
         let seats = meta.seats(&req.seats)?;
-        match self.try_hold(&meta, req.owner, &seats, self.now(), false).await? {
+        match self.try_hold(&meta, req.owner, &seats, self.now(), HoldMode::Named).await? {
             Attempt::Held(h) => Ok(h),
             Attempt::Taken(seats) => Err(InventoryError::SeatsTaken { seats }),
+            Attempt::Locked => Err(InventoryError::Backend("a named hold skipped locked seats".into())),
         }
     }
 
@@ -786,17 +905,24 @@ impl SeatInventory for PgInventory {
                 prefix.fill(last, &free);
                 continue;
             }
-            // Seats found taken or locked by others are struck out and the
-            // next best picked.
+            // The pick is held with SKIP LOCKED: uncontended, it never
+            // waits. Seats another request holds locked are then waited
+            // for on a second try of the same pick (a lock is no answer:
+            // its request may still leave the seat free). Seats found taken
+            // are struck out and the next best picked.
             attempts += 1;
-            match self.try_hold(&meta, req.owner, &seats, now, true).await? {
+            let mut attempt = self.try_hold(&meta, req.owner, &seats, now, HoldMode::SkipLocked).await?;
+            if matches!(attempt, Attempt::Locked) {
+                attempt = self.try_hold(&meta, req.owner, &seats, now, HoldMode::Wait).await?;
+            }
+            match attempt {
                 Attempt::Held(h) => return Ok(h),
-                Attempt::Taken(taken) if taken.is_empty() => {
-                    prefix = best::Prefix::new(&meta.index.rows, req.section, req.quantity);
-                }
-                Attempt::Taken(taken) => {
+                Attempt::Taken(taken) if !taken.is_empty() => {
                     prefix.strike(&taken);
                     last_taken = taken;
+                }
+                Attempt::Taken(_) | Attempt::Locked => {
+                    prefix = best::Prefix::new(&meta.index.rows, req.section, req.quantity);
                 }
             }
         }
@@ -919,28 +1045,66 @@ impl SeatInventory for PgInventory {
     }
 
     async fn sell(&self, req: &Sell) -> Result<Sale> {
+        // In the model's order: the show, the payment, the token's items,
+        // then (in SQL, under the order's lock) the order's sale record,
+        // then the hold.
         let t = &req.token;
         let meta = self.meta(t.show).await?;
         same_show(&meta, t)?;
         validate::payment(&req.payment)?;
         let action = HoldAction { owner: req.owner, token: t.clone() };
-        let (items, out) = match meta.items(&t.items)? {
+        let out = match meta.items(&t.items)? {
             Some(seats) => {
-                let call = SeatCall::Sell { order: req.order, payment: req.payment.0.clone() };
-                let out = self.seat_call(&meta, &action, &seats, call).await?;
-                (HoldItems::Seats(seats), out)
+                let presented = match &t.items {
+                    HoldItems::Seats(list) => to_i32(list),
+                    HoldItems::Pool { .. } => to_i32(&seats),
+                };
+                let call = SeatCall::Sell { order: req.order, payment: req.payment.0.clone(), presented };
+                self.seat_call(&meta, &action, &seats, call).await?
             }
             None => {
                 let HoldItems::Pool { pool, quantity } = t.items else {
                     return Err(InvalidRequest::TokenMismatch.into());
                 };
-                let out = self
-                    .pool_call(&meta, 4, &action, pool, quantity, Some(req.order), Some(req.payment.0.clone()))
-                    .await?;
-                (t.items.clone(), out)
+                self.pool_call(&meta, 4, &action, pool, quantity, Some(req.order), Some(req.payment.0.clone())).await?
             }
         };
-        Ok(Sale { show: t.show, order: req.order, owner: req.owner, items, version: out.version() })
+        if out.code == 16 {
+            return self.sale_record(meta.id(), req.order).await?.replay(req);
+        }
+        Ok(Sale { show: t.show, order: req.order, owner: req.owner, items: t.items.clone(), version: out.version() })
+    }
+
+    async fn verify(&self, req: &HoldAction) -> Result<Hold> {
+        let t = &req.token;
+        let meta = self.meta(t.show).await?;
+        same_show(&meta, t)?;
+        match meta.items(&t.items)? {
+            Some(seats) => {
+                // A read: the checks release makes, on the rows as they are.
+                let (rows, at, _) = self.read_seats(meta.id(), &seats, self.now(), None).await?;
+                let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
+                fsm::check(rows.iter(), &seats, &op, at)?;
+                match rows.first().map(|s| s.state) {
+                    Some(SeatState::Held { until, renewals, .. }) => {
+                        Ok(Hold::from_parts(t.show, req.owner, t.hold, t.version, t.items.clone(), until, renewals))
+                    }
+                    _ => Err(InventoryError::HoldExpired { hold: t.hold }),
+                }
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else {
+                    return Err(InvalidRequest::TokenMismatch.into());
+                };
+                let out = self.pool_call(&meta, 3, req, pool, quantity, None, None).await?;
+                Ok(Hold {
+                    token: HoldToken { show: t.show, hold: t.hold, version: out.version(), items: t.items.clone() },
+                    owner: req.owner,
+                    held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
+                    renewals: out.renewals.unwrap_or(0).max(0) as u32,
+                })
+            }
+        }
     }
 
     async fn refund(&self, req: &Refund) -> Result<()> {
@@ -1085,6 +1249,108 @@ impl SeatInventory for PgInventory {
             });
         }
         Ok(out)
+    }
+
+    async fn audit(&self, show: ShowId) -> Result<Audit> {
+        let meta = self.meta(show).await?;
+        let now = self.now();
+        let rows = self
+            .all(false, move || {
+                sqlx::query("SELECT kind, id, a, b, c, x1, x2, x3, x4, x5, x6, list, note FROM booking.audit($1, $2)")
+                    .bind(show.0)
+                    .bind(now)
+            })
+            .await?;
+        let e = db::backend;
+        let mut clock = 0i64;
+        let mut seats = Vec::with_capacity(meta.seat_count);
+        let mut pools: Vec<PoolAudit> = Vec::with_capacity(meta.pools);
+        let (mut holds, mut pool_sales, mut sales) = (Vec::new(), Vec::new(), Vec::new());
+        for row in &rows {
+            let kind: i16 = row.try_get("kind").map_err(e)?;
+            let id = || -> Result<i32> { row.try_get::<Option<i32>, _>("id").map_err(e).map(|v| v.unwrap_or(0)) };
+            let uuid = |c: &str| -> Result<Option<uuid::Uuid>> { row.try_get(c).map_err(e) };
+            let num = |c: &str| -> Result<i64> { row.try_get::<Option<i64>, _>(c).map_err(e).map(|v| v.unwrap_or(0)) };
+            let need =
+                |v: Option<uuid::Uuid>| v.ok_or_else(|| InventoryError::Backend("audit row misses an id".into()));
+            let u32_of = |v: i64| v.clamp(0, u32::MAX as i64) as u32;
+            match kind {
+                0 => clock = num("x1")?,
+                1 => {
+                    let state = match num("x1")? {
+                        0 => SeatState::Available,
+                        1 => SeatState::Held {
+                            owner: OwnerId(need(uuid("a")?)?),
+                            hold: HoldId(need(uuid("b")?)?),
+                            until: num("x2")?,
+                            deadline: num("x3")?,
+                            renewals: u32_of(num("x4")?),
+                            size: num("x6")?.clamp(0, u16::MAX as i64) as u16,
+                        },
+                        2 => SeatState::Sold { owner: OwnerId(need(uuid("a")?)?), order: OrderId(need(uuid("c")?)?) },
+                        _ => SeatState::Blocked,
+                    };
+                    seats.push(Seat { state, version: num("x5")?.max(0) as u64 });
+                }
+                2 => pools.push(PoolAudit {
+                    pool: PoolId(id()? as u32),
+                    capacity: u32_of(num("x1")?),
+                    sold: u32_of(num("x2")?),
+                    version: num("x3")?.max(0) as u64,
+                    holds: Vec::new(),
+                    sales: Vec::new(),
+                }),
+                3 => holds.push((
+                    id()?,
+                    fsm::PoolHold {
+                        hold: HoldId(need(uuid("a")?)?),
+                        owner: OwnerId(need(uuid("b")?)?),
+                        quantity: u32_of(num("x1")?),
+                        until: num("x2")?,
+                        deadline: num("x3")?,
+                        renewals: u32_of(num("x4")?),
+                        version: num("x5")?.max(0) as u64,
+                    },
+                )),
+                4 => pool_sales.push((
+                    id()?,
+                    fsm::PoolSale {
+                        order: OrderId(need(uuid("a")?)?),
+                        owner: OwnerId(need(uuid("b")?)?),
+                        hold: HoldId(need(uuid("c")?)?),
+                        quantity: u32_of(num("x1")?),
+                    },
+                )),
+                _ => sales.push(sale_record(RecordRow {
+                    show,
+                    order: OrderId(need(uuid("a")?)?),
+                    owner: need(uuid("b")?)?,
+                    hold: need(uuid("c")?)?,
+                    token_version: num("x1")?,
+                    seats: row.try_get("list").map_err(e)?,
+                    pool: row.try_get("id").map_err(e)?,
+                    quantity: row.try_get::<Option<i64>, _>("x3").map_err(e)?.map(|q| q as i32),
+                    payment: row.try_get::<Option<String>, _>("note").map_err(e)?.unwrap_or_default(),
+                    version: num("x2")?,
+                })),
+            }
+        }
+        for (pool, h) in holds {
+            if let Some(p) = pools.get_mut(pool as usize) {
+                p.holds.push(h);
+            }
+        }
+        for (pool, sale) in pool_sales {
+            if let Some(p) = pools.get_mut(pool as usize) {
+                p.sales.push(sale);
+            }
+        }
+        for p in &mut pools {
+            p.holds.sort_by_key(|h| h.hold);
+            p.sales.sort_by_key(|s| (s.order, s.hold));
+        }
+        sales.sort_by_key(|r| r.sale.order);
+        Ok(Audit { show, now: millis_to_datetime(clock), seats, pools, sales })
     }
 
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {

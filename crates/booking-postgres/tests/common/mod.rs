@@ -6,7 +6,7 @@
 use booking_core::ManualClock;
 use booking_core::testkit::Fixture;
 use booking_postgres::PgInventory;
-pub use booking_postgres::testkit::{create_database, options, pool};
+pub use booking_postgres::testkit::{create_database, create_empty_database, options, pool};
 
 /// A fresh database with an inventory on a manual clock.
 pub async fn fixture() -> Fixture<PgInventory> {
