@@ -23,9 +23,18 @@
 //! - no pick: fewer seats match even with every unread seat free.
 //!
 //! Otherwise the pick touches an unread row, and the next chunk is read.
+//!
+//! The seats are read without locks, so by the time the pick is held other
+//! requests may have changed them. The hold is therefore made with the
+//! pick's [`Region`] (`booking.hold_best_seats`): the rows the pick depended
+//! on, whose seats it locks and whose free seats it compares with those the
+//! pick was made from. Only an unchanged region is held; a changed one
+//! sends its free seats back, and the pick is made again. So the hold takes
+//! the pick the show's state gives at the instant it is made, as the
+//! reference model would, however requests interleave.
 
-use booking_core::SectionId;
 use booking_core::layout::RowRange;
+use booking_core::{SeatId, SectionId};
 
 /// Seats read first (whole rows, at least this many).
 const FIRST_CHUNK: u32 = 256;
@@ -71,7 +80,7 @@ impl Prefix {
     }
 
     /// Whether every seat of `seats` lies in the rows read.
-    pub(crate) fn covers(&self, seats: &[booking_core::SeatId]) -> bool {
+    pub(crate) fn covers(&self, seats: &[SeatId]) -> bool {
         seats.iter().all(|s| s.0 >= self.lo && s.0 < self.hi)
     }
 
@@ -104,14 +113,74 @@ impl Prefix {
         self.hi = last + 1;
     }
 
-    /// Marks `seats` as not free (found taken or locked by others).
-    pub(crate) fn strike(&mut self, seats: &[booking_core::SeatId]) {
-        for s in seats {
-            if s.0 >= self.lo && s.0 < self.hi {
-                self.free[(s.0 - self.lo) as usize] = false;
-            }
+    /// Replaces what is known of the seats `first..=last` (read rows) by
+    /// the free seats `free`, read again.
+    pub(crate) fn refresh(&mut self, first: u32, last: u32, free: &[u32]) {
+        for s in first.max(self.lo)..=last.min(self.hi.saturating_sub(1)) {
+            self.free[(s - self.lo) as usize] = false;
+        }
+        for &s in free.iter().filter(|&&s| s >= first && s <= last && s >= self.lo && s < self.hi) {
+            self.free[(s - self.lo) as usize] = true;
         }
     }
+
+    /// What the pick `seats` (lying in the rows read) depended on.
+    ///
+    /// A block of adjacent seats in row `k` that strands no seat was picked
+    /// because no row before `k` had one: the region is the rows up to `k`.
+    /// Any other pick (a stranding block, scattered seats) was made because
+    /// no row read had such a block: the region is every row read. Locked
+    /// are the region's free seats (a taken seat elsewhere in the region
+    /// changing matters only by becoming free, and the comparison sees a
+    /// committed change) and every seat of the rows the pick lies in (their
+    /// taken seats decide where in the row the block goes).
+    pub(crate) fn region(&self, seats: &[SeatId]) -> Region {
+        let rows = &self.rows[..self.read];
+        let row_of = |s: &SeatId| rows.iter().find(|r| s.0 >= r.first.0 && s.0 < r.first.0 + r.len);
+        let n = seats.len() as u32;
+        let one_block = seats.first().and_then(row_of).filter(|r| {
+            let start = seats[0].0 - r.first.0;
+            seats.windows(2).all(|w| w[1].0 == w[0].0 + 1)
+                && seats.last().is_some_and(|s| s.0 < r.first.0 + r.len)
+                && !strands_one(r, start, n, |s| self.is_free(s))
+        });
+        let last = match one_block {
+            Some(r) => r.first.0 + r.len - 1,
+            None => self.hi.saturating_sub(1),
+        };
+        let free: Vec<i32> = (self.lo..=last).filter(|&s| self.is_free(s)).map(|s| s as i32).collect();
+        let mut lock = free.clone();
+        for r in rows.iter().filter(|r| seats.iter().any(|s| s.0 >= r.first.0 && s.0 < r.first.0 + r.len)) {
+            lock.extend((r.first.0..r.first.0 + r.len).map(|s| s as i32));
+        }
+        lock.sort_unstable();
+        lock.dedup();
+        Region { first: self.lo, last, lock, free }
+    }
+}
+
+/// What a best-available pick depended on: see [`Prefix::region`].
+#[derive(Debug)]
+pub(crate) struct Region {
+    /// The region's first seat.
+    pub first: u32,
+    /// The region's last seat.
+    pub last: u32,
+    /// The seats the hold locks before it compares, ascending.
+    pub lock: Vec<i32>,
+    /// The region's free seats the pick was made from, ascending.
+    pub free: Vec<i32>,
+}
+
+/// True when taking seats `start..start+n` of `row` leaves a lone free seat
+/// with taken seats on both sides: the test `booking_core::best::pick_best`
+/// makes (private there), repeated here to tell its first rule from its
+/// fallbacks.
+fn strands_one(row: &RowRange, start: u32, n: u32, free: impl Fn(u32) -> bool) -> bool {
+    let at = |pos: u32| free(row.first.0 + pos);
+    let left = start >= 2 && at(start - 1) && !at(start - 2);
+    let right = start + n + 1 < row.len && at(start + n) && !at(start + n + 1);
+    left || right
 }
 
 #[cfg(test)]
@@ -160,6 +229,25 @@ mod tests {
                         }
                     };
                     assert_eq!(chunked, whole, "case {case}, {req:?}");
+                    // The region holds everything the pick depends on: seats
+                    // after it changing (among the rows read) change nothing.
+                    if let Some(seats) = &chunked {
+                        let region = prefix.region(seats);
+                        assert!(region.free.iter().all(|&s| prefix.is_free(s as u32)));
+                        assert!(seats.iter().all(|s| region.lock.contains(&(s.0 as i32))), "the pick is locked");
+                        let mut flipped = Prefix { free: prefix.free.clone(), rows: prefix.rows.clone(), ..prefix };
+                        for s in region.last + 1..flipped.hi {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            if x.is_multiple_of(3) {
+                                let i = (s - flipped.lo) as usize;
+                                flipped.free[i] = !flipped.free[i];
+                            }
+                        }
+                        let again = pick_best(&rows, &req, cat, |s| flipped.is_free(s.0));
+                        assert_eq!(again.as_ref(), Some(seats), "case {case}, {req:?}: outside the region");
+                    }
                 }
             }
         }

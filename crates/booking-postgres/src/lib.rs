@@ -267,21 +267,13 @@ enum Attempt {
     Held(Hold),
     /// Some seats were taken by another request.
     Taken(Vec<SeatId>),
-    /// Some seats were locked by another request (`HoldMode::SkipLocked`):
-    /// taken or not, that request has not decided yet.
-    Locked,
 }
 
-/// How a seat hold meets seats other requests have locked.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum HoldMode {
-    /// Waits for them; through the coalescing lanes when enabled.
-    Named,
-    /// Gives up on them at once (best available's first try).
-    SkipLocked,
-    /// Waits for them, never through the lanes (best available's second
-    /// try, on the same seats).
-    Wait,
+/// The result of holding a best-available pick.
+enum Picked {
+    Held(Hold),
+    /// The seats the pick depended on changed: the region's free seats now.
+    Changed(Vec<u32>),
 }
 
 /// A seat-group change that may need its failure explained.
@@ -399,19 +391,11 @@ impl PgInventory {
     }
 
     /// One attempt at holding `seats` (sorted, validated).
-    async fn try_hold(
-        &self,
-        meta: &ShowMeta,
-        owner: OwnerId,
-        seats: &[SeatId],
-        now: Option<i64>,
-        mode: HoldMode,
-    ) -> Result<Attempt> {
+    async fn try_hold(&self, meta: &ShowMeta, owner: OwnerId, seats: &[SeatId], now: Option<i64>) -> Result<Attempt> {
         let (show, hold, list) = (meta.id(), HoldId::new(), to_i32(seats));
         let sql = "SELECT code, version, held_until, renewals, n, seats \
-                   FROM booking.hold_seats($1, $2, $3, $4, $5, $6)";
-        let skip_locked = mode == HoldMode::SkipLocked;
-        let lanes = if mode == HoldMode::Named { self.lanes() } else { None };
+                   FROM booking.hold_seats($1, $2, $3, $4, $5)";
+        let lanes = self.lanes();
         let active = lanes.map(|l| l.holds.enter());
         let res = match lanes {
             Some(lanes) if active.as_ref().is_some_and(|a| a.1) => {
@@ -431,16 +415,8 @@ impl PgInventory {
                 res
             }
             _ => {
-                self.call(|| {
-                    sqlx::query(sql)
-                        .bind(show.0)
-                        .bind(owner.0)
-                        .bind(hold.0)
-                        .bind(list.clone())
-                        .bind(now)
-                        .bind(skip_locked)
-                })
-                .await
+                self.call(|| sqlx::query(sql).bind(show.0).bind(owner.0).bind(hold.0).bind(list.clone()).bind(now))
+                    .await
             }
         };
         let out = match res {
@@ -461,7 +437,53 @@ impl PgInventory {
                 renewals: 0,
             })),
             3 => Ok(Attempt::Taken(out.seat_ids())),
-            14 => Ok(Attempt::Locked),
+            _ => Err(out.error(meta, hold, 0)),
+        }
+    }
+
+    /// Holds a best-available pick if the seats of `region` are as the pick
+    /// saw them (`booking.hold_best_seats`).
+    async fn hold_picked(
+        &self,
+        meta: &ShowMeta,
+        owner: OwnerId,
+        seats: &[SeatId],
+        now: Option<i64>,
+        region: &best::Region,
+    ) -> Result<Picked> {
+        let (show, hold, list) = (meta.id(), HoldId::new(), to_i32(seats));
+        let res = self
+            .call(|| {
+                sqlx::query(
+                    "SELECT code, version, held_until, renewals, n, seats \
+                     FROM booking.hold_best_seats($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(show.0)
+                .bind(owner.0)
+                .bind(hold.0)
+                .bind(list.clone())
+                .bind(now)
+                .bind(region.first as i32)
+                .bind(region.last as i32)
+                .bind(region.lock.clone())
+                .bind(region.free.clone())
+            })
+            .await;
+        let out = match res {
+            Ok(out) => out,
+            Err(Fail::Lost(e)) => {
+                return self.resolve_hold(show, hold, HoldItems::Seats(seats.to_vec()), e).await.map(Picked::Held);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match out.code {
+            0 => Ok(Picked::Held(Hold {
+                token: HoldToken { show, hold, version: out.version(), items: HoldItems::Seats(seats.to_vec()) },
+                owner,
+                held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
+                renewals: 0,
+            })),
+            17 => Ok(Picked::Changed(out.seat_ids().into_iter().map(|s| s.0).collect())),
             _ => Err(out.error(meta, hold, 0)),
         }
     }
@@ -745,23 +767,35 @@ impl PgInventory {
     }
 
     /// The free seats of `show` within the seat ids `lo..=hi` (a range of
-    /// the primary key: only those rows are read).
-    async fn free_seats(&self, show: ShowId, lo: u32, hi: u32, now: Option<i64>) -> Result<Vec<u32>> {
+    /// the primary key: only those rows are read) and, for `owner`, the
+    /// seats and units it holds live, read in the same snapshot.
+    async fn free_seats(
+        &self,
+        show: ShowId,
+        (lo, hi): (u32, u32),
+        now: Option<i64>,
+        owner: Option<OwnerId>,
+    ) -> Result<(Vec<u32>, Option<i64>)> {
         let row = self
             .one(false, move || {
                 sqlx::query(
-                    "SELECT array_agg(seat ORDER BY seat) FROM booking.seats \
-                     WHERE show = $1 AND seat BETWEEN $2 AND $3 \
-                       AND (state = 0 OR (state = 1 AND held_until <= coalesce($4::bigint, booking.clock_ms())))",
+                    "WITH n AS MATERIALIZED (SELECT coalesce($4::bigint, booking.clock_ms()) AS now) \
+                     SELECT (SELECT array_agg(t.seat ORDER BY t.seat) FROM booking.seats t \
+                             WHERE t.show = $1 AND t.seat BETWEEN $2 AND $3 \
+                               AND (t.state = 0 OR (t.state = 1 AND t.held_until <= n.now))) AS free, \
+                            CASE WHEN $5::uuid IS NOT NULL THEN booking.held_by($1, $5, n.now)::bigint END AS held \
+                     FROM n",
                 )
                 .bind(show.0)
                 .bind(lo as i32)
                 .bind(hi as i32)
                 .bind(now)
+                .bind(owner.map(|o| o.0))
             })
             .await?;
-        let seats: Option<Vec<i32>> = row.try_get(0).map_err(db::backend)?;
-        Ok(seats.unwrap_or_default().into_iter().map(|s| s as u32).collect())
+        let seats: Option<Vec<i32>> = row.try_get("free").map_err(db::backend)?;
+        let held: Option<i64> = row.try_get("held").map_err(db::backend)?;
+        Ok((seats.unwrap_or_default().into_iter().map(|s| s as u32).collect(), held))
     }
 }
 
@@ -869,10 +903,9 @@ impl SeatInventory for PgInventory {
     async fn hold_seats(&self, req: &HoldSeats) -> Result<Hold> {
         let meta = self.meta(req.show).await?;
         let seats = meta.seats(&req.seats)?;
-        match self.try_hold(&meta, req.owner, &seats, self.now(), HoldMode::Named).await? {
+        match self.try_hold(&meta, req.owner, &seats, self.now()).await? {
             Attempt::Held(h) => Ok(h),
             Attempt::Taken(seats) => Err(InventoryError::SeatsTaken { seats }),
-            Attempt::Locked => Err(InventoryError::Backend("a named hold skipped locked seats".into())),
         }
     }
 
@@ -884,45 +917,47 @@ impl SeatInventory for PgInventory {
         // The rows are read a chunk at a time, only as far as the pick needs
         // (see `best`), never the whole show up front.
         let mut prefix = best::Prefix::new(&meta.index.rows, req.section, req.quantity);
-        let mut last_taken = Vec::new();
+        let mut last_taken: Vec<SeatId> = Vec::new();
         let mut attempts = 0;
+        // The model checks the per-owner limit before it picks: the owner's
+        // count is read in the same snapshot as the first seats read, so the
+        // limit and the pick judge one state. (A hold checks it again.)
+        let max = meta.policy.max_held_per_owner.map(i64::from);
+        let mut limit_unchecked = max.is_some();
+        let over = |held: i64| {
+            let would_hold = held + req.quantity as i64;
+            if max.is_some_and(|m| would_hold > m) { Err(meta.limit(would_hold)) } else { Ok(()) }
+        };
         while attempts < 16 {
             let chosen = pick_best(&meta.index.rows, &pick, |s| meta.index.category(s), |s| prefix.is_free(s.0));
             let Some(seats) = chosen else {
-                if attempts == 0 && meta.policy.max_held_per_owner.is_some() {
-                    let would_hold = self.held_by(meta.id(), req.owner, now).await? + req.quantity as i64;
-                    if would_hold > meta.policy.max_held_per_owner.unwrap_or(u32::MAX) as i64 {
-                        return Err(meta.limit(would_hold));
-                    }
+                if limit_unchecked {
+                    over(self.held_by(meta.id(), req.owner, now).await?)?;
                 }
                 return Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
             };
             if !prefix.covers(&seats) {
-                let Some((first, last)) = prefix.next_chunk() else {
+                let Some(chunk) = prefix.next_chunk() else {
                     return Err(InventoryError::Backend("best available picked a seat outside the show".into()));
                 };
-                let free = self.free_seats(meta.id(), first, last, now).await?;
-                prefix.fill(last, &free);
+                let owner = limit_unchecked.then_some(req.owner);
+                let (free, held) = self.free_seats(meta.id(), chunk, now, owner).await?;
+                if let Some(held) = held {
+                    over(held)?;
+                    limit_unchecked = false;
+                }
+                prefix.fill(chunk.1, &free);
                 continue;
             }
-            // The pick is held with SKIP LOCKED: uncontended, it never
-            // waits. Seats another request holds locked are then waited
-            // for on a second try of the same pick (a lock is no answer:
-            // its request may still leave the seat free). Seats found taken
-            // are struck out and the next best picked.
+            // Held only if the seats the pick depended on are still as read
+            // (checked under their locks); else read again and pick again.
             attempts += 1;
-            let mut attempt = self.try_hold(&meta, req.owner, &seats, now, HoldMode::SkipLocked).await?;
-            if matches!(attempt, Attempt::Locked) {
-                attempt = self.try_hold(&meta, req.owner, &seats, now, HoldMode::Wait).await?;
-            }
-            match attempt {
-                Attempt::Held(h) => return Ok(h),
-                Attempt::Taken(taken) if !taken.is_empty() => {
-                    prefix.strike(&taken);
-                    last_taken = taken;
-                }
-                Attempt::Taken(_) | Attempt::Locked => {
-                    prefix = best::Prefix::new(&meta.index.rows, req.section, req.quantity);
+            let region = prefix.region(&seats);
+            match self.hold_picked(&meta, req.owner, &seats, now, &region).await? {
+                Picked::Held(h) => return Ok(h),
+                Picked::Changed(free) => {
+                    prefix.refresh(region.first, region.last, &free);
+                    last_taken = seats;
                 }
             }
         }

@@ -1,16 +1,16 @@
 //! Whole holds and sale records on PostgreSQL beyond the conformance suite:
-//! concurrent sales of one order, a best-available pick that meets a lock
-//! its holder gives back, and holds made before the whole-hold migration.
+//! concurrent sales of one order, and holds made before the whole-hold
+//! migration.
 
 mod common;
 
 use booking_core::testkit::{create, ids, test_policy};
 use booking_core::{
-    HoldAction, HoldBest, HoldId, HoldPolicy, HoldSeats, InventoryError, ManualClock, OrderId, OwnerId, PaymentRef,
+    HoldAction, HoldId, HoldPolicy, HoldSeats, InventoryError, ManualClock, OrderId, OwnerId, PaymentRef,
     SeatInventory, SeatStatus, Sell,
 };
 use booking_postgres::PgInventory;
-use sqlx::{Executor, Row};
+use sqlx::Row;
 use std::borrow::Cow;
 
 /// Two holds sold to one order at the same time, on separate connections:
@@ -53,41 +53,6 @@ async fn concurrent_sales_of_one_order_sell_one_hold() {
     }
     let audit = inv.audit(show).await.expect("audit");
     assert_eq!(audit.sales.len(), 40, "one record per order");
-}
-
-/// A best-available pick whose seats another transaction holds locked, and
-/// then lets go without changing them, still gets those seats: the lock
-/// was no answer, so the pick waits for it instead of settling for worse
-/// seats.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_best_pick_waits_for_a_lock_given_back() {
-    let db = common::create_database().await;
-    let clock = ManualClock::fixed();
-    let inv = PgInventory::with_clock(common::pool(&db, 4).await, clock.shared());
-    let spec = create(&inv, 1, 2, 9, 0, test_policy()).await;
-    let show = spec.id;
-    // The best pair of an empty show: the middle of the first row.
-    let mut locker = common::connect(&db).await;
-    locker.execute("BEGIN").await.expect("begin");
-    sqlx::query("SELECT 1 FROM booking.seats WHERE show = $1 AND seat IN (3, 4, 5) FOR UPDATE")
-        .bind(show.0)
-        .fetch_all(&mut locker)
-        .await
-        .expect("lock");
-    let task = {
-        let inv = inv.clone();
-        tokio::spawn(async move {
-            inv.hold_best(&HoldBest { show, owner: OwnerId::new(), quantity: 2, section: None, category: None }).await
-        })
-    };
-    let mut admin = common::connect(&db).await;
-    common::until("the pick waits or answers", async || {
-        task.is_finished() || common::lock_waiters(&mut admin, &db).await > 0
-    })
-    .await;
-    locker.execute("ROLLBACK").await.expect("let go");
-    let h = task.await.expect("task").expect("hold_best");
-    assert_eq!(h.token.items, booking_core::HoldItems::Seats(ids(&[3, 4])), "the best seats, after the wait");
 }
 
 /// Holds made before the whole-hold migration get their hold's size from
