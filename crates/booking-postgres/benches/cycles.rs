@@ -7,14 +7,21 @@
 //!
 //! Scenarios: `single` (one seat of a 50,000-seat show), `multi4` (four
 //! adjacent seats, all or nothing), `hot` (one seat of a 100-seat show),
-//! each at 1, 8 and 32 concurrent callers. Reads `DATABASE_URL` (default
+//! `best` (`hold_best` of two seats of the 50,000-seat show), each at 1, 8
+//! and 32 concurrent callers. For `best`, pgbench runs a hand-written
+//! contender: the first two free seats in seat order, picked with `FOR
+//! UPDATE SKIP LOCKED ... LIMIT 2` and held with `booking.hold_seats` in the
+//! same statement (no best-row logic: a lower bound for it), then released;
+//! `hold_best` does not go through the coalescing lanes, so its coalesced
+//! column is left out. Reads `DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`) and (re)creates the database
 //! `booking_bench` on that server. Prints one Markdown table row per
 //! scenario and caller count: medians of REPEATS runs (default 3) of
 //! SECONDS each (default 5).
 
 use booking_core::{
-    HoldAction, HoldSeats, InventoryError, OwnerId, PriceCategory, SeatId, SeatInventory, ShowId, ShowSpec, VenueLayout,
+    HoldAction, HoldBest, HoldSeats, InventoryError, OwnerId, PriceCategory, SeatId, SeatInventory, ShowId, ShowSpec,
+    VenueLayout,
 };
 use booking_postgres::PgInventory;
 use sqlx::Executor;
@@ -29,6 +36,7 @@ enum Scenario {
     Single,
     Multi4,
     Hot,
+    Best,
 }
 
 impl Scenario {
@@ -37,6 +45,7 @@ impl Scenario {
             Scenario::Single => "single",
             Scenario::Multi4 => "multi4",
             Scenario::Hot => "hot",
+            Scenario::Best => "best",
         }
     }
 
@@ -46,11 +55,28 @@ impl Scenario {
             Scenario::Single => (50_000, 1),
             Scenario::Multi4 => (50_000, 4),
             Scenario::Hot => (100, 1),
+            Scenario::Best => (50_000, 2),
         }
     }
 
     fn script(self) -> String {
         let (seats, n) = self.shape();
+        if self == Scenario::Best {
+            return format!(
+                "\\set n random(1, 9223372036854775807)\n\
+                 WITH p AS MATERIALIZED (SELECT array_agg(x.seat ORDER BY x.seat) AS s FROM (\
+                 SELECT seat FROM booking.seats WHERE show = :show::uuid \
+                 AND (state = 0 OR (state = 1 AND held_until <= booking.clock_ms())) \
+                 ORDER BY seat LIMIT {n} FOR UPDATE SKIP LOCKED) x) \
+                 SELECT h.code, h.version, p.s::text AS picked FROM p, booking.hold_seats(:show::uuid, \
+                 lpad(to_hex(:n::bigint), 32, 'a')::uuid, lpad(to_hex(:n::bigint), 32, 'b')::uuid, p.s, NULL, true) h \
+                 \\gset\n\
+                 \\if :code = 0\n\
+                 SELECT code AS rcode FROM booking.finish_seats(:show::uuid, lpad(to_hex(:n::bigint), 32, 'a')::uuid, \
+                 lpad(to_hex(:n::bigint), 32, 'b')::uuid, :version::bigint, :picked::int[], NULL, NULL, NULL) \\gset\n\
+                 \\endif\n"
+            );
+        }
         let list =
             (0..n).map(|i| if i == 0 { ":s::int".to_owned() } else { format!(":s::int + {i}") }).collect::<Vec<_>>();
         let list = list.join(", ");
@@ -84,6 +110,22 @@ impl Rng {
 /// second and the fraction that succeeded.
 async fn library(inv: &PgInventory, show: ShowId, scenario: Scenario, callers: u32, secs: u64) -> (f64, f64) {
     let (seats, n) = scenario.shape();
+    // Open the callers' connections before the clock starts, as pgbench
+    // does (its rate excludes connecting): one cheap statement per caller,
+    // all at once.
+    let gate = Arc::new(tokio::sync::Barrier::new(callers as usize));
+    let warm: Vec<_> = (0..callers)
+        .map(|_| {
+            let (inv, gate) = (inv.clone(), gate.clone());
+            tokio::spawn(async move {
+                gate.wait().await;
+                inv.sweep_expired(show, 1).await.expect("warm-up");
+            })
+        })
+        .collect();
+    for w in warm {
+        w.await.expect("warm-up caller");
+    }
     let (attempts, held) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let start = Instant::now();
     let deadline = start + Duration::from_secs(secs);
@@ -94,14 +136,20 @@ async fn library(inv: &PgInventory, show: ShowId, scenario: Scenario, callers: u
             let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (u64::from(c) + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
             while Instant::now() < deadline {
                 let s = rng.below(seats - n + 1);
-                let req = HoldSeats { show, owner: OwnerId::new(), seats: (s..s + n).map(SeatId).collect() };
                 attempts.fetch_add(1, Ordering::Relaxed);
-                match inv.hold_seats(&req).await {
+                let res = if scenario == Scenario::Best {
+                    inv.hold_best(&HoldBest { show, owner: OwnerId::new(), quantity: n, section: None, category: None })
+                        .await
+                } else {
+                    inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: (s..s + n).map(SeatId).collect() })
+                        .await
+                };
+                match res {
                     Ok(h) => {
                         inv.release(&HoldAction { owner: h.owner, token: h.token }).await.expect("release");
                         held.fetch_add(1, Ordering::Relaxed);
                     }
-                    Err(InventoryError::SeatsTaken { .. }) => {}
+                    Err(InventoryError::SeatsTaken { .. } | InventoryError::NoSeatsAvailable { .. }) => {}
                     Err(e) => panic!("hold failed: {e:?}"),
                 }
             }
@@ -149,11 +197,12 @@ fn main() {
             "single" => Some(Scenario::Single),
             "multi4" => Some(Scenario::Multi4),
             "hot" => Some(Scenario::Hot),
+            "best" => Some(Scenario::Best),
             _ => None,
         })
         .collect();
     if scenarios.is_empty() {
-        scenarios = vec![Scenario::Single, Scenario::Multi4, Scenario::Hot];
+        scenarios = vec![Scenario::Single, Scenario::Multi4, Scenario::Hot, Scenario::Best];
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let (pool, big, hot) = rt.block_on(setup());
@@ -163,6 +212,7 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     for scenario in scenarios {
         let show = if scenario == Scenario::Hot { hot } else { big };
+        let coalesced = scenario != Scenario::Best;
         for callers in [1u32, 8, 32] {
             let (mut raw, mut lib, mut ok, mut co, mut co_ok) = (vec![], vec![], vec![], vec![], vec![]);
             for _ in 0..repeats {
@@ -173,21 +223,33 @@ fn main() {
                 drop(inv);
                 lib.push(l);
                 ok.push(f);
-                let merged = PgInventory::builder(pool.clone()).coalesce(128, 1).build();
-                let (l, f) = rt.block_on(library(&merged, show, scenario, callers, secs));
-                drop(merged);
-                co.push(l);
-                co_ok.push(f);
+                if coalesced {
+                    let merged = PgInventory::builder(pool.clone()).coalesce(128, 1).build();
+                    let (l, f) = rt.block_on(library(&merged, show, scenario, callers, secs));
+                    drop(merged);
+                    co.push(l);
+                    co_ok.push(f);
+                }
             }
-            let (raw, lib, co) = (median(raw), median(lib), median(co));
-            println!(
-                "| {} | {callers} | {raw:.0} | {lib:.0} | {:.2} | {co:.0} | {:.2} | {:.0}% / {:.0}% |",
-                scenario.name(),
-                lib / raw,
-                co / raw,
-                100.0 * median(ok),
-                100.0 * median(co_ok)
-            );
+            let (raw, lib) = (median(raw), median(lib));
+            if coalesced {
+                let co = median(co);
+                println!(
+                    "| {} | {callers} | {raw:.0} | {lib:.0} | {:.2} | {co:.0} | {:.2} | {:.0}% / {:.0}% |",
+                    scenario.name(),
+                    lib / raw,
+                    co / raw,
+                    100.0 * median(ok),
+                    100.0 * median(co_ok)
+                );
+            } else {
+                println!(
+                    "| {} | {callers} | {raw:.0} | {lib:.0} | {:.2} | - | - | {:.0}% / - |",
+                    scenario.name(),
+                    lib / raw,
+                    100.0 * median(ok)
+                );
+            }
         }
     }
 }

@@ -133,11 +133,17 @@ where
     }
 }
 
-/// Request order within a batch: by show and first seat, so that batches
-/// lock rows in a similar order and rarely deadlock.
-fn order<T>(jobs: &[T], key: impl Fn(&T) -> (Uuid, i32)) -> Vec<usize> {
+/// Request order within a batch: grouped by show (the batch functions take
+/// one show's requests together), shows in id order, and within a show in
+/// order of arrival, which is the order the batch decides them in: a
+/// request never loses a seat to one that came after it. (Deadlocks need no
+/// help from this order: the batch functions lock all of a show's seats at
+/// once, in seat order, before deciding anything, and the shows in this
+/// order.)
+fn order<T>(jobs: &[T], show: impl Fn(&T) -> Uuid) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..jobs.len()).collect();
-    idx.sort_by_key(|&i| key(&jobs[i]));
+    // Stable: arrival order is kept within a show.
+    idx.sort_by_key(|&i| show(&jobs[i]));
     idx
 }
 
@@ -167,7 +173,7 @@ fn answer(replies: Vec<Reply>, rows: Result<Vec<sqlx::postgres::PgRow>, Fail>, i
 }
 
 async fn run_batch(pool: Arc<Conns>, backoff: Backoff, kind: Kind, jobs: Vec<SeatJob>) {
-    let idx = order(&jobs, |j| (j.show, j.seats.first().copied().unwrap_or(0)));
+    let idx = order(&jobs, |j| j.show);
     let (mut show, mut owner, mut hold, mut version, mut n, mut seats, mut now) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for &i in &idx {

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod best;
 mod coalesce;
 mod db;
 mod feed;
@@ -11,11 +12,11 @@ use booking_core::backend::best::{PickRequest, pick_best};
 use booking_core::backend::fsm::{self, Seat, SeatOp, SeatState};
 use booking_core::backend::validate;
 use booking_core::clock::millis_to_datetime;
-use booking_core::layout::{HoldPolicy, LayoutIndex, RowRange};
+use booking_core::layout::{HoldPolicy, LayoutIndex};
 use booking_core::{
-    ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats, HoldToken,
-    InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PoolId, PoolView, Refund, Result, Sale, SeatId,
-    SeatInventory, SeatStatus, SeatView, Sell, ShowId, ShowSpec, Snapshot,
+    Audit, ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats,
+    HoldToken, InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PaymentRef, PoolAudit, PoolId, PoolView,
+    Refund, Result, Sale, SaleRecord, SeatId, SeatInventory, SeatStatus, SeatView, Sell, ShowId, ShowSpec, Snapshot,
 };
 use db::{Backoff, Conns, Fail, Stmt};
 use sqlx::postgres::{PgPoolOptions, PgRow};
@@ -55,7 +56,7 @@ pub struct PgInventoryBuilder {
 
 impl PgInventoryBuilder {
     /// Decides expiry by `clock` instead of the database's
-    /// `clock_timestamp()`: its time is sent with every request (DESIGN I9).
+    /// `clock_timestamp()`: its time is sent with every request.
     /// For tests, with a [`booking_core::ManualClock`].
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
@@ -264,15 +265,28 @@ fn to_i32(seats: &[SeatId]) -> Vec<i32> {
 /// The result of one attempt at a seat hold.
 enum Attempt {
     Held(Hold),
-    /// Some seats were taken or locked by another request.
+    /// Some seats were taken by another request.
     Taken(Vec<SeatId>),
+}
+
+/// The result of holding a best-available pick.
+enum Picked {
+    Held(Hold),
+    /// The seats the pick depended on changed: the region's free seats now.
+    Changed(Vec<u32>),
 }
 
 /// A seat-group change that may need its failure explained.
 enum SeatCall {
     Extend,
     Release,
-    Sell { order: OrderId, payment: String },
+    /// A sale, with the token's seats as presented (the order's record
+    /// keeps them so).
+    Sell {
+        order: OrderId,
+        payment: String,
+        presented: Vec<i32>,
+    },
 }
 
 impl PgInventory {
@@ -313,19 +327,20 @@ impl PgInventory {
 
     /// Deletes change-feed rows older than `age`; returns how many. Run it
     /// now and then (for example beside the sweeper): subscribers only ever
-    /// read recent changes.
+    /// read recent changes. A reader (of any process) that had not read the
+    /// deleted rows yet tells its subscribers with
+    /// [`InventoryError::FeedLagged`] instead of skipping them silently.
     pub async fn prune_changes(&self, age: Duration) -> Result<u64> {
         let secs = age.as_secs_f64();
-        let row = self
-            .one(true, move || {
-                sqlx::query(
-                    "WITH d AS (DELETE FROM booking.changes WHERE at < now() - make_interval(secs => $1) \
-                     RETURNING 1) SELECT count(*) FROM d",
-                )
-                .bind(secs)
-            })
-            .await?;
+        let row = self.one(true, move || sqlx::query("SELECT booking.prune_changes($1)").bind(secs)).await?;
         Ok(row.try_get::<i64, _>(0).map_err(db::backend)?.max(0) as u64)
+    }
+
+    /// How many change-feed reader tasks this inventory runs: 1 while
+    /// someone is subscribed, else 0 (once the reader noticed). For tests.
+    #[cfg(feature = "testkit")]
+    pub fn feed_reader_tasks(&self) -> usize {
+        self.inner.feed.readers()
     }
 
     /// The injected clock's time, or `None` for the database clock.
@@ -376,18 +391,11 @@ impl PgInventory {
     }
 
     /// One attempt at holding `seats` (sorted, validated).
-    async fn try_hold(
-        &self,
-        meta: &ShowMeta,
-        owner: OwnerId,
-        seats: &[SeatId],
-        now: Option<i64>,
-        skip_locked: bool,
-    ) -> Result<Attempt> {
+    async fn try_hold(&self, meta: &ShowMeta, owner: OwnerId, seats: &[SeatId], now: Option<i64>) -> Result<Attempt> {
         let (show, hold, list) = (meta.id(), HoldId::new(), to_i32(seats));
         let sql = "SELECT code, version, held_until, renewals, n, seats \
-                   FROM booking.hold_seats($1, $2, $3, $4, $5, $6)";
-        let lanes = if skip_locked { None } else { self.lanes() };
+                   FROM booking.hold_seats($1, $2, $3, $4, $5)";
+        let lanes = self.lanes();
         let active = lanes.map(|l| l.holds.enter());
         let res = match lanes {
             Some(lanes) if active.as_ref().is_some_and(|a| a.1) => {
@@ -407,16 +415,8 @@ impl PgInventory {
                 res
             }
             _ => {
-                self.call(|| {
-                    sqlx::query(sql)
-                        .bind(show.0)
-                        .bind(owner.0)
-                        .bind(hold.0)
-                        .bind(list.clone())
-                        .bind(now)
-                        .bind(skip_locked)
-                })
-                .await
+                self.call(|| sqlx::query(sql).bind(show.0).bind(owner.0).bind(hold.0).bind(list.clone()).bind(now))
+                    .await
             }
         };
         let out = match res {
@@ -436,7 +436,54 @@ impl PgInventory {
                 held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
                 renewals: 0,
             })),
-            3 | 14 => Ok(Attempt::Taken(out.seat_ids())),
+            3 => Ok(Attempt::Taken(out.seat_ids())),
+            _ => Err(out.error(meta, hold, 0)),
+        }
+    }
+
+    /// Holds a best-available pick if the seats of `region` are as the pick
+    /// saw them (`booking.hold_best_seats`).
+    async fn hold_picked(
+        &self,
+        meta: &ShowMeta,
+        owner: OwnerId,
+        seats: &[SeatId],
+        now: Option<i64>,
+        region: &best::Region,
+    ) -> Result<Picked> {
+        let (show, hold, list) = (meta.id(), HoldId::new(), to_i32(seats));
+        let res = self
+            .call(|| {
+                sqlx::query(
+                    "SELECT code, version, held_until, renewals, n, seats \
+                     FROM booking.hold_best_seats($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(show.0)
+                .bind(owner.0)
+                .bind(hold.0)
+                .bind(list.clone())
+                .bind(now)
+                .bind(region.first as i32)
+                .bind(region.last as i32)
+                .bind(region.lock.clone())
+                .bind(region.free.clone())
+            })
+            .await;
+        let out = match res {
+            Ok(out) => out,
+            Err(Fail::Lost(e)) => {
+                return self.resolve_hold(show, hold, HoldItems::Seats(seats.to_vec()), e).await.map(Picked::Held);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match out.code {
+            0 => Ok(Picked::Held(Hold {
+                token: HoldToken { show, hold, version: out.version(), items: HoldItems::Seats(seats.to_vec()) },
+                owner,
+                held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
+                renewals: 0,
+            })),
+            17 => Ok(Picked::Changed(out.seat_ids().into_iter().map(|s| s.0).collect())),
             _ => Err(out.error(meta, hold, 0)),
         }
     }
@@ -478,31 +525,42 @@ impl PgInventory {
     }
 
     /// Reads seats as the state machine sees them, with the time to judge
-    /// them by.
-    async fn read_seats(&self, show: ShowId, seats: &[SeatId], now: Option<i64>) -> Result<(Vec<Seat>, i64)> {
+    /// them by and, for a sale of `order`, whether the order has a sale
+    /// record: all from one snapshot, so that the answer is the one the
+    /// request would get at that instant.
+    async fn read_seats(
+        &self,
+        show: ShowId,
+        seats: &[SeatId],
+        now: Option<i64>,
+        order: Option<OrderId>,
+    ) -> Result<(Vec<Seat>, i64, bool)> {
         let list = to_i32(seats);
         let rows = self
             .all(false, move || {
                 sqlx::query(
-                    "SELECT seat, state, owner, hold, order_id, held_until, deadline, renewals, version, \
-                     coalesce($3::bigint, booking.clock_ms()) AS now \
+                    "SELECT seat, state, owner, hold, order_id, held_until, deadline, renewals, version, size, \
+                     coalesce($3::bigint, booking.clock_ms()) AS now, \
+                     EXISTS (SELECT 1 FROM booking.sales r WHERE r.show = $1 AND r.order_id = $4) AS recorded \
                      FROM booking.seats WHERE show = $1 AND seat = ANY($2) ORDER BY seat",
                 )
                 .bind(show.0)
                 .bind(list.clone())
                 .bind(now)
+                .bind(order.map(|o| o.0))
             })
             .await?;
         if rows.len() != seats.len() {
             return Err(InventoryError::Backend("seat rows missing".into()));
         }
         let mut out = Vec::with_capacity(rows.len());
-        let mut clock = now.unwrap_or(0);
+        let (mut clock, mut recorded) = (now.unwrap_or(0), false);
         for row in &rows {
             out.push(seat_from_row(row).map_err(db::backend)?);
             clock = row.try_get("now").map_err(db::backend)?;
+            recorded = row.try_get("recorded").map_err(db::backend)?;
         }
-        Ok((out, clock))
+        Ok((out, clock, recorded))
     }
 
     /// Extends, releases or sells a seat hold. The compare-and-set in SQL
@@ -529,15 +587,11 @@ impl PgInventory {
                     })
                     .await
                 }
-                SeatCall::Release | SeatCall::Sell { .. } => {
-                    let (order, payment) = match &call {
-                        SeatCall::Sell { order, payment } => (Some(order.0), Some(payment.clone())),
-                        _ => (None, None),
-                    };
+                SeatCall::Release => {
                     self.call(|| {
                         sqlx::query(
                             "SELECT code, version, held_until, renewals, n, seats \
-                             FROM booking.finish_seats($1, $2, $3, $4, $5, $6, $7, $8)",
+                             FROM booking.finish_seats($1, $2, $3, $4, $5, $6, NULL, NULL)",
                         )
                         .bind(show.0)
                         .bind(owner.0)
@@ -545,14 +599,31 @@ impl PgInventory {
                         .bind(version)
                         .bind(list.clone())
                         .bind(now)
-                        .bind(order)
+                    })
+                    .await
+                }
+                SeatCall::Sell { order, payment, presented } => {
+                    self.call(|| {
+                        sqlx::query(
+                            "SELECT code, version, held_until, renewals, n, seats \
+                             FROM booking.sell_seats($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        )
+                        .bind(show.0)
+                        .bind(owner.0)
+                        .bind(hold.0)
+                        .bind(version)
+                        .bind(list.clone())
+                        .bind(presented.clone())
+                        .bind(now)
+                        .bind(order.0)
                         .bind(payment.clone())
                     })
                     .await
                 }
             };
             match res {
-                Ok(out) if out.code == 0 => return Ok(out),
+                // 16: the order of a sale has a record; the caller answers from it.
+                Ok(out) if out.code == 0 || out.code == 16 => return Ok(out),
                 Ok(out) if out.code != 13 => return Err(out.error(meta, hold, t.version)),
                 Ok(_) => {}
                 Err(Fail::Raised { code, .. }) if code == "BK412" => {}
@@ -569,18 +640,22 @@ impl PgInventory {
                 SeatCall::Release => SeatOp::Release { owner, hold, version: t.version },
                 SeatCall::Sell { order, .. } => SeatOp::Sell { owner, hold, version: t.version, order: *order },
             };
-            let (rows, at) = self.read_seats(show, seats, now).await?;
-            let plan = fsm::check(rows.iter(), seats, &op, at)?;
-            if !plan.changed {
-                // A sale replayed by the same order and owner.
-                return Ok(Outcome { version: Some(plan.version as i64), ..Outcome::default() });
+            let order = match &call {
+                SeatCall::Sell { order, .. } => Some(*order),
+                _ => None,
+            };
+            let (rows, at, recorded) = self.read_seats(show, seats, now, order).await?;
+            if recorded {
+                // Sold to this order meanwhile: the record answers first.
+                return Ok(Outcome { code: 16, ..Outcome::default() });
             }
+            fsm::check(rows.iter(), seats, &op, at)?;
             // The rows allow it now: the state changed under us; try again.
         }
         Err(InventoryError::Backend("seat hold kept changing; gave up".into()))
     }
 
-    /// Extends (1), releases (2) or sells (4) a pool hold.
+    /// Extends (1), verifies (3), releases (2) or sells (4) a pool hold.
     #[allow(clippy::too_many_arguments)]
     async fn pool_call(
         &self,
@@ -648,6 +723,36 @@ impl PgInventory {
         }
     }
 
+    /// The sale record of `order` in `show` (one exists: a sell answered 16).
+    async fn sale_record(&self, show: ShowId, order: OrderId) -> Result<SaleRecord> {
+        let rows = self
+            .all(false, move || {
+                sqlx::query(
+                    "SELECT owner, hold, token_version, token_seats, token_pool, token_quantity, payment, version \
+                     FROM booking.sales WHERE show = $1 AND order_id = $2",
+                )
+                .bind(show.0)
+                .bind(order.0)
+            })
+            .await?;
+        let Some(row) = rows.first() else {
+            return Err(InventoryError::Backend(format!("order {order} has no sale record").into()));
+        };
+        let e = db::backend;
+        Ok(sale_record(RecordRow {
+            show,
+            order,
+            owner: row.try_get("owner").map_err(e)?,
+            hold: row.try_get("hold").map_err(e)?,
+            token_version: row.try_get("token_version").map_err(e)?,
+            seats: row.try_get("token_seats").map_err(e)?,
+            pool: row.try_get("token_pool").map_err(e)?,
+            quantity: row.try_get("token_quantity").map_err(e)?,
+            payment: row.try_get("payment").map_err(e)?,
+            version: row.try_get("version").map_err(e)?,
+        }))
+    }
+
     /// Seats plus pool units `owner` holds live now.
     async fn held_by(&self, show: ShowId, owner: OwnerId, now: Option<i64>) -> Result<i64> {
         let row = self
@@ -661,23 +766,36 @@ impl PgInventory {
         row.try_get::<i64, _>(0).map_err(db::backend)
     }
 
-    /// The free seats of `meta` within the seat ids `lo..=hi`.
-    async fn free_seats(&self, show: ShowId, lo: u32, hi: u32, now: Option<i64>) -> Result<Vec<u32>> {
+    /// The free seats of `show` within the seat ids `lo..=hi` (a range of
+    /// the primary key: only those rows are read) and, for `owner`, the
+    /// seats and units it holds live, read in the same snapshot.
+    async fn free_seats(
+        &self,
+        show: ShowId,
+        (lo, hi): (u32, u32),
+        now: Option<i64>,
+        owner: Option<OwnerId>,
+    ) -> Result<(Vec<u32>, Option<i64>)> {
         let row = self
             .one(false, move || {
                 sqlx::query(
-                    "SELECT array_agg(seat ORDER BY seat) FROM booking.seats \
-                     WHERE show = $1 AND seat BETWEEN $2 AND $3 \
-                       AND (state = 0 OR (state = 1 AND held_until <= coalesce($4::bigint, booking.clock_ms())))",
+                    "WITH n AS MATERIALIZED (SELECT coalesce($4::bigint, booking.clock_ms()) AS now) \
+                     SELECT (SELECT array_agg(t.seat ORDER BY t.seat) FROM booking.seats t \
+                             WHERE t.show = $1 AND t.seat BETWEEN $2 AND $3 \
+                               AND (t.state = 0 OR (t.state = 1 AND t.held_until <= n.now))) AS free, \
+                            CASE WHEN $5::uuid IS NOT NULL THEN booking.held_by($1, $5, n.now)::bigint END AS held \
+                     FROM n",
                 )
                 .bind(show.0)
                 .bind(lo as i32)
                 .bind(hi as i32)
                 .bind(now)
+                .bind(owner.map(|o| o.0))
             })
             .await?;
-        let seats: Option<Vec<i32>> = row.try_get(0).map_err(db::backend)?;
-        Ok(seats.unwrap_or_default().into_iter().map(|s| s as u32).collect())
+        let seats: Option<Vec<i32>> = row.try_get("free").map_err(db::backend)?;
+        let held: Option<i64> = row.try_get("held").map_err(db::backend)?;
+        Ok((seats.unwrap_or_default().into_iter().map(|s| s as u32).collect(), held))
     }
 }
 
@@ -693,6 +811,7 @@ fn seat_from_row(row: &PgRow) -> std::result::Result<Seat, sqlx::Error> {
             until: row.try_get::<Option<i64>, _>("held_until")?.ok_or_else(missing)?,
             deadline: row.try_get::<Option<i64>, _>("deadline")?.ok_or_else(missing)?,
             renewals: row.try_get::<i32, _>("renewals")?.max(0) as u32,
+            size: row.try_get::<Option<i32>, _>("size")?.unwrap_or(0).clamp(0, u16::MAX as i32) as u16,
         },
         2 => SeatState::Sold {
             owner: OwnerId(row.try_get::<Option<uuid::Uuid>, _>("owner")?.ok_or_else(missing)?),
@@ -701,6 +820,41 @@ fn seat_from_row(row: &PgRow) -> std::result::Result<Seat, sqlx::Error> {
         _ => SeatState::Blocked,
     };
     Ok(Seat { state, version })
+}
+
+/// A row of `booking.sales`.
+struct RecordRow {
+    show: ShowId,
+    order: OrderId,
+    owner: uuid::Uuid,
+    hold: uuid::Uuid,
+    token_version: i64,
+    seats: Option<Vec<i32>>,
+    pool: Option<i32>,
+    quantity: Option<i32>,
+    payment: String,
+    version: i64,
+}
+
+/// The sale record a row of `booking.sales` holds: the sale answered with
+/// the token's items, as the first sell did.
+fn sale_record(r: RecordRow) -> SaleRecord {
+    let items = match r.pool {
+        Some(pool) => HoldItems::Pool { pool: PoolId(pool as u32), quantity: r.quantity.unwrap_or(0).max(0) as u32 },
+        None => HoldItems::Seats(r.seats.unwrap_or_default().into_iter().map(|s| SeatId(s as u32)).collect()),
+    };
+    let token = HoldToken { show: r.show, hold: HoldId(r.hold), version: r.token_version as u64, items };
+    SaleRecord {
+        sale: Sale {
+            show: r.show,
+            order: r.order,
+            owner: OwnerId(r.owner),
+            items: token.items.clone(),
+            version: r.version.max(0) as u64,
+        },
+        token,
+        payment: PaymentRef(r.payment),
+    }
 }
 
 /// The model's token show check.
@@ -749,7 +903,7 @@ impl SeatInventory for PgInventory {
     async fn hold_seats(&self, req: &HoldSeats) -> Result<Hold> {
         let meta = self.meta(req.show).await?;
         let seats = meta.seats(&req.seats)?;
-        match self.try_hold(&meta, req.owner, &seats, self.now(), false).await? {
+        match self.try_hold(&meta, req.owner, &seats, self.now()).await? {
             Attempt::Held(h) => Ok(h),
             Attempt::Taken(seats) => Err(InventoryError::SeatsTaken { seats }),
         }
@@ -759,46 +913,51 @@ impl SeatInventory for PgInventory {
         let meta = self.meta(req.show).await?;
         validate::quantity(req.quantity, meta.max_per_request())?;
         let now = self.now();
-        let rows: Vec<&RowRange> =
-            meta.index.rows.iter().filter(|r| r.len > 0 && req.section.is_none_or(|s| r.section == s)).collect();
-        let range = rows.iter().map(|r| r.first.0).min().zip(rows.iter().map(|r| r.first.0 + r.len - 1).max());
         let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
-        let mut last_taken = Vec::new();
-        for round in 0..4 {
-            let mut free = vec![false; meta.seat_count];
-            if let Some((lo, hi)) = range {
-                for s in self.free_seats(meta.id(), lo, hi, now).await? {
-                    if let Some(f) = free.get_mut(s as usize) {
-                        *f = true;
-                    }
+        // The rows are read a chunk at a time, only as far as the pick needs
+        // (see `best`), never the whole show up front.
+        let mut prefix = best::Prefix::new(&meta.index.rows, req.section, req.quantity);
+        let mut last_taken: Vec<SeatId> = Vec::new();
+        let mut attempts = 0;
+        // The model checks the per-owner limit before it picks: the owner's
+        // count is read in the same snapshot as the first seats read, so the
+        // limit and the pick judge one state. (A hold checks it again.)
+        let max = meta.policy.max_held_per_owner.map(i64::from);
+        let mut limit_unchecked = max.is_some();
+        let over = |held: i64| {
+            let would_hold = held + req.quantity as i64;
+            if max.is_some_and(|m| would_hold > m) { Err(meta.limit(would_hold)) } else { Ok(()) }
+        };
+        while attempts < 16 {
+            let chosen = pick_best(&meta.index.rows, &pick, |s| meta.index.category(s), |s| prefix.is_free(s.0));
+            let Some(seats) = chosen else {
+                if limit_unchecked {
+                    over(self.held_by(meta.id(), req.owner, now).await?)?;
                 }
-            }
-            // Up to a few picks per read: seats found taken or locked by
-            // others are struck out and the next best picked.
-            for _ in 0..4 {
-                let chosen = pick_best(&meta.index.rows, &pick, |s| meta.index.category(s), |s| free[s.0 as usize]);
-                let Some(seats) = chosen else {
-                    if round == 0 && meta.policy.max_held_per_owner.is_some() {
-                        let would_hold = self.held_by(meta.id(), req.owner, now).await? + req.quantity as i64;
-                        if would_hold > meta.policy.max_held_per_owner.unwrap_or(u32::MAX) as i64 {
-                            return Err(meta.limit(would_hold));
-                        }
-                    }
-                    return Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
+                return Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
+            };
+            if !prefix.covers(&seats) {
+                let Some(chunk) = prefix.next_chunk() else {
+                    return Err(InventoryError::Backend("best available picked a seat outside the show".into()));
                 };
-                match self.try_hold(&meta, req.owner, &seats, now, true).await? {
-                    Attempt::Held(h) => return Ok(h),
-                    Attempt::Taken(taken) => {
-                        for s in &taken {
-                            if let Some(f) = free.get_mut(s.0 as usize) {
-                                *f = false;
-                            }
-                        }
-                        if taken.is_empty() {
-                            break;
-                        }
-                        last_taken = taken;
-                    }
+                let owner = limit_unchecked.then_some(req.owner);
+                let (free, held) = self.free_seats(meta.id(), chunk, now, owner).await?;
+                if let Some(held) = held {
+                    over(held)?;
+                    limit_unchecked = false;
+                }
+                prefix.fill(chunk.1, &free);
+                continue;
+            }
+            // Held only if the seats the pick depended on are still as read
+            // (checked under their locks); else read again and pick again.
+            attempts += 1;
+            let region = prefix.region(&seats);
+            match self.hold_picked(&meta, req.owner, &seats, now, &region).await? {
+                Picked::Held(h) => return Ok(h),
+                Picked::Changed(free) => {
+                    prefix.refresh(region.first, region.last, &free);
+                    last_taken = seats;
                 }
             }
         }
@@ -921,28 +1080,66 @@ impl SeatInventory for PgInventory {
     }
 
     async fn sell(&self, req: &Sell) -> Result<Sale> {
+        // In the model's order: the show, the payment, the token's items,
+        // then (in SQL, under the order's lock) the order's sale record,
+        // then the hold.
         let t = &req.token;
         let meta = self.meta(t.show).await?;
         same_show(&meta, t)?;
         validate::payment(&req.payment)?;
         let action = HoldAction { owner: req.owner, token: t.clone() };
-        let (items, out) = match meta.items(&t.items)? {
+        let out = match meta.items(&t.items)? {
             Some(seats) => {
-                let call = SeatCall::Sell { order: req.order, payment: req.payment.0.clone() };
-                let out = self.seat_call(&meta, &action, &seats, call).await?;
-                (HoldItems::Seats(seats), out)
+                let presented = match &t.items {
+                    HoldItems::Seats(list) => to_i32(list),
+                    HoldItems::Pool { .. } => to_i32(&seats),
+                };
+                let call = SeatCall::Sell { order: req.order, payment: req.payment.0.clone(), presented };
+                self.seat_call(&meta, &action, &seats, call).await?
             }
             None => {
                 let HoldItems::Pool { pool, quantity } = t.items else {
                     return Err(InvalidRequest::TokenMismatch.into());
                 };
-                let out = self
-                    .pool_call(&meta, 4, &action, pool, quantity, Some(req.order), Some(req.payment.0.clone()))
-                    .await?;
-                (t.items.clone(), out)
+                self.pool_call(&meta, 4, &action, pool, quantity, Some(req.order), Some(req.payment.0.clone())).await?
             }
         };
-        Ok(Sale { show: t.show, order: req.order, owner: req.owner, items, version: out.version() })
+        if out.code == 16 {
+            return self.sale_record(meta.id(), req.order).await?.replay(req);
+        }
+        Ok(Sale { show: t.show, order: req.order, owner: req.owner, items: t.items.clone(), version: out.version() })
+    }
+
+    async fn verify(&self, req: &HoldAction) -> Result<Hold> {
+        let t = &req.token;
+        let meta = self.meta(t.show).await?;
+        same_show(&meta, t)?;
+        match meta.items(&t.items)? {
+            Some(seats) => {
+                // A read: the checks release makes, on the rows as they are.
+                let (rows, at, _) = self.read_seats(meta.id(), &seats, self.now(), None).await?;
+                let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
+                fsm::check(rows.iter(), &seats, &op, at)?;
+                match rows.first().map(|s| s.state) {
+                    Some(SeatState::Held { until, renewals, .. }) => {
+                        Ok(Hold::from_parts(t.show, req.owner, t.hold, t.version, t.items.clone(), until, renewals))
+                    }
+                    _ => Err(InventoryError::HoldExpired { hold: t.hold }),
+                }
+            }
+            None => {
+                let HoldItems::Pool { pool, quantity } = t.items else {
+                    return Err(InvalidRequest::TokenMismatch.into());
+                };
+                let out = self.pool_call(&meta, 3, req, pool, quantity, None, None).await?;
+                Ok(Hold {
+                    token: HoldToken { show: t.show, hold: t.hold, version: out.version(), items: t.items.clone() },
+                    owner: req.owner,
+                    held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
+                    renewals: out.renewals.unwrap_or(0).max(0) as u32,
+                })
+            }
+        }
     }
 
     async fn refund(&self, req: &Refund) -> Result<()> {
@@ -1087,6 +1284,133 @@ impl SeatInventory for PgInventory {
             });
         }
         Ok(out)
+    }
+
+    async fn audit(&self, show: ShowId) -> Result<Audit> {
+        let meta = self.meta(show).await?;
+        let now = self.now();
+        let rows = self
+            .all(false, move || {
+                sqlx::query("SELECT kind, id, a, b, c, x1, x2, x3, x4, x5, x6, list, note FROM booking.audit($1, $2)")
+                    .bind(show.0)
+                    .bind(now)
+            })
+            .await?;
+        let e = db::backend;
+        let mut clock = 0i64;
+        let mut seats = Vec::with_capacity(meta.seat_count);
+        let mut pools: Vec<PoolAudit> = Vec::with_capacity(meta.pools);
+        let (mut holds, mut pool_sales, mut sales) = (Vec::new(), Vec::new(), Vec::new());
+        for row in &rows {
+            let kind: i16 = row.try_get("kind").map_err(e)?;
+            let id = || -> Result<i32> { row.try_get::<Option<i32>, _>("id").map_err(e).map(|v| v.unwrap_or(0)) };
+            let uuid = |c: &str| -> Result<Option<uuid::Uuid>> { row.try_get(c).map_err(e) };
+            let num = |c: &str| -> Result<i64> { row.try_get::<Option<i64>, _>(c).map_err(e).map(|v| v.unwrap_or(0)) };
+            let need =
+                |v: Option<uuid::Uuid>| v.ok_or_else(|| InventoryError::Backend("audit row misses an id".into()));
+            let u32_of = |v: i64| v.clamp(0, u32::MAX as i64) as u32;
+            match kind {
+                0 => clock = num("x1")?,
+                1 => {
+                    let state = match num("x1")? {
+                        0 => SeatState::Available,
+                        1 => SeatState::Held {
+                            owner: OwnerId(need(uuid("a")?)?),
+                            hold: HoldId(need(uuid("b")?)?),
+                            until: num("x2")?,
+                            deadline: num("x3")?,
+                            renewals: u32_of(num("x4")?),
+                            size: num("x6")?.clamp(0, u16::MAX as i64) as u16,
+                        },
+                        2 => SeatState::Sold { owner: OwnerId(need(uuid("a")?)?), order: OrderId(need(uuid("c")?)?) },
+                        _ => SeatState::Blocked,
+                    };
+                    seats.push(Seat { state, version: num("x5")?.max(0) as u64 });
+                }
+                2 => pools.push(PoolAudit {
+                    pool: PoolId(id()? as u32),
+                    capacity: u32_of(num("x1")?),
+                    sold: u32_of(num("x2")?),
+                    version: num("x3")?.max(0) as u64,
+                    holds: Vec::new(),
+                    sales: Vec::new(),
+                }),
+                3 => holds.push((
+                    id()?,
+                    fsm::PoolHold {
+                        hold: HoldId(need(uuid("a")?)?),
+                        owner: OwnerId(need(uuid("b")?)?),
+                        quantity: u32_of(num("x1")?),
+                        until: num("x2")?,
+                        deadline: num("x3")?,
+                        renewals: u32_of(num("x4")?),
+                        version: num("x5")?.max(0) as u64,
+                    },
+                )),
+                4 => pool_sales.push((
+                    id()?,
+                    fsm::PoolSale {
+                        order: OrderId(need(uuid("a")?)?),
+                        owner: OwnerId(need(uuid("b")?)?),
+                        hold: HoldId(need(uuid("c")?)?),
+                        quantity: u32_of(num("x1")?),
+                    },
+                )),
+                _ => sales.push(sale_record(RecordRow {
+                    show,
+                    order: OrderId(need(uuid("a")?)?),
+                    owner: need(uuid("b")?)?,
+                    hold: need(uuid("c")?)?,
+                    token_version: num("x1")?,
+                    seats: row.try_get("list").map_err(e)?,
+                    pool: row.try_get("id").map_err(e)?,
+                    quantity: row.try_get::<Option<i64>, _>("x3").map_err(e)?.map(|q| q as i32),
+                    payment: row.try_get::<Option<String>, _>("note").map_err(e)?.unwrap_or_default(),
+                    version: num("x2")?,
+                })),
+            }
+        }
+        for (pool, h) in holds {
+            if let Some(p) = pools.get_mut(pool as usize) {
+                p.holds.push(h);
+            }
+        }
+        for (pool, sale) in pool_sales {
+            if let Some(p) = pools.get_mut(pool as usize) {
+                p.sales.push(sale);
+            }
+        }
+        for p in &mut pools {
+            p.holds.sort_by_key(|h| h.hold);
+            p.sales.sort_by_key(|s| (s.order, s.hold));
+        }
+        sales.sort_by_key(|r| r.sale.order);
+        Ok(Audit { show, now: millis_to_datetime(clock), seats, pools, sales })
+    }
+
+    async fn list_shows(&self) -> Result<Vec<ShowId>> {
+        let rows = self
+            .all(false, || sqlx::query("SELECT show FROM booking.shows WHERE archived_at IS NULL ORDER BY show"))
+            .await?;
+        rows.iter().map(|r| r.try_get::<uuid::Uuid, _>(0).map(ShowId).map_err(db::backend)).collect()
+    }
+
+    async fn show_spec(&self, show: ShowId) -> Result<ShowSpec> {
+        let rows =
+            self.all(false, move || sqlx::query("SELECT spec FROM booking.shows WHERE show = $1").bind(show.0)).await?;
+        let row = rows.first().ok_or(InventoryError::UnknownShow(show))?;
+        let spec: sqlx::types::Json<ShowSpec> = row.try_get(0).map_err(db::backend)?;
+        Ok(spec.0)
+    }
+
+    async fn archive_show(&self, show: ShowId) -> Result<()> {
+        let sql = "UPDATE booking.shows SET archived_at = coalesce(archived_at, now()) WHERE show = $1 RETURNING show";
+        let rows = self.all(false, move || sqlx::query(sql).bind(show.0)).await?;
+        if rows.is_empty() { Err(InventoryError::UnknownShow(show)) } else { Ok(()) }
+    }
+
+    async fn prune_feed(&self, older_than: Duration) -> Result<u64> {
+        self.prune_changes(older_than).await
     }
 
     async fn subscribe(&self, show: ShowId) -> Result<ChangeStream> {

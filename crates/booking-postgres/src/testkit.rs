@@ -59,6 +59,20 @@ async fn clean_stale(admin: &mut PgConnection) {
 ///
 /// Panics when the server cannot be reached or refuses.
 pub async fn create_database() -> String {
+    let name = create_empty_database().await;
+    let pool = pool(&name, 2).await;
+    if let Err(e) = crate::migrations().run(&pool).await {
+        panic!("migrate {name}: {e}");
+    }
+    pool.close().await;
+    name
+}
+
+/// Creates a fresh database without running any migration (for tests of
+/// the migrations themselves) and returns its name.
+///
+/// Panics when the server cannot be reached or refuses.
+pub async fn create_empty_database() -> String {
     let mut admin = match PgConnection::connect(&database_url()).await {
         Ok(admin) => admin,
         Err(e) => panic!("cannot reach PostgreSQL at {}: {e}", database_url()),
@@ -69,11 +83,6 @@ pub async fn create_database() -> String {
         panic!("create database {name}: {e}");
     }
     let _ = admin.close().await;
-    let pool = pool(&name, 2).await;
-    if let Err(e) = crate::migrations().run(&pool).await {
-        panic!("migrate {name}: {e}");
-    }
-    pool.close().await;
     name
 }
 

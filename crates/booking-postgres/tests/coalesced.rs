@@ -6,7 +6,6 @@ mod common;
 use booking_core::ManualClock;
 use booking_core::testkit::{Fixture, StateMachine, StateMachineBackend};
 use booking_postgres::PgInventory;
-use proptest::prelude::ProptestConfig;
 use tokio::sync::OnceCell;
 
 booking_core::conformance_suite!(common::fixture_coalesced);
@@ -25,9 +24,9 @@ impl StateMachineBackend for PgCoalesced {
 }
 
 proptest_state_machine::prop_state_machine! {
-    #![proptest_config(ProptestConfig { cases: 48, max_shrink_iters: 2_000, ..ProptestConfig::default() })]
+    #![proptest_config(booking_core::testkit::config(48))]
     #[test]
-    fn state_machine_coalesced(sequential 1..40 => StateMachine<PgCoalesced>);
+    fn state_machine_coalesced(sequential 1..60 => StateMachine<PgCoalesced>);
 }
 
 /// One batch decides its requests as if they ran one after another: a

@@ -6,7 +6,6 @@ mod common;
 use booking_core::ManualClock;
 use booking_core::testkit::{Fixture, StateMachine, StateMachineBackend};
 use booking_postgres::PgInventory;
-use proptest::prelude::ProptestConfig;
 use tokio::sync::OnceCell;
 
 booking_core::conformance_suite!(common::fixture);
@@ -25,7 +24,7 @@ impl StateMachineBackend for Pg {
 }
 
 proptest_state_machine::prop_state_machine! {
-    #![proptest_config(ProptestConfig { cases: 128, max_shrink_iters: 2_000, ..ProptestConfig::default() })]
+    #![proptest_config(booking_core::testkit::config(128))]
     #[test]
-    fn state_machine(sequential 1..40 => StateMachine<Pg>);
+    fn state_machine(sequential 1..60 => StateMachine<Pg>);
 }

@@ -290,6 +290,7 @@ async fn fingerprint(admin: &mut PgConnection) -> String {
            SELECT 'pool' || t::text FROM booking.pools t UNION ALL \
            SELECT 'hold' || t::text FROM booking.holds t UNION ALL \
            SELECT 'sale' || t::text FROM booking.pool_sales t UNION ALL \
+           SELECT 'record' || t::text FROM booking.sales t UNION ALL \
            SELECT 'change' || t::text FROM booking.changes t UNION ALL \
            SELECT 'show' || t::text FROM booking.shows t) q",
     )
@@ -300,7 +301,7 @@ async fn fingerprint(admin: &mut PgConnection) -> String {
 }
 
 /// Malformed and unauthorized requests leave every table as it was, not
-/// only the snapshot (DESIGN I8).
+/// only the snapshot.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_leaves_tables_unchanged() {
     let db = common::create_database().await;

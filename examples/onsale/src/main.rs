@@ -17,8 +17,8 @@
 use booking_core::layered::LockedInventory;
 use booking_core::maintenance::{Maintenance, MaintenanceConfig};
 use booking_core::{
-    ChangeKind, HoldBest, HoldItems, InventoryError, OrderId, OwnerId, PaymentRef, PriceCategory, RowSpec,
-    SeatInventory, SeatSpec, SectionSpec, Sell, ShowSpec, VenueLayout,
+    HoldBest, HoldItems, InventoryError, OrderId, OwnerId, PaymentRef, PriceCategory, RowSpec, SeatInventory, SeatSpec,
+    SectionSpec, Sell, ShowSpec, VenueLayout,
 };
 use booking_memory::MemoryInventory;
 use booking_postgres::PgInventory;
