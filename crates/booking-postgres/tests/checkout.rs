@@ -9,7 +9,7 @@ mod common;
 
 use booking_core::testkit::checkout::StoreFixture;
 use booking_core::{ManualClock, TimeSource};
-use booking_postgres::checkout::PgIdempotencyStore;
+use booking_postgres::checkout::{PgIdempotencyStore, PgSagaLog};
 use common::{create_database, pool};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -33,4 +33,14 @@ mod idempotency {
         StoreFixture::new(Arc::new(PgIdempotencyStore::with_time_source(pool, injected(&clock))), clock)
     }
     booking_core::idempotency_suite!(fixture);
+}
+
+mod saga_log {
+    use super::*;
+    async fn fixture() -> StoreFixture<PgSagaLog> {
+        let clock = ManualClock::fixed();
+        let (_, pool) = database(4).await;
+        StoreFixture::new(Arc::new(PgSagaLog::with_time_source(pool, injected(&clock))), clock)
+    }
+    booking_core::saga_log_suite!(fixture);
 }

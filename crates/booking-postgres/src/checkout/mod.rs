@@ -12,8 +12,10 @@
 //! take disjoint sets.
 
 mod idempotency;
+mod saga_log;
 
 pub use idempotency::PgIdempotencyStore;
+pub use saga_log::PgSagaLog;
 
 use booking_core::TimeSource;
 use booking_core::checkout::StoreError;
