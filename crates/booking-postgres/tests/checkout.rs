@@ -8,8 +8,10 @@
 mod common;
 
 use booking_core::testkit::checkout::StoreFixture;
+use booking_core::testkit::saga::CheckoutStores;
 use booking_core::{ManualClock, TimeSource};
-use booking_postgres::checkout::{PgIdempotencyStore, PgSagaLog};
+use booking_postgres::PgInventory;
+use booking_postgres::checkout::{PgIdempotencyStore, PgOutbox, PgSagaLog};
 use common::{create_database, pool};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -23,6 +25,19 @@ async fn database(max: u32) -> (String, PgPool) {
 
 fn injected(clock: &ManualClock) -> TimeSource {
     TimeSource::Injected(clock.shared())
+}
+
+async fn stores() -> CheckoutStores {
+    let clock = ManualClock::fixed();
+    let (name, stores_pool) = database(8).await;
+    let inventory = PgInventory::with_clock(pool(&name, 8).await, clock.shared());
+    CheckoutStores {
+        inventory: Arc::new(inventory),
+        log: Arc::new(PgSagaLog::with_time_source(stores_pool.clone(), injected(&clock))),
+        outbox: Arc::new(PgOutbox::with_time_source(stores_pool.clone(), injected(&clock))),
+        keys: Arc::new(PgIdempotencyStore::with_time_source(stores_pool, injected(&clock))),
+        clock,
+    }
 }
 
 mod idempotency {
@@ -43,4 +58,18 @@ mod saga_log {
         StoreFixture::new(Arc::new(PgSagaLog::with_time_source(pool, injected(&clock))), clock)
     }
     booking_core::saga_log_suite!(fixture);
+}
+
+mod outbox {
+    use super::*;
+    async fn fixture() -> StoreFixture<PgOutbox> {
+        let clock = ManualClock::fixed();
+        let (_, pool) = database(4).await;
+        StoreFixture::new(Arc::new(PgOutbox::with_time_source(pool, injected(&clock))), clock)
+    }
+    booking_core::outbox_suite!(fixture);
+}
+
+mod saga {
+    booking_core::checkout_suite!(super::stores);
 }

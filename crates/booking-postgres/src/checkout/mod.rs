@@ -12,9 +12,11 @@
 //! take disjoint sets.
 
 mod idempotency;
+mod outbox;
 mod saga_log;
 
 pub use idempotency::PgIdempotencyStore;
+pub use outbox::PgOutbox;
 pub use saga_log::PgSagaLog;
 
 use booking_core::TimeSource;
