@@ -58,9 +58,14 @@ fn corrupt(operation: &'static str, what: impl fmt::Display) -> StoreError {
     backend(operation)(sqlx::Error::Decode(what.to_string().into()))
 }
 
-/// A duration in whole milliseconds, saturating.
+/// The longest lease or retention the stores honour (about 73 million
+/// years): longer ones are cut to it, so that `now + lease` cannot
+/// overflow a bigint.
+const MAX_MILLIS: i64 = i64::MAX / 4;
+
+/// A duration in whole milliseconds, capped at [`MAX_MILLIS`].
 fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).min(MAX_MILLIS)
 }
 
 /// A count or limit as a SQL bigint, saturating.

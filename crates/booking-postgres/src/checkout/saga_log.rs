@@ -2,7 +2,7 @@
 //! its queries filter on (buyer, status, retry time, claim, creation time,
 //! version).
 
-use super::{backend, corrupt, limit, millis, now};
+use super::{backend, limit, millis, now};
 use async_trait::async_trait;
 use booking_core::checkout::{Order, SagaLog, StoreError, WorkerId};
 use booking_core::{OrderId, OwnerId, TimeSource};
@@ -48,11 +48,6 @@ fn orders(rows: &[PgRow], operation: &'static str) -> Result<Vec<Order>, StoreEr
     rows.iter().map(|r| order(r, operation)).collect()
 }
 
-/// An order's version as a SQL bigint.
-fn version(v: u64, operation: &'static str) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| corrupt(operation, format!("version {v} out of range")))
-}
-
 #[async_trait]
 impl SagaLog for PgSagaLog {
     async fn create(&self, order: &Order) -> Result<Order, StoreError> {
@@ -92,7 +87,10 @@ impl SagaLog for PgSagaLog {
 
     async fn update(&self, order: &Order) -> Result<(), StoreError> {
         const OP: &str = "saga log update";
-        let Some(previous) = order.version.checked_sub(1) else {
+        // A version no stored order can have (0, or beyond a bigint) can
+        // only conflict.
+        let versions = order.version.checked_sub(1).map(|p| (i64::try_from(p), i64::try_from(order.version)));
+        let Some((Ok(previous), Ok(next))) = versions else {
             return Err(StoreError::Conflict);
         };
         let row = sqlx::query(
@@ -103,11 +101,11 @@ impl SagaLog for PgSagaLog {
                     EXISTS (SELECT 1 FROM booking.orders WHERE id = $1) AS found",
         )
         .bind(order.id.as_uuid())
-        .bind(version(previous, OP)?)
+        .bind(previous)
         .bind(format!("{:?}", order.status))
         .bind(order.status.is_final())
         .bind(order.retry_at.map(|t| t.timestamp_millis()))
-        .bind(version(order.version, OP)?)
+        .bind(next)
         .bind(Json(order))
         .fetch_one(&self.pool)
         .await
