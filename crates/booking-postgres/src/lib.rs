@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod best;
+pub mod checkout;
 mod coalesce;
 mod db;
 mod feed;
