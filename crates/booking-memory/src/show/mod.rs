@@ -20,6 +20,7 @@ use booking_core::{
     ChangeKind, Hold, HoldAction, HoldBest, HoldId, HoldItems, InventoryError, LayoutIndex, OrderId, OwnerId, PoolId,
     Refund, Result, Sale, SaleRecord, SeatChange, SeatId, Sell, ShowSpec, VenueLayout,
 };
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// Stripes per show (at most; small shows get one per seat).
@@ -239,17 +240,10 @@ impl ShowState {
         Ok(self.hold_result(owner, hold, done.version, HoldItems::Seats(seats), until, 0))
     }
 
-    /// Which seats are free now: one lock per stripe.
-    fn free_map(&self, now: i64) -> Vec<bool> {
-        let mut free = vec![false; self.seat_count];
-        let n = self.stripes.len();
-        for (k, stripe) in self.stripes.iter().enumerate() {
-            let seats = lock(&stripe.0);
-            for (off, seat) in seats.iter().enumerate() {
-                free[off * n + k] = seat.is_available(now);
-            }
-        }
-        free
+    /// Whether a seat is free now, read under its stripe's lock.
+    fn is_free(&self, seat: SeatId, now: i64) -> bool {
+        let (k, off) = self.stripe_of(seat);
+        lock(&self.stripes[k].0)[off].is_available(now)
     }
 
     pub(crate) fn hold_best(&self, req: &HoldBest, now: i64) -> Result<Hold> {
@@ -259,10 +253,14 @@ impl ShowState {
         let reserved = self.reserve(req.owner, hold, req.quantity, until, now)?;
         let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
         let mut result = Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
-        let mut free = self.free_map(now);
+        // Seats are read as the picker asks for them, best rows first, so a
+        // pick reads the rows up to the one it takes, not the whole show;
+        // each seat is read once per round.
+        let known: RefCell<HashMap<u32, bool, IdHash>> = RefCell::default();
+        let free = |s: SeatId| *known.borrow_mut().entry(s.0).or_insert_with(|| self.is_free(s, now));
         for attempt in 1..=PICK_ATTEMPTS {
             let category = |s: SeatId| self.index.category(s);
-            let Some(seats) = pick_best(&self.index.rows, &pick, category, |s| free[s.0 as usize]) else {
+            let Some(seats) = pick_best(&self.index.rows, &pick, category, free) else {
                 result = Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
                 break;
             };
@@ -271,11 +269,12 @@ impl ShowState {
                 // Another buyer was faster: forget those seats and pick
                 // again; every round rules out at least one seat.
                 Err(InventoryError::SeatsTaken { seats }) if attempt % 64 != 0 => {
+                    let mut known = known.borrow_mut();
                     for s in seats {
-                        free[s.0 as usize] = false;
+                        known.insert(s.0, false);
                     }
                 }
-                Err(InventoryError::SeatsTaken { .. }) => free = self.free_map(now),
+                Err(InventoryError::SeatsTaken { .. }) => known.borrow_mut().clear(),
                 _ => break,
             }
         }
