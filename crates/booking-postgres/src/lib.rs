@@ -4,6 +4,7 @@ mod best;
 mod coalesce;
 mod db;
 mod feed;
+mod migrate;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
@@ -26,17 +27,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-/// The migrations that create and update the inventory's schema
-/// (`booking.*` tables and functions). Run them before use:
-///
-/// ```no_run
-/// # async fn f(pool: sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-/// booking_postgres::migrations().run(&pool).await?;
-/// # Ok(()) }
-/// ```
-pub fn migrations() -> sqlx::migrate::Migrator {
-    sqlx::migrate!("./migrations")
-}
+pub use migrate::{MIGRATIONS_TABLE, adopt_legacy_history, migrate, migrations};
 
 /// Pool options this crate recommends: no ping before each acquire (the
 /// inventory closes connections that fail at the connection level itself).
@@ -291,10 +282,11 @@ enum SeatCall {
 
 impl PgInventory {
     /// Connects to `url` with [`pool_options`], applies the [`migrations`]
-    /// and returns an inventory on the database clock.
+    /// (through [`migrate`], adopting history left in `_sqlx_migrations` by
+    /// earlier versions) and returns an inventory on the database clock.
     pub async fn connect(url: &str) -> Result<Self> {
         let pool = pool_options().connect(url).await.map_err(db::unavailable)?;
-        migrations().run(&pool).await.map_err(|e| InventoryError::Backend(Box::new(e)))?;
+        migrate(&pool).await.map_err(|e| InventoryError::Backend(Box::new(e)))?;
         Ok(Self::new(pool))
     }
 
