@@ -29,6 +29,15 @@ use std::time::Duration;
 
 pub use migrate::{MIGRATIONS_TABLE, adopt_legacy_history, migrate, migrations};
 
+/// The PostgreSQL driver crate this one is built on, re-exported because
+/// its types are part of this crate's API: the builders take a
+/// `sqlx::PgPool` ([`PgInventory::new`], [`PgInventory::builder`]),
+/// [`pool_options`] returns `sqlx::postgres::PgPoolOptions`, and
+/// [`migrations`] is a `sqlx::migrate::Migrator`. Using this re-export keeps
+/// an application on the very version of sqlx these types come from (as
+/// booking-redis re-exports `redis`).
+pub use sqlx;
+
 /// Pool options this crate recommends: no ping before each acquire (the
 /// inventory closes connections that fail at the connection level itself).
 pub fn pool_options() -> PgPoolOptions {
