@@ -15,16 +15,17 @@ use booking_core::backend::validate;
 use booking_core::clock::millis_to_datetime;
 use booking_core::layout::{HoldPolicy, LayoutIndex};
 use booking_core::{
-    Audit, ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats,
-    HoldToken, InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PaymentRef, PoolAudit, PoolId, PoolView,
-    Refund, Result, Sale, SaleRecord, SeatId, SeatInventory, SeatStatus, SeatView, Sell, ShowId, ShowSpec, Snapshot,
+    Audit, ChangeStream, Clock, Coalescing, ExpiredHold, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool,
+    HoldSeats, HoldToken, InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PaymentRef, PoolAudit, PoolId,
+    PoolView, Refund, Result, Sale, SaleRecord, SeatId, SeatInventory, SeatStatus, SeatView, Sell, ShowId, ShowSpec,
+    Snapshot, TimeSource,
 };
 use db::{Backoff, Conns, Fail, Stmt};
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 pub use migrate::{MIGRATIONS_TABLE, adopt_legacy_history, migrate, migrations};
@@ -47,19 +48,23 @@ pub fn pool_options() -> PgPoolOptions {
 /// How a [`PgInventory`] is set up; see [`PgInventory::builder`].
 pub struct PgInventoryBuilder {
     pool: PgPool,
-    clock: Option<Arc<dyn Clock>>,
+    time: TimeSource,
     feed_poll: Duration,
     feed_capacity: usize,
     backoff: Backoff,
-    coalesce: Option<coalesce::Settings>,
+    coalesce: Option<Coalescing>,
 }
 
 impl PgInventoryBuilder {
-    /// Decides expiry by `clock` instead of the database's
-    /// `clock_timestamp()`: its time is sent with every request.
-    /// For tests, with a [`booking_core::ManualClock`].
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+    /// Which clock decides expiry (docs/design.md, "Time"). The default,
+    /// [`TimeSource::Store`], is the database's `clock_timestamp()`, read
+    /// inside each function after its row locks: every process of a
+    /// deployment agrees, whatever their own clocks say.
+    /// [`TimeSource::Injected`] sends the injected clock's Unix-ms time with
+    /// every request instead: for tests, which move a
+    /// [`booking_core::ManualClock`] rather than sleep.
+    pub fn time_source(mut self, time: TimeSource) -> Self {
+        self.time = time;
         self
     }
 
@@ -87,11 +92,20 @@ impl PgInventoryBuilder {
     }
 
     /// Combines concurrent seat holds and seat releases into one statement
-    /// and one commit each (`max_batch` requests at most, `in_flight` batches
-    /// at once). Every caller still gets its own all-or-nothing answer. Off
-    /// by default; see BENCHMARKS.md for when it pays.
-    pub fn coalesce(mut self, max_batch: usize, in_flight: usize) -> Self {
-        self.coalesce = Some(coalesce::Settings { max_batch: max_batch.max(1), in_flight: in_flight.max(1) });
+    /// and one commit each. Every caller still gets its own all-or-nothing
+    /// answer, decided in arrival order. Off by default; see BENCHMARKS.md
+    /// for when it pays.
+    ///
+    /// When a request waits is [`Coalescing`]'s one meaning, shared with
+    /// `booking-redis`: per show and kind (seat holds, seat releases), a
+    /// request is sent at once, as the single function call, while fewer
+    /// than `max_in_flight` calls (single requests or batches) are in
+    /// flight; beyond that it waits, and the waiting requests go together as
+    /// one batch of at most `max_batch` when a call returns. Both are at
+    /// least 1.
+    pub fn coalesce(mut self, settings: Coalescing) -> Self {
+        self.coalesce =
+            Some(Coalescing { max_batch: settings.max_batch.max(1), max_in_flight: settings.max_in_flight.max(1) });
         self
     }
 
@@ -102,12 +116,12 @@ impl PgInventoryBuilder {
         PgInventory {
             inner: Arc::new(Inner {
                 conns,
-                clock: self.clock,
+                time: self.time,
                 backoff: self.backoff,
                 shows: RwLock::new(HashMap::new()),
                 feed,
                 coalesce: self.coalesce,
-                lanes: OnceLock::new(),
+                lanes: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -123,19 +137,20 @@ pub struct PgInventory {
 
 struct Inner {
     conns: Arc<Conns>,
-    clock: Option<Arc<dyn Clock>>,
+    time: TimeSource,
     backoff: Backoff,
     shows: RwLock<HashMap<ShowId, Arc<ShowMeta>>>,
     feed: feed::Feed,
-    coalesce: Option<coalesce::Settings>,
-    lanes: OnceLock<coalesce::Coalescer>,
+    coalesce: Option<Coalescing>,
+    /// The coalescing lanes of each show, started on first use.
+    lanes: Mutex<HashMap<ShowId, Arc<coalesce::Coalescer>>>,
 }
 
 impl fmt::Debug for PgInventory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PgInventory")
             .field("pool", self.inner.conns.pool())
-            .field("clock", &self.inner.clock)
+            .field("time", &self.inner.time)
             .field("backoff", &self.inner.backoff)
             .field("coalesce", &self.inner.coalesce)
             .finish_non_exhaustive()
@@ -306,14 +321,14 @@ impl PgInventory {
 
     /// An inventory on `pool`, deciding expiry by `clock` (tests).
     pub fn with_clock(pool: PgPool, clock: Arc<dyn Clock>) -> Self {
-        Self::builder(pool).clock(clock).build()
+        Self::builder(pool).time_source(TimeSource::Injected(clock)).build()
     }
 
     /// A builder for the less common settings.
     pub fn builder(pool: PgPool) -> PgInventoryBuilder {
         PgInventoryBuilder {
             pool,
-            clock: None,
+            time: TimeSource::Store,
             feed_poll: Duration::from_millis(50),
             feed_capacity: 4096,
             backoff: Backoff { retries: 8, base: Duration::from_millis(2), cap: Duration::from_millis(100) },
@@ -346,16 +361,20 @@ impl PgInventory {
 
     /// The injected clock's time, or `None` for the database clock.
     fn now(&self) -> Option<i64> {
-        self.inner.clock.as_ref().map(|c| c.now_millis())
+        self.inner.time.injected_millis()
     }
 
-    /// The coalescing lanes, started on first use, when enabled.
-    fn lanes(&self) -> Option<&coalesce::Coalescer> {
+    /// The show's coalescing lanes, started on first use, when enabled.
+    fn lanes(&self, show: ShowId) -> Option<Arc<coalesce::Coalescer>> {
         let settings = self.inner.coalesce?;
+        let mut lanes = self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner());
         Some(
-            self.inner
-                .lanes
-                .get_or_init(|| coalesce::Coalescer::start(self.inner.conns.clone(), self.inner.backoff, settings)),
+            lanes
+                .entry(show)
+                .or_insert_with(|| {
+                    Arc::new(coalesce::Coalescer::start(self.inner.conns.clone(), self.inner.backoff, settings))
+                })
+                .clone(),
         )
     }
 
@@ -396,10 +415,10 @@ impl PgInventory {
         let (show, hold, list) = (meta.id(), HoldId::new(), to_i32(seats));
         let sql = "SELECT code, version, held_until, renewals, n, seats \
                    FROM booking.hold_seats($1, $2, $3, $4, $5)";
-        let lanes = self.lanes();
-        let active = lanes.map(|l| l.holds.enter());
-        let res = match lanes {
-            Some(lanes) if active.as_ref().is_some_and(|a| a.1) => {
+        let lanes = self.lanes(show);
+        let slot = lanes.as_ref().and_then(|l| l.holds.enter());
+        let res = match &lanes {
+            Some(lanes) if slot.is_none() => {
                 let job = |reply| coalesce::SeatJob {
                     show: show.0,
                     owner: owner.0,
@@ -1045,10 +1064,10 @@ impl SeatInventory for PgInventory {
         same_show(&meta, t)?;
         match meta.items(&t.items)? {
             Some(seats) => {
-                let lanes = self.lanes();
-                let active = lanes.map(|l| l.releases.enter());
-                if let Some(lanes) = lanes
-                    && active.as_ref().is_some_and(|a| a.1)
+                let lanes = self.lanes(t.show);
+                let slot = lanes.as_ref().and_then(|l| l.releases.enter());
+                if let Some(lanes) = &lanes
+                    && slot.is_none()
                 {
                     let job = |reply| coalesce::SeatJob {
                         show: t.show.0,
