@@ -104,3 +104,18 @@ async fn connect_adopts_the_old_history() {
     host().run(&pool).await.expect("the host's strict migrator now");
     check_histories(&pool).await;
 }
+
+/// `hold_seats` has one signature, without the unused `p_skip_locked`.
+#[tokio::test]
+async fn hold_seats_has_no_skip_locked_parameter() {
+    let pool = pool(&common::create_database().await, 2).await;
+    let args: Vec<String> = sqlx::query_scalar(
+        "SELECT pg_get_function_identity_arguments(p.oid) FROM pg_proc p \
+         JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'booking' AND p.proname = 'hold_seats'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("pg_proc");
+    assert_eq!(args.len(), 1, "one hold_seats: {args:?}");
+    assert!(!args[0].contains("skip"), "{args:?}");
+}
