@@ -16,8 +16,8 @@
 //! frees. Tokio's semaphore is fair: once a batch waits for a permit, a
 //! request arriving later does not overtake it.
 
-use crate::Outcome;
 use crate::db::{self, Backoff, Conns, Fail};
+use crate::rows::Outcome;
 use booking_core::Coalescing;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
