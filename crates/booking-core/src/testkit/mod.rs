@@ -46,6 +46,7 @@ pub mod payments;
 pub mod saga;
 mod state_machine;
 mod suite;
+pub mod throughput;
 
 pub use lock::LockFixture;
 pub use state_machine::{Outcome, RefState, StateMachine, StateMachineBackend, Step, Tamper, config};

@@ -1,0 +1,79 @@
+//! Checkout's stores on PostgreSQL: the idempotency-key store
+//! ([`PgIdempotencyStore`]), the saga log ([`PgSagaLog`]) and the outbox
+//! ([`PgOutbox`]), in tables of the `booking` schema created by
+//! [`migrations`](crate::migrations).
+//!
+//! Every decision about time (leases, retry times, retention) is taken by
+//! the database against one clock: `booking.clock_ms()` (the database's
+//! `clock_timestamp()`) by default, or an injected clock
+//! ([`TimeSource::Injected`]) whose time is sent with each statement.
+//! Claims of unfinished orders and outbox messages use
+//! `FOR UPDATE SKIP LOCKED`, so completers and relays on several servers
+//! take disjoint sets.
+
+mod idempotency;
+mod outbox;
+mod saga_log;
+
+pub use idempotency::PgIdempotencyStore;
+pub use outbox::PgOutbox;
+pub use saga_log::PgSagaLog;
+
+use booking_core::TimeSource;
+use booking_core::checkout::StoreError;
+use std::fmt;
+use std::time::Duration;
+
+/// A database error of a checkout store, with the operation that failed:
+/// what [`StoreError::Backend`] wraps (downcast it to read the operation
+/// or the sqlx error).
+#[derive(Debug)]
+pub struct CheckoutDbError {
+    /// The operation, e.g. `"saga log update"`.
+    pub operation: &'static str,
+    /// What sqlx reported.
+    pub source: sqlx::Error,
+}
+
+impl fmt::Display for CheckoutDbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.operation, self.source)
+    }
+}
+
+impl std::error::Error for CheckoutDbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// A `map_err` for sqlx errors of `operation`.
+fn backend(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Backend(Box::new(CheckoutDbError { operation, source }))
+}
+
+/// A stored record that cannot be read back (corrupt or written by an
+/// incompatible version), as a backend error of `operation`.
+fn corrupt(operation: &'static str, what: impl fmt::Display) -> StoreError {
+    backend(operation)(sqlx::Error::Decode(what.to_string().into()))
+}
+
+/// The longest lease or retention the stores honour (about 73 million
+/// years): longer ones are cut to it, so that `now + lease` cannot
+/// overflow a bigint.
+const MAX_MILLIS: i64 = i64::MAX / 4;
+
+/// A duration in whole milliseconds, capped at [`MAX_MILLIS`].
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).min(MAX_MILLIS)
+}
+
+/// A count or limit as a SQL bigint, saturating.
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The injected time for a statement, or `None` for the database clock.
+fn now(time: &TimeSource) -> Option<i64> {
+    time.injected_millis()
+}
