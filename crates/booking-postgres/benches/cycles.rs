@@ -224,7 +224,9 @@ fn main() {
                 lib.push(l);
                 ok.push(f);
                 if coalesced {
-                    let merged = PgInventory::builder(pool.clone()).coalesce(128, 1).build();
+                    let merged = PgInventory::builder(pool.clone())
+                        .coalesce(booking_core::Coalescing { max_batch: 128, max_in_flight: 1 })
+                        .build();
                     let (l, f) = rt.block_on(library(&merged, show, scenario, callers, secs));
                     drop(merged);
                     co.push(l);

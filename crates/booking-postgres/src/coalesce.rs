@@ -3,20 +3,24 @@
 //! all-or-nothing answer (see `booking.hold_seats_batch` in the
 //! migrations).
 //!
-//! A request goes through a lane only while another request of its kind is
-//! in flight; a lone request goes straight to the database.
+//! When a request waits is [`booking_core::Coalescing`]'s one meaning: per
+//! show and kind of request (seat holds, seat releases), a request is sent
+//! at once, as the single function call, while fewer than `max_in_flight`
+//! calls (single requests or batches) are in flight; beyond that it
+//! waits, and the waiting requests go together as one batch of at most
+//! `max_batch` when a call returns.
 //!
-//! One lane per kind of request: a task takes whatever requests are queued
-//! (up to `max_batch`) and runs them as one batch, with up to `in_flight`
-//! batches at once. Under light load a batch is a single request; under
-//! load, requests queue while batches run and the next batch takes them
-//! all.
+//! One lane per show and kind: a semaphore of `max_in_flight` permits,
+//! taken by a request sent alone and by each batch, and a task that takes
+//! the queued requests (up to `max_batch`) as one batch whenever a permit
+//! frees. Tokio's semaphore is fair: once a batch waits for a permit, a
+//! request arriving later does not overtake it.
 
-use crate::Outcome;
 use crate::db::{self, Backoff, Conns, Fail};
+use crate::rows::Outcome;
+use booking_core::Coalescing;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
 type Reply = oneshot::Sender<Result<Outcome, Fail>>;
@@ -40,14 +44,14 @@ enum Kind {
     Release,
 }
 
-/// The queue of one kind of request, and how many of them are in flight.
+/// The queue of one kind of request for one show, and its calls in flight.
 #[derive(Debug)]
 pub(crate) struct Lane {
     tx: mpsc::UnboundedSender<SeatJob>,
-    active: AtomicUsize,
+    slots: Arc<Semaphore>,
 }
 
-/// The lanes of one inventory.
+/// The lanes of one show.
 #[derive(Debug)]
 pub(crate) struct Coalescer {
     /// Seat holds.
@@ -56,25 +60,9 @@ pub(crate) struct Coalescer {
     pub releases: Lane,
 }
 
-/// A request counted as in flight until dropped.
-pub(crate) struct Active<'a>(&'a AtomicUsize);
-
-impl Drop for Active<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Settings of the lanes.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Settings {
-    pub max_batch: usize,
-    pub in_flight: usize,
-}
-
 impl Coalescer {
     /// Starts the lanes on the current tokio runtime.
-    pub(crate) fn start(pool: Arc<Conns>, backoff: Backoff, settings: Settings) -> Self {
+    pub(crate) fn start(pool: Arc<Conns>, backoff: Backoff, settings: Coalescing) -> Self {
         Coalescer {
             holds: Lane::start(pool.clone(), backoff, settings, Kind::Hold),
             releases: Lane::start(pool, backoff, settings, Kind::Release),
@@ -83,18 +71,18 @@ impl Coalescer {
 }
 
 impl Lane {
-    fn start(pool: Arc<Conns>, backoff: Backoff, settings: Settings, kind: Kind) -> Self {
+    fn start(pool: Arc<Conns>, backoff: Backoff, settings: Coalescing, kind: Kind) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(lane(rx, settings, move |jobs| run_batch(pool.clone(), backoff, kind, jobs)));
-        Lane { tx, active: AtomicUsize::new(0) }
+        let slots = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
+        tokio::spawn(lane(rx, slots.clone(), settings, move |jobs| run_batch(pool.clone(), backoff, kind, jobs)));
+        Lane { tx, slots }
     }
 
-    /// Counts a request in flight. True when another one already is: only
-    /// then is it worth queueing; a lone request goes straight to the
-    /// database and pays nothing for coalescing.
-    pub(crate) fn enter(&self) -> (Active<'_>, bool) {
-        let before = self.active.fetch_add(1, Ordering::SeqCst);
-        (Active(&self.active), before > 0)
+    /// A call slot when fewer than `max_in_flight` calls are in flight (and
+    /// no batch waits for one): the request is then sent alone, holding the
+    /// slot until it returns. `None`: it is to be queued ([`Lane::send`]).
+    pub(crate) fn enter(&self) -> Option<OwnedSemaphorePermit> {
+        self.slots.clone().try_acquire_owned().ok()
     }
 
     /// Queues a request and waits for its answer.
@@ -109,15 +97,19 @@ fn stopped() -> Fail {
     Fail::Error(booking_core::InventoryError::Unavailable("the coalescing task stopped".into()))
 }
 
-async fn lane<J: Send + 'static, F, Fut>(mut rx: mpsc::UnboundedReceiver<J>, settings: Settings, run: F)
-where
+async fn lane<J: Send + 'static, F, Fut>(
+    mut rx: mpsc::UnboundedReceiver<J>,
+    slots: Arc<Semaphore>,
+    settings: Coalescing,
+    run: F,
+) where
     F: Fn(Vec<J>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let slots = Arc::new(Semaphore::new(settings.in_flight.max(1)));
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else { return };
         let Some(first) = rx.recv().await else { return };
+        // Waits for a call to return; the requests queued meanwhile join.
+        let Ok(permit) = slots.clone().acquire_owned().await else { return };
         let mut batch = vec![first];
         while batch.len() < settings.max_batch {
             match rx.try_recv() {
@@ -203,4 +195,40 @@ async fn run_batch(pool: Arc<Conns>, backoff: Backoff, kind: Kind, jobs: Vec<Sea
     })
     .await;
     answer(jobs.into_iter().map(|j| j.reply).collect(), rows, &idx);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `max_in_flight` counts calls, single or batched: with every slot
+    /// taken by requests sent alone, queued requests wait, and go together
+    /// (at most `max_batch`) once a call returns.
+    #[tokio::test]
+    async fn a_batch_waits_for_a_call_to_return_and_takes_the_queue() {
+        let settings = Coalescing { max_batch: 3, max_in_flight: 2 };
+        let slots = Arc::new(Semaphore::new(settings.max_in_flight));
+        let alone = [slots.clone().try_acquire_owned().ok(), slots.clone().try_acquire_owned().ok()];
+        assert!(alone.iter().all(Option::is_some), "two requests go alone");
+        assert!(slots.clone().try_acquire_owned().is_err(), "a third is queued");
+        let (tx, rx) = mpsc::unbounded_channel::<u32>();
+        let (done, mut batches) = mpsc::unbounded_channel::<Vec<u32>>();
+        tokio::spawn(lane(rx, slots.clone(), settings, move |jobs| {
+            let done = done.clone();
+            async move {
+                let _ = done.send(jobs);
+            }
+        }));
+        for job in 0..5 {
+            tx.send(job).expect("lane running");
+        }
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        assert!(batches.try_recv().is_err(), "no batch while max_in_flight calls are in flight");
+        let [first, _second] = alone;
+        drop(first);
+        assert_eq!(batches.recv().await, Some(vec![0, 1, 2]));
+        assert_eq!(batches.recv().await, Some(vec![3, 4]));
+    }
 }

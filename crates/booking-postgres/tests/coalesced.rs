@@ -19,7 +19,14 @@ impl StateMachineBackend for PgCoalesced {
         let name = SHARED.get_or_init(common::create_database).await;
         let clock = ManualClock::fixed();
         let pool = common::pool(name, 2).await;
-        Fixture::new(PgInventory::builder(pool).clock(clock.shared()).coalesce(64, 2).build(), clock).into_dyn()
+        Fixture::new(
+            PgInventory::builder(pool)
+                .time_source(booking_core::TimeSource::Injected(clock.shared()))
+                .coalesce(booking_core::Coalescing { max_batch: 64, max_in_flight: 2 })
+                .build(),
+            clock,
+        )
+        .into_dyn()
     }
 }
 

@@ -402,7 +402,7 @@ async fn feed_survives_a_reconnect_and_reports_lag() {
     let db = common::create_database().await;
     let clock = ManualClock::fixed();
     let inv = PgInventory::builder(common::pool(&db, 4).await)
-        .clock(clock.shared())
+        .time_source(booking_core::TimeSource::Injected(clock.shared()))
         .feed_poll_interval(Duration::from_millis(20))
         .feed_capacity(4)
         .build();

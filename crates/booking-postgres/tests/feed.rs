@@ -195,7 +195,7 @@ async fn a_prune_of_unread_changes_is_reported_as_lag() {
     // The reader wakes only when this inventory changes something: changes
     // made by `other` stay unread until then.
     let inv = PgInventory::builder(common::pool(&db, 4).await)
-        .clock(clock.shared())
+        .time_source(booking_core::TimeSource::Injected(clock.shared()))
         .feed_poll_interval(Duration::from_secs(3_600))
         .build();
     let other = PgInventory::with_clock(common::pool(&db, 2).await, clock.shared());

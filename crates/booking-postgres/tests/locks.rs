@@ -205,24 +205,27 @@ fn a_batch_decides_in_order_of_arrival() {
     rt.block_on(async {
         let db = common::create_database().await;
         let clock = booking_core::ManualClock::fixed();
-        let inv = PgInventory::builder(common::pool(&db, 4).await).clock(clock.shared()).coalesce(64, 1).build();
+        let inv = PgInventory::builder(common::pool(&db, 4).await)
+            .time_source(booking_core::TimeSource::Injected(clock.shared()))
+            .coalesce(booking_core::Coalescing { max_batch: 64, max_in_flight: 2 })
+            .build();
         let spec = create(&inv, 1, 1, 10, 0, test_policy()).await;
         let show = spec.id;
         let hold = |seats: &[u32]| {
             let (inv, seats) = (inv.clone(), ids(seats));
             tokio::spawn(async move { inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats }).await })
         };
-        // Seats 8 and 9 locked elsewhere: a lone hold of 9 goes straight to
-        // the database and waits; a hold of 8, coming while it is in flight,
-        // goes through the lane and its batch (the only one allowed in
-        // flight) waits too. Holds queued now wait for the next batch.
+        // Seats 8 and 9 locked elsewhere: holds of 9 and of 8 take the two
+        // call slots (`max_in_flight`), go straight to the database and
+        // wait. Holds coming now are queued and go together as one batch
+        // when a call returns.
         let mut admin = common::connect(&db).await;
         let locker =
             lock(&db, "SELECT 1 FROM booking.seats WHERE show = $1 AND seat IN (8, 9) FOR UPDATE", show.0).await;
         let direct = hold(&[9]);
         common::until("the direct hold waits", async || common::lock_waiters(&mut admin, &db).await == 1).await;
         let batched = hold(&[8]);
-        common::until("the first batch waits", async || common::lock_waiters(&mut admin, &db).await == 2).await;
+        common::until("the second call waits", async || common::lock_waiters(&mut admin, &db).await == 2).await;
         let first = hold(&[5]);
         let second = hold(&[1, 5]);
         tokio::task::yield_now().await;

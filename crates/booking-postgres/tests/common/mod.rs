@@ -19,7 +19,10 @@ pub async fn fixture() -> Fixture<PgInventory> {
 pub async fn fixture_coalesced() -> Fixture<PgInventory> {
     let name = create_database().await;
     let clock = ManualClock::fixed();
-    let inv = PgInventory::builder(pool(&name, 8).await).clock(clock.shared()).coalesce(64, 4).build();
+    let inv = PgInventory::builder(pool(&name, 8).await)
+        .time_source(booking_core::TimeSource::Injected(clock.shared()))
+        .coalesce(booking_core::Coalescing { max_batch: 64, max_in_flight: 4 })
+        .build();
     Fixture::new(inv, clock)
 }
 

@@ -1,0 +1,583 @@
+//! The inventory's handle and the calls its port methods are built from:
+//! one function call per request, retries, the show cache, the coalescing
+//! lanes.
+
+use crate::db::{Backoff, Conns, Fail, Stmt};
+use crate::rows::{Attempt, Outcome, Picked, RecordRow, SeatCall, ShowMeta, sale_record, seat_from_row, to_i32};
+use crate::{PgInventoryBuilder, best, coalesce, db, feed, migrate, pool_options};
+
+use booking_core::backend::fsm::{self, Seat, SeatOp};
+use booking_core::clock::millis_to_datetime;
+use booking_core::{
+    Clock, Coalescing, Hold, HoldAction, HoldId, HoldItems, HoldToken, InventoryError, OrderId, OwnerId, PoolId,
+    Result, SaleRecord, SeatId, ShowId, ShowSpec, TimeSource,
+};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// The seat inventory on PostgreSQL: see the crate docs.
+///
+/// Cheap to clone; clones share the pool, the show cache and the feed.
+#[derive(Clone)]
+pub struct PgInventory {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) conns: Arc<Conns>,
+    pub(crate) time: TimeSource,
+    pub(crate) backoff: Backoff,
+    pub(crate) shows: RwLock<HashMap<ShowId, Arc<ShowMeta>>>,
+    pub(crate) feed: feed::Feed,
+    pub(crate) coalesce: Option<Coalescing>,
+    /// The coalescing lanes of each show, started on first use.
+    pub(crate) lanes: Mutex<HashMap<ShowId, Arc<coalesce::Coalescer>>>,
+}
+
+impl fmt::Debug for PgInventory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgInventory")
+            .field("pool", self.inner.conns.pool())
+            .field("time", &self.inner.time)
+            .field("backoff", &self.inner.backoff)
+            .field("coalesce", &self.inner.coalesce)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgInventory {
+    /// Connects to `url` with [`pool_options`], applies the [`migrations`](crate::migrations)
+    /// (through [`migrate`], adopting history left in `_sqlx_migrations` by
+    /// earlier versions) and returns an inventory on the database clock.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool = pool_options().connect(url).await.map_err(db::unavailable)?;
+        migrate(&pool).await.map_err(|e| InventoryError::Backend(Box::new(e)))?;
+        Ok(Self::new(pool))
+    }
+
+    /// An inventory on `pool`, deciding expiry by the database clock.
+    pub fn new(pool: PgPool) -> Self {
+        Self::builder(pool).build()
+    }
+
+    /// An inventory on `pool`, deciding expiry by `clock` (tests).
+    pub fn with_clock(pool: PgPool, clock: Arc<dyn Clock>) -> Self {
+        Self::builder(pool).time_source(TimeSource::Injected(clock)).build()
+    }
+
+    /// A builder for the less common settings.
+    pub fn builder(pool: PgPool) -> PgInventoryBuilder {
+        PgInventoryBuilder {
+            pool,
+            time: TimeSource::Store,
+            feed_poll: Duration::from_millis(50),
+            feed_capacity: 4096,
+            backoff: Backoff { retries: 8, base: Duration::from_millis(2), cap: Duration::from_millis(100) },
+            coalesce: None,
+        }
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        self.inner.conns.pool()
+    }
+
+    /// Deletes change-feed rows older than `age`; returns how many. Run it
+    /// now and then (for example beside the sweeper): subscribers only ever
+    /// read recent changes. A reader (of any process) that had not read the
+    /// deleted rows yet tells its subscribers with
+    /// [`InventoryError::FeedLagged`] instead of skipping them silently.
+    pub async fn prune_changes(&self, age: Duration) -> Result<u64> {
+        let secs = age.as_secs_f64();
+        let row = self.one(true, move || sqlx::query("SELECT booking.prune_changes($1)").bind(secs)).await?;
+        Ok(row.try_get::<i64, _>(0).map_err(db::backend)?.max(0) as u64)
+    }
+
+    /// How many change-feed reader tasks this inventory runs: 1 while
+    /// someone is subscribed, else 0 (once the reader noticed). For tests.
+    #[cfg(feature = "testkit")]
+    pub fn feed_reader_tasks(&self) -> usize {
+        self.inner.feed.readers()
+    }
+
+    /// The injected clock's time, or `None` for the database clock.
+    pub(crate) fn now(&self) -> Option<i64> {
+        self.inner.time.injected_millis()
+    }
+
+    /// The show's coalescing lanes, started on first use, when enabled.
+    pub(crate) fn lanes(&self, show: ShowId) -> Option<Arc<coalesce::Coalescer>> {
+        let settings = self.inner.coalesce?;
+        let mut lanes = self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        Some(
+            lanes
+                .entry(show)
+                .or_insert_with(|| {
+                    Arc::new(coalesce::Coalescer::start(self.inner.conns.clone(), self.inner.backoff, settings))
+                })
+                .clone(),
+        )
+    }
+
+    pub(crate) async fn one(&self, changes: bool, make: impl Fn() -> Stmt) -> Result<PgRow> {
+        db::fetch_one(&self.inner.conns, &self.inner.backoff, changes, make).await.map_err(InventoryError::from)
+    }
+
+    pub(crate) async fn all(&self, changes: bool, make: impl Fn() -> Stmt) -> Result<Vec<PgRow>> {
+        db::fetch_all(&self.inner.conns, &self.inner.backoff, changes, make).await.map_err(InventoryError::from)
+    }
+
+    /// Calls an inventory function that changes data and returns its outcome.
+    pub(crate) async fn call(&self, make: impl Fn() -> Stmt) -> Result<Outcome, Fail> {
+        let row = db::fetch_one(&self.inner.conns, &self.inner.backoff, true, make).await?;
+        let out = Outcome::decode(&row).map_err(Fail::Error)?;
+        if out.code == 0 {
+            self.inner.feed.poke();
+        }
+        Ok(out)
+    }
+
+    /// The show's metadata, from the cache or the database.
+    pub(crate) async fn meta(&self, show: ShowId) -> Result<Arc<ShowMeta>> {
+        if let Some(m) = self.inner.shows.read().unwrap_or_else(|p| p.into_inner()).get(&show) {
+            return Ok(m.clone());
+        }
+        let rows =
+            self.all(false, move || sqlx::query("SELECT spec FROM booking.shows WHERE show = $1").bind(show.0)).await?;
+        let Some(row) = rows.first() else { return Err(InventoryError::UnknownShow(show)) };
+        let spec: sqlx::types::Json<ShowSpec> = row.try_get("spec").map_err(db::backend)?;
+        let meta = Arc::new(ShowMeta::new(&spec.0));
+        self.inner.shows.write().unwrap_or_else(|p| p.into_inner()).insert(show, meta.clone());
+        Ok(meta)
+    }
+
+    /// One attempt at holding `seats` (sorted, validated).
+    pub(crate) async fn try_hold(
+        &self,
+        meta: &ShowMeta,
+        owner: OwnerId,
+        seats: &[SeatId],
+        now: Option<i64>,
+    ) -> Result<Attempt> {
+        let (show, hold, list) = (meta.id(), HoldId::new(), to_i32(seats));
+        let sql = "SELECT code, version, held_until, renewals, n, seats \
+                   FROM booking.hold_seats($1, $2, $3, $4, $5)";
+        let lanes = self.lanes(show);
+        let slot = lanes.as_ref().and_then(|l| l.holds.enter());
+        let res = match &lanes {
+            Some(lanes) if slot.is_none() => {
+                let job = |reply| coalesce::SeatJob {
+                    show: show.0,
+                    owner: owner.0,
+                    hold: hold.0,
+                    version: 0,
+                    seats: list.clone(),
+                    now,
+                    reply,
+                };
+                let res = lanes.holds.send(job).await;
+                if matches!(&res, Ok(out) if out.code == 0) {
+                    self.inner.feed.poke();
+                }
+                res
+            }
+            _ => {
+                self.call(|| sqlx::query(sql).bind(show.0).bind(owner.0).bind(hold.0).bind(list.clone()).bind(now))
+                    .await
+            }
+        };
+        let out = match res {
+            Ok(out) => out,
+            Err(Fail::Raised { code, detail }) if code == "BK409" => {
+                return Ok(Attempt::Taken(db::parse_seats(detail.as_deref())));
+            }
+            Err(Fail::Lost(e)) => {
+                return self.resolve_hold(show, hold, HoldItems::Seats(seats.to_vec()), e).await.map(Attempt::Held);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match out.code {
+            0 => Ok(Attempt::Held(Hold {
+                token: HoldToken { show, hold, version: out.version(), items: HoldItems::Seats(seats.to_vec()) },
+                owner,
+                held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
+                renewals: 0,
+            })),
+            3 => Ok(Attempt::Taken(out.seat_ids())),
+            _ => Err(out.error(meta, hold, 0)),
+        }
+    }
+
+    /// Holds a best-available pick if the seats of `region` are as the pick
+    /// saw them (`booking.hold_best_seats`).
+    pub(crate) async fn hold_picked(
+        &self,
+        meta: &ShowMeta,
+        owner: OwnerId,
+        seats: &[SeatId],
+        now: Option<i64>,
+        region: &best::Region,
+    ) -> Result<Picked> {
+        let (show, hold, list) = (meta.id(), HoldId::new(), to_i32(seats));
+        let res = self
+            .call(|| {
+                sqlx::query(
+                    "SELECT code, version, held_until, renewals, n, seats \
+                     FROM booking.hold_best_seats($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(show.0)
+                .bind(owner.0)
+                .bind(hold.0)
+                .bind(list.clone())
+                .bind(now)
+                .bind(region.first as i32)
+                .bind(region.last as i32)
+                .bind(region.lock.clone())
+                .bind(region.free.clone())
+            })
+            .await;
+        let out = match res {
+            Ok(out) => out,
+            Err(Fail::Lost(e)) => {
+                return self.resolve_hold(show, hold, HoldItems::Seats(seats.to_vec()), e).await.map(Picked::Held);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match out.code {
+            0 => Ok(Picked::Held(Hold {
+                token: HoldToken { show, hold, version: out.version(), items: HoldItems::Seats(seats.to_vec()) },
+                owner,
+                held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
+                renewals: 0,
+            })),
+            17 => Ok(Picked::Changed(out.seat_ids().into_iter().map(|s| s.0).collect())),
+            _ => Err(out.error(meta, hold, 0)),
+        }
+    }
+
+    /// After a connection loss during a hold: the hold is known to exist if
+    /// its row is there; otherwise the outcome is unknown.
+    pub(crate) async fn resolve_hold(
+        &self,
+        show: ShowId,
+        hold: HoldId,
+        items: HoldItems,
+        lost: Box<dyn std::error::Error + Send + Sync>,
+    ) -> Result<Hold> {
+        let found = self
+            .all(false, move || {
+                sqlx::query(
+                    "SELECT owner, held_until, renewals, version FROM booking.holds WHERE show = $1 AND hold = $2",
+                )
+                .bind(show.0)
+                .bind(hold.0)
+            })
+            .await;
+        if let Ok(rows) = found
+            && let Some(row) = rows.first()
+        {
+            let get = || -> std::result::Result<Hold, sqlx::Error> {
+                Ok(Hold {
+                    token: HoldToken { show, hold, version: row.try_get::<i64, _>("version")? as u64, items },
+                    owner: OwnerId(row.try_get("owner")?),
+                    held_until: millis_to_datetime(row.try_get("held_until")?),
+                    renewals: row.try_get::<i32, _>("renewals")? as u32,
+                })
+            };
+            if let Ok(h) = get() {
+                return Ok(h);
+            }
+        }
+        Err(InventoryError::OutcomeUnknown(lost))
+    }
+
+    /// Reads seats as the state machine sees them, with the time to judge
+    /// them by and, for a sale of `order`, whether the order has a sale
+    /// record: all from one snapshot, so that the answer is the one the
+    /// request would get at that instant.
+    pub(crate) async fn read_seats(
+        &self,
+        show: ShowId,
+        seats: &[SeatId],
+        now: Option<i64>,
+        order: Option<OrderId>,
+    ) -> Result<(Vec<Seat>, i64, bool)> {
+        let list = to_i32(seats);
+        let rows = self
+            .all(false, move || {
+                sqlx::query(
+                    "SELECT seat, state, owner, hold, order_id, held_until, deadline, renewals, version, size, \
+                     coalesce($3::bigint, booking.clock_ms()) AS now, \
+                     EXISTS (SELECT 1 FROM booking.sales r WHERE r.show = $1 AND r.order_id = $4) AS recorded \
+                     FROM booking.seats WHERE show = $1 AND seat = ANY($2) ORDER BY seat",
+                )
+                .bind(show.0)
+                .bind(list.clone())
+                .bind(now)
+                .bind(order.map(|o| o.0))
+            })
+            .await?;
+        if rows.len() != seats.len() {
+            return Err(InventoryError::Backend("seat rows missing".into()));
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        let (mut clock, mut recorded) = (now.unwrap_or(0), false);
+        for row in &rows {
+            out.push(seat_from_row(row).map_err(db::backend)?);
+            clock = row.try_get("now").map_err(db::backend)?;
+            recorded = row.try_get("recorded").map_err(db::backend)?;
+        }
+        Ok((out, clock, recorded))
+    }
+
+    /// Extends, releases or sells a seat hold. The compare-and-set in SQL
+    /// decides; when it matches nothing, the rows are read and the pure state
+    /// machine names the error the model would.
+    pub(crate) async fn seat_call(
+        &self,
+        meta: &ShowMeta,
+        req: &HoldAction,
+        seats: &[SeatId],
+        call: SeatCall,
+    ) -> Result<Outcome> {
+        let t = &req.token;
+        let (show, owner, hold, version, list) = (meta.id(), req.owner, t.hold, t.version as i64, to_i32(seats));
+        let now = self.now();
+        for _ in 0..4 {
+            let res = match &call {
+                SeatCall::Extend => {
+                    self.call(|| {
+                        sqlx::query(
+                            "SELECT code, version, held_until, renewals, n, seats \
+                             FROM booking.extend_seats($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(show.0)
+                        .bind(owner.0)
+                        .bind(hold.0)
+                        .bind(version)
+                        .bind(list.clone())
+                        .bind(now)
+                    })
+                    .await
+                }
+                SeatCall::Release => {
+                    self.call(|| {
+                        sqlx::query(
+                            "SELECT code, version, held_until, renewals, n, seats \
+                             FROM booking.finish_seats($1, $2, $3, $4, $5, $6, NULL, NULL)",
+                        )
+                        .bind(show.0)
+                        .bind(owner.0)
+                        .bind(hold.0)
+                        .bind(version)
+                        .bind(list.clone())
+                        .bind(now)
+                    })
+                    .await
+                }
+                SeatCall::Sell { order, payment, presented } => {
+                    self.call(|| {
+                        sqlx::query(
+                            "SELECT code, version, held_until, renewals, n, seats \
+                             FROM booking.sell_seats($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        )
+                        .bind(show.0)
+                        .bind(owner.0)
+                        .bind(hold.0)
+                        .bind(version)
+                        .bind(list.clone())
+                        .bind(presented.clone())
+                        .bind(now)
+                        .bind(order.0)
+                        .bind(payment.clone())
+                    })
+                    .await
+                }
+            };
+            match res {
+                // 16: the order of a sale has a record; the caller answers from it.
+                Ok(out) if out.code == 0 || out.code == 16 => return Ok(out),
+                Ok(out) if out.code != 13 => return Err(out.error(meta, hold, t.version)),
+                Ok(_) => {}
+                Err(Fail::Raised { code, .. }) if code == "BK412" => {}
+                Err(e) => return Err(e.into()),
+            }
+            let op = match &call {
+                SeatCall::Extend => SeatOp::Extend {
+                    owner,
+                    hold,
+                    version: t.version,
+                    ttl: meta.policy.ttl_millis(),
+                    max_renewals: meta.policy.max_renewals,
+                },
+                SeatCall::Release => SeatOp::Release { owner, hold, version: t.version },
+                SeatCall::Sell { order, .. } => SeatOp::Sell { owner, hold, version: t.version, order: *order },
+            };
+            let order = match &call {
+                SeatCall::Sell { order, .. } => Some(*order),
+                _ => None,
+            };
+            let (rows, at, recorded) = self.read_seats(show, seats, now, order).await?;
+            if recorded {
+                // Sold to this order meanwhile: the record answers first.
+                return Ok(Outcome { code: 16, ..Outcome::default() });
+            }
+            fsm::check(rows.iter(), seats, &op, at)?;
+            // The rows allow it now: the state changed under us; try again.
+        }
+        Err(InventoryError::Backend("seat hold kept changing; gave up".into()))
+    }
+
+    /// Extends (1), verifies (3), releases (2) or sells (4) a pool hold.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn pool_call(
+        &self,
+        meta: &ShowMeta,
+        op: i32,
+        req: &HoldAction,
+        pool: PoolId,
+        quantity: u32,
+        order: Option<OrderId>,
+        payment: Option<String>,
+    ) -> Result<Outcome> {
+        let t = &req.token;
+        let (show, owner, hold, version, now) = (meta.id(), req.owner, t.hold, t.version as i64, self.now());
+        let out = self
+            .call(|| {
+                sqlx::query(
+                    "SELECT code, version, held_until, renewals, n, seats \
+                     FROM booking.pool_op($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(show.0)
+                .bind(op)
+                .bind(owner.0)
+                .bind(hold.0)
+                .bind(version)
+                .bind(pool.0 as i32)
+                .bind(quantity as i32)
+                .bind(now)
+                .bind(order.map(|o| o.0))
+                .bind(payment.clone())
+            })
+            .await
+            .map_err(InventoryError::from)?;
+        match out.code {
+            0 | 16 => Ok(out),
+            _ => Err(out.error(meta, hold, t.version)),
+        }
+    }
+
+    /// Refunds (5), blocks (6) or unblocks (7) a group of seats.
+    pub(crate) async fn regroup(
+        &self,
+        meta: &ShowMeta,
+        kind: i32,
+        seats: &[SeatId],
+        order: Option<OrderId>,
+    ) -> Result<()> {
+        let (show, list, now) = (meta.id(), to_i32(seats), self.now());
+        let res = self
+            .call(|| {
+                sqlx::query(
+                    "SELECT code, version, held_until, renewals, n, seats \
+                     FROM booking.regroup_seats($1, $2, $3, $4, $5)",
+                )
+                .bind(show.0)
+                .bind(kind)
+                .bind(list.clone())
+                .bind(order.map(|o| o.0))
+                .bind(now)
+            })
+            .await;
+        let not_sold = || InventoryError::NotSold { order: order.unwrap_or(OrderId(uuid::Uuid::nil())) };
+        match res {
+            Ok(out) if out.code == 0 => Ok(()),
+            Ok(out) if out.code == 11 => Err(not_sold()),
+            Ok(out) => Err(out.error(meta, HoldId(uuid::Uuid::nil()), 0)),
+            Err(Fail::Raised { code, .. }) if code == "BK404" => Err(not_sold()),
+            Err(Fail::Raised { code, detail }) if code == "BK422" => {
+                Err(InventoryError::WrongState { seats: db::parse_seats(detail.as_deref()) })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The sale record of `order` in `show` (one exists: a sell answered 16).
+    pub(crate) async fn sale_record(&self, show: ShowId, order: OrderId) -> Result<SaleRecord> {
+        let rows = self
+            .all(false, move || {
+                sqlx::query(
+                    "SELECT owner, hold, token_version, token_seats, token_pool, token_quantity, payment, version \
+                     FROM booking.sales WHERE show = $1 AND order_id = $2",
+                )
+                .bind(show.0)
+                .bind(order.0)
+            })
+            .await?;
+        let Some(row) = rows.first() else {
+            return Err(InventoryError::Backend(format!("order {order} has no sale record").into()));
+        };
+        let e = db::backend;
+        Ok(sale_record(RecordRow {
+            show,
+            order,
+            owner: row.try_get("owner").map_err(e)?,
+            hold: row.try_get("hold").map_err(e)?,
+            token_version: row.try_get("token_version").map_err(e)?,
+            seats: row.try_get("token_seats").map_err(e)?,
+            pool: row.try_get("token_pool").map_err(e)?,
+            quantity: row.try_get("token_quantity").map_err(e)?,
+            payment: row.try_get("payment").map_err(e)?,
+            version: row.try_get("version").map_err(e)?,
+        }))
+    }
+
+    /// Seats plus pool units `owner` holds live now.
+    pub(crate) async fn held_by(&self, show: ShowId, owner: OwnerId, now: Option<i64>) -> Result<i64> {
+        let row = self
+            .one(false, move || {
+                sqlx::query("SELECT booking.held_by($1, $2, coalesce($3::bigint, booking.clock_ms()))::bigint")
+                    .bind(show.0)
+                    .bind(owner.0)
+                    .bind(now)
+            })
+            .await?;
+        row.try_get::<i64, _>(0).map_err(db::backend)
+    }
+
+    /// The free seats of `show` within the seat ids `lo..=hi` (a range of
+    /// the primary key: only those rows are read) and, for `owner`, the
+    /// seats and units it holds live, read in the same snapshot.
+    pub(crate) async fn free_seats(
+        &self,
+        show: ShowId,
+        (lo, hi): (u32, u32),
+        now: Option<i64>,
+        owner: Option<OwnerId>,
+    ) -> Result<(Vec<u32>, Option<i64>)> {
+        let row = self
+            .one(false, move || {
+                sqlx::query(
+                    "WITH n AS MATERIALIZED (SELECT coalesce($4::bigint, booking.clock_ms()) AS now) \
+                     SELECT (SELECT array_agg(t.seat ORDER BY t.seat) FROM booking.seats t \
+                             WHERE t.show = $1 AND t.seat BETWEEN $2 AND $3 \
+                               AND (t.state = 0 OR (t.state = 1 AND t.held_until <= n.now))) AS free, \
+                            CASE WHEN $5::uuid IS NOT NULL THEN booking.held_by($1, $5, n.now)::bigint END AS held \
+                     FROM n",
+                )
+                .bind(show.0)
+                .bind(lo as i32)
+                .bind(hi as i32)
+                .bind(now)
+                .bind(owner.map(|o| o.0))
+            })
+            .await?;
+        let seats: Option<Vec<i32>> = row.try_get("free").map_err(db::backend)?;
+        let held: Option<i64> = row.try_get("held").map_err(db::backend)?;
+        Ok((seats.unwrap_or_default().into_iter().map(|s| s as u32).collect(), held))
+    }
+}

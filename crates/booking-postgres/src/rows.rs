@@ -1,0 +1,223 @@
+//! What the store answers: a show's cached metadata, the outcome row of
+//! the inventory functions, seat and sale rows.
+
+use crate::db;
+use booking_core::backend::fsm::{Seat, SeatState};
+use booking_core::backend::validate;
+use booking_core::layout::{HoldPolicy, LayoutIndex};
+use booking_core::{
+    Hold, HoldId, HoldItems, HoldToken, InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PaymentRef, PoolId,
+    Result, Sale, SaleRecord, SeatId, ShowId, ShowSpec,
+};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+/// What a client needs to know of a show; shows never change once created.
+/// The layout is kept as a compact [`LayoutIndex`] (rows and category runs),
+/// not per seat.
+#[derive(Debug)]
+pub(crate) struct ShowMeta {
+    pub(crate) id: ShowId,
+    pub(crate) policy: HoldPolicy,
+    pub(crate) pools: usize,
+    pub(crate) seat_count: usize,
+    pub(crate) index: LayoutIndex,
+}
+
+impl ShowMeta {
+    pub(crate) fn new(spec: &ShowSpec) -> Self {
+        let index = LayoutIndex::new(&spec.layout);
+        ShowMeta {
+            id: spec.id,
+            policy: spec.policy.clone(),
+            pools: spec.pools.len(),
+            seat_count: index.seat_count(),
+            index,
+        }
+    }
+
+    pub(crate) fn id(&self) -> ShowId {
+        self.id
+    }
+
+    pub(crate) fn max_per_request(&self) -> u32 {
+        self.policy.max_per_request
+    }
+
+    pub(crate) fn seats(&self, seats: &[SeatId]) -> Result<Vec<SeatId>> {
+        validate::seats(self.id(), seats, self.seat_count, self.max_per_request())
+    }
+
+    pub(crate) fn pool(&self, pool: PoolId) -> Result<()> {
+        if (pool.0 as usize) < self.pools { Ok(()) } else { Err(InventoryError::UnknownPool { show: self.id(), pool }) }
+    }
+
+    /// The model's `check_items`: sorted seats, or the pool checked.
+    pub(crate) fn items(&self, items: &HoldItems) -> Result<Option<Vec<SeatId>>> {
+        match items {
+            HoldItems::Seats(seats) => Ok(Some(self.seats(seats)?)),
+            HoldItems::Pool { pool, quantity } => {
+                validate::quantity(*quantity, self.max_per_request())?;
+                self.pool(*pool)?;
+                Ok(None)
+            }
+        }
+    }
+
+    pub(crate) fn limit(&self, would_hold: i64) -> InventoryError {
+        InventoryError::LimitExceeded(Limit::HeldPerOwner {
+            would_hold: would_hold.clamp(0, u32::MAX as i64) as u32,
+            max: self.policy.max_held_per_owner.unwrap_or(u32::MAX),
+        })
+    }
+}
+
+/// The row every inventory function returns (`booking.outcome`).
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub(crate) code: i32,
+    pub(crate) version: Option<i64>,
+    pub(crate) held_until: Option<i64>,
+    pub(crate) renewals: Option<i32>,
+    pub(crate) n: Option<i64>,
+    pub(crate) seats: Option<Vec<i32>>,
+}
+
+impl Outcome {
+    pub(crate) fn decode(row: &PgRow) -> Result<Self> {
+        let e = db::backend;
+        Ok(Outcome {
+            code: row.try_get("code").map_err(e)?,
+            version: row.try_get("version").map_err(e)?,
+            held_until: row.try_get("held_until").map_err(e)?,
+            renewals: row.try_get("renewals").map_err(e)?,
+            n: row.try_get("n").map_err(e)?,
+            seats: row.try_get("seats").map_err(e)?,
+        })
+    }
+
+    pub(crate) fn version(&self) -> u64 {
+        self.version.unwrap_or(0).max(0) as u64
+    }
+
+    pub(crate) fn seat_ids(&self) -> Vec<SeatId> {
+        self.seats.iter().flatten().map(|&s| SeatId(s as u32)).collect()
+    }
+
+    /// Maps the codes shared by the hold and pool functions to errors.
+    pub(crate) fn error(&self, meta: &ShowMeta, hold: HoldId, presented: u64) -> InventoryError {
+        match self.code {
+            1 => InventoryError::UnknownShow(meta.id()),
+            2 => meta.limit(self.n.unwrap_or(0)),
+            3 => InventoryError::SeatsTaken { seats: self.seat_ids() },
+            4 => InventoryError::InsufficientCapacity {
+                pool: PoolId(0),
+                requested: 0,
+                available: self.n.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
+            },
+            5 => InvalidRequest::TokenMismatch.into(),
+            6 => InventoryError::HoldExpired { hold },
+            7 => InventoryError::NotOwner { hold },
+            8 => InventoryError::StaleToken { hold, presented, current: self.version() },
+            9 => InventoryError::LimitExceeded(Limit::Renewals { max: meta.policy.max_renewals }),
+            10 => InventoryError::LimitExceeded(Limit::HoldLifetime),
+            11 => InventoryError::NotSold { order: OrderId(uuid::Uuid::nil()) },
+            12 => InventoryError::WrongState { seats: self.seat_ids() },
+            other => InventoryError::Backend(format!("unexpected outcome code {other}").into()),
+        }
+    }
+}
+
+pub(crate) fn to_i32(seats: &[SeatId]) -> Vec<i32> {
+    seats.iter().map(|s| s.0 as i32).collect()
+}
+
+/// The result of one attempt at a seat hold.
+pub(crate) enum Attempt {
+    Held(Hold),
+    /// Some seats were taken by another request.
+    Taken(Vec<SeatId>),
+}
+
+/// The result of holding a best-available pick.
+pub(crate) enum Picked {
+    Held(Hold),
+    /// The seats the pick depended on changed: the region's free seats now.
+    Changed(Vec<u32>),
+}
+
+/// A seat-group change that may need its failure explained.
+pub(crate) enum SeatCall {
+    Extend,
+    Release,
+    /// A sale, with the token's seats as presented (the order's record
+    /// keeps them so).
+    Sell {
+        order: OrderId,
+        payment: String,
+        presented: Vec<i32>,
+    },
+}
+
+pub(crate) fn seat_from_row(row: &PgRow) -> std::result::Result<Seat, sqlx::Error> {
+    let state: i16 = row.try_get("state")?;
+    let version = row.try_get::<i64, _>("version")?.max(0) as u64;
+    let missing = || sqlx::Error::Decode("seat row misses a column its state needs".into());
+    let state = match state {
+        0 => SeatState::Available,
+        1 => SeatState::Held {
+            owner: OwnerId(row.try_get::<Option<uuid::Uuid>, _>("owner")?.ok_or_else(missing)?),
+            hold: HoldId(row.try_get::<Option<uuid::Uuid>, _>("hold")?.ok_or_else(missing)?),
+            until: row.try_get::<Option<i64>, _>("held_until")?.ok_or_else(missing)?,
+            deadline: row.try_get::<Option<i64>, _>("deadline")?.ok_or_else(missing)?,
+            renewals: row.try_get::<i32, _>("renewals")?.max(0) as u32,
+            size: row.try_get::<Option<i32>, _>("size")?.unwrap_or(0).clamp(0, u16::MAX as i32) as u16,
+        },
+        2 => SeatState::Sold {
+            owner: OwnerId(row.try_get::<Option<uuid::Uuid>, _>("owner")?.ok_or_else(missing)?),
+            order: OrderId(row.try_get::<Option<uuid::Uuid>, _>("order_id")?.ok_or_else(missing)?),
+        },
+        _ => SeatState::Blocked,
+    };
+    Ok(Seat { state, version })
+}
+
+/// A row of `booking.sales`.
+pub(crate) struct RecordRow {
+    pub(crate) show: ShowId,
+    pub(crate) order: OrderId,
+    pub(crate) owner: uuid::Uuid,
+    pub(crate) hold: uuid::Uuid,
+    pub(crate) token_version: i64,
+    pub(crate) seats: Option<Vec<i32>>,
+    pub(crate) pool: Option<i32>,
+    pub(crate) quantity: Option<i32>,
+    pub(crate) payment: String,
+    pub(crate) version: i64,
+}
+
+/// The sale record a row of `booking.sales` holds: the sale answered with
+/// the token's items, as the first sell did.
+pub(crate) fn sale_record(r: RecordRow) -> SaleRecord {
+    let items = match r.pool {
+        Some(pool) => HoldItems::Pool { pool: PoolId(pool as u32), quantity: r.quantity.unwrap_or(0).max(0) as u32 },
+        None => HoldItems::Seats(r.seats.unwrap_or_default().into_iter().map(|s| SeatId(s as u32)).collect()),
+    };
+    let token = HoldToken { show: r.show, hold: HoldId(r.hold), version: r.token_version as u64, items };
+    SaleRecord {
+        sale: Sale {
+            show: r.show,
+            order: r.order,
+            owner: OwnerId(r.owner),
+            items: token.items.clone(),
+            version: r.version.max(0) as u64,
+        },
+        token,
+        payment: PaymentRef(r.payment),
+    }
+}
+
+/// The model's token show check.
+pub(crate) fn same_show(meta: &ShowMeta, token: &HoldToken) -> Result<()> {
+    if token.show == meta.id() { Ok(()) } else { Err(InventoryError::UnknownShow(token.show)) }
+}

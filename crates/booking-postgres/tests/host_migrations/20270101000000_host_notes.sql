@@ -1,0 +1,1 @@
+ALTER TABLE host_orders ADD COLUMN created_at TIMESTAMPTZ NOT NULL DEFAULT now();
