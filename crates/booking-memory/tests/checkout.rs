@@ -49,3 +49,35 @@ mod outbox {
 mod saga {
     booking_core::checkout_suite!(super::stores);
 }
+
+/// The reaper worker removes keys past their retention.
+#[tokio::test]
+async fn the_reaper_removes_keys_past_retention() {
+    use booking_core::OwnerId;
+    use booking_core::idempotency::{
+        Begin, DEFAULT_RETENTION, Fingerprint, IdempotencyKey, IdempotencyStore, Started, StoredResponse, spawn_reaper,
+    };
+    use std::time::Duration;
+    let clock = ManualClock::fixed();
+    let store = Arc::new(MemoryIdempotencyStore::with_clock(clock.shared()));
+    let who = OwnerId::new();
+    let key = IdempotencyKey("old".into());
+    let begin =
+        Begin { principal: who, key: key.clone(), fingerprint: Fingerprint([1; 32]), lease: Duration::from_secs(5) };
+    let Started::Run { lease, .. } = store.begin(&begin).await.expect("begin") else { panic!("a new key runs") };
+    store.finish(who, &key, lease, &StoredResponse { status: 201, body: vec![1] }).await.expect("finish");
+    clock.advance(chrono::Duration::hours(25));
+    let worker = spawn_reaper(store.clone(), DEFAULT_RETENTION, Duration::from_millis(5));
+    let mut gone = false;
+    for _ in 0..400 {
+        if store.get(who, &key).await.expect("get").is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let reaped = worker.stats().items();
+    worker.stop().await;
+    assert!(gone, "the key is reaped");
+    assert!(reaped >= 1);
+}

@@ -1,8 +1,11 @@
-//! An on-sale rush: buyers race for best-available seats, most pay, some
-//! walk away and leave their hold to expire; the maintenance worker frees
-//! expired holds and a change-feed listener counts events. At the end it
-//! checks that no seat was sold twice and that the inventory agrees with
-//! the sales, and prints latency and throughput.
+//! An on-sale rush: buyers race for best-available seats, most pay through
+//! the checkout saga (a simulated card provider, every tenth card
+//! declined), some walk away and leave their hold to expire; the
+//! maintenance worker frees expired holds and a change-feed listener counts
+//! events. At the end it checks that no seat was sold twice, that the
+//! inventory agrees with the sales, and that the money audit (orders vs
+//! the provider's ledger vs sold seats) is clean, and prints latency and
+//! throughput.
 //!
 //! ```sh
 //! cargo run --release -p booking-example-onsale --bin onsale -- --help
@@ -14,13 +17,18 @@
 //! cargo run --release -p booking-example-onsale --bin onsale -- --backend redis+postgres
 //! ```
 
+use booking_core::checkout::{Checkout, CheckoutConfig, CheckoutRequest, FeePolicy, OrderStatus, PriceTable, SagaLog};
+use booking_core::idempotency::IdempotencyKey;
 use booking_core::layered::LockedInventory;
 use booking_core::maintenance::{Maintenance, MaintenanceConfig};
+use booking_core::payments::{DeclineReason, PaymentMethod};
+use booking_core::testkit::payments::{CallKind, Fault, SimulatedProvider};
 use booking_core::{
-    HoldBest, HoldItems, InventoryError, OrderId, OwnerId, PaymentRef, PriceCategory, RowSpec, SeatInventory, SeatSpec,
-    SectionSpec, Sell, ShowSpec, VenueLayout,
+    Clock, Currency, HoldBest, HoldItems, InventoryError, Money, OwnerId, PriceCategory, RowSpec, SeatInventory,
+    SeatSpec, SectionSpec, ShowSpec, SystemClock, VenueLayout,
 };
-use booking_memory::MemoryInventory;
+use booking_memory::checkout::{MemoryOutbox, MemorySagaLog};
+use booking_memory::{MemoryIdempotencyStore, MemoryInventory};
 use booking_postgres::PgInventory;
 use booking_redis::{RedisInventory, RedisSeatLock};
 use std::collections::{BTreeMap, HashSet};
@@ -136,9 +144,11 @@ async fn main() {
 async fn run(o: Options) -> Result<(), String> {
     let inventory = inventory(&o).await?;
     let mut show = ShowSpec::new("Stadium tour, night one", layout(o.seats));
-    // A short hold so abandoned carts come back while the demo runs.
-    show.policy.hold_ttl = Duration::from_millis(300);
-    show.policy.max_hold_time = Duration::from_secs(1);
+    // A short hold so abandoned carts come back while the demo runs (longer
+    // on a networked store, where a checkout takes milliseconds).
+    let ttl = if o.backend == "memory" { Duration::from_millis(300) } else { Duration::from_secs(3) };
+    show.policy.hold_ttl = ttl;
+    show.policy.max_hold_time = ttl * 3;
     let e = |e: InventoryError| e.to_string();
     inventory.create_show(&show).await.map_err(e)?;
     println!("on sale: {} seats, {} buyers, {} backend", o.seats, o.buyers, o.backend);
@@ -164,11 +174,32 @@ async fn run(o: Options) -> Result<(), String> {
     let totals = maintenance.totals().clone();
     let worker = maintenance.clone().spawn(Duration::from_millis(50));
 
+    // Checkout: prices, a simulated card provider declining every tenth
+    // card, orders and keys in process.
+    let prices = Arc::new(PriceTable::new());
+    let eur = Currency::new("EUR").map_err(|e| e.to_string())?;
+    let list = BTreeMap::from([(PriceCategory(1), Money::new(7_500, eur))]);
+    prices.set_show(&show, list, FeePolicy { per_ticket: 350, per_order: 0 }).map_err(|e| e.to_string())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let provider = SimulatedProvider::new(clock.clone());
+    let log = Arc::new(MemorySagaLog::new());
+    let checkout = Checkout::new(
+        inventory.clone(),
+        Arc::new(provider.clone()),
+        log.clone(),
+        Arc::new(MemoryOutbox::new()),
+        Arc::new(MemoryIdempotencyStore::new()),
+        prices,
+        clock,
+        CheckoutConfig::default(),
+    );
+
     let started = Instant::now();
     let mut tasks = Vec::new();
     for b in 0..o.buyers {
         let inv = inventory.clone();
         let show_id = show.id;
+        let (checkout, provider) = (checkout.clone(), provider.clone());
         tasks.push(tokio::spawn(async move {
             let began = Instant::now();
             let owner = OwnerId::new();
@@ -184,12 +215,18 @@ async fn run(o: Options) -> Result<(), String> {
             if b % 5 == 0 {
                 return Ok((None, began.elapsed())); // walked away: the hold expires
             }
-            let order = OrderId::new();
-            let sell = Sell { owner, token: hold.token, order, payment: PaymentRef(format!("pay_{order}")) };
-            match inv.sell(&sell).await {
-                Ok(sale) => Ok((Some(sale.items), began.elapsed())),
-                Err(InventoryError::HoldExpired { .. }) => Ok((None, began.elapsed())),
-                Err(e) => Err(format!("sell failed: {e}")),
+            if b % 10 == 1 {
+                provider.inject(CallKind::Authorize, Fault::Decline(DeclineReason::CardDeclined), 1);
+            }
+            let req = CheckoutRequest {
+                buyer: owner,
+                key: IdempotencyKey(format!("buyer-{b}")),
+                hold: hold.token,
+                method: PaymentMethod("pm_card".into()),
+            };
+            match checkout.checkout(&req).await {
+                Ok(reply) => Ok((reply.receipt().and_then(|r| r.sale).map(|s| s.items), began.elapsed())),
+                Err(e) => Err(format!("checkout failed: {e}")),
             }
         }));
     }
@@ -229,6 +266,19 @@ async fn run(o: Options) -> Result<(), String> {
     let listed: Vec<String> = events.iter().map(|(k, n)| format!("{n} {k}")).collect();
     println!("change-feed events (not seats): {}", listed.join(", "));
     println!("maintenance freed {freed_during} expired holds during the run and {} after it", after.holds_freed);
+    let orders = log.list(None, usize::MAX).await.map_err(|e| e.to_string())?;
+    let completed = orders.iter().filter(|o| o.status == OrderStatus::Completed).count();
+    let declined = orders.iter().filter(|o| o.status == OrderStatus::Declined).count();
+    let sales = inventory.audit(show.id).await.map_err(e)?.sales;
+    let money = booking_core::checkout::audit_money(&orders, &provider.ledger(), &sales);
+    println!(
+        "checkout: {} orders, {completed} completed, {declined} declined (cards declined, holds lost before payment); money audit {}",
+        orders.len(),
+        if money.is_clean() { "clean".to_string() } else { format!("{:?}", money.problems) }
+    );
+    if !money.is_clean() {
+        return Err("the money audit found problems".into());
+    }
     if unique.len() != sold.len() {
         return Err("a seat was sold twice".into());
     }

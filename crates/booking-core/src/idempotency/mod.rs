@@ -154,3 +154,19 @@ pub trait IdempotencyStore: Send + Sync + Debug {
     /// Deletes keys created more than `retention` ago; returns how many.
     async fn reap(&self, retention: Duration) -> Result<u64, IdempotencyError>;
 }
+
+/// Reaps idempotency keys past their retention in the background: a ready
+/// [`crate::worker::Worker`] whose items count the keys removed.
+pub fn spawn_reaper(
+    store: std::sync::Arc<dyn IdempotencyStore>,
+    retention: Duration,
+    every: Duration,
+) -> crate::worker::Worker {
+    crate::worker::Worker::spawn(every, move || {
+        let store = store.clone();
+        async move { store.reap(retention).await.map_err(|_| 1) }
+    })
+}
+
+/// How long keys are kept by default: 24 hours, as card providers do.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
