@@ -390,6 +390,27 @@ pub async fn compensations_retry_then_park(stores: CheckoutStores) {
     }
     assert_eq!(released.get(&brief.token.hold), Some(&1));
     assert_eq!(released.get(&stuck.token.hold), Some(&1));
+    // A refund that keeps failing parks the order too: the capture's answer
+    // is lost until the hold lapsed and the seat went to someone else, and
+    // every refund is declined.
+    b.provider.clear_faults();
+    b.provider.inject(CallKind::Capture, Fault::LoseAnswer, 2);
+    let lost = b.hold(OwnerId::new(), &[3]).await;
+    let _ = b.checkout.checkout(&b.request(&lost, "refund-stuck")).await;
+    b.stores.clock.set(lost.held_until);
+    b.hold(OwnerId::new(), &[3]).await;
+    b.provider.inject(
+        CallKind::Refund,
+        Fault::Decline(crate::payments::DeclineReason::Other("refunds down".into())),
+        u32::MAX,
+    );
+    b.complete_all(10).await;
+    let lost_order = crate::checkout::order_id_for(lost.owner, &IdempotencyKey("refund-stuck".into()));
+    let o = b.stores.log.get(lost_order).await.expect("get").expect("order");
+    assert_eq!(o.status, OrderStatus::NeedsAttention);
+    assert!(o.reason.as_deref().is_some_and(|r| r.contains("Refund")), "{:?}", o.reason);
+    let msgs = b.stores.outbox.claim(worker, Duration::from_secs(1), 100).await.expect("claim");
+    assert!(msgs.iter().any(|m| m.topic == "order.needs_attention" && m.id.starts_with(&lost_order.to_string())));
     b.assert_money_balances().await;
 }
 
