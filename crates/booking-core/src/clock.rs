@@ -104,6 +104,12 @@ impl TimeSource {
     }
 }
 
+/// A duration in whole milliseconds, saturating at `i64::MAX` (an absurd
+/// TTL or lease means "for ever", never an overflow).
+pub fn saturating_millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Converts Unix milliseconds to a UTC time, saturating at chrono's range.
 pub fn millis_to_datetime(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or(if ms < 0 {

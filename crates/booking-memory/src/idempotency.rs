@@ -1,7 +1,7 @@
 //! Idempotency keys in process.
 
 use async_trait::async_trait;
-use booking_core::clock::millis_to_datetime;
+use booking_core::clock::{millis_to_datetime, saturating_millis};
 use booking_core::idempotency::{
     Begin, IdempotencyError, IdempotencyKey, IdempotencyStore, KeyRecord, LeaseId, Started, StoredResponse,
 };
@@ -46,7 +46,7 @@ impl MemoryIdempotencyStore {
 }
 
 fn lease_until(now: i64, lease: Duration) -> chrono::DateTime<chrono::Utc> {
-    millis_to_datetime(now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)))
+    millis_to_datetime(now.saturating_add(saturating_millis(lease)))
 }
 
 #[async_trait]
@@ -117,7 +117,7 @@ impl IdempotencyStore for MemoryIdempotencyStore {
     }
 
     async fn reap(&self, retention: Duration) -> Result<u64, IdempotencyError> {
-        let cutoff = self.clock.now_millis().saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+        let cutoff = self.clock.now_millis().saturating_sub(saturating_millis(retention));
         let mut keys = self.keys();
         let before = keys.len();
         keys.retain(|_, e| e.record.created_at.timestamp_millis() > cutoff);

@@ -49,7 +49,7 @@ impl SeatLock for MemorySeatLock {
         }
         let token = crate::ids::hold_id(0).as_u128();
         // An absurd TTL saturates rather than overflowing.
-        let until = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let until = now.saturating_add(booking_core::clock::saturating_millis(ttl));
         for s in seats {
             map.insert((show, *s), (token, until));
         }

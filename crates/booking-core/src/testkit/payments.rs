@@ -208,7 +208,7 @@ fn settle<T>(d: Decision<Stored>, pick: impl FnOnce(Stored) -> Option<T>) -> Dec
 #[async_trait]
 impl PaymentProvider for SimulatedProvider {
     async fn authorize(&self, req: &Authorize) -> Decision<Authorization> {
-        let lifetime = i64::try_from(self.lifetime.as_millis()).unwrap_or(i64::MAX);
+        let lifetime = crate::clock::saturating_millis(self.lifetime);
         let params = format!("{}|{}|{}", req.order, req.amount, req.method.0);
         let d = self
             .call(CallKind::Authorize, &req.key, params, |s, now| {

@@ -73,7 +73,7 @@ impl Outbox for MemoryOutbox {
             .into_iter()
             .take(limit)
             .map(|e| {
-                e.claim = Some((worker, now.saturating_add(super::millis(lease))));
+                e.claim = Some((worker, now.saturating_add(booking_core::clock::saturating_millis(lease))));
                 e.msg.attempts += 1;
                 e.msg.clone()
             })

@@ -88,7 +88,7 @@ impl SagaLog for MemorySagaLog {
             let due = o.retry_at.is_none_or(|t| t.timestamp_millis() <= now);
             let free = claims.get(&o.id).is_none_or(|(_, until)| *until <= now);
             if !o.status.is_final() && due && free {
-                claims.insert(o.id, (worker, now.saturating_add(super::millis(lease))));
+                claims.insert(o.id, (worker, now.saturating_add(booking_core::clock::saturating_millis(lease))));
                 out.push(o.clone());
             }
         }

@@ -65,7 +65,7 @@ const MAX_MILLIS: i64 = i64::MAX / 4;
 
 /// A duration in whole milliseconds, capped at [`MAX_MILLIS`].
 fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).min(MAX_MILLIS)
+    booking_core::clock::saturating_millis(d).min(MAX_MILLIS)
 }
 
 /// A count or limit as a SQL bigint, saturating.
