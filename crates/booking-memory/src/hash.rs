@@ -73,6 +73,13 @@ impl Hasher for IdHasher {
     }
 }
 
+/// The slot of a 128-bit id among `n` stripes or shards: both halves folded
+/// together, so ids that differ only in their high or low half (UUID v7's
+/// timestamp, its random tail) still spread.
+pub(crate) fn slot(id: u128, n: usize) -> usize {
+    ((id ^ (id >> 64)) as usize) % n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,8 +89,7 @@ impl MemoryInventory {
     }
 
     fn shard(&self, show: ShowId) -> &RwLock<ShowMap> {
-        let b = show.as_u128();
-        &self.shards[((b ^ (b >> 64)) as usize) % SHOW_SHARDS]
+        &self.shards[hash::slot(show.as_u128(), SHOW_SHARDS)]
     }
 
     fn lookup(&self, show: ShowId) -> Result<Arc<ShowState>> {

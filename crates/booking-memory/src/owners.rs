@@ -40,8 +40,7 @@ impl Owners {
     }
 
     fn stripe(&self, owner: OwnerId) -> &Mutex<Stripe> {
-        let b = owner.as_u128();
-        &self.stripes[((b ^ (b >> 64)) as usize) % STRIPES]
+        &self.stripes[crate::hash::slot(owner.as_u128(), STRIPES)]
     }
 
     /// Reserves `units` for a new hold, or fails with `HeldPerOwner`.

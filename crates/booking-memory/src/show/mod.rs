@@ -57,8 +57,7 @@ pub(crate) struct ShowState {
 const SALE_STRIPES: usize = 16;
 
 fn sales_stripe(order: OrderId) -> usize {
-    let b = order.as_u128();
-    ((b ^ (b >> 64)) as usize) % SALE_STRIPES
+    crate::hash::slot(order.as_u128(), SALE_STRIPES)
 }
 
 /// A group of seats with their stripes locked.
