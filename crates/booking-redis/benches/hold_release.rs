@@ -18,7 +18,16 @@
 //!   `EVALSHA` of the same scripts with the same keys and arguments and
 //!   waiting for each reply (unpipelined);
 //! - `raw-p16`: one raw connection per caller keeping 16 cycles in flight
-//!   (16 holds pipelined, then 16 releases).
+//!   (16 holds pipelined, then 16 releases);
+//! - `hand-written`: the minimal code a team would write instead of the
+//!   library: through redis-rs with one multiplexed connection per caller,
+//!   a Lua script doing `SET seat owner NX PX ttl` per seat (undoing the
+//!   seats it set when one is taken, so a hold stays all or nothing) and a
+//!   compare-and-delete release. No hold id, no token, no feed, no expiry
+//!   index, no owner accounting: what the library does beyond this is what
+//!   its figures pay for;
+//! - `library-nolimit`: `library` on a show without a per-owner limit (no
+//!   owner index to maintain), to show what the owner accounting costs.
 //!
 //! The last columns are the server's own time per script call (hold and
 //! release alike, single or batch script) and per request (two per cycle),
@@ -52,6 +61,26 @@ use tokio::net::TcpStream;
 const PREFIX: &str = "booking-bench:";
 const DEPTH: usize = 16;
 
+/// The hand-written hold: every seat `SET NX PX`, all or nothing.
+const HAND_HOLD: &str = r"
+for i, k in ipairs(KEYS) do
+  if not redis.call('SET', k, ARGV[1], 'NX', 'PX', ARGV[2]) then
+    for j = 1, i - 1 do redis.call('DEL', KEYS[j]) end
+    return 0
+  end
+end
+return 1
+";
+
+/// The hand-written release: delete the seats the owner still holds.
+const HAND_RELEASE: &str = r"
+local n = 0
+for _, k in ipairs(KEYS) do
+  if redis.call('GET', k) == ARGV[1] then redis.call('DEL', k); n = n + 1 end
+end
+return n
+";
+
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -69,6 +98,12 @@ fn redis_addr() -> String {
 
 fn hex(v: u128) -> String {
     format!("{v:032x}")
+}
+
+/// The hand-written contender's key for a seat: in the show's hash tag,
+/// as a team would lay it out for Cluster.
+fn hand_key(show: booking_core::ShowId, seat: u32) -> String {
+    format!("{PREFIX}{{{}}}:hand:{seat}", hex(show.as_u128()))
 }
 
 /// The outcome of one run: cycles done and each cycle's latency (µs).
@@ -236,6 +271,8 @@ enum Contender {
     LibraryCoalesced,
     Raw,
     RawPipelined,
+    HandWritten,
+    LibraryNoLimit,
 }
 
 impl Contender {
@@ -245,6 +282,8 @@ impl Contender {
             Contender::LibraryCoalesced => "library-coalesced",
             Contender::Raw => "raw",
             Contender::RawPipelined => "raw-p16",
+            Contender::HandWritten => "hand-written",
+            Contender::LibraryNoLimit => "library-nolimit",
         }
     }
 }
@@ -290,13 +329,34 @@ async fn run(
             let mut latencies = Vec::new();
             let mut cycles = 0u64;
             match contender {
-                Contender::Library | Contender::LibraryCoalesced => {
+                Contender::Library | Contender::LibraryCoalesced | Contender::LibraryNoLimit => {
                     let owner = OwnerId::new();
                     let seats: Vec<SeatId> = groups[0].iter().copied().map(SeatId).collect();
                     while !stop.load(Ordering::Relaxed) {
                         let t = Instant::now();
                         let h = inv.hold_seats(&HoldSeats { show, owner, seats: seats.clone() }).await.expect("hold");
                         inv.release(&HoldAction { owner, token: h.token }).await.expect("release");
+                        latencies.push(t.elapsed().as_micros() as u32);
+                        cycles += 1;
+                    }
+                }
+                Contender::HandWritten => {
+                    let mut con = redis::Client::open(redis_url())
+                        .expect("url")
+                        .get_multiplexed_async_connection()
+                        .await
+                        .expect("connect");
+                    let (hold, release) = (redis::Script::new(HAND_HOLD), redis::Script::new(HAND_RELEASE));
+                    let owner = hex(OwnerId::new().as_u128());
+                    let keys: Vec<String> = groups[0].iter().map(|&s| hand_key(show, s)).collect();
+                    let ttl = cycle.ttl.clone();
+                    while !stop.load(Ordering::Relaxed) {
+                        let t = Instant::now();
+                        let held: i64 =
+                            hold.key(&keys).arg(&owner).arg(&ttl).invoke_async(&mut con).await.expect("hold");
+                        assert_eq!(held, 1, "hand-written hold refused");
+                        let freed: i64 = release.key(&keys).arg(&owner).invoke_async(&mut con).await.expect("release");
+                        assert_eq!(freed, keys.len() as i64, "hand-written release");
                         latencies.push(t.elapsed().as_micros() as u32);
                         cycles += 1;
                     }
@@ -421,21 +481,27 @@ async fn bench() {
     }
 
     println!(
-        "| seats | callers | contender | cycles/s (median of {runs}) | p50 cycle µs | vs raw, same callers (median of paired runs) | vs raw, 1 caller | server µs per script | server µs per request | server busy % | requests per batch (share of requests batched) |"
+        "| seats | callers | contender | cycles/s (median of {runs}) | p50 cycle µs | vs raw, same callers (median of paired runs) | vs raw, 1 caller | vs hand-written, same callers | server µs per script | server µs per request | server busy % | requests per batch (share of requests batched) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    const CONTENDERS: [Contender; 4] =
-        [Contender::Raw, Contender::Library, Contender::LibraryCoalesced, Contender::RawPipelined];
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    const CONTENDERS: [Contender; 6] = [
+        Contender::Raw,
+        Contender::Library,
+        Contender::LibraryCoalesced,
+        Contender::RawPipelined,
+        Contender::HandWritten,
+        Contender::LibraryNoLimit,
+    ];
     let mut raw_single: [f64; 2] = [0.0; 2];
     for (w, width) in [1u32, 4].into_iter().enumerate() {
         for &n in &callers {
             // Runs go round-robin over the contenders, so that a disturbance
             // of the machine hits them alike; ratios are taken per run.
-            let mut rates: [Vec<f64>; 4] = Default::default();
-            let mut latencies: [Vec<u32>; 4] = Default::default();
-            let mut server: [(u64, u64); 4] = Default::default();
-            let mut cycles: [u64; 4] = Default::default();
-            let mut busy: [Vec<f64>; 4] = Default::default();
+            let mut rates: [Vec<f64>; 6] = Default::default();
+            let mut latencies: [Vec<u32>; 6] = Default::default();
+            let mut server: [(u64, u64); 6] = Default::default();
+            let mut cycles: [u64; 6] = Default::default();
+            let mut busy: [Vec<f64>; 6] = Default::default();
             let batches_before = coalesced.coalesce_stats();
             for _ in 0..runs {
                 for (i, contender) in CONTENDERS.into_iter().enumerate() {
@@ -444,7 +510,8 @@ async fn bench() {
                     }
                     // A fresh show per run: the feed and the hashes start empty.
                     let seats = (n * DEPTH) as u32 * width;
-                    let policy = HoldPolicy { max_held_per_owner: Some(8), ..HoldPolicy::default() };
+                    let limit = if contender == Contender::LibraryNoLimit { None } else { Some(8) };
+                    let policy = HoldPolicy { max_held_per_owner: limit, ..HoldPolicy::default() };
                     let spec =
                         ShowSpec::new("bench", VenueLayout::grid(1, 1, seats, PriceCategory(1))).with_policy(policy);
                     inv.create_show(&spec).await.expect("create_show");
@@ -462,6 +529,12 @@ async fn bench() {
                     latencies[i].extend(r.latencies);
                     let keys = ShowKeys::new(PREFIX, spec.id);
                     let _: () = redis::cmd("DEL").arg(&keys.all()[..]).query_async(&mut c).await.expect("del");
+                    if contender == Contender::HandWritten {
+                        let hand: Vec<String> = (0..seats).map(|s| hand_key(spec.id, s)).collect();
+                        for chunk in hand.chunks(1000) {
+                            let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut c).await.expect("del");
+                        }
+                    }
                 }
             }
             if n == 1 && !rates[0].is_empty() {
@@ -480,6 +553,12 @@ async fn bench() {
                     median(rates[i].iter().zip(&rates[0]).map(|(x, r)| x / r).collect())
                 };
                 let vs_single = if raw_single[w] > 0.0 { rate / raw_single[w] } else { 0.0 };
+                let hand = &rates[4];
+                let vs_hand = if hand.is_empty() {
+                    "-".to_owned()
+                } else {
+                    format!("{:.2}x", median(rates[i].iter().zip(hand).map(|(x, h)| x / h).collect()))
+                };
                 let (calls, usec) = server[i];
                 let per_script = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
                 let per_request = if cycles[i] > 0 { usec as f64 / (2 * cycles[i]) as f64 } else { 0.0 };
@@ -492,7 +571,7 @@ async fn bench() {
                     "-".to_owned()
                 };
                 println!(
-                    "| {width} | {n} | {} | {rate:.0} | {p50} | {paired:.2}x | {vs_single:.2}x | {per_script:.1} | {per_request:.1} | {:.0} | {per_batch} |",
+                    "| {width} | {n} | {} | {rate:.0} | {p50} | {paired:.2}x | {vs_single:.2}x | {vs_hand} | {per_script:.1} | {per_request:.1} | {:.0} | {per_batch} |",
                     contender.name(),
                     median(busy[i].clone())
                 );
