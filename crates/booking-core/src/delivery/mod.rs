@@ -1,0 +1,51 @@
+//! Delivery: getting an issued ticket to its holder by email, SMS and
+//! wallet pass, at least once, and never to anyone else.
+//!
+//! The parts, as for every capability of the library (docs/delivery.md):
+//!
+//! - the data, [`TicketNotice`]: everything a ticket message shows (show,
+//!   venue, times, seat, the barcode text and its QR code already rendered
+//!   as PNG by the ticket issuer, wallet links), serialisable as the JSON
+//!   payload of an outbox message of topic [`TICKET_ISSUED`];
+//! - the ports: [`HolderContacts`] (the contact directory: which email and
+//!   phone belong to a holder), [`Mailer`] (sends a composed [`Email`]) and
+//!   [`SmsSender`] (sends an [`Sms`]); embedders plug their SMTP relay, mail
+//!   API or SMS gateway behind them;
+//! - the composers: [`compose_email`] (HTML and text bodies, the QR code
+//!   inline as a `cid:` image, an iCalendar `.ics` attachment written by
+//!   [`ics::calendar`]) and [`compose_sms`];
+//! - the service, [`TicketDelivery`]: the outbox relay's
+//!   [`Deliver`](crate::checkout::Deliver) for ticket notices. It checks the
+//!   notice's contact against the directory before anything is sent;
+//! - adapters for development and tests: [`FileMailer`] (writes `.eml`
+//!   files), [`StubMailer`], [`RecordingSms`] and [`ContactBook`] (an
+//!   in-process directory);
+//! - wallet passes (feature `wallet`): `wallet::apple_pass` builds a signed
+//!   Apple Wallet `.pkpass`, `wallet::google_save_link` a Google Wallet
+//!   "save" link.
+//!
+//! Delivery is at least once: a message whose sending failed stays in the
+//! outbox and is sent again, so a receiver may see it twice. Every email
+//! carries the outbox message id in its `X-Booking-Message-Id` header and a
+//! `Message-ID` derived from it, every SMS carries it as
+//! [`Sms::dedupe_key`]; a receiver dedupes by them.
+
+mod contacts;
+mod email;
+pub mod ics;
+mod notice;
+mod relay;
+mod sms;
+#[cfg(feature = "wallet")]
+pub mod wallet;
+
+pub use contacts::{Contact, ContactBook, DirectoryError, HolderContacts, same_email, same_phone};
+pub use email::{
+    Email, EmailError, EmailSettings, FileMailer, MESSAGE_ID_HEADER, MailError, Mailer, StubMailer, compose_email,
+};
+pub use notice::{
+    MAX_BARCODE_BYTES, MAX_QR_PNG_BYTES, MAX_TEXT_CHARS, MAX_TICKET_ID_CHARS, MAX_URL_CHARS, NoticeError,
+    TICKET_ISSUED, TicketNotice, WalletLinks,
+};
+pub use relay::{DeliveryError, DeliveryStats, OtherTopics, Sent, TicketDelivery};
+pub use sms::{RecordingSms, Sms, SmsError, SmsSender, compose_sms};
