@@ -8,6 +8,7 @@
 
 use super::TicketNotice;
 use super::ics;
+use super::recorder::Recorder;
 use async_trait::async_trait;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart};
@@ -16,7 +17,6 @@ use sha2::{Digest, Sha256};
 use std::fmt::{Debug, Write as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, MutexGuard};
 use thiserror::Error;
 
 /// The header carrying the outbox message id: the key a receiver dedupes
@@ -317,13 +317,7 @@ impl Mailer for FileMailer {
 /// Keeps the emails it is given, and fails on demand: the mailer of tests.
 #[derive(Debug, Clone, Default)]
 pub struct StubMailer {
-    state: Arc<Mutex<StubState>>,
-}
-
-#[derive(Debug, Default)]
-struct StubState {
-    sent: Vec<Email>,
-    failures: u32,
+    log: Recorder<Email>,
 }
 
 impl StubMailer {
@@ -335,29 +329,23 @@ impl StubMailer {
     /// Makes the next `n` sends fail with [`MailError::Unavailable`] (and
     /// keep nothing).
     pub fn fail_next(&self, n: u32) {
-        self.state().failures = n;
+        self.log.fail_next(n);
     }
 
     /// The emails accepted so far, oldest first.
     pub fn sent(&self) -> Vec<Email> {
-        self.state().sent.clone()
-    }
-
-    fn state(&self) -> MutexGuard<'_, StubState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.log.accepted()
     }
 }
 
 #[async_trait]
 impl Mailer for StubMailer {
     async fn send(&self, email: &Email) -> Result<(), MailError> {
-        let mut state = self.state();
-        if state.failures > 0 {
-            state.failures -= 1;
-            return Err(MailError::Unavailable("the stub was told to fail".to_owned()));
+        if self.log.accept(email) {
+            Ok(())
+        } else {
+            Err(MailError::Unavailable("the stub was told to fail".to_owned()))
         }
-        state.sent.push(email.clone());
-        Ok(())
     }
 }
 

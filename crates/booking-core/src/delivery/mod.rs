@@ -34,6 +34,7 @@ mod contacts;
 mod email;
 pub mod ics;
 mod notice;
+mod recorder;
 mod relay;
 mod sms;
 #[cfg(feature = "wallet")]
@@ -47,5 +48,5 @@ pub use notice::{
     MAX_BARCODE_BYTES, MAX_QR_PNG_BYTES, MAX_TEXT_CHARS, MAX_TICKET_ID_CHARS, MAX_URL_CHARS, NoticeError,
     TICKET_ISSUED, TicketNotice, WalletLinks,
 };
-pub use relay::{DeliveryError, DeliveryStats, OtherTopics, Sent, TicketDelivery};
+pub use relay::{Channel, DeliveryError, DeliveryStats, OtherTopics, Sent, TicketDelivery};
 pub use sms::{RecordingSms, Sms, SmsError, SmsSender, compose_sms};
