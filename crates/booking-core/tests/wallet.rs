@@ -83,7 +83,7 @@ fn unzip(pass: &[u8]) -> BTreeMap<String, Vec<u8>> {
         let mut entry = archive.by_index(i).expect("an entry");
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).expect("entry bytes");
-        files.insert(entry.name().to_owned(), bytes);
+        files.insert(entry.name().expect("an entry name").into_owned(), bytes);
     }
     files
 }

@@ -5,6 +5,9 @@
 use super::WalletError;
 use crate::delivery::TicketNotice;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rsa::RsaPrivateKey;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs8::DecodePrivateKey;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -56,8 +59,15 @@ impl GoogleWalletSettings {
         if issuer_name.trim().is_empty() || issuer_name.chars().count() > 200 {
             return Err(WalletError::BadSetting { field: "issuer_name", reason: "1 to 200 characters" });
         }
+        // jsonwebtoken takes any RSA PEM (a public key too) and fails only
+        // when signing: read it as a private key first.
+        let credential = |e: &dyn fmt::Display| WalletError::Credential { what: "service account key", reason: e.to_string() };
+        RsaPrivateKey::from_pkcs8_pem(private_key_pem)
+            .map(drop)
+            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(private_key_pem).map(drop))
+            .map_err(|e| credential(&e))?;
         let key = EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
-            .map_err(|e| WalletError::Credential { what: "service account key", reason: e.to_string() })?;
+            .map_err(|e| credential(&e))?;
         Ok(GoogleWalletSettings { issuer_id, service_account_email, issuer_name, origins: Vec::new(), key })
     }
 
