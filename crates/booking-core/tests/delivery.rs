@@ -10,8 +10,8 @@ use booking_core::delivery::{
 };
 use booking_core::{ManualClock, OrderId, OwnerId, ShowId};
 use booking_memory::checkout::MemoryOutbox;
-use mail_parser::MimeHeaders;
 use chrono::{DateTime, TimeZone, Utc};
+use mail_parser::MimeHeaders;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,9 +104,8 @@ async fn a_notice_sent_to_another_holders_address_is_refused_and_nothing_is_sent
     assert!(matches!(err, Err(DeliveryError::ContactMismatch { channel: Channel::Sms, .. })), "{err:?}");
     // Right email, wrong phone: the whole notice is refused, the email
     // is not sent either.
-    let err = delivery
-        .send(&notice(w.holder, Contact::email("ana@mail.example").with_phone("+447700900999")), "m3")
-        .await;
+    let err =
+        delivery.send(&notice(w.holder, Contact::email("ana@mail.example").with_phone("+447700900999")), "m3").await;
     assert!(matches!(err, Err(DeliveryError::ContactMismatch { channel: Channel::Sms, .. })), "{err:?}");
     // A look-alike address (same local part, another domain).
     let err = delivery.send(&notice(w.holder, Contact::email("ana@mail.example.evil.test")), "m4").await;
@@ -208,36 +207,40 @@ async fn edited_and_malformed_payloads_are_refused_and_nothing_is_sent() {
 async fn invalid_fields_get_typed_errors() {
     let w = world();
     let base = notice(w.holder, Contact::email("ana@mail.example"));
-    let cases: Vec<(Box<dyn Fn(&mut TicketNotice)>, NoticeError)> = vec![
+    type Edit = Box<dyn Fn(&mut TicketNotice)>;
+    let cases: Vec<(Edit, NoticeError)> = vec![
         (Box::new(|n| n.qr_png = b"GIF89a".to_vec()), NoticeError::NotPng),
-        (Box::new(|n| n.qr_png = [QR_PNG, &vec![0; 2 << 20]].concat()), NoticeError::TooLong {
-            field: "qr_png",
-            max: booking_core::delivery::MAX_QR_PNG_BYTES,
-        }),
+        (
+            Box::new(|n| n.qr_png = [QR_PNG, &vec![0; 2 << 20]].concat()),
+            NoticeError::TooLong { field: "qr_png", max: booking_core::delivery::MAX_QR_PNG_BYTES },
+        ),
         (Box::new(|n| n.ends_at = n.starts_at), NoticeError::EndsBeforeStart),
-        (Box::new(|n| n.barcode = "x".repeat(10_000)), NoticeError::TooLong {
-            field: "barcode",
-            max: booking_core::delivery::MAX_BARCODE_BYTES,
-        }),
+        (
+            Box::new(|n| n.barcode = "x".repeat(10_000)),
+            NoticeError::TooLong { field: "barcode", max: booking_core::delivery::MAX_BARCODE_BYTES },
+        ),
         (Box::new(|n| n.barcode.clear()), NoticeError::Empty { field: "barcode" }),
         (Box::new(|n| n.ticket_id = "TKT 1".into()), NoticeError::BadCharacter { field: "ticket_id" }),
-        (Box::new(|n| n.ticket_id = "x".repeat(129)), NoticeError::TooLong {
-            field: "ticket_id",
-            max: booking_core::delivery::MAX_TICKET_ID_CHARS,
-        }),
-        (Box::new(|n| n.show_title = "Gig\r\nBcc: eve@mail.example".into()), NoticeError::BadCharacter {
-            field: "show_title",
-        }),
+        (
+            Box::new(|n| n.ticket_id = "x".repeat(129)),
+            NoticeError::TooLong { field: "ticket_id", max: booking_core::delivery::MAX_TICKET_ID_CHARS },
+        ),
+        (
+            Box::new(|n| n.show_title = "Gig\r\nBcc: eve@mail.example".into()),
+            NoticeError::BadCharacter { field: "show_title" },
+        ),
         (Box::new(|n| n.seat = "   ".into()), NoticeError::Empty { field: "seat" }),
         (Box::new(|n| n.contact = Contact::default()), NoticeError::NoContact),
         (Box::new(|n| n.contact = Contact::email("ana@mail.example\r\nBcc: eve@mail.example")), NoticeError::BadEmail),
         (Box::new(|n| n.contact = Contact::phone("07700 900123")), NoticeError::BadPhone),
-        (Box::new(|n| n.wallet.apple = Some("javascript:alert(1)".into())), NoticeError::BadUrl {
-            field: "wallet.apple",
-        }),
-        (Box::new(|n| n.wallet.google = Some("https://x.example/\"><script>".into())), NoticeError::BadUrl {
-            field: "wallet.google",
-        }),
+        (
+            Box::new(|n| n.wallet.apple = Some("javascript:alert(1)".into())),
+            NoticeError::BadUrl { field: "wallet.apple" },
+        ),
+        (
+            Box::new(|n| n.wallet.google = Some("https://x.example/\"><script>".into())),
+            NoticeError::BadUrl { field: "wallet.google" },
+        ),
     ];
     let mailer = StubMailer::new();
     let delivery = TicketDelivery::new(w.contacts.clone()).with_email(Arc::new(mailer.clone()), settings());
@@ -268,11 +271,13 @@ async fn bad_settings_are_refused_before_anything_is_sent() {
     let mailer = StubMailer::new();
     let sms = RecordingSms::new();
     let delivery = TicketDelivery::new(w.contacts.clone())
-        .with_email(Arc::new(mailer.clone()), EmailSettings::new("Box Office <tickets@box-office.example>", "bad domain"))
+        .with_email(
+            Arc::new(mailer.clone()),
+            EmailSettings::new("Box Office <tickets@box-office.example>", "bad domain"),
+        )
         .with_sms(Arc::new(sms.clone()));
-    let err = delivery
-        .send(&notice(w.holder, Contact::email("ana@mail.example").with_phone("+447700900123")), "m")
-        .await;
+    let err =
+        delivery.send(&notice(w.holder, Contact::email("ana@mail.example").with_phone("+447700900123")), "m").await;
     assert!(matches!(err, Err(DeliveryError::Compose(_))), "{err:?}");
     assert!(mailer.sent().is_empty());
     assert!(sms.sent().is_empty(), "the SMS waits for an email that can be composed");
@@ -295,7 +300,8 @@ async fn a_dedupe_key_cannot_inject_a_header() {
 async fn the_file_transport_writes_an_email_with_the_inline_qr_and_a_parseable_calendar() {
     let w = world();
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let delivery = Arc::new(TicketDelivery::new(w.contacts.clone()).with_email(Arc::new(FileMailer::new(dir.path())), settings()));
+    let delivery =
+        Arc::new(TicketDelivery::new(w.contacts.clone()).with_email(Arc::new(FileMailer::new(dir.path())), settings()));
     let n = notice(w.holder, Contact::email("ana@mail.example"));
     let msg = n.to_outbox_message().expect("valid");
     w.outbox.enqueue(&msg).await.expect("enqueued");
@@ -337,10 +343,8 @@ async fn the_file_transport_writes_an_email_with_the_inline_qr_and_a_parseable_c
     assert!(raw.contains("multipart/related"), "{raw}");
 
     // The calendar: an attachment ticket.ics, CRLF, folded, parseable.
-    let ics_part = parsed
-        .attachments()
-        .find(|p| p.attachment_name() == Some("ticket.ics"))
-        .expect("a ticket.ics attachment");
+    let ics_part =
+        parsed.attachments().find(|p| p.attachment_name() == Some("ticket.ics")).expect("a ticket.ics attachment");
     assert!(ics_part.content_type().is_some_and(|c| c.ctype() == "text" && c.subtype() == Some("calendar")));
     let ics = std::str::from_utf8(ics_part.contents()).expect("UTF-8");
     assert!(ics.ends_with("\r\n"));

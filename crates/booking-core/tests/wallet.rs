@@ -67,10 +67,24 @@ fn openssl(dir: &Path, args: &[&str]) -> Option<std::process::Output> {
 /// A self-signed certificate and its key, made now by the `openssl`
 /// command; `None` (the test skips, saying so) where it is not installed.
 fn test_signer(dir: &Path) -> Option<(String, String)> {
-    let out = openssl(dir, &[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "2",
-        "-subj", "/CN=booking test pass signer/O=Test only",
-    ])?;
+    let out = openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=booking test pass signer/O=Test only",
+        ],
+    )?;
     assert!(out.status.success(), "openssl req: {}", String::from_utf8_lossy(&out.stderr));
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("an openssl output file");
     Some((read("cert.pem"), read("key.pem")))
@@ -92,10 +106,23 @@ fn unzip(pass: &[u8]) -> BTreeMap<String, Vec<u8>> {
 fn smime_verifies(dir: &Path, signature: &[u8], manifest: &[u8]) -> Option<bool> {
     std::fs::write(dir.join("signature"), signature).expect("written");
     std::fs::write(dir.join("manifest.json"), manifest).expect("written");
-    let out = openssl(dir, &[
-        "smime", "-verify", "-noverify", "-binary", "-inform", "DER", "-in", "signature", "-content",
-        "manifest.json", "-out", "/dev/null",
-    ])?;
+    let out = openssl(
+        dir,
+        &[
+            "smime",
+            "-verify",
+            "-noverify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "signature",
+            "-content",
+            "manifest.json",
+            "-out",
+            "/dev/null",
+        ],
+    )?;
     Some(out.status.success())
 }
 
@@ -103,11 +130,17 @@ fn smime_verifies(dir: &Path, signature: &[u8], manifest: &[u8]) -> Option<bool>
 fn an_apple_pass_is_signed_and_every_file_matches_its_manifest_digest() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let Some((cert, key)) = test_signer(dir.path()) else {
-        eprintln!("SKIPPED: the openssl command is not installed; it makes the test certificate and checks the signature");
+        eprintln!(
+            "SKIPPED: the openssl command is not installed; it makes the test certificate and checks the signature"
+        );
         return;
     };
     let signer = PassSigner::from_pem(&cert, &key, &[]).expect("a signer");
-    let files = [PassFile::new("icon.png", QR_PNG), PassFile::new("icon@2x.png", QR_PNG), PassFile::new("fr.lproj/logo.png", QR_PNG)];
+    let files = [
+        PassFile::new("icon.png", QR_PNG),
+        PassFile::new("icon@2x.png", QR_PNG),
+        PassFile::new("fr.lproj/logo.png", QR_PNG),
+    ];
     let pass = apple_pass(&notice(), &apple_settings(), &files, &signer, SystemTime::now()).expect("a pass");
 
     let entries = unzip(&pass);

@@ -80,9 +80,7 @@ pub(crate) fn valid_email(address: &str) -> bool {
 /// `+` and 8 to 15 digits, the first not 0.
 pub(crate) fn valid_phone(number: &str) -> bool {
     let Some(digits) = number.strip_prefix('+') else { return false };
-    (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
+    (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
 }
 
 /// A contact directory in a map: for development, tests and embedders who

@@ -301,7 +301,8 @@ impl Mailer for FileMailer {
             .map(|a| Address::from_str(a))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| MailError::Rejected(e.to_string()))?;
-        let envelope = lettre::address::Envelope::new(Some(from), to).map_err(|e| MailError::Rejected(e.to_string()))?;
+        let envelope =
+            lettre::address::Envelope::new(Some(from), to).map_err(|e| MailError::Rejected(e.to_string()))?;
         let transport = lettre::FileTransport::new(&self.dir);
         let raw = email.raw.clone();
         // The file transport writes synchronously: keep it off the runtime's
@@ -355,7 +356,10 @@ mod tests {
 
     #[test]
     fn html_is_escaped() {
-        assert_eq!(html_escape("<script>\"x\" & 'y'</script>"), "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;");
+        assert_eq!(
+            html_escape("<script>\"x\" & 'y'</script>"),
+            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
+        );
     }
 
     #[test]

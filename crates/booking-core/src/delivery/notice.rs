@@ -234,7 +234,9 @@ fn url(field: &'static str, value: Option<&str>) -> Result<(), NoticeError> {
     let rest = value.strip_prefix("https://").ok_or(NoticeError::BadUrl { field })?;
     // Printable ASCII without quotes or angle brackets: safe in an HTML
     // attribute and in an SMS, and a real URL needs no more.
-    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'\\')) {
+    if rest.is_empty()
+        || !rest.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'\\'))
+    {
         return Err(NoticeError::BadUrl { field });
     }
     Ok(())

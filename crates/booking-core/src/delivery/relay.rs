@@ -174,13 +174,7 @@ impl TicketDelivery {
     /// A delivery checking contacts against `contacts`, with no channel
     /// yet: add [`Self::with_email`] and/or [`Self::with_sms`].
     pub fn new(contacts: Arc<dyn HolderContacts>) -> Self {
-        TicketDelivery {
-            contacts,
-            email: None,
-            sms: None,
-            others: OtherTopics::default(),
-            counters: Arc::default(),
-        }
+        TicketDelivery { contacts, email: None, sms: None, others: OtherTopics::default(), counters: Arc::default() }
     }
 
     /// Sends emails through `mailer`, addressed by `settings`.

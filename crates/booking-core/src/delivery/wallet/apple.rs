@@ -129,14 +129,9 @@ impl PassSigner {
         values.insert(Any::encode_from(&time).map_err(|e| sign(&e))?).map_err(|e| sign(&e))?;
         let signing_time = Attribute { oid: OID_SIGNING_TIME, values };
 
-        let mut signer_info = SignerInfoBuilder::new(
-            &signer,
-            sid,
-            digest_algorithm.clone(),
-            &content_info,
-            Some(&digest[..]),
-        )
-        .map_err(|e| sign(&e))?;
+        let mut signer_info =
+            SignerInfoBuilder::new(&signer, sid, digest_algorithm.clone(), &content_info, Some(&digest[..]))
+                .map_err(|e| sign(&e))?;
         signer_info.add_signed_attribute(signing_time).map_err(|e| sign(&e))?;
 
         let mut builder = SignedDataBuilder::new(&content_info);
@@ -214,8 +209,8 @@ pub fn apple_pass(
         return Err(WalletError::MissingIcon);
     }
 
-    let pass = serde_json::to_vec_pretty(&pass_json(notice, settings))
-        .map_err(|e| WalletError::Archive(e.to_string()))?;
+    let pass =
+        serde_json::to_vec_pretty(&pass_json(notice, settings)).map_err(|e| WalletError::Archive(e.to_string()))?;
     let mut contents: Vec<(&str, &[u8])> = vec![("pass.json", &pass)];
     contents.extend(files.iter().map(|f| (f.name.as_str(), f.bytes.as_slice())));
 

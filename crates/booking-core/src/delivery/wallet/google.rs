@@ -61,13 +61,13 @@ impl GoogleWalletSettings {
         }
         // jsonwebtoken takes any RSA PEM (a public key too) and fails only
         // when signing: read it as a private key first.
-        let credential = |e: &dyn fmt::Display| WalletError::Credential { what: "service account key", reason: e.to_string() };
+        let credential =
+            |e: &dyn fmt::Display| WalletError::Credential { what: "service account key", reason: e.to_string() };
         RsaPrivateKey::from_pkcs8_pem(private_key_pem)
             .map(drop)
             .or_else(|_| RsaPrivateKey::from_pkcs1_pem(private_key_pem).map(drop))
             .map_err(|e| credential(&e))?;
-        let key = EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
-            .map_err(|e| credential(&e))?;
+        let key = EncodingKey::from_rsa_pem(private_key_pem.as_bytes()).map_err(|e| credential(&e))?;
         Ok(GoogleWalletSettings { issuer_id, service_account_email, issuer_name, origins: Vec::new(), key })
     }
 
