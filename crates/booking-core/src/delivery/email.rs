@@ -6,14 +6,13 @@
 //! inline PNG the HTML shows by `cid:`, then the `.ics` calendar entry as
 //! an attachment.
 
-use super::TicketNotice;
 use super::ics;
 use super::recorder::Recorder;
+use super::{TicketNotice, TransportError};
 use async_trait::async_trait;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::{Address, Message, Transport};
-use sha2::{Digest, Sha256};
 use std::fmt::{Debug, Write as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -77,22 +76,6 @@ pub enum EmailError {
     Build(String),
 }
 
-/// Why a transport did not take an email.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum MailError {
-    /// The transport refused this email for good (a rejected recipient):
-    /// sending it again fails again.
-    #[error("refused by the transport: {0}")]
-    Rejected(String),
-    /// The transport is unavailable or did not answer: try again later.
-    #[error("transport unavailable: {0}")]
-    Unavailable(String),
-    /// The transport failed otherwise.
-    #[error("transport: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
 /// Sends composed emails: an SMTP relay, a mail API, a file, a stub.
 ///
 /// `Ok` means the transport took the email; an error means it did not and
@@ -102,7 +85,7 @@ pub enum MailError {
 #[async_trait]
 pub trait Mailer: Send + Sync + Debug {
     /// Sends one email.
-    async fn send(&self, email: &Email) -> Result<(), MailError>;
+    async fn send(&self, email: &Email) -> Result<(), TransportError>;
 }
 
 /// Composes the ticket email for `notice`, addressed to `to` (the
@@ -179,12 +162,8 @@ impl Header for DedupeKey {
 /// The first 128 bits of SHA-256, hex: a stable, header-safe name for an
 /// arbitrary key.
 fn short_hash(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let mut out = String::with_capacity(32);
-    for b in &digest[..16] {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    // The entity tag of the seat map renderer is exactly that, quoted.
+    crate::seatmap::etag(key).trim_matches('"').to_owned()
 }
 
 fn valid_domain(domain: &str) -> bool {
@@ -293,25 +272,25 @@ impl FileMailer {
 
 #[async_trait]
 impl Mailer for FileMailer {
-    async fn send(&self, email: &Email) -> Result<(), MailError> {
-        let from = Address::from_str(&email.from).map_err(|e| MailError::Rejected(e.to_string()))?;
+    async fn send(&self, email: &Email) -> Result<(), TransportError> {
+        let from = Address::from_str(&email.from).map_err(|e| TransportError::Rejected(e.to_string()))?;
         let to = email
             .to
             .iter()
             .map(|a| Address::from_str(a))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| MailError::Rejected(e.to_string()))?;
+            .map_err(|e| TransportError::Rejected(e.to_string()))?;
         let envelope =
-            lettre::address::Envelope::new(Some(from), to).map_err(|e| MailError::Rejected(e.to_string()))?;
+            lettre::address::Envelope::new(Some(from), to).map_err(|e| TransportError::Rejected(e.to_string()))?;
         let transport = lettre::FileTransport::new(&self.dir);
         let raw = email.raw.clone();
         // The file transport writes synchronously: keep it off the runtime's
         // worker threads.
         tokio::task::spawn_blocking(move || transport.send_raw(&envelope, &raw))
             .await
-            .map_err(|e| MailError::Backend(Box::new(e)))?
+            .map_err(|e| TransportError::Backend(Box::new(e)))?
             .map(|_| ())
-            .map_err(|e| MailError::Backend(Box::new(e)))
+            .map_err(|e| TransportError::Backend(Box::new(e)))
     }
 }
 
@@ -327,7 +306,7 @@ impl StubMailer {
         Self::default()
     }
 
-    /// Makes the next `n` sends fail with [`MailError::Unavailable`] (and
+    /// Makes the next `n` sends fail with [`TransportError::Unavailable`] (and
     /// keep nothing).
     pub fn fail_next(&self, n: u32) {
         self.log.fail_next(n);
@@ -341,11 +320,11 @@ impl StubMailer {
 
 #[async_trait]
 impl Mailer for StubMailer {
-    async fn send(&self, email: &Email) -> Result<(), MailError> {
+    async fn send(&self, email: &Email) -> Result<(), TransportError> {
         if self.log.accept(email) {
             Ok(())
         } else {
-            Err(MailError::Unavailable("the stub was told to fail".to_owned()))
+            Err(TransportError::Unavailable("the stub was told to fail".to_owned()))
         }
     }
 }

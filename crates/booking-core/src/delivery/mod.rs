@@ -41,12 +41,29 @@ mod sms;
 pub mod wallet;
 
 pub use contacts::{Contact, ContactBook, DirectoryError, HolderContacts, same_email, same_phone};
-pub use email::{
-    Email, EmailError, EmailSettings, FileMailer, MESSAGE_ID_HEADER, MailError, Mailer, StubMailer, compose_email,
-};
+pub use email::{Email, EmailError, EmailSettings, FileMailer, MESSAGE_ID_HEADER, Mailer, StubMailer, compose_email};
 pub use notice::{
     MAX_BARCODE_BYTES, MAX_QR_PNG_BYTES, MAX_TEXT_CHARS, MAX_TICKET_ID_CHARS, MAX_URL_CHARS, NoticeError,
     TICKET_ISSUED, TicketNotice, WalletLinks,
 };
 pub use relay::{Channel, DeliveryError, DeliveryStats, OtherTopics, Sent, TicketDelivery};
-pub use sms::{RecordingSms, Sms, SmsError, SmsSender, compose_sms};
+pub use sms::{RecordingSms, Sms, SmsSender, compose_sms};
+
+use thiserror::Error;
+
+/// Why a transport (a [`Mailer`] or an [`SmsSender`]) did not take a
+/// message.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The transport refused this message for good (a rejected recipient,
+    /// an unreachable number): sending it again fails again.
+    #[error("refused by the transport: {0}")]
+    Rejected(String),
+    /// The transport is unavailable or did not answer: try again later.
+    #[error("transport unavailable: {0}")]
+    Unavailable(String),
+    /// The transport failed otherwise.
+    #[error("transport: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}

@@ -3,10 +3,10 @@
 //! on file.
 
 use super::contacts::{HolderContacts, same_email, same_phone};
-use super::email::{EmailError, EmailSettings, MailError, Mailer, compose_email};
+use super::email::{EmailError, EmailSettings, Mailer, compose_email};
 use super::notice::{NoticeError, TICKET_ISSUED, TicketNotice};
-use super::sms::{SmsError, SmsSender, compose_sms};
-use super::{DirectoryError, Email, Sms};
+use super::sms::{SmsSender, compose_sms};
+use super::{DirectoryError, Email, Sms, TransportError};
 use crate::checkout::{Deliver, OutboxMessage};
 use crate::ids::OwnerId;
 use async_trait::async_trait;
@@ -70,11 +70,11 @@ pub enum DeliveryError {
     Directory(#[from] DirectoryError),
     /// The mail transport did not take the email: tried again later.
     #[error("email not sent: {0}")]
-    Mail(#[source] MailError),
+    Mail(#[source] TransportError),
     /// The SMS gateway did not take the message: tried again later. If the
     /// notice also had an email, it was sent and will be sent again.
     #[error("SMS not sent: {0}")]
-    Sms(#[source] SmsError),
+    Sms(#[source] TransportError),
     /// The outbox message is of another topic and this delivery was told to
     /// refuse those ([`OtherTopics::Refuse`]).
     #[error("no delivery for topic {0:?}")]

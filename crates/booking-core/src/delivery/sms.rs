@@ -1,10 +1,9 @@
 //! The ticket SMS, sent through the [`SmsSender`] port.
 
-use super::TicketNotice;
 use super::recorder::Recorder;
+use super::{TicketNotice, TransportError};
 use async_trait::async_trait;
 use std::fmt::Debug;
-use thiserror::Error;
 
 /// One text message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,29 +18,13 @@ pub struct Sms {
     pub dedupe_key: String,
 }
 
-/// Why a gateway did not take an SMS.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum SmsError {
-    /// The gateway refused this message for good (an unreachable number):
-    /// sending it again fails again.
-    #[error("refused by the gateway: {0}")]
-    Rejected(String),
-    /// The gateway is unavailable or did not answer: try again later.
-    #[error("gateway unavailable: {0}")]
-    Unavailable(String),
-    /// The gateway failed otherwise.
-    #[error("gateway: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
 /// Sends text messages through an SMS gateway. `Ok` means the gateway
 /// took the message; an error means it did not and the caller may try
 /// again.
 #[async_trait]
 pub trait SmsSender: Send + Sync + Debug {
     /// Sends one message.
-    async fn send(&self, sms: &Sms) -> Result<(), SmsError>;
+    async fn send(&self, sms: &Sms) -> Result<(), TransportError>;
 }
 
 /// The ticket SMS for `notice`, to `to` (the directory's number for the
@@ -83,7 +66,7 @@ impl RecordingSms {
         Self::default()
     }
 
-    /// Makes the next `n` sends fail with [`SmsError::Unavailable`] (and
+    /// Makes the next `n` sends fail with [`TransportError::Unavailable`] (and
     /// keep nothing).
     pub fn fail_next(&self, n: u32) {
         self.log.fail_next(n);
@@ -97,11 +80,11 @@ impl RecordingSms {
 
 #[async_trait]
 impl SmsSender for RecordingSms {
-    async fn send(&self, sms: &Sms) -> Result<(), SmsError> {
+    async fn send(&self, sms: &Sms) -> Result<(), TransportError> {
         if self.log.accept(sms) {
             Ok(())
         } else {
-            Err(SmsError::Unavailable("the recorder was told to fail".to_owned()))
+            Err(TransportError::Unavailable("the recorder was told to fail".to_owned()))
         }
     }
 }

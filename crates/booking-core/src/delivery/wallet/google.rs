@@ -9,7 +9,6 @@ use rsa::RsaPrivateKey;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::DecodePrivateKey;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// The prefix of a save link; the JWT follows.
@@ -142,8 +141,9 @@ fn object_suffix(ticket_id: &str) -> String {
     if ticket_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
         ticket_id.to_owned()
     } else {
-        let digest = Sha256::digest(ticket_id.as_bytes());
-        format!("t{}", digest[..16].iter().map(|b| format!("{b:02x}")).collect::<String>())
+        // The seat map's entity tag: the first 128 bits of SHA-256, hex,
+        // quoted.
+        format!("t{}", crate::seatmap::etag(ticket_id).trim_matches('"'))
     }
 }
 
