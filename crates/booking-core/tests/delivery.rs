@@ -215,6 +215,8 @@ async fn invalid_fields_get_typed_errors() {
             NoticeError::TooLong { field: "qr_png", max: booking_core::delivery::MAX_QR_PNG_BYTES },
         ),
         (Box::new(|n| n.ends_at = n.starts_at), NoticeError::EndsBeforeStart),
+        (Box::new(|n| n.ends_at = DateTime::<Utc>::MAX_UTC), NoticeError::OutOfRange { field: "ends_at" }),
+        (Box::new(|n| n.starts_at = DateTime::<Utc>::MIN_UTC), NoticeError::OutOfRange { field: "starts_at" }),
         (
             Box::new(|n| n.barcode = "x".repeat(10_000)),
             NoticeError::TooLong { field: "barcode", max: booking_core::delivery::MAX_BARCODE_BYTES },

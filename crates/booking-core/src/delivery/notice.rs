@@ -5,7 +5,7 @@ use crate::checkout::OutboxMessage;
 use crate::ids::{OrderId, OwnerId, ShowId};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
@@ -113,6 +113,13 @@ pub enum NoticeError {
         /// The field.
         field: &'static str,
     },
+    /// A date outside the years 1970 to 9999 (what calendars and passes
+    /// can write).
+    #[error("{field} is outside the years 1970 to 9999")]
+    OutOfRange {
+        /// The field.
+        field: &'static str,
+    },
     /// The show does not end after it starts.
     #[error("the show must end after it starts")]
     EndsBeforeStart,
@@ -166,6 +173,11 @@ impl TicketNotice {
         }
         if self.barcode.chars().any(char::is_control) {
             return Err(NoticeError::BadCharacter { field: "barcode" });
+        }
+        for (field, at) in [("starts_at", self.starts_at), ("ends_at", self.ends_at), ("issued_at", self.issued_at)] {
+            if !(1970..=9999).contains(&at.year()) {
+                return Err(NoticeError::OutOfRange { field });
+            }
         }
         if self.ends_at <= self.starts_at {
             return Err(NoticeError::EndsBeforeStart);
