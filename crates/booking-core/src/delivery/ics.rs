@@ -144,11 +144,18 @@ mod tests {
 
     #[test]
     fn folding_never_splits_a_character() {
+        // 74 octets, then a 4-octet character that would cross octet 75:
+        // it moves whole to the continuation line.
+        let line = format!("SUMMARY:{}😀", "x".repeat(66));
+        let out = folded(&line);
+        let first = out.split("\r\n").next().unwrap_or_default();
+        assert_eq!(first.len(), 74);
+        assert!(out.starts_with(&format!("{first}\r\n 😀")), "{out:?}");
+
         let line = format!("SUMMARY:{}", "é€😀".repeat(40));
         let out = folded(&line);
         for l in out.split("\r\n") {
             assert!(l.len() <= 75, "{} octets", l.len());
-            // Every piece is valid UTF-8 on its own (it is a &str).
         }
         assert_eq!(out.replace("\r\n ", ""), format!("{line}\r\n"));
     }
