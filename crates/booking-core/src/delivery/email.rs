@@ -179,6 +179,8 @@ fn valid_domain(domain: &str) -> bool {
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
+/// Not the seat map's XML escaper: its `&apos;` is not HTML 4, which some
+/// mail clients still render by.
 fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
