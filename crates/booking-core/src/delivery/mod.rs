@@ -29,6 +29,54 @@
 //! carries the outbox message id in its `X-Booking-Message-Id` header and a
 //! `Message-ID` derived from it, every SMS carries it as
 //! [`Sms::dedupe_key`]; a receiver dedupes by them.
+//!
+//! ```
+//! use booking_core::delivery::{
+//!     Contact, ContactBook, DeliveryError, EmailSettings, StubMailer, TicketDelivery, TicketNotice, WalletLinks,
+//! };
+//! use booking_core::{OrderId, OwnerId, ShowId};
+//! use chrono::{TimeZone, Utc};
+//! use std::sync::Arc;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let holder = OwnerId::new();
+//! let contacts = Arc::new(ContactBook::new());
+//! contacts.set(holder, Contact::email("ana@mail.example"));
+//! let mailer = StubMailer::new();
+//! let delivery = TicketDelivery::new(contacts)
+//!     .with_email(Arc::new(mailer.clone()), EmailSettings::new("Box Office <tickets@example.com>", "example.com"));
+//!
+//! let starts = Utc.with_ymd_and_hms(2026, 12, 31, 19, 30, 0).unwrap();
+//! let mut notice = TicketNotice {
+//!     ticket_id: "TKT-1".into(),
+//!     order: OrderId::new(),
+//!     show: ShowId::new(),
+//!     holder,
+//!     contact: Contact::email("ana@mail.example"),
+//!     holder_name: None,
+//!     show_title: "New Year's Eve".into(),
+//!     venue: "Grand Hall".into(),
+//!     starts_at: starts,
+//!     ends_at: starts + chrono::TimeDelta::hours(3),
+//!     seat: "General admission".into(),
+//!     barcode: "v1.payload.signature".into(),
+//!     qr_png: b"\x89PNG\r\n\x1a\n...".to_vec(), // the issuer's rendered QR code
+//!     wallet: WalletLinks::default(),
+//!     issued_at: starts - chrono::TimeDelta::days(30),
+//! };
+//! delivery.send(&notice, "ticket.issued:TKT-1").await?;
+//! assert_eq!(mailer.sent()[0].to, ["ana@mail.example"]);
+//!
+//! // Someone else's address: refused, nothing sent.
+//! notice.contact = Contact::email("eve@mail.example");
+//! let refused = delivery.send(&notice, "ticket.issued:TKT-1").await;
+//! assert!(matches!(refused, Err(DeliveryError::ContactMismatch { .. })));
+//! assert_eq!(mailer.sent().len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })
+//! # }
+//! ```
 
 mod contacts;
 mod email;
