@@ -5,6 +5,12 @@
 //! detached PKCS#7 (CMS) signature of `manifest.json`, DER, made with the
 //! Pass Type ID certificate's key and carrying that certificate and Apple's
 //! WWDR intermediate. Wallet checks the signature, then every digest.
+//!
+//! Built here from `zip` (entries stored, so no compressor is compiled in)
+//! and `cms`, rather than with the `pkpass` crate, whose `zip` dependency
+//! brings its default compressors (zstd, bzip2, lzma, the first and last
+//! built from C) and which also pulls `regex`: the package is a few dozen
+//! lines.
 
 use super::WalletError;
 use crate::delivery::TicketNotice;
