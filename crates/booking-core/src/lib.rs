@@ -4,6 +4,7 @@ pub mod backend;
 pub mod catalog;
 pub mod checkout;
 pub mod clock;
+pub mod delivery;
 pub mod error;
 pub mod idempotency;
 pub mod ids;
