@@ -42,6 +42,8 @@ pub mod keys;
 pub mod qr;
 pub mod rotation;
 pub mod scanner;
+#[cfg(test)]
+mod tests;
 
 pub use checkin::{Admission, CheckIn, CheckInError, CheckInStore, DeviceId, GateId, Registered, Registration, TicketStatus};
 pub use codec::{SIGNED_LEN, TicketClaims, TicketItem};
