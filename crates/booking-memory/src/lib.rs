@@ -15,6 +15,7 @@ mod lock;
 mod owners;
 mod show;
 mod sync;
+pub mod tickets;
 mod tick;
 
 use async_trait::async_trait;
