@@ -10,6 +10,7 @@ mod inventory;
 mod migrate;
 mod port;
 mod rows;
+pub mod tickets;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
