@@ -15,8 +15,8 @@ mod lock;
 mod owners;
 mod show;
 mod sync;
-pub mod tickets;
 mod tick;
+pub mod tickets;
 
 use async_trait::async_trait;
 use booking_core::{

@@ -53,7 +53,8 @@ async fn a_sold_seat_gets_a_ticket_that_scans_once_and_a_reissue_voids_the_old_q
     };
     let device = DeviceId::new("north-1").expect("device");
     let gate = GateId::new("Gate A").expect("gate");
-    let scanner = OfflineScanner::new(sync(store.revocations(spec.id).await.expect("list")), device.clone(), clock.shared());
+    let scanner =
+        OfflineScanner::new(sync(store.revocations(spec.id).await.expect("list")), device.clone(), clock.shared());
     let policy = RotationPolicy::default();
     let qr = tickets[0].qr_text(&policy, clock.now_millis());
     let verified = scanner.verify(&qr).expect("verifies offline");
@@ -64,7 +65,8 @@ async fn a_sold_seat_gets_a_ticket_that_scans_once_and_a_reissue_voids_the_old_q
     let first = store.check_in(&CheckIn::new(&verified.claims, device.clone(), gate.clone())).await.expect("check in");
     clock.advance(chrono::Duration::minutes(3));
     let again = scanner.verify(&tickets[0].qr_text(&policy, clock.now_millis())).expect("still a valid ticket");
-    let refused = store.check_in(&CheckIn::new(&again.claims, DeviceId::new("south-2").expect("d"), gate.clone())).await;
+    let refused =
+        store.check_in(&CheckIn::new(&again.claims, DeviceId::new("south-2").expect("d"), gate.clone())).await;
     assert_eq!(refused.expect_err("second check-in"), CheckInError::AlreadyCheckedIn(Box::new(first)));
 
     // The second ticket is transferred: reissued to a friend. The buyer's
@@ -72,7 +74,10 @@ async fn a_sold_seat_gets_a_ticket_that_scans_once_and_a_reissue_voids_the_old_q
     let friend = OwnerId::new();
     let old_qr = tickets[1].qr_text(&policy, clock.now_millis());
     let new = issuer.reissue(&tickets[1].claims, friend, Some(&rotation)).expect("reissue");
-    assert_eq!(store.register(&Registration::from(&new.claims)).await.expect("register"), Registered::Reissued { previous: 1 });
+    assert_eq!(
+        store.register(&Registration::from(&new.claims)).await.expect("register"),
+        Registered::Reissued { previous: 1 }
+    );
     let mut scanner = scanner;
     scanner.resync(sync(store.revocations(spec.id).await.expect("list")));
     assert_eq!(

@@ -10,9 +10,9 @@ mod inventory;
 mod migrate;
 mod port;
 mod rows;
-pub mod tickets;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod tickets;
 
 pub use builder::{PgInventoryBuilder, pool_options};
 pub use inventory::PgInventory;

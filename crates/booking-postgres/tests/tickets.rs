@@ -30,7 +30,12 @@ async fn admissions_are_stamped_by_the_database_clock() {
     let mut admin = common::connect(&name).await;
     let start = common::settable_database_clock(&mut admin).await;
     let store = PgCheckInStore::new(pool(&name, 2).await);
-    let r = Registration { show: ShowId::new(), ticket: TicketId(uuid::Uuid::now_v7()), version: 1, holder: OwnerId::new() };
+    let r = Registration {
+        show: ShowId::new(),
+        ticket: TicketId(uuid::Uuid::now_v7()),
+        version: 1,
+        holder: OwnerId::new(),
+    };
     store.register(&r).await.expect("register");
     common::set_database_clock(&mut admin, start + 1_234).await;
     let req = CheckIn {

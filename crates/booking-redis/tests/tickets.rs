@@ -35,7 +35,12 @@ async fn admissions_are_stamped_by_the_server_clock() {
     use booking_core::tickets::{CheckIn, CheckInStore, DeviceId, GateId, Registration, TicketId};
     use booking_core::{OwnerId, ShowId};
     let s = store(TimeSource::Store).await;
-    let r = Registration { show: ShowId::new(), ticket: TicketId(uuid::Uuid::now_v7()), version: 1, holder: OwnerId::new() };
+    let r = Registration {
+        show: ShowId::new(),
+        ticket: TicketId(uuid::Uuid::now_v7()),
+        version: 1,
+        holder: OwnerId::new(),
+    };
     s.register(&r).await.expect("register");
     let before = chrono::Utc::now();
     let req = CheckIn {

@@ -148,10 +148,7 @@ pub async fn checkin_bad_requests_change_nothing<S: CheckInStore + ?Sized>(fx: &
             CheckIn { show: elsewhere, ..scan(&r, "d", "g") },
             CheckInError::UnknownTicket { show: elsewhere, ticket: r.ticket },
         ),
-        (
-            CheckIn { ticket: unknown, ..scan(&r, "d", "g") },
-            CheckInError::UnknownTicket { show, ticket: unknown },
-        ),
+        (CheckIn { ticket: unknown, ..scan(&r, "d", "g") }, CheckInError::UnknownTicket { show, ticket: unknown }),
         (
             CheckIn { version: u32::MAX, ..scan(&r, "d", "g") },
             CheckInError::UnknownVersion { ticket: r.ticket, version: u32::MAX, current: 1 },
@@ -234,7 +231,10 @@ pub async fn checkin_race_reissue_against_scan<S: CheckInStore + ?Sized + 'stati
                 assert_eq!((status.version, status.admitted), (1, Some(a)));
                 outcomes.insert("scan first");
             }
-            (Err(CheckInError::Superseded { version: 1, current: 2, .. }), Ok(Registered::Reissued { previous: 1 })) => {
+            (
+                Err(CheckInError::Superseded { version: 1, current: 2, .. }),
+                Ok(Registered::Reissued { previous: 1 }),
+            ) => {
                 assert_eq!((status.version, status.admitted), (2, None));
                 outcomes.insert("reissue first");
             }

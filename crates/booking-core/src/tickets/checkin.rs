@@ -124,7 +124,14 @@ pub struct CheckIn {
 impl CheckIn {
     /// The check-in of a verified ticket's claims at `gate` by `device`.
     pub fn new(claims: &TicketClaims, device: DeviceId, gate: GateId) -> Self {
-        CheckIn { show: claims.show, ticket: claims.ticket, version: claims.version, holder: claims.holder, device, gate }
+        CheckIn {
+            show: claims.show,
+            ticket: claims.ticket,
+            version: claims.version,
+            holder: claims.holder,
+            device,
+            gate,
+        }
     }
 
     /// Checks the request: version at least 1, valid device and gate names.
@@ -237,10 +244,7 @@ impl PartialEq for CheckInError {
             (ZeroVersion, ZeroVersion) => true,
             (InvalidName(a), InvalidName(b)) => a == b,
             (UnknownTicket { show: a, ticket: b }, UnknownTicket { show: c, ticket: d }) => a == c && b == d,
-            (
-                Superseded { ticket: a, version: b, current: c },
-                Superseded { ticket: d, version: e, current: f },
-            )
+            (Superseded { ticket: a, version: b, current: c }, Superseded { ticket: d, version: e, current: f })
             | (
                 UnknownVersion { ticket: a, version: b, current: c },
                 UnknownVersion { ticket: d, version: e, current: f },

@@ -83,7 +83,11 @@ impl TicketIssuer {
     ///
     /// Errors: [`TicketError::SaleSize`] for an empty sale or more than
     /// 100,000 units; [`TicketError::NoRotationKey`].
-    pub fn issue_sale(&self, sale: &SaleRecord, rotation: Option<&RotationKey>) -> Result<Vec<IssuedTicket>, TicketError> {
+    pub fn issue_sale(
+        &self,
+        sale: &SaleRecord,
+        rotation: Option<&RotationKey>,
+    ) -> Result<Vec<IssuedTicket>, TicketError> {
         let s = &sale.sale;
         let items: Vec<(TicketItem, u32)> = match &s.items {
             HoldItems::Seats(seats) => seats.iter().map(|seat| (TicketItem::Seat(*seat), 0)).collect(),

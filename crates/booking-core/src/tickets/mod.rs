@@ -45,7 +45,9 @@ pub mod scanner;
 #[cfg(test)]
 mod tests;
 
-pub use checkin::{Admission, CheckIn, CheckInError, CheckInStore, DeviceId, GateId, Registered, Registration, TicketStatus};
+pub use checkin::{
+    Admission, CheckIn, CheckInError, CheckInStore, DeviceId, GateId, Registered, Registration, TicketStatus,
+};
 pub use codec::{SIGNED_LEN, TicketClaims, TicketItem};
 pub use issuer::{IssuedTicket, TicketIssuer};
 pub use keys::{KeyId, PublicKeyring, SigningKeyring};

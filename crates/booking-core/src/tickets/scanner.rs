@@ -1,11 +1,11 @@
 //! Scanning: offline verification with the sync data, a device's local
 //! log of admissions, and the merge of several devices' logs.
 
+use super::TicketId;
 use super::checkin::{DeviceId, GateId};
 use super::codec::{self, TicketClaims};
 use super::keys::{KeyId, PublicKeyring};
 use super::rotation::{RotationKey, RotationPolicy};
-use super::TicketId;
 use crate::clock::Clock;
 use crate::ids::{OwnerId, ShowId};
 use chrono::{DateTime, Utc};
@@ -345,7 +345,8 @@ pub struct MergedScans {
 pub fn merge_scan_logs<'a>(logs: impl IntoIterator<Item = &'a ScanLog>) -> MergedScans {
     let mut all: Vec<ScanRecord> = logs.into_iter().flat_map(|l| l.records.iter().cloned()).collect();
     all.sort_by(|a, b| {
-        (a.ticket, a.at, &a.device, &a.gate, a.version, a.holder).cmp(&(b.ticket, b.at, &b.device, &b.gate, b.version, b.holder))
+        (a.ticket, a.at, &a.device, &a.gate, a.version, a.holder)
+            .cmp(&(b.ticket, b.at, &b.device, &b.gate, b.version, b.holder))
     });
     all.dedup();
     let mut out = MergedScans::default();

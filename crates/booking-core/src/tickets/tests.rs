@@ -226,8 +226,8 @@ fn keys_rotate_without_invalidating_issued_tickets() {
     scanner.verify(&after.signed).expect("new key");
     // The old key retired from the scanners' keyring.
     let mut sync = s.sync();
-    sync.keys = PublicKeyring::from_bytes(sync.keys.to_bytes().into_iter().filter(|(id, _)| *id != KeyId(1)))
-        .expect("keyring");
+    sync.keys =
+        PublicKeyring::from_bytes(sync.keys.to_bytes().into_iter().filter(|(id, _)| *id != KeyId(1))).expect("keyring");
     assert_eq!(s.scanner(sync, "d1").verify(&before.signed), Err(ScanRefusal::UnknownKey(KeyId(1))));
 }
 

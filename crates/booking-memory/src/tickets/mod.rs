@@ -59,7 +59,13 @@ impl CheckInStore for MemoryCheckInStore {
             let show = shows.entry(reg.show).or_default();
             show.tickets.insert(
                 reg.ticket,
-                TicketStatus { show: reg.show, ticket: reg.ticket, version: reg.version, holder: reg.holder, admitted: None },
+                TicketStatus {
+                    show: reg.show,
+                    ticket: reg.ticket,
+                    version: reg.version,
+                    holder: reg.holder,
+                    admitted: None,
+                },
             );
             if reg.version > 1 {
                 show.reissued.insert(reg.ticket, reg.version);
@@ -72,7 +78,9 @@ impl CheckInStore for MemoryCheckInStore {
         let mut shows = self.shows();
         let record = shows.get_mut(&req.show).and_then(|s| s.tickets.get_mut(&req.ticket));
         decide_check_in(record.as_deref(), req)?;
-        let Some(record) = record else { return Err(CheckInError::UnknownTicket { show: req.show, ticket: req.ticket }) };
+        let Some(record) = record else {
+            return Err(CheckInError::UnknownTicket { show: req.show, ticket: req.ticket });
+        };
         let admission = Admission {
             ticket: req.ticket,
             version: req.version,

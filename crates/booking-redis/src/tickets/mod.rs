@@ -61,7 +61,10 @@ pub struct RedisCheckInStore {
 
 impl std::fmt::Debug for RedisCheckInStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisCheckInStore").field("prefix", &self.prefix).field("time", &self.time).finish_non_exhaustive()
+        f.debug_struct("RedisCheckInStore")
+            .field("prefix", &self.prefix)
+            .field("time", &self.time)
+            .finish_non_exhaustive()
     }
 }
 
@@ -278,7 +281,13 @@ impl RedisCheckInStore {
                 gate: GateId(text(field(5).ok_or_else(|| bad("ticket gate"))?, "gate")?),
             }),
         };
-        Ok(Some(TicketStatus { show, ticket, version: version(number(0)?)?, holder: OwnerId::from_u128(holder), admitted }))
+        Ok(Some(TicketStatus {
+            show,
+            ticket,
+            version: version(number(0)?)?,
+            holder: OwnerId::from_u128(holder),
+            admitted,
+        }))
     }
 
     async fn revocations_inner(&self, show: ShowId) -> Result<RevocationList, InventoryError> {
