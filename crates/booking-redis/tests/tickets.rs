@@ -57,3 +57,37 @@ async fn admissions_are_stamped_by_the_server_clock() {
     let bad = RedisCheckInStore::builder(&redis_url()).expect("url").prefix("a{b}").build().await;
     assert!(bad.is_err());
 }
+
+/// On a Redis Cluster: a ticket's record and its show's revocation list
+/// share the show's slot, so registrations and check-ins run as on one
+/// server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_store_runs_on_a_cluster() {
+    use booking_core::tickets::{CheckIn, CheckInError, CheckInStore, DeviceId, GateId, Registration, TicketId};
+    use booking_core::{OwnerId, ShowId};
+    let clock = ManualClock::fixed();
+    let s = RedisCheckInStore::cluster_builder(common::cluster_urls())
+        .expect("cluster urls")
+        .prefix(test_prefix())
+        .time_source(TimeSource::Injected(clock.shared()))
+        .build()
+        .await
+        .expect("cluster");
+    let show = ShowId::new();
+    for _ in 0..8 {
+        let r = Registration { show, ticket: TicketId(uuid::Uuid::now_v7()), version: 1, holder: OwnerId::new() };
+        s.register(&r).await.expect("register");
+        s.register(&Registration { version: 2, ..r }).await.expect("reissue");
+        let req = CheckIn {
+            show,
+            ticket: r.ticket,
+            version: 2,
+            holder: r.holder,
+            device: DeviceId::new("d").expect("device"),
+            gate: GateId::new("g").expect("gate"),
+        };
+        let a = s.check_in(&req).await.expect("check in");
+        assert!(matches!(s.check_in(&req).await, Err(CheckInError::AlreadyCheckedIn(first)) if *first == a));
+    }
+    assert_eq!(s.revocations(show).await.expect("list").len(), 8);
+}

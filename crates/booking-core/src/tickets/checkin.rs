@@ -283,8 +283,9 @@ pub trait CheckInStore: Send + Sync + fmt::Debug {
 }
 
 /// What a registration does to a ticket's record `current` (`None`: not
-/// registered yet), or why it is refused. Backends apply the returned
-/// record atomically with the read.
+/// registered yet), or why it is refused. On `New` and `Reissued` the
+/// backend writes the registration's version and holder, atomically with
+/// the read; on `Unchanged` and on a refusal it writes nothing.
 pub fn decide_register(current: Option<&TicketStatus>, reg: &Registration) -> Result<Registered, CheckInError> {
     if reg.version == 0 {
         return Err(CheckInError::ZeroVersion);
@@ -307,8 +308,10 @@ pub fn decide_register(current: Option<&TicketStatus>, reg: &Registration) -> Re
 }
 
 /// Whether `req` may check in a ticket whose record is `current` (`None`:
-/// not registered in the show). Checked in this order: unknown ticket,
-/// older version, newer version, holder, earlier admission.
+/// not registered in the show). Checked in this order: the request's own
+/// validity, unknown ticket, older version, newer version, holder, earlier
+/// admission. On `Ok` the backend records the admission, atomically with
+/// the read.
 pub fn decide_check_in(current: Option<&TicketStatus>, req: &CheckIn) -> Result<(), CheckInError> {
     req.validate()?;
     let Some(cur) = current else { return Err(CheckInError::UnknownTicket { show: req.show, ticket: req.ticket }) };

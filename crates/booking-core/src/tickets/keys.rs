@@ -60,10 +60,10 @@ impl SigningKeyring {
 
     /// Forgets a key that is not current (its public half should leave the
     /// scanners' keyring too). Errors: [`TicketError::UnknownKey`], and
-    /// [`TicketError::DuplicateKey`] for the current key, which stays.
+    /// [`TicketError::CurrentKey`] for the current key, which stays.
     pub fn retire(&mut self, id: KeyId) -> Result<(), TicketError> {
         if id == self.current {
-            return Err(TicketError::DuplicateKey(id));
+            return Err(TicketError::CurrentKey(id));
         }
         self.keys.remove(&id).map(|_| ()).ok_or(TicketError::UnknownKey(id))
     }
@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(ring.current(), KeyId(2));
         let public = ring.public();
         assert!(public.contains(KeyId(1)) && public.contains(KeyId(2)));
-        assert_eq!(ring.retire(KeyId(2)), Err(TicketError::DuplicateKey(KeyId(2))));
+        assert_eq!(ring.retire(KeyId(2)), Err(TicketError::CurrentKey(KeyId(2))));
         ring.retire(KeyId(1)).expect("retire");
         assert_eq!(ring.retire(KeyId(1)), Err(TicketError::UnknownKey(KeyId(1))));
         let bytes = public.to_bytes();

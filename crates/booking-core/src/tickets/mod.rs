@@ -122,6 +122,9 @@ pub enum TicketError {
     /// A key id is given twice.
     #[error("key id {0} is given twice")]
     DuplicateKey(KeyId),
+    /// The current signing key cannot be retired: rotate to another first.
+    #[error("{0} is the current signing key: rotate to another before retiring it")]
+    CurrentKey(KeyId),
     /// Version 0: versions start at 1.
     #[error("ticket versions start at 1")]
     ZeroVersion,

@@ -27,7 +27,6 @@ use booking_core::tickets::{
     TicketId, TicketStatus,
 };
 use booking_core::{InvalidRequest, InventoryError, OwnerId, ShowId, TimeSource};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, Script, Value};
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -135,24 +134,7 @@ impl RedisCheckInStoreBuilder {
         if self.prefix.contains(['{', '}']) {
             return Err(InvalidRequest::InvalidShow("the key prefix must not contain '{' or '}'".into()).into());
         }
-        let conn = match &self.target {
-            Target::Server(client) => {
-                let config = ConnectionManagerConfig::new()
-                    .set_response_timeout(Some(self.response_timeout))
-                    .set_connection_timeout(Some(self.connection_timeout))
-                    .set_number_of_retries(3);
-                let conn = ConnectionManager::new_with_config(client.clone(), config)
-                    .await
-                    .map_err(|e| InventoryError::Unavailable(Box::new(e)))?;
-                Conn::Managed(conn)
-            }
-            Target::Cluster(nodes) => {
-                let client = Target::cluster_client(nodes, self.response_timeout, self.connection_timeout)?;
-                Conn::Cluster(
-                    client.get_async_connection().await.map_err(|e| InventoryError::Unavailable(Box::new(e)))?,
-                )
-            }
-        };
+        let conn = self.target.connect(self.response_timeout, self.connection_timeout).await?;
         Ok(RedisCheckInStore { conn, prefix: self.prefix, time: self.time })
     }
 }
