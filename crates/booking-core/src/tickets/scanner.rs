@@ -131,7 +131,7 @@ impl RevocationList {
     /// length that is not a multiple of 20, entries out of order or
     /// repeated, or version 0.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ScanRefusal> {
-        if bytes.len() % 20 != 0 {
+        if !bytes.len().is_multiple_of(20) {
             return Err(ScanRefusal::Malformed("revocation list length"));
         }
         let mut list = RevocationList::new();
