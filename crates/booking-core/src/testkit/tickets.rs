@@ -1,5 +1,5 @@
 //! The conformance suite of the check-in store
-//! ([`CheckInStore`](crate::tickets::CheckInStore)): every backend runs it
+//! ([`CheckInStore`]): every backend runs it
 //! through [`checkin_suite!`](crate::checkin_suite), on a fixture whose
 //! store reads the fixture's [`ManualClock`](crate::ManualClock).
 //!
@@ -246,8 +246,7 @@ pub async fn checkin_race_reissue_against_scan<S: CheckInStore + ?Sized + 'stati
 
 /// Expands to one `#[tokio::test]` per behaviour of the check-in store
 /// suite, each calling `$factory().await` for a fresh
-/// [`StoreFixture`](crate::testkit::checkout::StoreFixture) over a
-/// [`CheckInStore`](crate::tickets::CheckInStore).
+/// [`StoreFixture`] over a [`CheckInStore`].
 #[macro_export]
 macro_rules! checkin_suite {
     ($factory:path) => {
