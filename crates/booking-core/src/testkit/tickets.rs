@@ -244,6 +244,39 @@ pub async fn checkin_race_reissue_against_scan<S: CheckInStore + ?Sized + 'stati
     assert!(!outcomes.is_empty());
 }
 
+/// A registration racing its own retries is recorded once; two reissues
+/// of the same version to different holders: one wins, the other is
+/// refused.
+pub async fn checkin_registration_races_its_retry<S: CheckInStore + ?Sized + 'static>(fx: &StoreFixture<S>) {
+    let show = ShowId::new();
+    let r = reg(show, ticket(1), 1, OwnerId::new());
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = fx.store.clone();
+        tasks.push(tokio::spawn(async move { s.register(&r).await }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.expect("task").expect("register"));
+    }
+    assert_eq!(outcomes.iter().filter(|o| **o == Registered::New).count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| **o == Registered::Unchanged).count(), 15, "{outcomes:?}");
+    let (a, b) = (reg(show, r.ticket, 2, OwnerId::new()), reg(show, r.ticket, 2, OwnerId::new()));
+    let (s1, s2) = (fx.store.clone(), fx.store.clone());
+    let (ra, rb) = tokio::join!(
+        tokio::spawn(async move { s1.register(&a).await }),
+        tokio::spawn(async move { s2.register(&b).await })
+    );
+    let (ra, rb) = (ra.expect("task"), rb.expect("task"));
+    let winner = match (&ra, &rb) {
+        (Ok(Registered::Reissued { previous: 1 }), Err(CheckInError::NotHolder { version: 2, .. })) => a.holder,
+        (Err(CheckInError::NotHolder { version: 2, .. }), Ok(Registered::Reissued { previous: 1 })) => b.holder,
+        other => panic!("exactly one reissue wins: {other:?}"),
+    };
+    let status = fx.store.status(show, r.ticket).await.expect("status").expect("record");
+    assert_eq!((status.version, status.holder), (2, winner));
+}
+
 /// Expands to one `#[tokio::test]` per behaviour of the check-in store
 /// suite, each calling `$factory().await` for a fresh
 /// [`StoreFixture`] over a [`CheckInStore`].
@@ -258,6 +291,7 @@ macro_rules! checkin_suite {
             checkin_revocations_list_reissued_tickets,
             checkin_race_one_admission,
             checkin_race_reissue_against_scan,
+            checkin_registration_races_its_retry,
         );
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {
