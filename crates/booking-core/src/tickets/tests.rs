@@ -383,3 +383,21 @@ proptest! {
         prop_assert!(scanner.verify(&text).is_err());
     }
 }
+
+#[test]
+fn sync_data_travels_as_json_and_bad_keys_are_refused_on_arrival() {
+    let s = Setup::new();
+    let mut sync = s.sync();
+    sync.revocations.revoke_below(TicketId(uuid::Uuid::from_u128(3)), 4);
+    let json = serde_json::to_string(&sync).expect("json");
+    let back: ScannerSync = serde_json::from_str(&json).expect("back");
+    assert_eq!(back, sync);
+    let t = s.issue(false);
+    s.scanner(back, "d1").verify(&t.signed).expect("a scanner on the shipped data");
+    // The identity point as a key: refused when the sync data is read.
+    let mut identity = vec![0u8; 32];
+    identity[0] = 1;
+    let mut value: serde_json::Value = serde_json::from_str(&json).expect("value");
+    value["keys"] = serde_json::json!([[1, identity]]);
+    assert!(serde_json::from_value::<ScannerSync>(value).is_err());
+}
