@@ -17,6 +17,7 @@ pub mod payments;
 pub mod seatmap;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod tickets;
 pub mod worker;
 
 pub use backend::fsm::SeatStatus;

@@ -16,6 +16,7 @@ mod owners;
 mod show;
 mod sync;
 mod tick;
+pub mod tickets;
 
 use async_trait::async_trait;
 use booking_core::{

@@ -12,6 +12,7 @@ mod port;
 mod rows;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod tickets;
 
 pub use builder::{PgInventoryBuilder, pool_options};
 pub use inventory::PgInventory;

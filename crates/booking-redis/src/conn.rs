@@ -64,6 +64,27 @@ impl Target {
         }
     }
 
+    /// Connects: an auto-reconnecting connection to the server, or a
+    /// Cluster connection (discovering the nodes from the seeds).
+    ///
+    /// Errors: `Unavailable` when no server can be reached.
+    pub(crate) async fn connect(&self, response_timeout: Duration, connection_timeout: Duration) -> Result<Conn> {
+        let unavailable = |e: redis::RedisError| InventoryError::Unavailable(Box::new(e));
+        Ok(match self {
+            Target::Server(client) => {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_response_timeout(Some(response_timeout))
+                    .set_connection_timeout(Some(connection_timeout))
+                    .set_number_of_retries(3);
+                Conn::Managed(ConnectionManager::new_with_config(client.clone(), config).await.map_err(unavailable)?)
+            }
+            Target::Cluster(nodes) => {
+                let client = Target::cluster_client(nodes, response_timeout, connection_timeout)?;
+                Conn::Cluster(client.get_async_connection().await.map_err(unavailable)?)
+            }
+        })
+    }
+
     /// A Cluster client that never sends a request twice (`retries(0)`),
     /// with `timeout` bounding each request.
     pub(crate) fn cluster_client(

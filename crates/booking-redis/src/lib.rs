@@ -20,6 +20,7 @@ mod show;
 mod shows;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod tickets;
 
 pub use builder::RedisInventoryBuilder;
 pub use checkout::{RedisCheckoutStores, RedisCheckoutStoresBuilder, RedisOutbox, RedisSagaLog};

@@ -47,6 +47,7 @@ pub mod saga;
 mod state_machine;
 mod suite;
 pub mod throughput;
+pub mod tickets;
 
 pub use lock::LockFixture;
 pub use state_machine::{Outcome, RefState, StateMachine, StateMachineBackend, Step, Tamper, config};
