@@ -8,7 +8,7 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::ids::ShowId;
-use crate::inventory::{ChangeKind, SeatInventory};
+use crate::inventory::{ChangeKind, ChangeStream, SeatInventory};
 use crate::worker::Worker;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -225,7 +225,15 @@ impl<S: WaitingRoomStore + ?Sized> WaitingRoom<S> {
         inventory: &I,
         show: ShowId,
     ) -> AdmissionResult<u64> {
-        let mut feed = inventory.subscribe(show).await.map_err(|e| AdmissionError::Backend(e.to_string()))?;
+        let feed = inventory.subscribe(show).await.map_err(|e| AdmissionError::Backend(e.to_string()))?;
+        self.follow_changes(room, feed).await
+    }
+
+    /// [`WaitingRoom::follow_inventory`] on a feed the caller subscribed
+    /// to (so that it knows the inlet sees every change from then on).
+    ///
+    /// Errors: `UnknownRoom`.
+    pub async fn follow_changes(&self, room: RoomId, mut feed: ChangeStream) -> AdmissionResult<u64> {
         let mut given = 0u64;
         let mut owed = 0u64;
         loop {
