@@ -302,7 +302,9 @@ impl WaitingRoomStore for MemoryWaitingRoomStore {
                     break;
                 }
                 r.active.pop_first();
-                if let Some(rec) = r.visitors.get_mut(&id) {
+                if let Some(rec) = r.visitors.get_mut(&id)
+                    && matches!(rec.state, St::Admitted(_))
+                {
                     rec.state = St::Expired;
                 }
                 if r.config.inlet.is_some() {
