@@ -287,13 +287,13 @@ impl RoomConfig {
         if self.session_ttl < MIN_SESSION_TTL || self.session_ttl > MAX_SESSION_TTL {
             return bad("session_ttl", "must be between 1 second and 24 hours");
         }
-        if self.session_ttl.subsec_nanos() % 1_000_000 != 0 {
+        if !self.session_ttl.subsec_nanos().is_multiple_of(1_000_000) {
             return bad("session_ttl", "must be whole milliseconds");
         }
         if self.inlet.is_some_and(|c| c > self.max_active) {
             return bad("inlet", "the starting credits must not exceed max_active");
         }
-        if self.opens_at.timestamp_millis() < 0 || self.opens_at.timestamp_subsec_nanos() % 1_000_000 != 0 {
+        if self.opens_at.timestamp_millis() < 0 || !self.opens_at.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
             return bad("opens_at", "must be after 1970 and whole milliseconds");
         }
         Ok(())

@@ -268,9 +268,7 @@ pub async fn admission_draw_is_uniform_and_replays<S: WaitingRoomStore + ?Sized>
 /// the drawn order, then late arrivals (in arrival order, or at random in
 /// a random room), and a late arrival before the draw still queues behind
 /// the whole pre-queue.
-pub async fn admission_positions_follow_the_draw_then_arrivals<S: WaitingRoomStore + ?Sized>(
-    fx: &AdmissionFixture<S>,
-) {
+pub async fn admission_positions_follow_the_draw_then_arrivals<S: WaitingRoomStore + ?Sized>(fx: &AdmissionFixture<S>) {
     let rooms = fx.rooms();
     let opens_at = fx.clock.now() + Duration::minutes(1);
     let room = open_room(&rooms, room_config(opens_at, 2, 100)).await;
@@ -454,10 +452,7 @@ pub async fn admission_tokens_refuse_forgery_expiry_revocation_and_other_session
     let room = open_room(&rooms, room_config(fx.clock.now(), 10, 10)).await;
     let joined = join_many(&rooms, room, 4).await;
     let waiting = session("waiting");
-    assert!(matches!(
-        rooms.token(room, &waiting).await,
-        Err(AdmissionError::UnknownVisitor(_))
-    ));
+    assert!(matches!(rooms.token(room, &waiting).await, Err(AdmissionError::UnknownVisitor(_))));
     rooms.admit_wave(room).await.expect("wave");
     let verifier = rooms.verifier(std::time::Duration::ZERO);
     let (s0, v0) = &joined[0];
@@ -505,10 +500,7 @@ pub async fn admission_tokens_refuse_forgery_expiry_revocation_and_other_session
     let t1 = rooms.token(room, &joined[1].0).await.expect("token");
     rooms.revoke(room, joined[1].1).await.expect("revoke");
     assert_eq!(refused(&t1, room, &joined[1].0).await, TokenError::Revoked);
-    assert!(matches!(
-        rooms.token(room, &joined[1].0).await,
-        Err(AdmissionError::NotAdmitted(VisitorState::Revoked))
-    ));
+    assert!(matches!(rooms.token(room, &joined[1].0).await, Err(AdmissionError::NotAdmitted(VisitorState::Revoked))));
     assert_eq!(fx.store.revocations(room).await.expect("revocations").revoked, vec![joined[1].1]);
     // A visitor who left: its session ended, so does its token.
     let t2 = rooms.token(room, &joined[2].0).await.expect("token");
@@ -539,8 +531,7 @@ pub async fn admission_bad_requests_change_nothing<S: WaitingRoomStore + ?Sized>
     let room = open_room(&rooms, room_config(fx.clock.now(), 10, 10)).await;
     let joined = join_many(&rooms, room, 2).await;
     let before = fx.store.room(room).await.expect("room");
-    let bad_sessions =
-        [String::new(), "x".repeat(257), "a\nb".to_owned(), "\u{0}".to_owned(), "é".repeat(129)];
+    let bad_sessions = [String::new(), "x".repeat(257), "a\nb".to_owned(), "\u{0}".to_owned(), "é".repeat(129)];
     for bad in bad_sessions {
         let s = SessionId(bad);
         let req = Join { room, session: s.clone(), visitor: VisitorId::new(), random_key: 0 };

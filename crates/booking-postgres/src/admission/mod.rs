@@ -149,7 +149,13 @@ impl PgWaitingRoomStore {
     }
 
     /// Ends a visitor's place or session: `to` is `left` or `rev`.
-    async fn end(&self, room: RoomId, visitor: VisitorId, to: &str, session: Option<&SessionId>) -> AdmissionResult<()> {
+    async fn end(
+        &self,
+        room: RoomId,
+        visitor: VisitorId,
+        to: &str,
+        session: Option<&SessionId>,
+    ) -> AdmissionResult<()> {
         const OP: &str = "waiting room leave";
         let mut tx = self.begin(OP).await?;
         let locked = self.lock(&mut tx, room, OP).await?;
@@ -350,8 +356,10 @@ impl WaitingRoomStore for PgWaitingRoomStore {
                 (true, req.visitor)
             }
         };
-        let visitor =
-            self.view(BY_VISITOR, req.room, ViewKey::Visitor(id)).await?.ok_or(AdmissionError::UnknownVisitor(req.room))?;
+        let visitor = self
+            .view(BY_VISITOR, req.room, ViewKey::Visitor(id))
+            .await?
+            .ok_or(AdmissionError::UnknownVisitor(req.room))?;
         Ok(Joined { new, visitor })
     }
 

@@ -14,12 +14,12 @@
 
 mod scripts;
 
-use crate::codec::{Reply, bytes, int};
+use crate::client_for;
 use crate::coalesce::time_arg;
+use crate::codec::{Reply, bytes, int};
 use crate::conn::{Conn, Target};
 use crate::error::{Effect, from_redis};
 use crate::keys::{hex, parse_hex};
-use crate::client_for;
 use async_trait::async_trait;
 use booking_core::admission::{
     Admission, AdmissionError, AdmissionResult, DrawRecord, Join, Joined, LateOrder, Mode, RANDOM_KEY_BOUND,
@@ -123,10 +123,9 @@ impl RedisWaitingRoomStoreBuilder {
     /// the server cannot be reached.
     pub async fn build(self) -> booking_core::Result<RedisWaitingRoomStore> {
         if self.prefix.contains(['{', '}']) {
-            return Err(booking_core::InvalidRequest::InvalidShow(
-                "the key prefix must not contain '{' or '}'".into(),
-            )
-            .into());
+            return Err(
+                booking_core::InvalidRequest::InvalidShow("the key prefix must not contain '{' or '}'".into()).into()
+            );
         }
         let unavailable = |e: redis::RedisError| InventoryError::Unavailable(Box::new(e));
         let conn = match &self.target {
@@ -196,7 +195,8 @@ impl RedisWaitingRoomStore {
         for a in args {
             inv.arg(*a);
         }
-        let v: Value = inv.invoke_async(&mut self.conn.clone()).await.map_err(|e| failed(from_redis(e, Effect::Write)))?;
+        let v: Value =
+            inv.invoke_async(&mut self.conn.clone()).await.map_err(|e| failed(from_redis(e, Effect::Write)))?;
         let reply = Reply::new(v).map_err(failed)?;
         if reply.status() == b"UNKNOWN_ROOM" {
             return Err(AdmissionError::UnknownRoom(room));
@@ -399,8 +399,7 @@ impl WaitingRoomStore for RedisWaitingRoomStore {
             return Ok(None);
         }
         let bad = |what: &str| unexpected("draw_record", what);
-        let seed: Seed =
-            std::str::from_utf8(seed).ok().and_then(|s| s.parse().ok()).ok_or_else(|| bad("seed"))?;
+        let seed: Seed = std::str::from_utf8(seed).ok().and_then(|s| s.parse().ok()).ok_or_else(|| bad("seed"))?;
         let drawn = r.int(2).map_err(|_| bad("drawn"))?;
         let arrivals = r.list(3).ok().and_then(visitor_ids).ok_or_else(|| bad("arrivals"))?;
         let order = r.list(4).ok().and_then(visitor_ids).ok_or_else(|| bad("order"))?;

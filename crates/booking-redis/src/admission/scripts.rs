@@ -59,8 +59,17 @@ mod tests {
     /// What the waiting-room scripts answer: `booking_core::admission`'s
     /// outcomes and nothing else.
     const VOCABULARY: &[&str] = &[
-        "OK", "EXISTS", "UNKNOWN_ROOM", "UNKNOWN_VISITOR", "SESSION_MISMATCH", "CLOSED", "ID_IN_USE", "NOT_OPEN",
-        "ALREADY", "MISMATCH", "NOT_DRAWN",
+        "OK",
+        "EXISTS",
+        "UNKNOWN_ROOM",
+        "UNKNOWN_VISITOR",
+        "SESSION_MISMATCH",
+        "CLOSED",
+        "ID_IN_USE",
+        "NOT_OPEN",
+        "ALREADY",
+        "MISMATCH",
+        "NOT_DRAWN",
     ];
 
     #[test]
