@@ -14,30 +14,14 @@
 --   KEYS[9]  arrivals  list: the drawn pre-queue in arrival order
 --   KEYS[10] order     list: the drawn order
 -- ARGV[1] is always the decision time: 'store' (the server's TIME) or the
--- injected clock's Unix ms.
+-- injected clock's Unix ms. `call`, `int` and `now_ms` come from
+-- lua/idem_lib.lua, prepended before this file.
 
-local call = redis.call
 local R, SESS, VIS, PRE, QUEUE, ACTIVE, WINDOW, REVOKED, ARRIVALS, ORDER =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 -- Late arrivals' keys start above every drawn rank: 2^40.
 local LATE = 1099511627776
 local MINUTE = 60000
-
-local function int(n)
-  return string.format('%d', n)
-end
-
-local function now_ms(arg)
-  if arg == 'store' then
-    local t = call('TIME')
-    return t[1] * 1000 + math.floor(t[2] / 1000)
-  end
-  local ms = tonumber(arg)
-  if not ms then
-    error('booking: the time argument is neither store nor Unix ms: ' .. tostring(arg))
-  end
-  return ms
-end
 
 local function decode(rec)
   local st, key, untl, joined, session = string.match(rec, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')

@@ -1,5 +1,7 @@
 //! The waiting room's Lua scripts, as the server runs them: each is
-//! `lua/adm_lib.lua` (the key layout and helpers) then the script's own
+//! `lua/idem_lib.lua` (the decision time and number formatting, shared
+//! with the idempotency-key scripts), `lua/adm_lib.lua` (the key layout
+//! and the waiting room's helpers), then the script's own
 //! file, whose header comment lists its ARGV. Sent with EVALSHA, loaded on
 //! `NOSCRIPT`; the sources are public so that operators can preload them.
 
@@ -10,7 +12,7 @@ macro_rules! scripts {
     ($($(#[$doc:meta])* $name:ident => $field:ident $file:literal;)*) => {
         $(
             $(#[$doc])*
-            pub const $name: &str = concat!(include_str!("../../lua/adm_lib.lua"), include_str!(concat!("../../lua/", $file)));
+            pub const $name: &str = concat!(include_str!("../../lua/idem_lib.lua"), include_str!("../../lua/adm_lib.lua"), include_str!(concat!("../../lua/", $file)));
         )*
 
         /// Every waiting-room script as `(file name, full source)`.
