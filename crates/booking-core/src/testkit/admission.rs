@@ -610,6 +610,44 @@ pub async fn admission_races_keep_one_place_and_the_cap<S: WaitingRoomStore + ?S
     assert!(admitted.is_subset(&known));
 }
 
+/// The ready worker admits waves on its own, counting the admitted; a
+/// verifier caching revocations sees a revocation once its cache is as
+/// old as its staleness (by the clock), and reads nothing for a forged
+/// token.
+pub async fn admission_worker_and_cached_verifier<S: WaitingRoomStore + ?Sized + 'static>(fx: &AdmissionFixture<S>) {
+    let rooms = Arc::new(fx.rooms());
+    let room = open_room(&rooms, room_config(fx.clock.now(), 100, 3)).await;
+    let joined = join_many(&rooms, room, 5).await;
+    let worker = rooms.clone().spawn_waves(room, std::time::Duration::from_millis(5));
+    for _ in 0..2_000 {
+        if worker.stats().items() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let stats = worker.stats().clone();
+    worker.stop().await;
+    assert_eq!(stats.items(), 3, "the worker admitted up to the cap, no more");
+    assert_eq!(stats.errors(), 0);
+    let state = fx.store.room(room).await.expect("room");
+    assert_eq!((state.active, state.waiting), (3, 2));
+
+    let verifier = rooms.verifier(std::time::Duration::from_secs(30));
+    let (s0, v0) = &joined[0];
+    let token = rooms.token(room, s0).await.expect("token");
+    verifier.verify(&token, room, s0).await.expect("verifies, and caches the revocations");
+    rooms.revoke(room, *v0).await.expect("revoke");
+    verifier.verify(&token, room, s0).await.expect("the cache is not 30 s old yet");
+    fx.clock.advance(Duration::seconds(30));
+    assert!(matches!(verifier.verify(&token, room, s0).await, Err(AdmissionError::Token(TokenError::Revoked))));
+    // A forged token for an unknown room is refused without a read.
+    let forged = AdmissionToken(token.0.replace("wr1.test-1.", "wr1.test-1.00"));
+    assert!(matches!(
+        verifier.verify(&forged, RoomId::new(), s0).await,
+        Err(AdmissionError::Token(TokenError::Malformed | TokenError::BadSignature))
+    ));
+}
+
 /// The one list of the waiting room suite's behaviours:
 /// [`crate::admission_suite!`] runs each of them, and a test of this crate
 /// checks that every behaviour defined here is on it.
@@ -627,6 +665,7 @@ macro_rules! __admission_behaviours {
     admission_tokens_refuse_forgery_expiry_revocation_and_other_sessions,
     admission_bad_requests_change_nothing,
     admission_races_keep_one_place_and_the_cap,
+    admission_worker_and_cached_verifier,
         }
     };
 }
