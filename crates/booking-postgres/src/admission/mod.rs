@@ -12,6 +12,7 @@
 //! and the last minute's admissions'. A position is a count of the
 //! visitors ahead, so it costs in proportion to the place.
 
+mod room;
 mod view;
 
 use async_trait::async_trait;
@@ -22,7 +23,7 @@ use booking_core::admission::{
     WaitingRoomStore,
 };
 use booking_core::clock::millis_to_datetime;
-use sqlx::postgres::PgRow;
+use room::{big, corrupt, count, failed, lock, uuids};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -39,44 +40,6 @@ const MINUTE_MS: i64 = 60_000;
 pub struct PgWaitingRoomStore {
     pool: PgPool,
     time: TimeSource,
-}
-
-fn failed(operation: &'static str) -> impl FnOnce(sqlx::Error) -> AdmissionError {
-    move |e| match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            AdmissionError::Unavailable(format!("{operation}: {e}"))
-        }
-        e => AdmissionError::Backend(format!("{operation}: {e}")),
-    }
-}
-
-fn corrupt(operation: &'static str, what: &str) -> AdmissionError {
-    AdmissionError::Backend(format!("{operation}: stored {what} cannot be read"))
-}
-
-/// A count as the port's `u64`.
-fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
-/// A setting as a SQL bigint (validated settings fit).
-fn big(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// The room's row, locked, and the decision time read after the lock.
-struct Locked {
-    opens_at: i64,
-    mode: String,
-    late_order: String,
-    per_minute: i64,
-    max_active: i64,
-    ttl: i64,
-    inlet: bool,
-    credits: i64,
-    next_seq: i64,
-    drawn: bool,
-    now: i64,
 }
 
 impl PgWaitingRoomStore {
@@ -97,42 +60,6 @@ impl PgWaitingRoomStore {
 
     async fn begin(&self, operation: &'static str) -> AdmissionResult<Transaction<'static, Postgres>> {
         self.pool.begin().await.map_err(failed(operation))
-    }
-
-    /// Locks `room`'s row in `tx`, then reads the clock.
-    async fn lock(
-        &self,
-        tx: &mut Transaction<'static, Postgres>,
-        room: RoomId,
-        operation: &'static str,
-    ) -> AdmissionResult<Locked> {
-        let row = sqlx::query(
-            "WITH r AS MATERIALIZED ( \
-               SELECT opens_at, mode, late_order, per_minute, max_active, session_ttl_ms, inlet, credits, \
-                      next_seq, drawn_at IS NOT NULL AS drawn \
-               FROM booking.admission_rooms WHERE id = $1 FOR UPDATE) \
-             SELECT r.*, coalesce($2::bigint, booking.clock_ms()) AS now FROM r",
-        )
-        .bind(room.as_uuid())
-        .bind(self.now_arg())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(failed(operation))?
-        .ok_or(AdmissionError::UnknownRoom(room))?;
-        let get = |e| failed(operation)(e);
-        Ok(Locked {
-            opens_at: row.try_get("opens_at").map_err(get)?,
-            mode: row.try_get("mode").map_err(get)?,
-            late_order: row.try_get("late_order").map_err(get)?,
-            per_minute: row.try_get("per_minute").map_err(get)?,
-            max_active: row.try_get("max_active").map_err(get)?,
-            ttl: row.try_get("session_ttl_ms").map_err(get)?,
-            inlet: row.try_get::<Option<i64>, _>("inlet").map_err(get)?.is_some(),
-            credits: row.try_get("credits").map_err(get)?,
-            next_seq: row.try_get("next_seq").map_err(get)?,
-            drawn: row.try_get("drawn").map_err(get)?,
-            now: row.try_get("now").map_err(get)?,
-        })
     }
 
     /// A visitor's view by session or id (`sql` is [`BY_SESSION`] or
@@ -158,7 +85,7 @@ impl PgWaitingRoomStore {
     ) -> AdmissionResult<()> {
         const OP: &str = "waiting room leave";
         let mut tx = self.begin(OP).await?;
-        let locked = self.lock(&mut tx, room, OP).await?;
+        let locked = lock(&mut tx, room, self.now_arg(), OP).await?;
         let row = sqlx::query(
             "SELECT session, state, until FROM booking.admission_visitors WHERE room = $1 AND visitor = $2",
         )
@@ -194,11 +121,6 @@ impl PgWaitingRoomStore {
 enum ViewKey<'a> {
     Session(&'a SessionId),
     Visitor(VisitorId),
-}
-
-fn uuids(row: &PgRow, column: &str, operation: &'static str) -> AdmissionResult<Vec<VisitorId>> {
-    let ids: Option<Vec<Uuid>> = row.try_get(column).map_err(failed(operation))?;
-    Ok(ids.unwrap_or_default().into_iter().map(VisitorId).collect())
 }
 
 #[async_trait]
@@ -291,7 +213,7 @@ impl WaitingRoomStore for PgWaitingRoomStore {
         const OP: &str = "waiting room join";
         req.session.validate()?;
         let mut tx = self.begin(OP).await?;
-        let l = self.lock(&mut tx, req.room, OP).await?;
+        let l = lock(&mut tx, req.room, self.now_arg(), OP).await?;
         let existing: Option<Uuid> =
             sqlx::query_scalar("SELECT visitor FROM booking.admission_visitors WHERE room = $1 AND session = $2")
                 .bind(req.room.as_uuid())
@@ -394,7 +316,7 @@ impl WaitingRoomStore for PgWaitingRoomStore {
     async fn record_draw(&self, room: RoomId, seed: &Seed, order: &[VisitorId]) -> AdmissionResult<DrawRecord> {
         const OP: &str = "waiting room draw";
         let mut tx = self.begin(OP).await?;
-        let l = self.lock(&mut tx, room, OP).await?;
+        let l = lock(&mut tx, room, self.now_arg(), OP).await?;
         if l.now < l.opens_at {
             return Err(AdmissionError::NotOpen { opens_at: millis_to_datetime(l.opens_at) });
         }
@@ -468,7 +390,7 @@ impl WaitingRoomStore for PgWaitingRoomStore {
     async fn admit(&self, room: RoomId) -> AdmissionResult<Vec<Admission>> {
         const OP: &str = "waiting room admit";
         let mut tx = self.begin(OP).await?;
-        let l = self.lock(&mut tx, room, OP).await?;
+        let l = lock(&mut tx, room, self.now_arg(), OP).await?;
         if l.now < l.opens_at {
             return Ok(Vec::new());
         }
@@ -565,7 +487,7 @@ impl WaitingRoomStore for PgWaitingRoomStore {
     async fn revoke_all(&self, room: RoomId) -> AdmissionResult<u64> {
         const OP: &str = "waiting room revoke all";
         let mut tx = self.begin(OP).await?;
-        let l = self.lock(&mut tx, room, OP).await?;
+        let l = lock(&mut tx, room, self.now_arg(), OP).await?;
         sqlx::query(
             "UPDATE booking.admission_visitors SET state = 'rev' WHERE room = $1 AND state = 'adm' AND until > $2",
         )
