@@ -5,6 +5,7 @@
 #[doc = include_str!("../../../README.md")]
 struct WorkspaceReadme;
 
+pub mod admission;
 pub mod catalog;
 pub mod checkout;
 mod feed;

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod admission;
 mod best;
 mod builder;
 pub mod checkout;

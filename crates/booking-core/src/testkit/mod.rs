@@ -36,6 +36,7 @@
 //! }
 //! ```
 
+pub mod admission;
 pub mod catalog;
 pub mod checkout;
 pub mod crash;
