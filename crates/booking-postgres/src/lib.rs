@@ -7,6 +7,7 @@ mod coalesce;
 mod db;
 mod feed;
 mod inventory;
+pub mod limits;
 mod migrate;
 mod port;
 mod rows;
