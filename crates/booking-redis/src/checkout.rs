@@ -220,7 +220,8 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-async fn run(conn: &Conn, script: &Script, keys: &[&str], args: &[&[u8]]) -> Result<Reply, InventoryError> {
+/// Runs `script` with `keys` and `args` (EVALSHA, loading it on NOSCRIPT).
+pub(crate) async fn run(conn: &Conn, script: &Script, keys: &[&str], args: &[&[u8]]) -> Result<Reply, InventoryError> {
     let mut inv = script.prepare_invoke();
     for k in keys {
         inv.key(*k);
