@@ -67,3 +67,25 @@ async fn keys_carry_their_own_hash_tags() {
     assert_eq!(a, format!("{{{prefix}rl:hold:a:1}}"));
     assert_ne!(booking_redis::key_slot(a.as_bytes()), booking_redis::key_slot(b.as_bytes()));
 }
+
+/// The limits suite on a Redis Cluster (`REDIS_CLUSTER_URLS`, or a
+/// throwaway cluster this binary starts): rate-limit keys spread over the
+/// masters, `purge` walks every master, the blacklist on its one slot.
+mod cluster {
+    use super::*;
+    use common::cluster_urls;
+
+    async fn fixture() -> LimitsFixture {
+        let clock = ManualClock::fixed();
+        let l = RedisLimits::cluster_builder(cluster_urls())
+            .expect("urls")
+            .prefix(test_prefix())
+            .time_source(TimeSource::Injected(clock.shared()))
+            .build()
+            .await
+            .expect("limits");
+        LimitsFixture::new(Arc::new(l.rates), Arc::new(l.blacklist), clock)
+    }
+
+    booking_core::limits_suite!(fixture);
+}

@@ -183,10 +183,11 @@ pub async fn rate_keys_are_independent_reset_and_purged(fx: &LimitsFixture) {
     // a: 1 cell spent (full again after 1 s); b: 1 cell spent too.
     assert!(take(fx, &b, q, 1).await.allowed, "b: 2 cells spent, full after 2 s");
     advance(&fx.clock, Duration::from_secs(1));
-    fx.rates.purge().await.expect("purge");
+    assert_eq!(fx.rates.purge().await.expect("purge"), 1, "a is full again, b is not");
     assert_eq!(take(fx, &b, q, 1).await.remaining, 0, "b was not full: its state survives a purge");
     advance(&fx.clock, Duration::from_secs(5));
-    fx.rates.purge().await.expect("purge");
+    assert_eq!(fx.rates.purge().await.expect("purge"), 1, "b is full again");
+    assert_eq!(fx.rates.purge().await.expect("purge"), 0, "purged once");
     assert_eq!(take(fx, &a, q, 2).await.remaining, 0, "a purged key starts with its full burst");
 }
 
