@@ -9,7 +9,7 @@ local function int(n)
   return string.format('%d', n)
 end
 
--- The decision time in Unix µs (docs/design.md, I9): 'store' for the Redis
+-- The decision time in Unix µs (docs/design.md, I8): 'store' for the Redis
 -- server's own clock, else the injected clock's time.
 local function now_us(arg)
   if arg == 'store' then

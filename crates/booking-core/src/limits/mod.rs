@@ -25,7 +25,7 @@
 //!   ([`TestCaptcha`]); no HTTP client here.
 //!
 //! Every store decides by one clock (the store's own in production, an
-//! injected one in tests), as the inventory does (docs/design.md, I9).
+//! injected one in tests), as the inventory does (docs/design.md, I8).
 
 mod blacklist;
 mod bot;

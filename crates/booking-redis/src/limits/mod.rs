@@ -91,7 +91,7 @@ impl RedisLimitsBuilder {
         self
     }
 
-    /// Which clock decides (docs/design.md, I9): the Redis server's `TIME`
+    /// Which clock decides (docs/design.md, I8): the Redis server's `TIME`
     /// ([`TimeSource::Store`], the default) or an injected clock (tests).
     pub fn time_source(mut self, time: TimeSource) -> Self {
         self.time = time;
