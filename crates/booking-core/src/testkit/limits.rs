@@ -420,12 +420,14 @@ pub async fn guard_refuses_before_the_request_runs(fx: &LimitsFixture) {
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
 
-/// Expands to one `#[tokio::test]` per behaviour of the limits suite, each
-/// calling `$factory().await` for a fresh [`LimitsFixture`].
+/// The one list of the limits suite's behaviours: [`crate::limits_suite!`]
+/// runs each of them, and a test of this crate checks that every
+/// behaviour defined in this file is on it.
+#[doc(hidden)]
 #[macro_export]
-macro_rules! limits_suite {
-    ($factory:path) => {
-        $crate::limits_suite!(@each $factory;
+macro_rules! __limits_behaviours {
+    ($mac:ident!($($args:tt)*)) => {
+        $crate::$mac! { $($args)*
             rate_burst_then_steady_rate,
             rate_store_runs_the_pure_function,
             rate_limits_hold_under_64_concurrent_callers,
@@ -436,7 +438,19 @@ macro_rules! limits_suite {
             blacklist_matches_ipv6_ranges,
             blacklist_refuses_bad_input_and_lists_in_pages,
             guard_refuses_before_the_request_runs,
-        );
+        }
+    };
+}
+
+/// Expands to one `#[tokio::test]` per behaviour of the limits suite, each
+/// calling `$factory().await` for a fresh [`LimitsFixture`].
+///
+/// The calling crate needs `tokio` with the `macros` and `rt-multi-thread`
+/// features among its dev-dependencies.
+#[macro_export]
+macro_rules! limits_suite {
+    ($factory:path) => {
+        $crate::__limits_behaviours!(limits_suite!(@each $factory;));
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {
         $(
@@ -447,4 +461,31 @@ macro_rules! limits_suite {
             }
         )*
     };
+    (@names $($name:ident),* $(,)?) => {
+        &[$(stringify!($name)),*]
+    };
+}
+
+/// Every behaviour of the limits suite, by name, as
+/// [`limits_suite!`](crate::limits_suite) runs them.
+pub const BEHAVIOURS: &[&str] = crate::__limits_behaviours!(limits_suite!(@names));
+
+#[cfg(test)]
+mod tests {
+    /// Every `pub async fn` of this file taking a `LimitsFixture` is a
+    /// behaviour, and every behaviour is on the list.
+    #[test]
+    fn every_behaviour_is_on_the_list() {
+        let text = include_str!("limits.rs");
+        let mut defined: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("pub async fn ") && l.contains("fx: &LimitsFixture"))
+            .filter_map(|l| l["pub async fn ".len()..].split(['<', '(']).next())
+            .collect();
+        defined.sort_unstable();
+        let mut listed = super::BEHAVIOURS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(defined, listed, "the suite's behaviours and the list differ");
+        assert_eq!(listed.len(), 10);
+    }
 }
