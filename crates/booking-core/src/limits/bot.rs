@@ -227,10 +227,15 @@ impl BotPolicy {
         let extra = signals.accounts_on_fingerprint.saturating_sub(self.shared_fingerprint_accounts);
         if extra > 0 {
             let points = extra.saturating_mul(self.shared_fingerprint_points).min(self.shared_fingerprint_max);
-            add(Signal::SharedFingerprint, points, format!("{} accounts on one fingerprint", signals.accounts_on_fingerprint));
+            add(
+                Signal::SharedFingerprint,
+                points,
+                format!("{} accounts on one fingerprint", signals.accounts_on_fingerprint),
+            );
         }
         if signals.failed_captchas > 0 {
-            let points = signals.failed_captchas.saturating_mul(self.failed_captcha_points).min(self.failed_captcha_max);
+            let points =
+                signals.failed_captchas.saturating_mul(self.failed_captcha_points).min(self.failed_captcha_max);
             add(Signal::FailedCaptchas, points, format!("{} failed captchas", signals.failed_captchas));
         }
         let score = parts.iter().fold(0u32, |s, c| s.saturating_add(c.points));

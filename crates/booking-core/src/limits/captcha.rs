@@ -198,8 +198,12 @@ impl TestCaptcha {
         let mut s = self.lock();
         s.next += 1;
         let token = format!("test.{:016x}.{:08x}", s.next, s.next.wrapping_mul(0x9e37_79b9) as u32);
-        let issued =
-            Issued { hostname: hostname.to_owned(), action: action.map(str::to_owned), solved_at: self.clock.now(), spent: false };
+        let issued = Issued {
+            hostname: hostname.to_owned(),
+            action: action.map(str::to_owned),
+            solved_at: self.clock.now(),
+            spent: false,
+        };
         s.tokens.insert(token.clone(), issued);
         token
     }
@@ -317,8 +321,12 @@ mod tests {
     fn verdicts_read_the_services_json() {
         let turnstile = br#"{"success":false,"error-codes":["invalid-input-response","x-new-code"],"messages":[]}"#;
         let v: CaptchaVerdict = serde_json::from_slice(turnstile).expect("turnstile");
-        assert_eq!(v.error_codes, vec![CaptchaErrorCode::InvalidInputResponse, CaptchaErrorCode::Other("x-new-code".into())]);
-        let hcaptcha = br#"{"success":true,"challenge_ts":"2026-11-30T12:00:00Z","hostname":"a.example","credit":false}"#;
+        assert_eq!(
+            v.error_codes,
+            vec![CaptchaErrorCode::InvalidInputResponse, CaptchaErrorCode::Other("x-new-code".into())]
+        );
+        let hcaptcha =
+            br#"{"success":true,"challenge_ts":"2026-11-30T12:00:00Z","hostname":"a.example","credit":false}"#;
         let v: CaptchaVerdict = serde_json::from_slice(hcaptcha).expect("hcaptcha");
         assert!(v.success && v.error_codes.is_empty());
         assert_eq!(v.hostname.as_deref(), Some("a.example"));

@@ -1,9 +1,9 @@
 //! The rate-limit store port and the limiter that applies per-account,
 //! per-network and per-fingerprint quotas through it.
 
+use super::LimitError;
 use super::gcra::{Acquire, Quota, RateDecision};
 use super::identity::{IpGrouping, LimitKey, RequestIdentity};
-use super::LimitError;
 use async_trait::async_trait;
 use std::fmt::Debug;
 use std::sync::Arc;

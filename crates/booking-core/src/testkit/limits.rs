@@ -19,9 +19,9 @@
 use crate::clock::{Clock, ManualClock};
 use crate::ids::OwnerId;
 use crate::limits::{
-    AbuseGuard, Acquire, BlacklistEntry, BlacklistStore, IpGrouping, LimitError, LimitKey,
-    MAX_REASON_BYTES, PaymentFingerprint, Quota, RateDecision, RateLimitStore, RateLimiter, Refused,
-    RequestIdentity, Scope, micros_from_millis,
+    AbuseGuard, Acquire, BlacklistEntry, BlacklistStore, IpGrouping, LimitError, LimitKey, MAX_REASON_BYTES,
+    PaymentFingerprint, Quota, RateDecision, RateLimitStore, RateLimiter, Refused, RequestIdentity, Scope,
+    micros_from_millis,
 };
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -207,8 +207,7 @@ pub async fn rate_refuses_bad_input_changing_nothing(fx: &LimitsFixture) {
         assert!(matches!(r, Err(LimitError::InvalidCost { burst: 3, .. })), "cost {cost}: {r:?}");
     }
     let now = fx.clock.now();
-    for absurd in [chrono::DateTime::UNIX_EPOCH - chrono::Duration::days(1), chrono::DateTime::<chrono::Utc>::MAX_UTC]
-    {
+    for absurd in [chrono::DateTime::UNIX_EPOCH - chrono::Duration::days(1), chrono::DateTime::<chrono::Utc>::MAX_UTC] {
         fx.clock.set(absurd);
         let r = fx.rates.acquire(&Acquire::one(key.clone(), q)).await;
         assert!(matches!(r, Err(LimitError::ClockOutOfRange(_))), "{absurd}: {r:?}");
@@ -356,13 +355,8 @@ pub async fn blacklist_refuses_bad_input_and_lists_in_pages(fx: &LimitsFixture) 
     assert!(matches!(r, Err(LimitError::InvalidReason)), "{r:?}");
     assert_eq!(matched(fx, &RequestIdentity::account(victim)).await, None, "nothing was stored");
     assert!(bl.list(None, 10).await.expect("list").is_empty());
-    let mut added = vec![
-        account(victim),
-        network("10.0.0.0/8"),
-        network("fe80::/10"),
-        fingerprint("fp_a"),
-        fingerprint("fp_b"),
-    ];
+    let mut added =
+        vec![account(victim), network("10.0.0.0/8"), network("fe80::/10"), fingerprint("fp_a"), fingerprint("fp_b")];
     for e in &added {
         bl.add(e, "").await.expect("add");
     }

@@ -2,11 +2,11 @@
 
 use super::backend;
 use async_trait::async_trait;
+use booking_core::TimeSource;
 use booking_core::clock::millis_to_datetime;
 use booking_core::limits::{
     BlacklistEntry, BlacklistRecord, BlacklistStore, LimitError, RequestIdentity, check_reason, first_match,
 };
-use booking_core::TimeSource;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 

@@ -66,14 +66,13 @@ impl RateLimitStore for PgRateLimitStore {
     }
 
     async fn purge(&self) -> Result<u64, LimitError> {
-        let purged = sqlx::query(
-            "DELETE FROM booking.rate_limits WHERE tat <= coalesce($1::bigint, booking.clock_ms() * 1000)",
-        )
-        .bind(now_micros(&self.time)?)
-        .execute(&self.pool)
-        .await
-        .map_err(backend("rate limit purge"))?
-        .rows_affected();
+        let purged =
+            sqlx::query("DELETE FROM booking.rate_limits WHERE tat <= coalesce($1::bigint, booking.clock_ms() * 1000)")
+                .bind(now_micros(&self.time)?)
+                .execute(&self.pool)
+                .await
+                .map_err(backend("rate limit purge"))?
+                .rows_affected();
         Ok(purged)
     }
 }

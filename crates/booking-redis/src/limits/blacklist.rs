@@ -115,7 +115,8 @@ impl BlacklistStore for RedisBlacklist {
             .query_async(&mut conn)
             .await
             .map_err(|e| failed(OP)(from_redis(e, Effect::Read)))?;
-        let fields: Vec<String> = fields.iter().filter_map(bytes).map(|b| String::from_utf8_lossy(b).into_owned()).collect();
+        let fields: Vec<String> =
+            fields.iter().filter_map(bytes).map(|b| String::from_utf8_lossy(b).into_owned()).collect();
         let values = self.get(OP, &fields).await?;
         let mut records = Vec::with_capacity(fields.len());
         for (field, value) in fields.iter().zip(values) {

@@ -25,10 +25,10 @@ pub use blacklist::RedisBlacklist;
 pub use rate::RedisRateLimitStore;
 
 use crate::checkout::run;
+use crate::client_for;
 use crate::codec::Reply;
 use crate::conn::{Conn, Target};
 use crate::error::{RedisFailure, in_operation};
-use crate::client_for;
 use booking_core::limits::{LimitError, micros_from_millis};
 use booking_core::{InvalidRequest, InventoryError, TimeSource};
 use redis::{IntoConnectionInfo, Script};

@@ -31,9 +31,7 @@ impl fmt::Debug for RedisRateLimitStore {
 
 /// Escapes `KEYS`/`SCAN` pattern characters.
 fn glob_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| if matches!(c, '*' | '?' | '[' | ']' | '\\') { vec!['\\', c] } else { vec![c] })
-        .collect()
+    s.chars().flat_map(|c| if matches!(c, '*' | '?' | '[' | ']' | '\\') { vec!['\\', c] } else { vec![c] }).collect()
 }
 
 impl RedisRateLimitStore {

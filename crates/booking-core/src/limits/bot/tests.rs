@@ -26,10 +26,7 @@ fn a_person_is_allowed() {
 fn a_metronome_on_a_fresh_account_is_challenged_then_blocked() {
     let slow = vec![1_000; 20];
     let a = BotPolicy::default().assess(&signals(Some(2), 0, slow)).expect("assess");
-    assert_eq!(
-        points(&a),
-        vec![(Signal::NewAccount, 150), (Signal::NoHistory, 100), (Signal::RegularTiming, 300)]
-    );
+    assert_eq!(points(&a), vec![(Signal::NewAccount, 150), (Signal::NoHistory, 100), (Signal::RegularTiming, 300)]);
     assert_eq!((a.score, a.verdict), (550, BotVerdict::Challenge));
     assert_eq!(a.contributions[2].detail, "gap CV 0.000 over 20 gaps");
     let fast: Vec<u64> = (0..20).map(|i| 100 + i % 3).collect();
