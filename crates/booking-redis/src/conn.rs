@@ -212,6 +212,29 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Up to `limit` members of the sorted set `key` (every score 0) in
+    /// lexicographic order, after `after` (from the start when `None`): a
+    /// page of `ZRANGEBYLEX`.
+    pub(crate) async fn lex_page(
+        &self,
+        key: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> redis::RedisResult<Vec<Vec<u8>>> {
+        let from = after.map_or_else(|| "-".to_owned(), |a| format!("({a}"));
+        redis::cmd("ZRANGEBYLEX")
+            .arg(key)
+            .arg(from)
+            .arg("+")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut self.clone())
+            .await
+    }
+}
+
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {

@@ -2,7 +2,6 @@
 //! fields, on one slot.
 
 use super::{failed, script, time_arg};
-use crate::codec::bytes;
 use crate::conn::Conn;
 use crate::error::{Effect, from_redis};
 use crate::scripts;
@@ -12,7 +11,6 @@ use booking_core::clock::millis_to_datetime;
 use booking_core::limits::{
     BlacklistEntry, BlacklistRecord, BlacklistStore, LimitError, RequestIdentity, check_reason, first_match,
 };
-use redis::Value;
 use std::fmt;
 
 /// The blacklist on Redis (see the module docs). Cheap to clone. Built by
@@ -103,20 +101,13 @@ impl BlacklistStore for RedisBlacklist {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let start = after.map_or_else(|| "-".to_owned(), |a| format!("({}", a.field()));
-        let mut conn = self.conn.clone();
-        let fields: Vec<Value> = redis::cmd("ZRANGEBYLEX")
-            .arg(&self.order)
-            .arg(start)
-            .arg("+")
-            .arg("LIMIT")
-            .arg(0)
-            .arg(limit)
-            .query_async(&mut conn)
+        let after = after.map(BlacklistEntry::field);
+        let fields = self
+            .conn
+            .lex_page(&self.order, after.as_deref(), limit)
             .await
             .map_err(|e| failed(OP)(from_redis(e, Effect::Read)))?;
-        let fields: Vec<String> =
-            fields.iter().filter_map(bytes).map(|b| String::from_utf8_lossy(b).into_owned()).collect();
+        let fields: Vec<String> = fields.into_iter().map(|b| String::from_utf8_lossy(&b).into_owned()).collect();
         let values = self.get(OP, &fields).await?;
         let mut records = Vec::with_capacity(fields.len());
         for (field, value) in fields.iter().zip(values) {
