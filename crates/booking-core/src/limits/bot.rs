@@ -25,7 +25,7 @@ pub struct BotSignals {
     /// How many orders the account has completed.
     pub completed_orders: u32,
     /// Gaps between the client's recent requests, in ms, oldest first (the
-    /// last [`MAX_SAMPLES`](self) are used).
+    /// last 1,000 are used; gaps over a day count as a day).
     pub request_gaps_ms: Vec<u64>,
     /// How many distinct accounts have used this request's payment
     /// fingerprint recently (this one included; 0 when unknown).
