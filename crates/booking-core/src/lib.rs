@@ -12,6 +12,7 @@ pub mod ids;
 pub mod inventory;
 pub mod layered;
 pub mod layout;
+pub mod limits;
 pub mod maintenance;
 pub mod money;
 pub mod payments;

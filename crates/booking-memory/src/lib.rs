@@ -12,6 +12,7 @@ mod feed;
 mod hash;
 mod idempotency;
 mod ids;
+pub mod limits;
 mod lock;
 mod owners;
 mod show;
@@ -26,6 +27,7 @@ use booking_core::{
 };
 pub use catalog::MemoryCatalog;
 pub use idempotency::MemoryIdempotencyStore;
+pub use limits::{MemoryBlacklist, MemoryRateLimitStore};
 pub use lock::MemorySeatLock;
 use show::ShowState;
 use std::collections::HashMap;

@@ -8,6 +8,7 @@ mod coalesce;
 mod db;
 mod feed;
 mod inventory;
+pub mod limits;
 mod migrate;
 mod port;
 mod rows;

@@ -220,7 +220,8 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-async fn run(conn: &Conn, script: &Script, keys: &[&str], args: &[&[u8]]) -> Result<Reply, InventoryError> {
+/// Runs `script` with `keys` and `args` (EVALSHA, loading it on NOSCRIPT).
+pub(crate) async fn run(conn: &Conn, script: &Script, keys: &[&str], args: &[&[u8]]) -> Result<Reply, InventoryError> {
     let mut inv = script.prepare_invoke();
     for k in keys {
         inv.key(*k);
@@ -309,18 +310,9 @@ impl RedisSagaLog {
     }
 
     async fn range(&self, after: Option<OrderId>, limit: usize) -> Result<Vec<Order>, InventoryError> {
-        let from = after.map_or_else(|| "-".to_owned(), |a| format!("({}", hex(a.as_u128())));
-        let mut conn = self.conn.clone();
-        let ids: Vec<Vec<u8>> = redis::cmd("ZRANGEBYLEX")
-            .arg(&self.ids)
-            .arg(from)
-            .arg("+")
-            .arg("LIMIT")
-            .arg(0)
-            .arg(limit)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| from_redis(e, Effect::Read))?;
+        let after = after.map(|a| hex(a.as_u128()));
+        let ids =
+            self.conn.lex_page(&self.ids, after.as_deref(), limit).await.map_err(|e| from_redis(e, Effect::Read))?;
         self.orders(&ids).await
     }
 }

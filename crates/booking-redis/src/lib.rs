@@ -13,6 +13,7 @@ mod holds;
 mod idempotency;
 mod inventory;
 pub mod keys;
+pub mod limits;
 mod lock;
 mod port;
 mod sales;

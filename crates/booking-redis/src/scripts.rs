@@ -6,7 +6,8 @@
 //! seat-lock scripts (`lock.lua`, `unlock.lua`) need no helpers; the
 //! idempotency-key scripts (`idem_*.lua`) use `lua/idem_lib.lua` instead of
 //! `lua/lib.lua`; the saga-log and outbox scripts (`saga_*.lua`,
-//! `outbox_*.lua`) need no helpers. Helpers
+//! `outbox_*.lua`) need no helpers; the limits scripts (`rate_*.lua`,
+//! `blacklist_*.lua`) use `lua/limits_lib.lua`. Helpers
 //! are split so that a script defines only the functions it uses: the
 //! prelude runs on every call, and each function it defines costs a
 //! closure on the server's one thread. The library sends the scripts with
@@ -112,6 +113,14 @@ scripts! {
     OUTBOX_CLAIM => [] "outbox_claim.lua";
     /// Marks an outbox message delivered.
     OUTBOX_ACK => [] "outbox_ack.lua";
+    /// One GCRA step on a rate-limit key.
+    RATE_ACQUIRE => ["limits_lib.lua"] "rate_acquire.lua";
+    /// Deletes a rate-limit key whose burst is full again.
+    RATE_PURGE => ["limits_lib.lua"] "rate_purge.lua";
+    /// Adds a blacklist entry.
+    BLACKLIST_ADD => ["limits_lib.lua"] "blacklist_add.lua";
+    /// Removes a blacklist entry.
+    BLACKLIST_REMOVE => ["limits_lib.lua"] "blacklist_remove.lua";
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod crash;
 pub mod faults;
+pub mod limits;
 pub mod lock;
 pub mod model;
 pub mod payments;

@@ -1,0 +1,101 @@
+//! Blacklist entries in `booking.blacklist`, one row per field.
+
+use super::backend;
+use async_trait::async_trait;
+use booking_core::TimeSource;
+use booking_core::clock::millis_to_datetime;
+use booking_core::limits::{
+    BlacklistEntry, BlacklistRecord, BlacklistStore, LimitError, RequestIdentity, check_reason, first_match,
+};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+
+/// The blacklist on PostgreSQL. A check is one primary-key lookup of the
+/// identity's candidate fields (`field = ANY($1)`: its account, its
+/// fingerprint, every network containing its address).
+#[derive(Clone, Debug)]
+pub struct PgBlacklist {
+    pool: PgPool,
+    time: TimeSource,
+}
+
+impl PgBlacklist {
+    /// A blacklist on `pool` stamping entries by the database clock. The
+    /// schema must be migrated ([`crate::migrations`]).
+    pub fn new(pool: PgPool) -> Self {
+        Self::with_time_source(pool, TimeSource::Store)
+    }
+
+    /// A blacklist on `pool` stamping entries by `time`.
+    pub fn with_time_source(pool: PgPool, time: TimeSource) -> Self {
+        PgBlacklist { pool, time }
+    }
+}
+
+fn record(row: &PgRow, operation: &'static str) -> Result<(String, BlacklistRecord), LimitError> {
+    let field: String = row.try_get("field").map_err(backend(operation))?;
+    let entry = BlacklistEntry::from_field(&field).map_err(|e| LimitError::backend(format!("{operation}: {e}")))?;
+    let added_at: i64 = row.try_get("added_at").map_err(backend(operation))?;
+    let reason = row.try_get("reason").map_err(backend(operation))?;
+    Ok((field, BlacklistRecord { entry, reason, added_at: millis_to_datetime(added_at) }))
+}
+
+#[async_trait]
+impl BlacklistStore for PgBlacklist {
+    async fn add(&self, entry: &BlacklistEntry, reason: &str) -> Result<BlacklistRecord, LimitError> {
+        const OP: &str = "blacklist add";
+        check_reason(reason)?;
+        let row = sqlx::query(
+            "INSERT INTO booking.blacklist (field, reason, added_at) \
+             VALUES ($1, $2, coalesce($3::bigint, booking.clock_ms())) \
+             ON CONFLICT (field) DO UPDATE SET reason = EXCLUDED.reason, added_at = EXCLUDED.added_at \
+             RETURNING field, reason, added_at",
+        )
+        .bind(entry.field())
+        .bind(reason)
+        .bind(self.time.injected_millis())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend(OP))?;
+        Ok(record(&row, OP)?.1)
+    }
+
+    async fn remove(&self, entry: &BlacklistEntry) -> Result<bool, LimitError> {
+        let done = sqlx::query("DELETE FROM booking.blacklist WHERE field = $1")
+            .bind(entry.field())
+            .execute(&self.pool)
+            .await
+            .map_err(backend("blacklist remove"))?
+            .rows_affected();
+        Ok(done == 1)
+    }
+
+    async fn check(&self, who: &RequestIdentity) -> Result<Option<BlacklistRecord>, LimitError> {
+        const OP: &str = "blacklist check";
+        let candidates = BlacklistEntry::candidates(who);
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let rows = sqlx::query("SELECT field, reason, added_at FROM booking.blacklist WHERE field = ANY($1)")
+            .bind(&candidates)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend(OP))?;
+        let found = rows.iter().map(|r| record(r, OP)).collect::<Result<Vec<_>, _>>()?;
+        Ok(first_match(&candidates, found))
+    }
+
+    async fn list(&self, after: Option<&BlacklistEntry>, limit: usize) -> Result<Vec<BlacklistRecord>, LimitError> {
+        const OP: &str = "blacklist list";
+        let rows = sqlx::query(
+            "SELECT field, reason, added_at FROM booking.blacklist \
+             WHERE $1::text IS NULL OR field > $1 ORDER BY field LIMIT $2",
+        )
+        .bind(after.map(BlacklistEntry::field))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend(OP))?;
+        rows.iter().map(|r| record(r, OP).map(|(_, rec)| rec)).collect()
+    }
+}
