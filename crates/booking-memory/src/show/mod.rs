@@ -8,6 +8,7 @@
 //! seats in different stripes run in parallel.
 
 mod read;
+mod time;
 
 use crate::feed::Feed;
 use crate::hash::IdHash;
@@ -17,13 +18,16 @@ use booking_core::backend::best::{PickRequest, pick_best};
 use booking_core::backend::fsm::{self, Pool, PoolHold, Seat, SeatOp};
 use booking_core::backend::validate;
 use booking_core::{
-    ChangeKind, Hold, HoldAction, HoldBest, HoldId, HoldItems, InventoryError, LayoutIndex, OrderId, OwnerId, PoolId,
-    Refund, Result, Sale, SaleRecord, SeatChange, SeatId, Sell, ShowSpec, VenueLayout,
+    ChangeKind, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldToken, InventoryError, LayoutIndex, OrderId,
+    OwnerId, PoolId, Refund, Result, Sale, SaleRecord, SeatChange, SeatId, Sell, ShowSpec, VenueLayout,
 };
+use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// Stripes per show (at most; small shows get one per seat).
+/// Stripes per show (at most; small shows get about one per seat). Always a
+/// power of two, so that finding a seat's stripe takes a mask and a shift,
+/// not a division.
 const MAX_STRIPES: usize = 256;
 
 /// Best-available retries when another request takes the picked seats first.
@@ -45,6 +49,12 @@ pub(crate) struct ShowState {
     pub(crate) archived: std::sync::atomic::AtomicBool,
     index: LayoutIndex,
     seat_count: usize,
+    /// The hold time and the maximum hold time (`spec.policy`), in ms.
+    ttl_millis: i64,
+    max_hold_millis: i64,
+    /// Seat `s` lives in stripe `s & (stripes.len() - 1)`, at offset
+    /// `s >> stripe_shift`.
+    stripe_shift: u32,
     stripes: Box<[Stripe]>,
     pools: Box<[Mutex<Pool>]>,
     owners: Owners,
@@ -60,11 +70,15 @@ fn sales_stripe(order: OrderId) -> usize {
     crate::hash::slot(order.as_u128(), SALE_STRIPES)
 }
 
+/// Seats a request may name before [`Locked`] spills its lists to the heap
+/// (the per-request maximum is usually below this).
+const INLINE_SEATS: usize = 8;
+
 /// A group of seats with their stripes locked.
 struct Locked<'a> {
-    guards: Vec<(usize, MutexGuard<'a, Vec<Seat>>)>,
+    guards: SmallVec<[(usize, MutexGuard<'a, Vec<Seat>>); INLINE_SEATS]>,
     /// (index into `guards`, offset in the stripe) per seat, in seat order.
-    slots: Vec<(usize, usize)>,
+    slots: SmallVec<[(usize, usize); INLINE_SEATS]>,
 }
 
 impl Locked<'_> {
@@ -95,14 +109,18 @@ impl ShowState {
         let layout = std::mem::take(&mut spec.layout);
         let index = LayoutIndex::new(&layout);
         let seat_count = index.seat_count();
-        let n = seat_count.clamp(1, MAX_STRIPES);
+        let stripe_shift = seat_count.clamp(1, MAX_STRIPES).ilog2();
+        let n = 1 << stripe_shift;
         let stripes = (0..n).map(|k| Stripe(Mutex::new(vec![Seat::default(); (seat_count + n - 1 - k) / n]))).collect();
         ShowState {
             index,
             seat_count,
+            ttl_millis: spec.policy.ttl_millis(),
+            max_hold_millis: spec.policy.max_hold_millis(),
+            stripe_shift,
             stripes,
             pools: spec.pools.iter().map(|p| Mutex::new(Pool::new(p.capacity))).collect(),
-            owners: Owners::new(),
+            owners: Owners::new(spec.policy.max_held_per_owner, spec.policy.max_hold_millis()),
             sales: (0..SALE_STRIPES).map(|_| Mutex::new(HashMap::default())).collect(),
             feed: Feed::new(),
             spec,
@@ -111,17 +129,18 @@ impl ShowState {
         }
     }
 
+    /// A seat's (stripe, offset in the stripe).
     fn stripe_of(&self, seat: SeatId) -> (usize, usize) {
-        let n = self.stripes.len();
-        (seat.0 as usize % n, seat.0 as usize / n)
+        let s = seat.0 as usize;
+        (s & (self.stripes.len() - 1), s >> self.stripe_shift)
     }
 
     /// Locks the stripes of `seats` (sorted, unique) in ascending order.
     fn lock(&self, seats: &[SeatId]) -> Locked<'_> {
-        let mut order: Vec<usize> = seats.iter().map(|s| self.stripe_of(*s).0).collect();
+        let mut order: SmallVec<[usize; INLINE_SEATS]> = seats.iter().map(|s| self.stripe_of(*s).0).collect();
         order.sort_unstable();
         order.dedup();
-        let guards: Vec<_> = order.iter().map(|&k| (k, lock(&self.stripes[k].0))).collect();
+        let guards: SmallVec<_> = order.iter().map(|&k| (k, lock(&self.stripes[k].0))).collect();
         let slots = seats
             .iter()
             .map(|s| {
@@ -159,8 +178,10 @@ impl ShowState {
         Ok(plan)
     }
 
+    /// The seats checked and sorted (a list already in order, as buyers
+    /// and tokens send it, is only copied).
     fn check_seats(&self, seats: &[SeatId], max: u32) -> Result<Vec<SeatId>> {
-        validate::seats(self.spec.id, seats, self.seat_count, max)
+        validate::seats_cow(self.spec.id, seats, self.seat_count, max).map(std::borrow::Cow::into_owned)
     }
 
     fn pool(&self, pool: PoolId) -> Result<&Mutex<Pool>> {
@@ -176,7 +197,14 @@ impl ShowState {
         until: i64,
         renewals: u32,
     ) -> Hold {
-        Hold::from_parts(self.spec.id, owner, hold, version, items, until, renewals)
+        // `Hold::from_parts`, with the expiry converted through the
+        // per-thread day cache.
+        Hold {
+            token: HoldToken { show: self.spec.id, hold, version, items },
+            owner,
+            held_until: time::datetime(until),
+            renewals,
+        }
     }
 
     fn change(&self, kind: ChangeKind, hold: Option<HoldId>, order: Option<OrderId>, items: &HoldItems, version: u64) {
@@ -200,39 +228,21 @@ impl ShowState {
         }
     }
 
-    /// Reserves units for `owner` when the show limits them; returns
-    /// whether a reservation was made.
-    fn reserve(&self, owner: OwnerId, hold: HoldId, units: u32, until: i64, now: i64) -> Result<bool> {
-        match self.spec.policy.max_held_per_owner {
-            Some(max) => {
-                let forget_before = now.saturating_sub(self.spec.policy.max_hold_millis());
-                self.owners.reserve(owner, hold, units, until, max, now, forget_before).map(|_| true)
-            }
-            None => Ok(false),
-        }
-    }
-
-    fn unreserve(&self, reserved: bool, owner: OwnerId, hold: HoldId) {
-        if reserved {
-            self.owners.drop_hold(owner, hold);
-        }
-    }
-
     pub(crate) fn hold_seats(&self, owner: OwnerId, seats: &[SeatId], now: i64) -> Result<Hold> {
         let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
         let hold = crate::ids::hold_id(now);
-        let until = now.saturating_add(self.spec.policy.ttl_millis());
-        let reserved = self.reserve(owner, hold, seats.len() as u32, until, now)?;
+        let until = now.saturating_add(self.ttl_millis);
+        self.owners.reserve(owner, hold, seats.len() as u32, until, now)?;
         let r = self.take_seats(owner, hold, seats, until, now);
         if r.is_err() {
-            self.unreserve(reserved, owner, hold);
+            self.owners.drop_hold(owner, hold);
         }
         r
     }
 
     /// Holds checked seats whose owner accounting is already done.
     fn take_seats(&self, owner: OwnerId, hold: HoldId, seats: Vec<SeatId>, until: i64, now: i64) -> Result<Hold> {
-        let deadline = now.saturating_add(self.spec.policy.max_hold_millis());
+        let deadline = now.saturating_add(self.max_hold_millis);
         let op = SeatOp::Hold { owner, hold, until, deadline };
         let done =
             self.apply_group(&seats, &op, now, |d| self.announce(ChangeKind::Held, Some(hold), None, &seats, d))?;
@@ -248,8 +258,8 @@ impl ShowState {
     pub(crate) fn hold_best(&self, req: &HoldBest, now: i64) -> Result<Hold> {
         validate::quantity(req.quantity, self.spec.policy.max_per_request)?;
         let hold = crate::ids::hold_id(now);
-        let until = now.saturating_add(self.spec.policy.ttl_millis());
-        let reserved = self.reserve(req.owner, hold, req.quantity, until, now)?;
+        let until = now.saturating_add(self.ttl_millis);
+        self.owners.reserve(req.owner, hold, req.quantity, until, now)?;
         let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
         let mut result = Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
         // Seats are read as the picker asks for them, best rows first, so a
@@ -278,7 +288,7 @@ impl ShowState {
             }
         }
         if result.is_err() {
-            self.unreserve(reserved, req.owner, hold);
+            self.owners.drop_hold(req.owner, hold);
         }
         result
     }
@@ -287,9 +297,9 @@ impl ShowState {
         validate::quantity(quantity, self.spec.policy.max_per_request)?;
         let p = self.pool(pool)?;
         let hold = crate::ids::hold_id(now);
-        let until = now.saturating_add(self.spec.policy.ttl_millis());
-        let deadline = now.saturating_add(self.spec.policy.max_hold_millis());
-        let reserved = self.reserve(owner, hold, quantity, until, now)?;
+        let until = now.saturating_add(self.ttl_millis);
+        let deadline = now.saturating_add(self.max_hold_millis);
+        self.owners.reserve(owner, hold, quantity, until, now)?;
         let mut p = lock(p);
         let new = PoolHold { hold, owner, quantity, until, deadline, renewals: 0, version: 0 };
         match p.hold(pool, new, now) {
@@ -300,7 +310,7 @@ impl ShowState {
             }
             Err(e) => {
                 drop(p);
-                self.unreserve(reserved, owner, hold);
+                self.owners.drop_hold(owner, hold);
                 Err(e)
             }
         }
@@ -322,12 +332,12 @@ impl ShowState {
                     owner: req.owner,
                     hold: t.hold,
                     version: t.version,
-                    ttl: policy.ttl_millis(),
+                    ttl: self.ttl_millis,
                     max_renewals: policy.max_renewals,
                 };
                 // Count the owner high while the seats change (see owners.rs).
                 let before = if limited {
-                    self.owners.set_until(req.owner, t.hold, now.saturating_add(policy.ttl_millis()))
+                    self.owners.set_until(req.owner, t.hold, now.saturating_add(self.ttl_millis))
                 } else {
                     None
                 };
@@ -353,11 +363,11 @@ impl ShowState {
                 p.check_token_quantity(t.hold, quantity)?;
                 // Count the owner high while the pool changes (see owners.rs).
                 let before = if limited {
-                    self.owners.set_until(req.owner, t.hold, now.saturating_add(policy.ttl_millis()))
+                    self.owners.set_until(req.owner, t.hold, now.saturating_add(self.ttl_millis))
                 } else {
                     None
                 };
-                let h = match p.extend(req.owner, t.hold, t.version, policy.ttl_millis(), policy.max_renewals, now) {
+                let h = match p.extend(req.owner, t.hold, t.version, self.ttl_millis, policy.max_renewals, now) {
                     Ok(h) => h,
                     Err(e) => {
                         if let Some(until) = before {
