@@ -68,15 +68,20 @@ impl Hasher for IdHasher {
         self.mix(n as u64);
     }
 
-    /// A whole id in one multiply: both halves keyed, folded (maps keyed
-    /// by `u128` ids hash through here).
+    /// A whole id as its two halves, without the length prefix and byte
+    /// loop a `[u8; 16]` key goes through (maps keyed by `u128` ids hash
+    /// through here).
     fn write_u128(&mut self, n: u128) {
-        let m = ((self.state ^ n as u64) as u128).wrapping_mul((self.key ^ (n >> 64) as u64) as u128);
-        self.state = (m as u64) ^ ((m >> 64) as u64);
+        self.mix(n as u64);
+        self.mix((n >> 64) as u64);
     }
 
+    /// One more keyed multiply, so that ids differing in a few bits of
+    /// one half (sequential ids, a counter in the high bits) still spread
+    /// over hashbrown's buckets (low bits) and tags (top bits).
     fn finish(&self) -> u64 {
-        self.state.rotate_left(26)
+        let m = (self.state as u128).wrapping_mul((self.key ^ 0x9e37_79b9_7f4a_7c15) as u128);
+        ((m as u64) ^ ((m >> 64) as u64)).rotate_left(26)
     }
 }
 

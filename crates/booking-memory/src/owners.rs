@@ -104,8 +104,11 @@ impl Owners {
 
     fn drop_limited(&self, owner: OwnerId, hold: HoldId) {
         let mut stripe = lock(self.stripe(owner));
-        if let Some(list) = stripe.map.get_mut(&owner.as_u128()) {
-            list.retain(|r| r.hold != hold);
+        if let Some(list) = stripe.map.get_mut(&owner.as_u128())
+            && let Some(i) = list.iter().position(|r| r.hold == hold)
+        {
+            // A hold has one reservation; the list's order carries nothing.
+            list.swap_remove(i);
         }
         if stripe.map.len() > stripe.tidy_at {
             stripe.map.retain(|_, list| !list.is_empty());

@@ -70,32 +70,51 @@ fn sales_stripe(order: OrderId) -> usize {
     crate::hash::slot(order.as_u128(), SALE_STRIPES)
 }
 
-/// Seats a request may name before [`Locked`] spills its lists to the heap
-/// (the per-request maximum is usually below this).
+/// Stripes a request may lock before [`Locked`] spills its lists to the
+/// heap (the per-request maximum is usually below this).
 const INLINE_SEATS: usize = 8;
 
-/// A group of seats with their stripes locked.
-struct Locked<'a> {
-    guards: SmallVec<[(usize, MutexGuard<'a, Vec<Seat>>); INLINE_SEATS]>,
-    /// (index into `guards`, offset in the stripe) per seat, in seat order.
-    slots: SmallVec<[(usize, usize); INLINE_SEATS]>,
+/// A group of seats (sorted, unique) with their stripes locked.
+struct Locked<'a, 's> {
+    seats: &'s [SeatId],
+    /// The stripes locked, ascending.
+    order: SmallVec<[usize; INLINE_SEATS]>,
+    /// Their guards, in the same order.
+    guards: SmallVec<[MutexGuard<'a, Vec<Seat>>; INLINE_SEATS]>,
+    /// Every seat in its own stripe, in seat order: seat `i` is under
+    /// `guards[i]` (the common case of a few seats side by side).
+    direct: bool,
+    mask: usize,
+    shift: u32,
 }
 
-impl Locked<'_> {
+impl Locked<'_, '_> {
+    /// Seat `i`'s (guard, offset in the stripe).
+    fn slot(&self, i: usize) -> (usize, usize) {
+        let s = self.seats[i].0 as usize;
+        let g = if self.direct { i } else { self.order.binary_search(&(s & self.mask)).unwrap_or(0) };
+        (g, s >> self.shift)
+    }
+
     fn seat(&self, i: usize) -> &Seat {
-        let (g, off) = self.slots[i];
-        &self.guards[g].1[off]
+        let (g, off) = self.slot(i);
+        &self.guards[g][off]
+    }
+
+    fn seat_mut(&mut self, i: usize) -> &mut Seat {
+        let (g, off) = self.slot(i);
+        &mut self.guards[g][off]
     }
 
     fn seats(&self) -> impl Iterator<Item = &Seat> + Clone {
-        (0..self.slots.len()).map(|i| self.seat(i))
+        (0..self.seats.len()).map(|i| self.seat(i))
     }
 
-    fn transition(&mut self, ids: &[SeatId], op: &SeatOp, now: i64) -> Result<fsm::Applied> {
-        let plan = fsm::check(self.seats(), ids, op, now)?;
+    fn transition(&mut self, op: &SeatOp, now: i64) -> Result<fsm::Applied> {
+        let plan = fsm::check(self.seats(), self.seats, op, now)?;
         if plan.changed {
-            for &(g, off) in &self.slots {
-                fsm::apply(&mut self.guards[g].1[off], op, &plan);
+            for i in 0..self.seats.len() {
+                fsm::apply(self.seat_mut(i), op, &plan);
             }
         }
         Ok(plan)
@@ -136,20 +155,18 @@ impl ShowState {
     }
 
     /// Locks the stripes of `seats` (sorted, unique) in ascending order.
-    fn lock(&self, seats: &[SeatId]) -> Locked<'_> {
+    fn lock<'s>(&self, seats: &'s [SeatId]) -> Locked<'_, 's> {
         let mut order: SmallVec<[usize; INLINE_SEATS]> = seats.iter().map(|s| self.stripe_of(*s).0).collect();
-        order.sort_unstable();
+        // Seats in order mostly fall in ascending stripes already.
+        let mut direct = true;
+        if !order.is_sorted() {
+            order.sort_unstable();
+            direct = false;
+        }
         order.dedup();
-        let guards: SmallVec<_> = order.iter().map(|&k| (k, lock(&self.stripes[k].0))).collect();
-        let slots = seats
-            .iter()
-            .map(|s| {
-                let (k, off) = self.stripe_of(*s);
-                let g = guards.iter().position(|(gk, _)| *gk == k).unwrap_or(0);
-                (g, off)
-            })
-            .collect();
-        Locked { guards, slots }
+        direct &= order.len() == seats.len();
+        let guards = order.iter().map(|&k| lock(&self.stripes[k].0)).collect();
+        Locked { seats, order, guards, direct, mask: self.stripes.len() - 1, shift: self.stripe_shift }
     }
 
     /// Applies `op` to a group of seats (sorted, unique) all or nothing,
@@ -173,7 +190,7 @@ impl ShowState {
             return Ok(plan);
         }
         let mut locked = self.lock(seats);
-        let plan = locked.transition(seats, op, now)?;
+        let plan = locked.transition(op, now)?;
         announce(&plan);
         Ok(plan)
     }
@@ -494,5 +511,49 @@ impl ShowState {
             if blocking { (SeatOp::Block, ChangeKind::Blocked) } else { (SeatOp::Unblock, ChangeKind::Unblocked) };
         self.apply_group(&seats, &op, now, |d| self.announce(kind, None, None, &seats, d))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use booking_core::{PriceCategory, SeatStatus};
+
+    fn show(seats: u32) -> ShowState {
+        let mut spec = ShowSpec::new("stripes", VenueLayout::grid(1, 1, seats, PriceCategory(1)));
+        spec.policy.max_per_request = 10;
+        ShowState::new(spec)
+    }
+
+    fn statuses(s: &ShowState, now: i64) -> Vec<SeatStatus> {
+        s.snapshot(now).seats.iter().map(|v| v.status).collect()
+    }
+
+    /// Groups whose seats share a stripe, or whose stripes wrap around,
+    /// take exactly their seats and give exactly them back.
+    #[test]
+    fn groups_across_shared_and_wrapping_stripes_change_exactly_their_seats() {
+        let owner = OwnerId::new();
+        let now = 1_000_000;
+        // 10 seats: 8 stripes, so 0 and 8, 1 and 9 share one.
+        // 300 seats: 256 stripes, so 254, 255, 256, 257 wrap to 0, 1.
+        for (count, group) in [(10u32, vec![0u32, 1, 7, 8, 9]), (300, vec![254, 255, 256, 257]), (300, vec![3, 4])] {
+            let s = show(count);
+            assert!(s.stripes.len().is_power_of_two() && s.stripes.len() <= count as usize);
+            let seats: Vec<SeatId> = group.iter().map(|&i| SeatId(i)).collect();
+            let h = s.hold_seats(owner, &seats, now).expect("hold");
+            let held = statuses(&s, now);
+            for (i, st) in held.iter().enumerate() {
+                let want = if group.contains(&(i as u32)) { SeatStatus::Held } else { SeatStatus::Available };
+                assert_eq!(*st, want, "seat {i} of {count} after holding {group:?}");
+            }
+            // Each seat of the group is taken: a hold on any one fails.
+            for &seat in &seats {
+                assert!(matches!(s.hold_seats(OwnerId::new(), &[seat], now), Err(InventoryError::SeatsTaken { .. })));
+            }
+            s.release(&HoldAction { owner, token: h.token }, now).expect("release");
+            assert!(statuses(&s, now).iter().all(|st| *st == SeatStatus::Available));
+            assert_eq!(s.audit(now).seats.iter().filter(|seat| seat.version == 2).count(), group.len());
+        }
     }
 }

@@ -104,8 +104,8 @@ impl ShowState {
             let mut locked = self.lock(seats);
             let mut expired = Vec::with_capacity(seats.len());
             let mut version = 0;
-            for (i, &(g, off)) in locked.slots.iter().enumerate() {
-                let seat = &mut locked.guards[g].1[off];
+            for i in 0..seats.len() {
+                let seat = locked.seat_mut(i);
                 if matches!(seat.state, SeatState::Held { hold, until, .. } if hold == e.hold && until <= now) {
                     let plan = fsm::Applied::bump(seat.version + 1);
                     fsm::apply(seat, &SeatOp::Expire, &plan);
