@@ -70,6 +70,9 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// Picks a cycle's seats: (thread, cycle number, seats to fill).
+type Pick = fn(usize, u64, &mut [u32]);
+
 /// The operations a contender must offer.
 trait Cycle: Send + Sync + 'static {
     /// Holds `seats` for `owner`, then releases them. Returns false when a
@@ -265,7 +268,7 @@ impl Cycle for RawShardedMap {
 
 /// Runs `iters` cycles split over `threads`, each thread picking seats with
 /// `pick(thread, i)`; returns wall time.
-fn run<C: Cycle>(c: &Arc<C>, threads: usize, iters: u64, n: usize, pick: fn(usize, u64, &mut [u32])) -> Duration {
+fn run<C: Cycle>(c: &Arc<C>, threads: usize, iters: u64, n: usize, pick: Pick) -> Duration {
     let start = Instant::now();
     std::thread::scope(|scope| {
         for t in 0..threads {
@@ -309,9 +312,7 @@ fn cycles(c: &mut Criterion) {
     let atomics = Arc::new(RawAtomics { seats: (0..SEATS).map(|_| AtomicU64::new(0)).collect() });
     let map = Arc::new(RawShardedMap::new(SEATS, None));
     let map_tick = Arc::new(RawShardedMap::new(SEATS, Some(booking_memory::TickClock::start().expect("clock thread"))));
-    for (name, n, pick) in
-        [("single_seat", 1, single as fn(usize, u64, &mut [u32])), ("four_seats", 4, four), ("hot_100_seats", 1, hot)]
-    {
+    for (name, n, pick) in [("single_seat", 1, single as Pick), ("four_seats", 4, four), ("hot_100_seats", 1, hot)] {
         let mut g = c.benchmark_group(name);
         g.throughput(Throughput::Elements(1));
         for threads in [1usize, 2] {
@@ -446,7 +447,7 @@ fn memory_per_seat(_: &mut Criterion) {
 /// The cycles whose instructions are counted (see the header): kept out of
 /// line so that callgrind's `--toggle-collect` can name it.
 #[inline(never)]
-fn measured<C: Cycle>(c: &C, cycles: u64, n: usize, pick: fn(usize, u64, &mut [u32])) -> u64 {
+fn measured<C: Cycle>(c: &C, cycles: u64, n: usize, pick: Pick) -> u64 {
     let mut seats = vec![0u32; n];
     let mut done = 0;
     for i in 0..cycles {
@@ -457,7 +458,7 @@ fn measured<C: Cycle>(c: &C, cycles: u64, n: usize, pick: fn(usize, u64, &mut [u
 }
 
 /// Warms `c` up with `cycles` unmeasured cycles, then runs `measured`.
-fn profile_one<C: Cycle>(c: C, cycles: u64, n: usize, pick: fn(usize, u64, &mut [u32])) {
+fn profile_one<C: Cycle>(c: C, cycles: u64, n: usize, pick: Pick) {
     // The warm-up walks different seats, as the measured cycles will.
     let warm = |t: usize, i: u64, out: &mut [u32]| pick(t, i + cycles, out);
     let mut seats = vec![0u32; n];
@@ -478,7 +479,7 @@ fn profile(spec: &str) {
         panic!("MEMORY_PROFILE=<contender>,<case>,<cycles>, not {spec:?}");
     };
     let cycles: u64 = cycles.parse().expect("cycles: a number");
-    let (n, pick): (usize, fn(usize, u64, &mut [u32])) = match case {
+    let (n, pick): (usize, Pick) = match case {
         "single_seat" => (1, single),
         "four_seats" => (4, four),
         "hot_100_seats" => (1, hot),
