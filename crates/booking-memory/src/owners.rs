@@ -23,7 +23,8 @@ struct Reserved {
 
 #[derive(Debug, Default)]
 struct Stripe {
-    /// Reservations by owner id (as `u128`, hashed with one multiply).
+    /// Reservations by owner id (as `u128`: hashed as two words, not as
+    /// 16 bytes behind a length prefix).
     map: HashMap<u128, Vec<Reserved>, crate::hash::IdHash>,
     /// Size at which owners with no holds are dropped; doubles with the
     /// live population so tidying stays amortized O(1).
