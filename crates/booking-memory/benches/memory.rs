@@ -3,6 +3,19 @@
 //!
 //! `cargo bench -p booking-memory --bench memory`
 //!
+//! With `MEMORY_PROFILE=<contender>,<case>,<cycles>` set (contender one of
+//! `library`, `library_lean`, `library_no_limit`, `library_tick`,
+//! `raw_sharded_map`, `raw_sharded_map_tick`, `raw_atomics`; case one of
+//! `single_seat`, `four_seats`, `hot_100_seats`) the binary skips criterion
+//! and runs that many cycles of one contender on one thread inside
+//! `measured`, after as many unmeasured ones: made for counting
+//! instructions per cycle, which other work on the machine does not change:
+//!
+//! ```sh
+//! valgrind --tool=callgrind --toggle-collect='*measured*' \
+//!     target/release/deps/memory-<hash> # with MEMORY_PROFILE set
+//! ```
+//!
 //! Every "cycle" is a hold followed by a release of the same seats. Each
 //! variant runs at 1 and 2 threads; with 2, each thread does half the
 //! cycles, so the figure is wall-clock time per cycle across both.
@@ -12,7 +25,7 @@
 
 use booking_core::{HoldAction, HoldBest, HoldSeats, OwnerId, PriceCategory, SeatId, ShowId, ShowSpec, VenueLayout};
 use booking_memory::MemoryInventory;
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -57,6 +70,9 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// Picks a cycle's seats: (thread, cycle number, seats to fill).
+type Pick = fn(usize, u64, &mut [u32]);
+
 /// The operations a contender must offer.
 trait Cycle: Send + Sync + 'static {
     /// Holds `seats` for `owner`, then releases them. Returns false when a
@@ -79,8 +95,22 @@ impl Library {
 
     /// A tick clock and no per-owner limit: the leanest configuration.
     fn lean(seats: u32) -> Self {
+        Self::with(seats, Self::tick(), None)
+    }
+
+    /// The system clock without a per-owner limit (profiling only).
+    fn no_limit(seats: u32) -> Self {
+        Self::with(seats, MemoryInventory::new(), None)
+    }
+
+    /// The tick clock with the per-owner limit of 8 (profiling only).
+    fn tick_limited(seats: u32) -> Self {
+        Self::with(seats, Self::tick(), Some(8))
+    }
+
+    fn tick() -> MemoryInventory {
         let clock = booking_memory::TickClock::start().expect("clock thread");
-        Self::with(seats, MemoryInventory::with_clock(Arc::new(clock)), None)
+        MemoryInventory::with_clock(Arc::new(clock))
     }
 
     fn with(seats: u32, inv: MemoryInventory, per_owner: Option<u32>) -> Self {
@@ -238,7 +268,7 @@ impl Cycle for RawShardedMap {
 
 /// Runs `iters` cycles split over `threads`, each thread picking seats with
 /// `pick(thread, i)`; returns wall time.
-fn run<C: Cycle>(c: &Arc<C>, threads: usize, iters: u64, n: usize, pick: fn(usize, u64, &mut [u32])) -> Duration {
+fn run<C: Cycle>(c: &Arc<C>, threads: usize, iters: u64, n: usize, pick: Pick) -> Duration {
     let start = Instant::now();
     std::thread::scope(|scope| {
         for t in 0..threads {
@@ -282,9 +312,7 @@ fn cycles(c: &mut Criterion) {
     let atomics = Arc::new(RawAtomics { seats: (0..SEATS).map(|_| AtomicU64::new(0)).collect() });
     let map = Arc::new(RawShardedMap::new(SEATS, None));
     let map_tick = Arc::new(RawShardedMap::new(SEATS, Some(booking_memory::TickClock::start().expect("clock thread"))));
-    for (name, n, pick) in
-        [("single_seat", 1, single as fn(usize, u64, &mut [u32])), ("four_seats", 4, four), ("hot_100_seats", 1, hot)]
-    {
+    for (name, n, pick) in [("single_seat", 1, single as Pick), ("four_seats", 4, four), ("hot_100_seats", 1, hot)] {
         let mut g = c.benchmark_group(name);
         g.throughput(Throughput::Elements(1));
         for threads in [1usize, 2] {
@@ -414,9 +442,75 @@ fn memory_per_seat(_: &mut Criterion) {
     black_box(&inv);
 }
 
+// ------------------------------------------------------------- profiling
+
+/// The cycles whose instructions are counted (see the header): kept out of
+/// line so that callgrind's `--toggle-collect` can name it.
+#[inline(never)]
+fn measured<C: Cycle>(c: &C, cycles: u64, n: usize, pick: Pick) -> u64 {
+    let mut seats = vec![0u32; n];
+    let mut done = 0;
+    for i in 0..cycles {
+        pick(0, i, &mut seats);
+        done += u64::from(black_box(c.cycle(0x1000, &seats)));
+    }
+    done
+}
+
+/// Warms `c` up with `cycles` unmeasured cycles, then runs `measured`.
+fn profile_one<C: Cycle>(c: C, cycles: u64, n: usize, pick: Pick) {
+    // The warm-up walks different seats, as the measured cycles will.
+    let warm = |t: usize, i: u64, out: &mut [u32]| pick(t, i + cycles, out);
+    let mut seats = vec![0u32; n];
+    for i in 0..cycles {
+        warm(0, i, &mut seats);
+        black_box(c.cycle(0x1000, &seats));
+    }
+    let start = Instant::now();
+    let done = measured(&c, cycles, n, pick);
+    let took = start.elapsed();
+    println!("{done} of {cycles} cycles held, {:.1} ns per cycle", took.as_nanos() as f64 / cycles as f64);
+}
+
+/// Runs the profiling mode described in the header.
+fn profile(spec: &str) {
+    let parts: Vec<&str> = spec.split(',').collect();
+    let [contender, case, cycles] = parts[..] else {
+        panic!("MEMORY_PROFILE=<contender>,<case>,<cycles>, not {spec:?}");
+    };
+    let cycles: u64 = cycles.parse().expect("cycles: a number");
+    let (n, pick): (usize, Pick) = match case {
+        "single_seat" => (1, single),
+        "four_seats" => (4, four),
+        "hot_100_seats" => (1, hot),
+        _ => panic!("unknown case {case:?}"),
+    };
+    let tick = || Some(booking_memory::TickClock::start().expect("clock thread"));
+    match contender {
+        "library" => profile_one(Library::new(SEATS), cycles, n, pick),
+        "library_lean" => profile_one(Library::lean(SEATS), cycles, n, pick),
+        "library_no_limit" => profile_one(Library::no_limit(SEATS), cycles, n, pick),
+        "library_tick" => profile_one(Library::tick_limited(SEATS), cycles, n, pick),
+        "raw_sharded_map" => profile_one(RawShardedMap::new(SEATS, None), cycles, n, pick),
+        "raw_sharded_map_tick" => profile_one(RawShardedMap::new(SEATS, tick()), cycles, n, pick),
+        "raw_atomics" => {
+            profile_one(RawAtomics { seats: (0..SEATS).map(|_| AtomicU64::new(0)).collect() }, cycles, n, pick)
+        }
+        _ => panic!("unknown contender {contender:?}"),
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(20);
     targets = memory_per_seat, cycles, best_available
 }
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("MEMORY_PROFILE") {
+        profile(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -68,8 +68,20 @@ impl Hasher for IdHasher {
         self.mix(n as u64);
     }
 
+    /// A whole id as its two halves, without the length prefix and byte
+    /// loop a `[u8; 16]` key goes through (maps keyed by `u128` ids hash
+    /// through here).
+    fn write_u128(&mut self, n: u128) {
+        self.mix(n as u64);
+        self.mix((n >> 64) as u64);
+    }
+
+    /// One more keyed multiply, so that ids differing in a few bits of
+    /// one half (sequential ids, a counter in the high bits) still spread
+    /// over hashbrown's buckets (low bits) and tags (top bits).
     fn finish(&self) -> u64 {
-        self.state.rotate_left(26)
+        let m = (self.state as u128).wrapping_mul((self.key ^ 0x9e37_79b9_7f4a_7c15) as u128);
+        ((m as u64) ^ ((m >> 64) as u64)).rotate_left(26)
     }
 }
 
@@ -93,5 +105,27 @@ mod tests {
             low_bits.insert(h.hash_one(OwnerId::new()) & 0xff);
         }
         assert!(low_bits.len() > 200, "only {} of 256 buckets used", low_bits.len());
+    }
+
+    #[test]
+    fn u128_ids_spread_over_buckets_and_tags() {
+        let h = IdHash::default();
+        // Random v7-like ids, and sequential ones that differ only in their
+        // lowest or highest bits.
+        let ids = (0..1_000u128)
+            .map(|_| OwnerId::new().as_u128())
+            .chain(0..1_000)
+            .chain((0..1_000).map(|i| i << 100))
+            .collect::<Vec<_>>();
+        for chunk in ids.chunks(1_000) {
+            let hashes: Vec<u64> = chunk.iter().map(|id| h.hash_one(id)).collect();
+            // hashbrown takes the bucket from the low bits, the tag from the top 7.
+            let low: std::collections::HashSet<u64> = hashes.iter().map(|x| x & 0xff).collect();
+            let top: std::collections::HashSet<u64> = hashes.iter().map(|x| x >> 57).collect();
+            assert!(low.len() > 200, "only {} of 256 buckets used", low.len());
+            assert!(top.len() > 100, "only {} of 128 tags used", top.len());
+            let distinct: std::collections::HashSet<u64> = hashes.iter().copied().collect();
+            assert_eq!(distinct.len(), chunk.len());
+        }
     }
 }

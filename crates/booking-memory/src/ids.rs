@@ -26,7 +26,12 @@ pub(crate) fn hold_id(now: i64) -> HoldId {
         let next = a ^ b ^ (a >> 17) ^ (b >> 26);
         st.set((b, next));
         let hi = out.rotate_left(32) ^ b;
-        HoldId::from_parts(now, ((hi as u128) << 64) | out as u128)
+        // The UUID v7 layout `HoldId::from_parts` builds, set directly: 48
+        // bits of Unix ms, version 7, 12 random bits, variant 0b10, 62
+        // random bits.
+        let ms = (now.max(0) as u128) & 0xffff_ffff_ffff;
+        let random = ((hi as u128 & 0xfff) << 64) | (out as u128 & 0x3fff_ffff_ffff_ffff);
+        HoldId::from_u128((ms << 80) | (0x7 << 76) | (0b10 << 62) | random)
     })
 }
 
@@ -40,5 +45,14 @@ mod tests {
         assert_ne!(a, b);
         assert!(c > a && c > b);
         assert_eq!(a.as_uuid().get_version_num(), 7);
+        assert_eq!(a.as_uuid().get_variant(), uuid::Variant::RFC4122);
+        // The timestamp is the one `HoldId::from_parts` would stamp.
+        let reference = booking_core::HoldId::from_parts(1_000, 0);
+        assert_eq!(a.as_uuid().get_timestamp(), reference.as_uuid().get_timestamp());
+        let late = super::hold_id(0xffff_ffff_ffff);
+        assert_eq!(
+            late.as_uuid().get_timestamp(),
+            booking_core::HoldId::from_parts(0xffff_ffff_ffff, 0).as_uuid().get_timestamp()
+        );
     }
 }

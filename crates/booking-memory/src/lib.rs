@@ -105,18 +105,18 @@ impl MemoryInventory {
     /// per-thread cache can never serve a stale entry.
     #[cfg(not(booking_loom))]
     fn with_show<R>(&self, show: ShowId, f: impl FnOnce(&ShowState) -> Result<R>) -> Result<R> {
-        let mut f = Some(f);
-        let hit = LAST_SHOW.with_borrow(|last| match last {
-            Some((inv, id, state)) if *inv == self.id && *id == show => f.take().map(|f| f(state)),
-            _ => None,
-        });
-        if let Some(r) = hit {
-            return r;
-        }
-        let state = self.lookup(show)?;
-        let r = f.take().map_or(Err(InventoryError::UnknownShow(show)), |f| f(&state));
-        LAST_SHOW.with_borrow_mut(|last| *last = Some((self.id, show, state)));
-        r
+        LAST_SHOW.with(|last| {
+            if let Some((inv, id, state)) = &*last.borrow()
+                && *inv == self.id
+                && *id == show
+            {
+                return f(state);
+            }
+            let state = self.lookup(show)?;
+            let r = f(&state);
+            *last.borrow_mut() = Some((self.id, show, state));
+            r
+        })
     }
 
     /// Under loom every lookup goes through the shared map.

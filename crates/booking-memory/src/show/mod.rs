@@ -8,6 +8,7 @@
 //! seats in different stripes run in parallel.
 
 mod read;
+mod time;
 
 use crate::feed::Feed;
 use crate::hash::IdHash;
@@ -17,13 +18,16 @@ use booking_core::backend::best::{PickRequest, pick_best};
 use booking_core::backend::fsm::{self, Pool, PoolHold, Seat, SeatOp};
 use booking_core::backend::validate;
 use booking_core::{
-    ChangeKind, Hold, HoldAction, HoldBest, HoldId, HoldItems, InventoryError, LayoutIndex, OrderId, OwnerId, PoolId,
-    Refund, Result, Sale, SaleRecord, SeatChange, SeatId, Sell, ShowSpec, VenueLayout,
+    ChangeKind, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldToken, InventoryError, LayoutIndex, OrderId,
+    OwnerId, PoolId, Refund, Result, Sale, SaleRecord, SeatChange, SeatId, Sell, ShowSpec, VenueLayout,
 };
+use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// Stripes per show (at most; small shows get one per seat).
+/// Stripes per show (at most; small shows get about one per seat). Always a
+/// power of two, so that finding a seat's stripe takes a mask and a shift,
+/// not a division.
 const MAX_STRIPES: usize = 256;
 
 /// Best-available retries when another request takes the picked seats first.
@@ -45,6 +49,12 @@ pub(crate) struct ShowState {
     pub(crate) archived: std::sync::atomic::AtomicBool,
     index: LayoutIndex,
     seat_count: usize,
+    /// The hold time and the maximum hold time (`spec.policy`), in ms.
+    ttl_millis: i64,
+    max_hold_millis: i64,
+    /// Seat `s` lives in stripe `s & (stripes.len() - 1)`, at offset
+    /// `s >> stripe_shift`.
+    stripe_shift: u32,
     stripes: Box<[Stripe]>,
     pools: Box<[Mutex<Pool>]>,
     owners: Owners,
@@ -60,28 +70,51 @@ fn sales_stripe(order: OrderId) -> usize {
     crate::hash::slot(order.as_u128(), SALE_STRIPES)
 }
 
-/// A group of seats with their stripes locked.
-struct Locked<'a> {
-    guards: Vec<(usize, MutexGuard<'a, Vec<Seat>>)>,
-    /// (index into `guards`, offset in the stripe) per seat, in seat order.
-    slots: Vec<(usize, usize)>,
+/// Stripes a request may lock before [`Locked`] spills its lists to the
+/// heap (the per-request maximum is usually below this).
+const INLINE_SEATS: usize = 8;
+
+/// A group of seats (sorted, unique) with their stripes locked.
+struct Locked<'a, 's> {
+    seats: &'s [SeatId],
+    /// The stripes locked, ascending.
+    order: SmallVec<[usize; INLINE_SEATS]>,
+    /// Their guards, in the same order.
+    guards: SmallVec<[MutexGuard<'a, Vec<Seat>>; INLINE_SEATS]>,
+    /// Every seat in its own stripe, in seat order: seat `i` is under
+    /// `guards[i]` (the common case of a few seats side by side).
+    direct: bool,
+    mask: usize,
+    shift: u32,
 }
 
-impl Locked<'_> {
+impl Locked<'_, '_> {
+    /// Seat `i`'s (guard, offset in the stripe).
+    fn slot(&self, i: usize) -> (usize, usize) {
+        let s = self.seats[i].0 as usize;
+        let g = if self.direct { i } else { self.order.binary_search(&(s & self.mask)).unwrap_or(0) };
+        (g, s >> self.shift)
+    }
+
     fn seat(&self, i: usize) -> &Seat {
-        let (g, off) = self.slots[i];
-        &self.guards[g].1[off]
+        let (g, off) = self.slot(i);
+        &self.guards[g][off]
+    }
+
+    fn seat_mut(&mut self, i: usize) -> &mut Seat {
+        let (g, off) = self.slot(i);
+        &mut self.guards[g][off]
     }
 
     fn seats(&self) -> impl Iterator<Item = &Seat> + Clone {
-        (0..self.slots.len()).map(|i| self.seat(i))
+        (0..self.seats.len()).map(|i| self.seat(i))
     }
 
-    fn transition(&mut self, ids: &[SeatId], op: &SeatOp, now: i64) -> Result<fsm::Applied> {
-        let plan = fsm::check(self.seats(), ids, op, now)?;
+    fn transition(&mut self, op: &SeatOp, now: i64) -> Result<fsm::Applied> {
+        let plan = fsm::check(self.seats(), self.seats, op, now)?;
         if plan.changed {
-            for &(g, off) in &self.slots {
-                fsm::apply(&mut self.guards[g].1[off], op, &plan);
+            for i in 0..self.seats.len() {
+                fsm::apply(self.seat_mut(i), op, &plan);
             }
         }
         Ok(plan)
@@ -95,14 +128,18 @@ impl ShowState {
         let layout = std::mem::take(&mut spec.layout);
         let index = LayoutIndex::new(&layout);
         let seat_count = index.seat_count();
-        let n = seat_count.clamp(1, MAX_STRIPES);
+        let stripe_shift = seat_count.clamp(1, MAX_STRIPES).ilog2();
+        let n = 1 << stripe_shift;
         let stripes = (0..n).map(|k| Stripe(Mutex::new(vec![Seat::default(); (seat_count + n - 1 - k) / n]))).collect();
         ShowState {
             index,
             seat_count,
+            ttl_millis: spec.policy.ttl_millis(),
+            max_hold_millis: spec.policy.max_hold_millis(),
+            stripe_shift,
             stripes,
             pools: spec.pools.iter().map(|p| Mutex::new(Pool::new(p.capacity))).collect(),
-            owners: Owners::new(),
+            owners: Owners::new(spec.policy.max_held_per_owner, spec.policy.max_hold_millis()),
             sales: (0..SALE_STRIPES).map(|_| Mutex::new(HashMap::default())).collect(),
             feed: Feed::new(),
             spec,
@@ -111,26 +148,25 @@ impl ShowState {
         }
     }
 
+    /// A seat's (stripe, offset in the stripe).
     fn stripe_of(&self, seat: SeatId) -> (usize, usize) {
-        let n = self.stripes.len();
-        (seat.0 as usize % n, seat.0 as usize / n)
+        let s = seat.0 as usize;
+        (s & (self.stripes.len() - 1), s >> self.stripe_shift)
     }
 
     /// Locks the stripes of `seats` (sorted, unique) in ascending order.
-    fn lock(&self, seats: &[SeatId]) -> Locked<'_> {
-        let mut order: Vec<usize> = seats.iter().map(|s| self.stripe_of(*s).0).collect();
-        order.sort_unstable();
+    fn lock<'s>(&self, seats: &'s [SeatId]) -> Locked<'_, 's> {
+        let mut order: SmallVec<[usize; INLINE_SEATS]> = seats.iter().map(|s| self.stripe_of(*s).0).collect();
+        // Seats in order mostly fall in ascending stripes already.
+        let mut direct = true;
+        if !order.is_sorted() {
+            order.sort_unstable();
+            direct = false;
+        }
         order.dedup();
-        let guards: Vec<_> = order.iter().map(|&k| (k, lock(&self.stripes[k].0))).collect();
-        let slots = seats
-            .iter()
-            .map(|s| {
-                let (k, off) = self.stripe_of(*s);
-                let g = guards.iter().position(|(gk, _)| *gk == k).unwrap_or(0);
-                (g, off)
-            })
-            .collect();
-        Locked { guards, slots }
+        direct &= order.len() == seats.len();
+        let guards = order.iter().map(|&k| lock(&self.stripes[k].0)).collect();
+        Locked { seats, order, guards, direct, mask: self.stripes.len() - 1, shift: self.stripe_shift }
     }
 
     /// Applies `op` to a group of seats (sorted, unique) all or nothing,
@@ -154,13 +190,15 @@ impl ShowState {
             return Ok(plan);
         }
         let mut locked = self.lock(seats);
-        let plan = locked.transition(seats, op, now)?;
+        let plan = locked.transition(op, now)?;
         announce(&plan);
         Ok(plan)
     }
 
+    /// The seats checked and sorted (a list already in order, as buyers
+    /// and tokens send it, is only copied).
     fn check_seats(&self, seats: &[SeatId], max: u32) -> Result<Vec<SeatId>> {
-        validate::seats(self.spec.id, seats, self.seat_count, max)
+        validate::seats_cow(self.spec.id, seats, self.seat_count, max).map(std::borrow::Cow::into_owned)
     }
 
     fn pool(&self, pool: PoolId) -> Result<&Mutex<Pool>> {
@@ -176,7 +214,14 @@ impl ShowState {
         until: i64,
         renewals: u32,
     ) -> Hold {
-        Hold::from_parts(self.spec.id, owner, hold, version, items, until, renewals)
+        // `Hold::from_parts`, with the expiry converted through the
+        // per-thread day cache.
+        Hold {
+            token: HoldToken { show: self.spec.id, hold, version, items },
+            owner,
+            held_until: time::datetime(until),
+            renewals,
+        }
     }
 
     fn change(&self, kind: ChangeKind, hold: Option<HoldId>, order: Option<OrderId>, items: &HoldItems, version: u64) {
@@ -200,39 +245,21 @@ impl ShowState {
         }
     }
 
-    /// Reserves units for `owner` when the show limits them; returns
-    /// whether a reservation was made.
-    fn reserve(&self, owner: OwnerId, hold: HoldId, units: u32, until: i64, now: i64) -> Result<bool> {
-        match self.spec.policy.max_held_per_owner {
-            Some(max) => {
-                let forget_before = now.saturating_sub(self.spec.policy.max_hold_millis());
-                self.owners.reserve(owner, hold, units, until, max, now, forget_before).map(|_| true)
-            }
-            None => Ok(false),
-        }
-    }
-
-    fn unreserve(&self, reserved: bool, owner: OwnerId, hold: HoldId) {
-        if reserved {
-            self.owners.drop_hold(owner, hold);
-        }
-    }
-
     pub(crate) fn hold_seats(&self, owner: OwnerId, seats: &[SeatId], now: i64) -> Result<Hold> {
         let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
         let hold = crate::ids::hold_id(now);
-        let until = now.saturating_add(self.spec.policy.ttl_millis());
-        let reserved = self.reserve(owner, hold, seats.len() as u32, until, now)?;
+        let until = now.saturating_add(self.ttl_millis);
+        self.owners.reserve(owner, hold, seats.len() as u32, until, now)?;
         let r = self.take_seats(owner, hold, seats, until, now);
         if r.is_err() {
-            self.unreserve(reserved, owner, hold);
+            self.owners.drop_hold(owner, hold);
         }
         r
     }
 
     /// Holds checked seats whose owner accounting is already done.
     fn take_seats(&self, owner: OwnerId, hold: HoldId, seats: Vec<SeatId>, until: i64, now: i64) -> Result<Hold> {
-        let deadline = now.saturating_add(self.spec.policy.max_hold_millis());
+        let deadline = now.saturating_add(self.max_hold_millis);
         let op = SeatOp::Hold { owner, hold, until, deadline };
         let done =
             self.apply_group(&seats, &op, now, |d| self.announce(ChangeKind::Held, Some(hold), None, &seats, d))?;
@@ -248,8 +275,8 @@ impl ShowState {
     pub(crate) fn hold_best(&self, req: &HoldBest, now: i64) -> Result<Hold> {
         validate::quantity(req.quantity, self.spec.policy.max_per_request)?;
         let hold = crate::ids::hold_id(now);
-        let until = now.saturating_add(self.spec.policy.ttl_millis());
-        let reserved = self.reserve(req.owner, hold, req.quantity, until, now)?;
+        let until = now.saturating_add(self.ttl_millis);
+        self.owners.reserve(req.owner, hold, req.quantity, until, now)?;
         let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
         let mut result = Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
         // Seats are read as the picker asks for them, best rows first, so a
@@ -278,7 +305,7 @@ impl ShowState {
             }
         }
         if result.is_err() {
-            self.unreserve(reserved, req.owner, hold);
+            self.owners.drop_hold(req.owner, hold);
         }
         result
     }
@@ -287,9 +314,9 @@ impl ShowState {
         validate::quantity(quantity, self.spec.policy.max_per_request)?;
         let p = self.pool(pool)?;
         let hold = crate::ids::hold_id(now);
-        let until = now.saturating_add(self.spec.policy.ttl_millis());
-        let deadline = now.saturating_add(self.spec.policy.max_hold_millis());
-        let reserved = self.reserve(owner, hold, quantity, until, now)?;
+        let until = now.saturating_add(self.ttl_millis);
+        let deadline = now.saturating_add(self.max_hold_millis);
+        self.owners.reserve(owner, hold, quantity, until, now)?;
         let mut p = lock(p);
         let new = PoolHold { hold, owner, quantity, until, deadline, renewals: 0, version: 0 };
         match p.hold(pool, new, now) {
@@ -300,7 +327,7 @@ impl ShowState {
             }
             Err(e) => {
                 drop(p);
-                self.unreserve(reserved, owner, hold);
+                self.owners.drop_hold(owner, hold);
                 Err(e)
             }
         }
@@ -322,12 +349,12 @@ impl ShowState {
                     owner: req.owner,
                     hold: t.hold,
                     version: t.version,
-                    ttl: policy.ttl_millis(),
+                    ttl: self.ttl_millis,
                     max_renewals: policy.max_renewals,
                 };
                 // Count the owner high while the seats change (see owners.rs).
                 let before = if limited {
-                    self.owners.set_until(req.owner, t.hold, now.saturating_add(policy.ttl_millis()))
+                    self.owners.set_until(req.owner, t.hold, now.saturating_add(self.ttl_millis))
                 } else {
                     None
                 };
@@ -353,11 +380,11 @@ impl ShowState {
                 p.check_token_quantity(t.hold, quantity)?;
                 // Count the owner high while the pool changes (see owners.rs).
                 let before = if limited {
-                    self.owners.set_until(req.owner, t.hold, now.saturating_add(policy.ttl_millis()))
+                    self.owners.set_until(req.owner, t.hold, now.saturating_add(self.ttl_millis))
                 } else {
                     None
                 };
-                let h = match p.extend(req.owner, t.hold, t.version, policy.ttl_millis(), policy.max_renewals, now) {
+                let h = match p.extend(req.owner, t.hold, t.version, self.ttl_millis, policy.max_renewals, now) {
                     Ok(h) => h,
                     Err(e) => {
                         if let Some(until) = before {
@@ -484,5 +511,49 @@ impl ShowState {
             if blocking { (SeatOp::Block, ChangeKind::Blocked) } else { (SeatOp::Unblock, ChangeKind::Unblocked) };
         self.apply_group(&seats, &op, now, |d| self.announce(kind, None, None, &seats, d))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use booking_core::{PriceCategory, SeatStatus};
+
+    fn show(seats: u32) -> ShowState {
+        let mut spec = ShowSpec::new("stripes", VenueLayout::grid(1, 1, seats, PriceCategory(1)));
+        spec.policy.max_per_request = 10;
+        ShowState::new(spec)
+    }
+
+    fn statuses(s: &ShowState, now: i64) -> Vec<SeatStatus> {
+        s.snapshot(now).seats.iter().map(|v| v.status).collect()
+    }
+
+    /// Groups whose seats share a stripe, or whose stripes wrap around,
+    /// take exactly their seats and give exactly them back.
+    #[test]
+    fn groups_across_shared_and_wrapping_stripes_change_exactly_their_seats() {
+        let owner = OwnerId::new();
+        let now = 1_000_000;
+        // 10 seats: 8 stripes, so 0 and 8, 1 and 9 share one.
+        // 300 seats: 256 stripes, so 254, 255, 256, 257 wrap to 0, 1.
+        for (count, group) in [(10u32, vec![0u32, 1, 7, 8, 9]), (300, vec![254, 255, 256, 257]), (300, vec![3, 4])] {
+            let s = show(count);
+            assert!(s.stripes.len().is_power_of_two() && s.stripes.len() <= count as usize);
+            let seats: Vec<SeatId> = group.iter().map(|&i| SeatId(i)).collect();
+            let h = s.hold_seats(owner, &seats, now).expect("hold");
+            let held = statuses(&s, now);
+            for (i, st) in held.iter().enumerate() {
+                let want = if group.contains(&(i as u32)) { SeatStatus::Held } else { SeatStatus::Available };
+                assert_eq!(*st, want, "seat {i} of {count} after holding {group:?}");
+            }
+            // Each seat of the group is taken: a hold on any one fails.
+            for &seat in &seats {
+                assert!(matches!(s.hold_seats(OwnerId::new(), &[seat], now), Err(InventoryError::SeatsTaken { .. })));
+            }
+            s.release(&HoldAction { owner, token: h.token }, now).expect("release");
+            assert!(statuses(&s, now).iter().all(|st| *st == SeatStatus::Available));
+            assert_eq!(s.audit(now).seats.iter().filter(|seat| seat.version == 2).count(), group.len());
+        }
     }
 }

@@ -104,13 +104,13 @@ impl ShowState {
             let mut locked = self.lock(seats);
             let mut expired = Vec::with_capacity(seats.len());
             let mut version = 0;
-            for (i, &(g, off)) in locked.slots.iter().enumerate() {
-                let seat = &mut locked.guards[g].1[off];
+            for (i, &id) in seats.iter().enumerate() {
+                let seat = locked.seat_mut(i);
                 if matches!(seat.state, SeatState::Held { hold, until, .. } if hold == e.hold && until <= now) {
                     let plan = fsm::Applied::bump(seat.version + 1);
                     fsm::apply(seat, &SeatOp::Expire, &plan);
                     version = version.max(plan.version);
-                    expired.push(seats[i]);
+                    expired.push(id);
                 }
             }
             if !expired.is_empty() {

@@ -285,20 +285,26 @@ pub fn check<'a>(
 
 /// The applying half of [`transition`]: sets one seat to the state `op`
 /// leads to, with the version and expiry `plan` (from [`check`]) decided.
+#[inline]
 pub fn apply(seat: &mut Seat, op: &SeatOp, plan: &Applied) {
     seat.version = plan.version;
-    seat.state = match (*op, seat.state) {
-        (SeatOp::Hold { owner, hold, until, deadline }, _) => {
+    // Matched by reference: copying the operation and the old state into
+    // a tuple first cost more than the update itself.
+    seat.state = match op {
+        &SeatOp::Hold { owner, hold, until, deadline } => {
             SeatState::Held { owner, hold, until, deadline, renewals: 0, size: plan.size }
         }
-        (SeatOp::Extend { .. }, SeatState::Held { owner, hold, deadline, size, .. }) => {
-            SeatState::Held { owner, hold, until: plan.until, deadline, renewals: plan.renewals, size }
-        }
-        (SeatOp::Sell { owner, order, .. }, _) => SeatState::Sold { owner, order },
-        (SeatOp::Block, _) => SeatState::Blocked,
-        // Release, Refund, Expire, Unblock (and an Extend that `check`
-        // would have refused) all end Available.
-        _ => SeatState::Available,
+        SeatOp::Extend { .. } => match seat.state {
+            SeatState::Held { owner, hold, deadline, size, .. } => {
+                SeatState::Held { owner, hold, until: plan.until, deadline, renewals: plan.renewals, size }
+            }
+            // An Extend that `check` would have refused ends Available.
+            _ => SeatState::Available,
+        },
+        &SeatOp::Sell { owner, order, .. } => SeatState::Sold { owner, order },
+        SeatOp::Block => SeatState::Blocked,
+        // Release, Refund, Expire and Unblock all end Available.
+        SeatOp::Release { .. } | SeatOp::Refund { .. } | SeatOp::Expire | SeatOp::Unblock => SeatState::Available,
     };
 }
 
