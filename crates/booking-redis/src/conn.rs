@@ -104,33 +104,6 @@ impl Target {
     }
 }
 
-impl Target {
-    /// Connects: one auto-reconnecting connection to a server, or a
-    /// Cluster connection (see [`Target::cluster_client`]).
-    ///
-    /// Errors: `InvalidRequest` for a Cluster configuration the client
-    /// refuses, `Unavailable` when no connection can be made.
-    pub(crate) async fn connect(&self, response_timeout: Duration, connection_timeout: Duration) -> Result<Conn> {
-        match self {
-            Target::Server(client) => {
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_response_timeout(Some(response_timeout))
-                    .set_connection_timeout(Some(connection_timeout))
-                    .set_number_of_retries(3);
-                let conn = ConnectionManager::new_with_config(client.clone(), config)
-                    .await
-                    .map_err(|e| InventoryError::Unavailable(Box::new(e)))?;
-                Ok(Conn::Managed(conn))
-            }
-            Target::Cluster(nodes) => {
-                let client = Target::cluster_client(nodes, response_timeout, connection_timeout)?;
-                let conn = client.get_async_connection().await.map_err(|e| InventoryError::Unavailable(Box::new(e)))?;
-                Ok(Conn::Cluster(conn))
-            }
-        }
-    }
-}
-
 impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
