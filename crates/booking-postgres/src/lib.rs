@@ -6,10 +6,14 @@ pub mod checkout;
 mod coalesce;
 mod db;
 mod feed;
+mod holds;
 mod inventory;
 mod migrate;
+mod outcome;
 mod port;
 mod rows;
+mod sales;
+mod shows;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
