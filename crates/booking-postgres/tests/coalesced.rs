@@ -70,8 +70,9 @@ async fn a_batch_answers_as_one_by_one() {
         .fetch_all(&pool)
         .await
         .unwrap();
-    let got: Vec<(Option<String>, Option<i64>, Option<Vec<i32>>)> =
-        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    // (refusal, n, seats) of each request.
+    type Answer = (Option<String>, Option<i64>, Option<Vec<i32>>);
+    let got: Vec<Answer> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
     assert_eq!(
         got,
         vec![
