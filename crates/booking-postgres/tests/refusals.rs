@@ -156,3 +156,61 @@ async fn unreadable_answers_and_failures_name_postgres_and_the_operation() {
     named(inv.hold_seats(&HoldSeats { show, owner, seats: ids(&[0]) }).await.expect_err("raised"), "hold_seats");
     named(inv.sweep_expired(show, 10).await.expect_err("no such function"), "sweep_expired");
 }
+
+/// A database migrated by the previous version, with a live seat hold and
+/// a pool hold made by its functions: after this migration they keep
+/// working, and refusals on them name the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_of_the_previous_version_keeps_working() {
+    use booking_core::{Clock, HoldAction, HoldId, HoldItems, HoldToken};
+    use std::borrow::Cow;
+
+    let db = common::create_empty_database().await;
+    let pool = common::pool(&db, 2).await;
+    let refusal_codes = 20261203000000;
+    let mut before = booking_postgres::migrations();
+    let all: Vec<_> = before.iter().cloned().collect();
+    assert!(all.iter().any(|m| m.version == refusal_codes), "the migration is shipped");
+    before.migrations = Cow::Owned(all.into_iter().filter(|m| m.version < refusal_codes).collect());
+    before.run(&pool).await.expect("the migrations before");
+    let inv = inventory(&db).await;
+    let show = create(&inv, 1, 1, 6, 5, test_policy()).await.id;
+    let now = ManualClock::fixed().now_millis();
+    let (a, b, seats, units) = (OwnerId::new(), OwnerId::new(), HoldId::new(), HoldId::new());
+    let old = |sql: &'static str, hold: HoldId| sqlx::query(sql).bind(show.0).bind(a.0).bind(hold.0).bind(now);
+    let row = old("SELECT code, version FROM booking.hold_seats($1, $2, $3, ARRAY[1, 2], $4)", seats)
+        .fetch_one(&pool)
+        .await
+        .expect("a hold the old way");
+    assert_eq!(row.get::<i32, _>(0), 0);
+    let seat_version = row.get::<i64, _>(1) as u64;
+    let row = old("SELECT code, version FROM booking.hold_pool($1, $2, $3, 0, 3, $4)", units)
+        .fetch_one(&pool)
+        .await
+        .expect("units held the old way");
+    assert_eq!(row.get::<i32, _>(0), 0);
+    let pool_version = row.get::<i64, _>(1) as u64;
+
+    booking_postgres::migrate(&pool).await.expect("this migration");
+    let e = inv.hold_seats(&HoldSeats { show, owner: b, seats: ids(&[0, 1]) }).await.expect_err("held");
+    assert!(matches!(&e, InventoryError::SeatsTaken { seats } if *seats == ids(&[1])), "{e:?}");
+    let e = inv.hold_pool(&HoldPool { show, owner: b, pool: PoolId(0), quantity: 3 }).await.expect_err("short");
+    assert!(matches!(e, InventoryError::InsufficientCapacity { pool: PoolId(0), requested: 3, available: 2 }), "{e:?}");
+    let units =
+        HoldToken { show, hold: units, version: pool_version, items: HoldItems::Pool { pool: PoolId(0), quantity: 3 } };
+    let stale = HoldToken { version: pool_version + 7, ..units.clone() };
+    let e = inv.extend(&HoldAction { owner: a, token: stale }).await.expect_err("stale");
+    assert!(
+        matches!(e, InventoryError::StaleToken { hold, presented, current }
+            if hold == units.hold && presented == pool_version + 7 && current == pool_version),
+        "{e:?}"
+    );
+    let e = inv.extend(&HoldAction { owner: b, token: units.clone() }).await.expect_err("not b's");
+    assert!(matches!(e, InventoryError::NotOwner { hold } if hold == units.hold), "{e:?}");
+    inv.extend(&HoldAction { owner: a, token: units }).await.expect("the old pool hold extends");
+    let token = HoldToken { show, hold: seats, version: seat_version, items: HoldItems::Seats(ids(&[1, 2])) };
+    let order = OrderId::new();
+    inv.sell(&Sell { owner: a, token, order, payment: PaymentRef("cap".into()) }).await.expect("the old hold sells");
+    let e = inv.refund(&Refund { show, order, items: HoldItems::Seats(ids(&[1, 2, 3])) }).await;
+    assert!(matches!(e, Err(InventoryError::NotSold { order: o }) if o == order), "{e:?}");
+}
