@@ -360,21 +360,13 @@ impl PgInventory {
         let ctx = Context { order, ..meta.token_context(t) };
         for _ in 0..4 {
             let res = match &call {
-                SeatCall::Extend => {
+                SeatCall::Extend | SeatCall::Release => {
+                    let sql = match call {
+                        SeatCall::Extend => outcome!("booking.extend_seats($1, $2, $3, $4, $5, $6)"),
+                        _ => outcome!("booking.finish_seats($1, $2, $3, $4, $5, $6, NULL, NULL)"),
+                    };
                     self.call(|| {
-                        sqlx::query(outcome!("booking.extend_seats($1, $2, $3, $4, $5, $6)"))
-                            .bind(show.0)
-                            .bind(owner.0)
-                            .bind(hold.0)
-                            .bind(version)
-                            .bind(list.clone())
-                            .bind(now)
-                    })
-                    .await
-                }
-                SeatCall::Release => {
-                    self.call(|| {
-                        sqlx::query(outcome!("booking.finish_seats($1, $2, $3, $4, $5, $6, NULL, NULL)"))
+                        sqlx::query(sql)
                             .bind(show.0)
                             .bind(owner.0)
                             .bind(hold.0)
