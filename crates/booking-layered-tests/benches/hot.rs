@@ -403,10 +403,10 @@ fn pgbench_script(seats: u32) -> String {
     format!(
         "\\set s random(0, {max})\n\
          \\set n random(1, 9223372036854775807)\n\
-         SELECT code, version FROM booking.hold_seats(:show::uuid, lpad(to_hex(:n::bigint), 32, 'a')::uuid, \
+         SELECT (refusal IS NULL)::int AS done, version FROM booking.hold_seats(:show::uuid, lpad(to_hex(:n::bigint), 32, 'a')::uuid, \
          lpad(to_hex(:n::bigint), 32, 'b')::uuid, ARRAY[:s::int], NULL) \\gset\n\
-         \\if :code = 0\n\
-         SELECT code AS rcode FROM booking.finish_seats(:show::uuid, lpad(to_hex(:n::bigint), 32, 'a')::uuid, \
+         \\if :done\n\
+         SELECT refusal AS rcode FROM booking.finish_seats(:show::uuid, lpad(to_hex(:n::bigint), 32, 'a')::uuid, \
          lpad(to_hex(:n::bigint), 32, 'b')::uuid, :version::bigint, ARRAY[:s::int], NULL, NULL, NULL) \\gset\n\
          \\endif\n",
         max = seats - 1,

@@ -68,11 +68,11 @@ impl Scenario {
                  SELECT seat FROM booking.seats WHERE show = :show::uuid \
                  AND (state = 0 OR (state = 1 AND held_until <= booking.clock_ms())) \
                  ORDER BY seat LIMIT {n} FOR UPDATE SKIP LOCKED) x) \
-                 SELECT h.code, h.version, p.s::text AS picked FROM p, booking.hold_seats(:show::uuid, \
-                 lpad(to_hex(:n::bigint), 32, 'a')::uuid, lpad(to_hex(:n::bigint), 32, 'b')::uuid, p.s, NULL, true) h \
+                 SELECT (h.refusal IS NULL)::int AS done, h.version, p.s::text AS picked FROM p, booking.hold_seats(:show::uuid, \
+                 lpad(to_hex(:n::bigint), 32, 'a')::uuid, lpad(to_hex(:n::bigint), 32, 'b')::uuid, p.s, NULL) h \
                  \\gset\n\
-                 \\if :code = 0\n\
-                 SELECT code AS rcode FROM booking.finish_seats(:show::uuid, lpad(to_hex(:n::bigint), 32, 'a')::uuid, \
+                 \\if :done\n\
+                 SELECT refusal AS rcode FROM booking.finish_seats(:show::uuid, lpad(to_hex(:n::bigint), 32, 'a')::uuid, \
                  lpad(to_hex(:n::bigint), 32, 'b')::uuid, :version::bigint, :picked::int[], NULL, NULL, NULL) \\gset\n\
                  \\endif\n"
             );
@@ -83,10 +83,10 @@ impl Scenario {
         format!(
             "\\set s random(0, {max})\n\
              \\set n random(1, 9223372036854775807)\n\
-             SELECT code, version FROM booking.hold_seats(:show::uuid, lpad(to_hex(:n::bigint), 32, 'a')::uuid, \
+             SELECT (refusal IS NULL)::int AS done, version FROM booking.hold_seats(:show::uuid, lpad(to_hex(:n::bigint), 32, 'a')::uuid, \
              lpad(to_hex(:n::bigint), 32, 'b')::uuid, ARRAY[{list}], NULL) \\gset\n\
-             \\if :code = 0\n\
-             SELECT code AS rcode FROM booking.finish_seats(:show::uuid, lpad(to_hex(:n::bigint), 32, 'a')::uuid, \
+             \\if :done\n\
+             SELECT refusal AS rcode FROM booking.finish_seats(:show::uuid, lpad(to_hex(:n::bigint), 32, 'a')::uuid, \
              lpad(to_hex(:n::bigint), 32, 'b')::uuid, :version::bigint, ARRAY[{list}], NULL, NULL, NULL) \\gset\n\
              \\endif\n",
             max = seats - n,

@@ -33,6 +33,7 @@
 //! the pick the show's state gives at the instant it is made, as the
 //! reference model would, however requests interleave.
 
+use booking_core::backend::best::strands_one;
 use booking_core::layout::RowRange;
 use booking_core::{SeatId, SectionId};
 
@@ -142,7 +143,7 @@ impl Prefix {
             let start = seats[0].0 - r.first.0;
             seats.windows(2).all(|w| w[1].0 == w[0].0 + 1)
                 && seats.last().is_some_and(|s| s.0 < r.first.0 + r.len)
-                && !strands_one(r, start, n, |s| self.is_free(s))
+                && !strands_one(r, start, n, &|s: SeatId| self.is_free(s.0))
         });
         let last = match one_block {
             Some(r) => r.first.0 + r.len - 1,
@@ -170,17 +171,6 @@ pub(crate) struct Region {
     pub lock: Vec<i32>,
     /// The region's free seats the pick was made from, ascending.
     pub free: Vec<i32>,
-}
-
-/// True when taking seats `start..start+n` of `row` leaves a lone free seat
-/// with taken seats on both sides: the test `booking_core::backend::best::pick_best`
-/// makes (private there), repeated here to tell its first rule from its
-/// fallbacks.
-fn strands_one(row: &RowRange, start: u32, n: u32, free: impl Fn(u32) -> bool) -> bool {
-    let at = |pos: u32| free(row.first.0 + pos);
-    let left = start >= 2 && at(start - 1) && !at(start - 2);
-    let right = start + n + 1 < row.len && at(start + n) && !at(start + n + 1);
-    left || right
 }
 
 #[cfg(test)]

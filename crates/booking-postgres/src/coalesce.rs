@@ -17,7 +17,7 @@
 //! request arriving later does not overtake it.
 
 use crate::db::{self, Backoff, Conns, Fail};
-use crate::rows::Outcome;
+use crate::outcome::{Outcome, outcome};
 use booking_core::Coalescing;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
@@ -145,7 +145,7 @@ fn answer(replies: Vec<Reply>, rows: Result<Vec<sqlx::postgres::PgRow>, Fail>, i
         Ok(rows) if rows.len() == idx.len() => {
             for (row, &i) in rows.iter().zip(idx) {
                 if let Some(reply) = replies[i].take() {
-                    let _ = reply.send(Outcome::decode(row).map_err(Fail::Error));
+                    let _ = reply.send(Outcome::decode(row));
                 }
             }
         }
@@ -180,14 +180,8 @@ async fn run_batch(pool: Arc<Conns>, backoff: Backoff, kind: Kind, jobs: Vec<Sea
     }
     let rows = db::fetch_all(&pool, &backoff, true, || {
         let q = match kind {
-            Kind::Hold => sqlx::query(
-                "SELECT code, version, held_until, renewals, n, seats \
-                 FROM booking.hold_seats_batch($1, $2, $3, $4, $5, $6)",
-            ),
-            Kind::Release => sqlx::query(
-                "SELECT code, version, held_until, renewals, n, seats \
-                 FROM booking.release_seats_batch($1, $2, $3, $4, $5, $6, $7)",
-            ),
+            Kind::Hold => sqlx::query(outcome!("booking.hold_seats_batch($1, $2, $3, $4, $5, $6)")),
+            Kind::Release => sqlx::query(outcome!("booking.release_seats_batch($1, $2, $3, $4, $5, $6, $7)")),
         };
         let q = q.bind(show.clone()).bind(owner.clone()).bind(hold.clone());
         let q = if kind == Kind::Release { q.bind(version.clone()) } else { q };

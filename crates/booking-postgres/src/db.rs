@@ -1,6 +1,8 @@
 //! Running statements: connection handling, retries and error mapping.
 
+use crate::outcome::REFUSED;
 use booking_core::InventoryError;
+use booking_core::backend::refusal::{Context, Refused};
 use sqlx::postgres::{PgArguments, PgDatabaseError, PgRow};
 use sqlx::query::Query;
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
@@ -91,14 +93,18 @@ pub(crate) type Stmt = Query<'static, Postgres, PgArguments>;
 /// Why a statement did not come back with rows.
 #[derive(Debug)]
 pub(crate) enum Fail {
-    /// The statement raised one of the inventory's own SQLSTATEs (`BK...`):
-    /// it rolled back and changed nothing.
+    /// The statement raised the inventory's own SQLSTATE ([`REFUSED`]): it
+    /// rolled back and changed nothing; read it with
+    /// [`Outcome::raised`](crate::outcome::Outcome::raised).
     Raised {
-        /// The SQLSTATE.
-        code: String,
+        /// The exception's MESSAGE: a refusal or follow-up code.
+        message: String,
         /// The exception's DETAIL.
         detail: Option<String>,
     },
+    /// The store refused the request; [`Fail::into_error`] fills in what
+    /// the request said.
+    Refused(Refused),
     /// The connection broke after a changing statement was sent: it may or
     /// may not have committed.
     Lost(Box<dyn std::error::Error + Send + Sync>),
@@ -109,9 +115,10 @@ pub(crate) enum Fail {
 impl From<Fail> for InventoryError {
     fn from(f: Fail) -> Self {
         match f {
-            Fail::Raised { code, detail } => InventoryError::Backend(
-                format!("unexpected inventory exception {code}: {}", detail.unwrap_or_default()).into(),
+            Fail::Raised { message, detail } => InventoryError::Backend(
+                format!("unexpected inventory exception {message}: {}", detail.unwrap_or_default()).into(),
             ),
+            Fail::Refused(r) => r.into_error(&Context::default()),
             Fail::Lost(e) => InventoryError::OutcomeUnknown(e),
             Fail::Error(e) => e,
         }
@@ -136,7 +143,7 @@ fn classify(e: &sqlx::Error) -> Class {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             if code == "40001" || code == "40P01" {
                 Class::Retry
-            } else if code.starts_with("BK") {
+            } else if code == REFUSED {
                 Class::Raised
             } else if code.starts_with("08") || code.starts_with("57P") {
                 Class::Lost
@@ -218,14 +225,14 @@ pub(crate) async fn fetch_all(
                 attempt += 1;
             }
             Class::Raised => {
-                let (code, detail) = match &err {
+                let (message, detail) = match &err {
                     sqlx::Error::Database(db) => (
-                        db.code().map(|c| c.into_owned()).unwrap_or_default(),
+                        db.message().to_owned(),
                         db.try_downcast_ref::<PgDatabaseError>().and_then(|p| p.detail()).map(str::to_owned),
                     ),
                     _ => (String::new(), None),
                 };
-                return Err(Fail::Raised { code, detail });
+                return Err(Fail::Raised { message, detail });
             }
             Class::Lost => {
                 return Err(if changes { Fail::Lost(Box::new(err)) } else { Fail::Error(unavailable(err)) });
@@ -254,7 +261,8 @@ impl Fail {
     pub(crate) fn share(&self) -> Fail {
         let text = |e: &dyn std::error::Error| -> Box<dyn std::error::Error + Send + Sync> { e.to_string().into() };
         match self {
-            Fail::Raised { code, detail } => Fail::Raised { code: code.clone(), detail: detail.clone() },
+            Fail::Raised { message, detail } => Fail::Raised { message: message.clone(), detail: detail.clone() },
+            Fail::Refused(r) => Fail::Refused(r.clone()),
             Fail::Lost(e) => Fail::Lost(text(e.as_ref())),
             Fail::Error(InventoryError::Unavailable(e)) => Fail::Error(InventoryError::Unavailable(text(e.as_ref()))),
             Fail::Error(e) => Fail::Error(InventoryError::Backend(e.to_string().into())),
@@ -272,16 +280,6 @@ pub(crate) fn backend(e: sqlx::Error) -> InventoryError {
     InventoryError::Backend(Box::new(e))
 }
 
-/// Parses a comma-separated list of seat ids from an exception's DETAIL.
-pub(crate) fn parse_seats(detail: Option<&str>) -> Vec<booking_core::SeatId> {
-    detail
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|s| s.trim().parse::<u32>().ok())
-        .map(booking_core::SeatId)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,14 +292,5 @@ mod tests {
             assert!(d <= Duration::from_millis(50), "{d:?}");
             assert!(d >= Duration::from_millis(1), "{d:?}");
         }
-    }
-
-    #[test]
-    fn seat_lists_parse() {
-        assert_eq!(
-            parse_seats(Some("1,2, 30")),
-            vec![booking_core::SeatId(1), booking_core::SeatId(2), booking_core::SeatId(30)]
-        );
-        assert!(parse_seats(None).is_empty());
     }
 }

@@ -3,10 +3,13 @@
 //! lanes.
 
 use crate::db::{Backoff, Conns, Fail, Stmt};
-use crate::rows::{Attempt, Outcome, Picked, RecordRow, SeatCall, ShowMeta, sale_record, seat_from_row, to_i32};
+use crate::outcome::{FollowUp, Outcome, STORE, outcome};
+use crate::rows::{Picked, PoolOp, RecordRow, Regroup, SeatCall, ShowMeta, sale_record, seat_from_row, to_i32};
 use crate::{PgInventoryBuilder, best, coalesce, db, feed, migrate, pool_options};
 
+use booking_core::backend::failure::in_operation;
 use booking_core::backend::fsm::{self, Seat, SeatOp};
+use booking_core::backend::refusal::Context;
 use booking_core::clock::millis_to_datetime;
 use booking_core::{
     Clock, Coalescing, Hold, HoldAction, HoldId, HoldItems, HoldToken, InventoryError, OrderId, OwnerId, PoolId,
@@ -54,8 +57,9 @@ impl PgInventory {
     /// (through [`migrate`], adopting history left in `_sqlx_migrations` by
     /// earlier versions) and returns an inventory on the database clock.
     pub async fn connect(url: &str) -> Result<Self> {
-        let pool = pool_options().connect(url).await.map_err(db::unavailable)?;
-        migrate(&pool).await.map_err(|e| InventoryError::Backend(Box::new(e)))?;
+        let op = in_operation(STORE, "connect");
+        let pool = pool_options().connect(url).await.map_err(db::unavailable).map_err(&op)?;
+        migrate(&pool).await.map_err(|e| op(InventoryError::Backend(Box::new(e))))?;
         Ok(Self::new(pool))
     }
 
@@ -93,8 +97,10 @@ impl PgInventory {
     /// [`InventoryError::FeedLagged`] instead of skipping them silently.
     pub async fn prune_changes(&self, age: Duration) -> Result<u64> {
         let secs = age.as_secs_f64();
-        let row = self.one(true, move || sqlx::query("SELECT booking.prune_changes($1)").bind(secs)).await?;
-        Ok(row.try_get::<i64, _>(0).map_err(db::backend)?.max(0) as u64)
+        let op = in_operation(STORE, "prune_changes");
+        let row =
+            self.one(true, move || sqlx::query("SELECT booking.prune_changes($1)").bind(secs)).await.map_err(&op)?;
+        Ok(row.try_get::<i64, _>(0).map_err(db::backend).map_err(op)?.max(0) as u64)
     }
 
     /// How many change-feed reader tasks this inventory runs: 1 while
@@ -131,11 +137,15 @@ impl PgInventory {
         db::fetch_all(&self.inner.conns, &self.inner.backoff, changes, make).await.map_err(InventoryError::from)
     }
 
-    /// Calls an inventory function that changes data and returns its outcome.
+    /// Calls an inventory function that changes data and reads its
+    /// outcome; a refusal, returned or raised, is [`Fail::Refused`].
     pub(crate) async fn call(&self, make: impl Fn() -> Stmt) -> Result<Outcome, Fail> {
-        let row = db::fetch_one(&self.inner.conns, &self.inner.backoff, true, make).await?;
-        let out = Outcome::decode(&row).map_err(Fail::Error)?;
-        if out.code == 0 {
+        let out = match db::fetch_one(&self.inner.conns, &self.inner.backoff, true, make).await {
+            Ok(row) => Outcome::decode(&row)?,
+            Err(Fail::Raised { message, detail }) => Outcome::raised(&message, detail.as_deref())?,
+            Err(e) => return Err(e),
+        };
+        if out.follow_up.is_none() {
             self.inner.feed.poke();
         }
         Ok(out)
@@ -155,17 +165,15 @@ impl PgInventory {
         Ok(meta)
     }
 
-    /// One attempt at holding `seats` (sorted, validated).
+    /// Holds `seats` (sorted, validated), alone or in a coalesced batch.
     pub(crate) async fn try_hold(
         &self,
         meta: &ShowMeta,
         owner: OwnerId,
         seats: &[SeatId],
         now: Option<i64>,
-    ) -> Result<Attempt> {
+    ) -> Result<Hold> {
         let (show, hold, list) = (meta.id(), HoldId::new(), to_i32(seats));
-        let sql = "SELECT code, version, held_until, renewals, n, seats \
-                   FROM booking.hold_seats($1, $2, $3, $4, $5)";
         let lanes = self.lanes(show);
         let slot = lanes.as_ref().and_then(|l| l.holds.enter());
         let res = match &lanes {
@@ -180,36 +188,37 @@ impl PgInventory {
                     reply,
                 };
                 let res = lanes.holds.send(job).await;
-                if matches!(&res, Ok(out) if out.code == 0) {
+                if matches!(&res, Ok(out) if out.follow_up.is_none()) {
                     self.inner.feed.poke();
                 }
                 res
             }
             _ => {
-                self.call(|| sqlx::query(sql).bind(show.0).bind(owner.0).bind(hold.0).bind(list.clone()).bind(now))
-                    .await
+                self.call(|| {
+                    sqlx::query(outcome!("booking.hold_seats($1, $2, $3, $4, $5)"))
+                        .bind(show.0)
+                        .bind(owner.0)
+                        .bind(hold.0)
+                        .bind(list.clone())
+                        .bind(now)
+                })
+                .await
             }
         };
         let out = match res {
             Ok(out) => out,
-            Err(Fail::Raised { code, detail }) if code == "BK409" => {
-                return Ok(Attempt::Taken(db::parse_seats(detail.as_deref())));
-            }
-            Err(Fail::Lost(e)) => {
-                return self.resolve_hold(show, hold, HoldItems::Seats(seats.to_vec()), e).await.map(Attempt::Held);
-            }
-            Err(e) => return Err(e.into()),
+            Err(Fail::Lost(e)) => return self.resolve_hold(show, hold, HoldItems::Seats(seats.to_vec()), e).await,
+            Err(f) => return Err(f.into_error(&Context { requested: seats.len() as u32, ..meta.context() })),
         };
-        match out.code {
-            0 => Ok(Attempt::Held(Hold {
-                token: HoldToken { show, hold, version: out.version(), items: HoldItems::Seats(seats.to_vec()) },
-                owner,
-                held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
-                renewals: 0,
-            })),
-            3 => Ok(Attempt::Taken(out.seat_ids())),
-            _ => Err(out.error(meta, hold, 0)),
+        if let Some(f) = out.follow_up {
+            return Err(f.unexpected());
         }
+        Ok(Hold {
+            token: HoldToken { show, hold, version: out.version(), items: HoldItems::Seats(seats.to_vec()) },
+            owner,
+            held_until: millis_to_datetime(out.held_until()),
+            renewals: 0,
+        })
     }
 
     /// Holds a best-available pick if the seats of `region` are as the pick
@@ -225,19 +234,16 @@ impl PgInventory {
         let (show, hold, list) = (meta.id(), HoldId::new(), to_i32(seats));
         let res = self
             .call(|| {
-                sqlx::query(
-                    "SELECT code, version, held_until, renewals, n, seats \
-                     FROM booking.hold_best_seats($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(show.0)
-                .bind(owner.0)
-                .bind(hold.0)
-                .bind(list.clone())
-                .bind(now)
-                .bind(region.first as i32)
-                .bind(region.last as i32)
-                .bind(region.lock.clone())
-                .bind(region.free.clone())
+                sqlx::query(outcome!("booking.hold_best_seats($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+                    .bind(show.0)
+                    .bind(owner.0)
+                    .bind(hold.0)
+                    .bind(list.clone())
+                    .bind(now)
+                    .bind(region.first as i32)
+                    .bind(region.last as i32)
+                    .bind(region.lock.clone())
+                    .bind(region.free.clone())
             })
             .await;
         let out = match res {
@@ -245,17 +251,17 @@ impl PgInventory {
             Err(Fail::Lost(e)) => {
                 return self.resolve_hold(show, hold, HoldItems::Seats(seats.to_vec()), e).await.map(Picked::Held);
             }
-            Err(e) => return Err(e.into()),
+            Err(f) => return Err(f.into_error(&Context { requested: seats.len() as u32, ..meta.context() })),
         };
-        match out.code {
-            0 => Ok(Picked::Held(Hold {
+        match out.follow_up {
+            None => Ok(Picked::Held(Hold {
                 token: HoldToken { show, hold, version: out.version(), items: HoldItems::Seats(seats.to_vec()) },
                 owner,
-                held_until: millis_to_datetime(out.held_until.unwrap_or(0)),
+                held_until: millis_to_datetime(out.held_until()),
                 renewals: 0,
             })),
-            17 => Ok(Picked::Changed(out.seat_ids().into_iter().map(|s| s.0).collect())),
-            _ => Err(out.error(meta, hold, 0)),
+            Some(FollowUp::PickAgain) => Ok(Picked::Changed(out.seat_ids().into_iter().map(|s| s.0).collect())),
+            Some(f) => Err(f.unexpected()),
         }
     }
 
@@ -347,64 +353,52 @@ impl PgInventory {
         let t = &req.token;
         let (show, owner, hold, version, list) = (meta.id(), req.owner, t.hold, t.version as i64, to_i32(seats));
         let now = self.now();
+        let order = match &call {
+            SeatCall::Sell { order, .. } => Some(*order),
+            _ => None,
+        };
+        let ctx = Context { order, ..meta.token_context(t) };
         for _ in 0..4 {
             let res = match &call {
-                SeatCall::Extend => {
+                SeatCall::Extend | SeatCall::Release => {
+                    let sql = match call {
+                        SeatCall::Extend => outcome!("booking.extend_seats($1, $2, $3, $4, $5, $6)"),
+                        _ => outcome!("booking.finish_seats($1, $2, $3, $4, $5, $6, NULL, NULL)"),
+                    };
                     self.call(|| {
-                        sqlx::query(
-                            "SELECT code, version, held_until, renewals, n, seats \
-                             FROM booking.extend_seats($1, $2, $3, $4, $5, $6)",
-                        )
-                        .bind(show.0)
-                        .bind(owner.0)
-                        .bind(hold.0)
-                        .bind(version)
-                        .bind(list.clone())
-                        .bind(now)
-                    })
-                    .await
-                }
-                SeatCall::Release => {
-                    self.call(|| {
-                        sqlx::query(
-                            "SELECT code, version, held_until, renewals, n, seats \
-                             FROM booking.finish_seats($1, $2, $3, $4, $5, $6, NULL, NULL)",
-                        )
-                        .bind(show.0)
-                        .bind(owner.0)
-                        .bind(hold.0)
-                        .bind(version)
-                        .bind(list.clone())
-                        .bind(now)
+                        sqlx::query(sql)
+                            .bind(show.0)
+                            .bind(owner.0)
+                            .bind(hold.0)
+                            .bind(version)
+                            .bind(list.clone())
+                            .bind(now)
                     })
                     .await
                 }
                 SeatCall::Sell { order, payment, presented } => {
                     self.call(|| {
-                        sqlx::query(
-                            "SELECT code, version, held_until, renewals, n, seats \
-                             FROM booking.sell_seats($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                        )
-                        .bind(show.0)
-                        .bind(owner.0)
-                        .bind(hold.0)
-                        .bind(version)
-                        .bind(list.clone())
-                        .bind(presented.clone())
-                        .bind(now)
-                        .bind(order.0)
-                        .bind(payment.clone())
+                        sqlx::query(outcome!("booking.sell_seats($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+                            .bind(show.0)
+                            .bind(owner.0)
+                            .bind(hold.0)
+                            .bind(version)
+                            .bind(list.clone())
+                            .bind(presented.clone())
+                            .bind(now)
+                            .bind(order.0)
+                            .bind(payment.clone())
                     })
                     .await
                 }
             };
-            match res {
-                // 16: the order of a sale has a record; the caller answers from it.
-                Ok(out) if out.code == 0 || out.code == 16 => return Ok(out),
-                Ok(out) if out.code != 13 => return Err(out.error(meta, hold, t.version)),
-                Ok(_) => {}
-                Err(Fail::Raised { code, .. }) if code == "BK412" => {}
-                Err(e) => return Err(e.into()),
+            match res.map(|out| (out.follow_up, out)) {
+                Ok((None, out)) => return Ok(out),
+                // The order of a sale has a record; the caller answers from it.
+                Ok((Some(FollowUp::ReadRecord), out)) if order.is_some() => return Ok(out),
+                Ok((Some(FollowUp::ReadSeats), _)) => {}
+                Ok((Some(f), _)) => return Err(f.unexpected()),
+                Err(f) => return Err(f.into_error(&ctx)),
             }
             let op = match &call {
                 SeatCall::Extend => SeatOp::Extend {
@@ -417,14 +411,10 @@ impl PgInventory {
                 SeatCall::Release => SeatOp::Release { owner, hold, version: t.version },
                 SeatCall::Sell { order, .. } => SeatOp::Sell { owner, hold, version: t.version, order: *order },
             };
-            let order = match &call {
-                SeatCall::Sell { order, .. } => Some(*order),
-                _ => None,
-            };
             let (rows, at, recorded) = self.read_seats(show, seats, now, order).await?;
             if recorded {
                 // Sold to this order meanwhile: the record answers first.
-                return Ok(Outcome { code: 16, ..Outcome::default() });
+                return Ok(Outcome::follow(FollowUp::ReadRecord));
             }
             fsm::check(rows.iter(), seats, &op, at)?;
             // The rows allow it now: the state changed under us; try again.
@@ -432,12 +422,12 @@ impl PgInventory {
         Err(InventoryError::Backend("seat hold kept changing; gave up".into()))
     }
 
-    /// Extends (1), verifies (3), releases (2) or sells (4) a pool hold.
+    /// Extends, verifies, releases or sells a pool hold.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn pool_call(
         &self,
         meta: &ShowMeta,
-        op: i32,
+        op: PoolOp,
         req: &HoldAction,
         pool: PoolId,
         quantity: u32,
@@ -446,67 +436,57 @@ impl PgInventory {
     ) -> Result<Outcome> {
         let t = &req.token;
         let (show, owner, hold, version, now) = (meta.id(), req.owner, t.hold, t.version as i64, self.now());
-        let out = self
+        let res = self
             .call(|| {
-                sqlx::query(
-                    "SELECT code, version, held_until, renewals, n, seats \
-                     FROM booking.pool_op($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(show.0)
-                .bind(op)
-                .bind(owner.0)
-                .bind(hold.0)
-                .bind(version)
-                .bind(pool.0 as i32)
-                .bind(quantity as i32)
-                .bind(now)
-                .bind(order.map(|o| o.0))
-                .bind(payment.clone())
+                sqlx::query(outcome!("booking.pool_op($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+                    .bind(show.0)
+                    .bind(op as i32)
+                    .bind(owner.0)
+                    .bind(hold.0)
+                    .bind(version)
+                    .bind(pool.0 as i32)
+                    .bind(quantity as i32)
+                    .bind(now)
+                    .bind(order.map(|o| o.0))
+                    .bind(payment.clone())
             })
-            .await
-            .map_err(InventoryError::from)?;
-        match out.code {
-            0 | 16 => Ok(out),
-            _ => Err(out.error(meta, hold, t.version)),
+            .await;
+        let out = res.map_err(|f| f.into_error(&Context { order, pool: Some(pool), ..meta.token_context(t) }))?;
+        match out.follow_up {
+            None => Ok(out),
+            Some(FollowUp::ReadRecord) if op == PoolOp::Sell => Ok(out),
+            Some(f) => Err(f.unexpected()),
         }
     }
 
-    /// Refunds (5), blocks (6) or unblocks (7) a group of seats.
+    /// Refunds, blocks or unblocks a group of seats.
     pub(crate) async fn regroup(
         &self,
         meta: &ShowMeta,
-        kind: i32,
+        kind: Regroup,
         seats: &[SeatId],
         order: Option<OrderId>,
     ) -> Result<()> {
         let (show, list, now) = (meta.id(), to_i32(seats), self.now());
         let res = self
             .call(|| {
-                sqlx::query(
-                    "SELECT code, version, held_until, renewals, n, seats \
-                     FROM booking.regroup_seats($1, $2, $3, $4, $5)",
-                )
-                .bind(show.0)
-                .bind(kind)
-                .bind(list.clone())
-                .bind(order.map(|o| o.0))
-                .bind(now)
+                sqlx::query(outcome!("booking.regroup_seats($1, $2, $3, $4, $5)"))
+                    .bind(show.0)
+                    .bind(kind as i32)
+                    .bind(list.clone())
+                    .bind(order.map(|o| o.0))
+                    .bind(now)
             })
             .await;
-        let not_sold = || InventoryError::NotSold { order: order.unwrap_or(OrderId(uuid::Uuid::nil())) };
         match res {
-            Ok(out) if out.code == 0 => Ok(()),
-            Ok(out) if out.code == 11 => Err(not_sold()),
-            Ok(out) => Err(out.error(meta, HoldId(uuid::Uuid::nil()), 0)),
-            Err(Fail::Raised { code, .. }) if code == "BK404" => Err(not_sold()),
-            Err(Fail::Raised { code, detail }) if code == "BK422" => {
-                Err(InventoryError::WrongState { seats: db::parse_seats(detail.as_deref()) })
-            }
-            Err(e) => Err(e.into()),
+            Ok(Outcome { follow_up: None, .. }) => Ok(()),
+            Ok(Outcome { follow_up: Some(f), .. }) => Err(f.unexpected()),
+            Err(f) => Err(f.into_error(&Context { order, requested: seats.len() as u32, ..meta.context() })),
         }
     }
 
-    /// The sale record of `order` in `show` (one exists: a sell answered 16).
+    /// The sale record of `order` in `show` (one exists: a sell answered
+    /// [`FollowUp::ReadRecord`]).
     pub(crate) async fn sale_record(&self, show: ShowId, order: OrderId) -> Result<SaleRecord> {
         let rows = self
             .all(false, move || {

@@ -7,11 +7,15 @@ pub mod checkout;
 mod coalesce;
 mod db;
 mod feed;
+mod holds;
 mod inventory;
 pub mod limits;
 mod migrate;
+mod outcome;
 mod port;
 mod rows;
+mod sales;
+mod shows;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod tickets;

@@ -1,13 +1,13 @@
-//! What the store answers: a show's cached metadata, the outcome row of
-//! the inventory functions, seat and sale rows.
+//! What the store answers: a show's cached metadata, seat and sale rows;
+//! and what the calls that change them say they do.
 
-use crate::db;
 use booking_core::backend::fsm::{Seat, SeatState};
+use booking_core::backend::refusal::Context;
 use booking_core::backend::validate;
 use booking_core::layout::{HoldPolicy, LayoutIndex};
 use booking_core::{
-    Hold, HoldId, HoldItems, HoldToken, InvalidRequest, InventoryError, Limit, OrderId, OwnerId, PaymentRef, PoolId,
-    Result, Sale, SaleRecord, SeatId, ShowId, ShowSpec,
+    Hold, HoldId, HoldItems, HoldToken, InventoryError, Limit, OrderId, OwnerId, PaymentRef, PoolId, Result, Sale,
+    SaleRecord, SeatId, ShowId, ShowSpec,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -64,6 +64,32 @@ impl ShowMeta {
         }
     }
 
+    /// What every request on the show says: the show and its limits.
+    pub(crate) fn context(&self) -> Context {
+        Context {
+            show: Some(self.id),
+            max_held: self.policy.max_held_per_owner,
+            max_renewals: self.policy.max_renewals,
+            ..Context::default()
+        }
+    }
+
+    /// What a request with `token` says: the above, the hold, the version
+    /// presented and the units it names.
+    pub(crate) fn token_context(&self, token: &HoldToken) -> Context {
+        let pool = match token.items {
+            HoldItems::Pool { pool, .. } => Some(pool),
+            HoldItems::Seats(_) => None,
+        };
+        Context {
+            hold: Some(token.hold),
+            presented: Some(token.version),
+            pool,
+            requested: token.items.count(),
+            ..self.context()
+        }
+    }
+
     pub(crate) fn limit(&self, would_hold: i64) -> InventoryError {
         InventoryError::LimitExceeded(Limit::HeldPerOwner {
             would_hold: would_hold.clamp(0, u32::MAX as i64) as u32,
@@ -72,71 +98,26 @@ impl ShowMeta {
     }
 }
 
-/// The row every inventory function returns (`booking.outcome`).
-#[derive(Debug, Default)]
-pub(crate) struct Outcome {
-    pub(crate) code: i32,
-    pub(crate) version: Option<i64>,
-    pub(crate) held_until: Option<i64>,
-    pub(crate) renewals: Option<i32>,
-    pub(crate) n: Option<i64>,
-    pub(crate) seats: Option<Vec<i32>>,
-}
-
-impl Outcome {
-    pub(crate) fn decode(row: &PgRow) -> Result<Self> {
-        let e = db::backend;
-        Ok(Outcome {
-            code: row.try_get("code").map_err(e)?,
-            version: row.try_get("version").map_err(e)?,
-            held_until: row.try_get("held_until").map_err(e)?,
-            renewals: row.try_get("renewals").map_err(e)?,
-            n: row.try_get("n").map_err(e)?,
-            seats: row.try_get("seats").map_err(e)?,
-        })
-    }
-
-    pub(crate) fn version(&self) -> u64 {
-        self.version.unwrap_or(0).max(0) as u64
-    }
-
-    pub(crate) fn seat_ids(&self) -> Vec<SeatId> {
-        self.seats.iter().flatten().map(|&s| SeatId(s as u32)).collect()
-    }
-
-    /// Maps the codes shared by the hold and pool functions to errors.
-    pub(crate) fn error(&self, meta: &ShowMeta, hold: HoldId, presented: u64) -> InventoryError {
-        match self.code {
-            1 => InventoryError::UnknownShow(meta.id()),
-            2 => meta.limit(self.n.unwrap_or(0)),
-            3 => InventoryError::SeatsTaken { seats: self.seat_ids() },
-            4 => InventoryError::InsufficientCapacity {
-                pool: PoolId(0),
-                requested: 0,
-                available: self.n.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
-            },
-            5 => InvalidRequest::TokenMismatch.into(),
-            6 => InventoryError::HoldExpired { hold },
-            7 => InventoryError::NotOwner { hold },
-            8 => InventoryError::StaleToken { hold, presented, current: self.version() },
-            9 => InventoryError::LimitExceeded(Limit::Renewals { max: meta.policy.max_renewals }),
-            10 => InventoryError::LimitExceeded(Limit::HoldLifetime),
-            11 => InventoryError::NotSold { order: OrderId(uuid::Uuid::nil()) },
-            12 => InventoryError::WrongState { seats: self.seat_ids() },
-            other => InventoryError::Backend(format!("unexpected outcome code {other}").into()),
-        }
-    }
-}
-
 pub(crate) fn to_i32(seats: &[SeatId]) -> Vec<i32> {
     seats.iter().map(|s| s.0 as i32).collect()
 }
 
-/// The result of one attempt at a seat hold.
-pub(crate) enum Attempt {
-    Held(Hold),
-    /// Some seats were taken by another request.
-    Taken(Vec<SeatId>),
+/// What `booking.pool_op` does with a pool hold (its `p_op`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PoolOp {
+    Extend = 1,
+    Release = 2,
+    Verify = 3,
+    Sell = 4,
+}
+
+/// What `booking.regroup_seats` does with a group of seats (its `p_kind`,
+/// also the kind of change it publishes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Regroup {
+    Refund = 5,
+    Block = 6,
+    Unblock = 7,
 }
 
 /// The result of holding a best-available pick.

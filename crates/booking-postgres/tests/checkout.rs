@@ -78,6 +78,7 @@ mod saga {
 /// errors that name the failed operation.
 mod edges {
     use super::*;
+    use booking_core::backend::failure::StoreFailure;
     use booking_core::checkout::{OrderStatus, Outbox, OutboxMessage, SagaLog, StoreError, WorkerId};
     use booking_core::idempotency::{Begin, Fingerprint, IdempotencyKey, IdempotencyStore, Started, StoredResponse};
     use booking_core::testkit::checkout::sample_order;
@@ -148,12 +149,14 @@ mod edges {
         let name = create_empty_database().await;
         let pool = common::pool(&name, 2).await;
         let err = PgSagaLog::new(pool.clone()).get(booking_core::OrderId::new()).await.expect_err("no schema");
-        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
-        assert!(err.to_string().contains("saga log get"), "{err}");
+        let StoreError::Backend(cause) = &err else { panic!("{err:?}") };
+        let failure = cause.downcast_ref::<StoreFailure>().expect("a failure naming the store");
+        assert_eq!((failure.store, failure.operation), ("postgres", "saga log get"));
+        assert!(err.to_string().contains("postgres, saga log get: "), "{err}");
         let err = PgOutbox::new(pool.clone()).pending().await.expect_err("no schema");
-        assert!(err.to_string().contains("outbox pending"), "{err}");
+        assert!(err.to_string().contains("postgres, outbox pending: "), "{err}");
         let err = PgIdempotencyStore::new(pool).reap(Duration::from_secs(1)).await.expect_err("no schema");
-        assert!(err.to_string().contains("idempotency reap"), "{err}");
+        assert!(err.to_string().contains("postgres, idempotency reap: "), "{err}");
     }
 
     use booking_core::checkout::Order;

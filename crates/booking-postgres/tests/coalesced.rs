@@ -60,7 +60,7 @@ async fn a_batch_answers_as_one_by_one() {
     let counts: Vec<i32> = requests.iter().map(|r| r.1.len() as i32).collect();
     let seats: Vec<i32> = requests.iter().flat_map(|r| r.1.iter().copied()).collect();
     let nows = vec![Some(clock.now_millis()); requests.len()];
-    let rows = sqlx::query("SELECT code, n, seats FROM booking.hold_seats_batch($1, $2, $3, $4, $5, $6)")
+    let rows = sqlx::query("SELECT refusal, n, seats FROM booking.hold_seats_batch($1, $2, $3, $4, $5, $6)")
         .bind(shows)
         .bind(owners)
         .bind(holds)
@@ -70,16 +70,18 @@ async fn a_batch_answers_as_one_by_one() {
         .fetch_all(&pool)
         .await
         .unwrap();
-    let got: Vec<(i32, Option<i64>, Option<Vec<i32>>)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    // (refusal, n, seats) of each request.
+    type Answer = (Option<String>, Option<i64>, Option<Vec<i32>>);
+    let got: Vec<Answer> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
     assert_eq!(
         got,
         vec![
-            (0, Some(2), None),
-            (3, Some(2), Some(vec![2])),
-            (2, Some(4), None),
-            (0, Some(1), None),
-            (0, Some(3), None),
-            (2, Some(4), None),
+            (None, Some(2), None),
+            (Some("SEATS_TAKEN".into()), Some(2), Some(vec![2])),
+            (Some("HELD_PER_OWNER".into()), Some(4), None),
+            (None, Some(1), None),
+            (None, Some(3), None),
+            (Some("HELD_PER_OWNER".into()), Some(4), None),
         ]
     );
     let snap = inv.snapshot(spec.id).await.unwrap();

@@ -61,22 +61,22 @@ async fn second_cas_affects_no_rows() {
     let spec = create(&inv, 1, 1, 4, 0, test_policy()).await;
     let h = inv.hold_seats(&HoldSeats { show: spec.id, owner: OwnerId::new(), seats: ids(&[0]) }).await.unwrap();
     let now = clock.now_millis();
-    let release = "SELECT code FROM booking.finish_seats($1, $2, $3, $4, ARRAY[0], $5, NULL, NULL)";
+    let release = "SELECT coalesce(refusal, follow_up, 'DONE') FROM booking.finish_seats($1, $2, $3, $4, ARRAY[0], $5, NULL, NULL)";
     let (show, owner, hold, version) = (spec.id.0, h.owner.0, h.token.hold.0, h.token.version as i64);
     let bind = move |q: &'static str| sqlx::query(q).bind(show).bind(owner).bind(hold).bind(version).bind(now);
 
     let mut first = connect(&db).await;
     first.execute("BEGIN").await.unwrap();
-    let code: i32 = bind(release).fetch_one(&mut first).await.unwrap().get(0);
-    assert_eq!(code, 0, "the first compare-and-set matches");
+    let answer: String = bind(release).fetch_one(&mut first).await.unwrap().get(0);
+    assert_eq!(answer, "DONE", "the first compare-and-set matches");
 
     let mut second = connect(&db).await;
     let second_cas = bind(release);
-    let task = tokio::spawn(async move { second_cas.fetch_one(&mut second).await.unwrap().get::<i32, _>(0) });
+    let task = tokio::spawn(async move { second_cas.fetch_one(&mut second).await.unwrap().get::<String, _>(0) });
     let mut admin = connect(&db).await;
     until("a backend waits", async || waiting_backend(&mut admin, &db).await.is_some()).await;
     first.execute("COMMIT").await.unwrap();
-    assert_eq!(task.await.unwrap(), 13, "the second matches no row after the re-check");
+    assert_eq!(task.await.unwrap(), "READ_SEATS", "the second matches no row after the re-check");
 
     let snap = inv.snapshot(spec.id).await.unwrap();
     assert_eq!((snap.seats[0].status, snap.seats[0].version), (SeatStatus::Available, 2), "released once");
@@ -85,18 +85,18 @@ async fn second_cas_affects_no_rows() {
     assert_eq!(released, 1, "one release published");
 
     // The same for a hold: the second UPDATE finds the seat taken.
-    let hold = "SELECT code FROM booking.hold_seats($1, $2, $3, ARRAY[1], $4)";
+    let hold = "SELECT coalesce(refusal, follow_up, 'DONE') FROM booking.hold_seats($1, $2, $3, ARRAY[1], $4)";
     let mut first = connect(&db).await;
     first.execute("BEGIN").await.unwrap();
     let q = |owner: OwnerId| sqlx::query(hold).bind(spec.id.0).bind(owner.0).bind(HoldId::new().0).bind(now);
-    let code: i32 = q(OwnerId::new()).fetch_one(&mut first).await.unwrap().get(0);
-    assert_eq!(code, 0);
+    let answer: String = q(OwnerId::new()).fetch_one(&mut first).await.unwrap().get(0);
+    assert_eq!(answer, "DONE");
     let mut second = connect(&db).await;
     let other = q(OwnerId::new());
-    let task = tokio::spawn(async move { other.fetch_one(&mut second).await.unwrap().get::<i32, _>(0) });
+    let task = tokio::spawn(async move { other.fetch_one(&mut second).await.unwrap().get::<String, _>(0) });
     until("a backend waits", async || waiting_backend(&mut admin, &db).await.is_some()).await;
     first.execute("COMMIT").await.unwrap();
-    assert_eq!(task.await.unwrap(), 3, "the second hold finds the seat taken");
+    assert_eq!(task.await.unwrap(), "SEATS_TAKEN", "the second hold finds the seat taken");
 }
 
 /// Holds and releases a few times; every request must succeed.

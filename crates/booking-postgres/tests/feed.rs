@@ -46,17 +46,19 @@ async fn next_item(feed: &mut ChangeStream) -> Option<booking_core::Result<SeatC
 async fn open_hold(db: &str, show: ShowId, seat: u32, now: i64) -> PgConnection {
     let mut tx = connect(db).await;
     tx.execute("BEGIN").await.expect("begin");
-    let code: i32 = sqlx::query("SELECT code FROM booking.hold_seats($1, $2, $3, ARRAY[$4::int], $5)")
-        .bind(show.0)
-        .bind(OwnerId::new().0)
-        .bind(HoldId::new().0)
-        .bind(seat as i32)
-        .bind(now)
-        .fetch_one(&mut tx)
-        .await
-        .expect("hold in a transaction")
-        .get(0);
-    assert_eq!(code, 0);
+    let answer: String = sqlx::query(
+        "SELECT coalesce(refusal, follow_up, 'DONE') FROM booking.hold_seats($1, $2, $3, ARRAY[$4::int], $5)",
+    )
+    .bind(show.0)
+    .bind(OwnerId::new().0)
+    .bind(HoldId::new().0)
+    .bind(seat as i32)
+    .bind(now)
+    .fetch_one(&mut tx)
+    .await
+    .expect("hold in a transaction")
+    .get(0);
+    assert_eq!(answer, "DONE");
     tx
 }
 

@@ -104,15 +104,16 @@ async fn a_block_that_waited_sees_the_hold_expire() {
     // A hold of seat 0 (on the database clock), not committed yet.
     let mut locker = common::connect(&db).await;
     locker.execute("BEGIN").await.expect("begin");
-    let code: i32 = sqlx::query("SELECT code FROM booking.hold_seats($1, $2, $3, ARRAY[0], NULL)")
-        .bind(spec.id.0)
-        .bind(OwnerId::new().0)
-        .bind(HoldId::new().0)
-        .fetch_one(&mut locker)
-        .await
-        .expect("hold")
-        .get(0);
-    assert_eq!(code, 0);
+    let answer: String =
+        sqlx::query("SELECT coalesce(refusal, follow_up, 'DONE') FROM booking.hold_seats($1, $2, $3, ARRAY[0], NULL)")
+            .bind(spec.id.0)
+            .bind(OwnerId::new().0)
+            .bind(HoldId::new().0)
+            .fetch_one(&mut locker)
+            .await
+            .expect("hold")
+            .get(0);
+    assert_eq!(answer, "DONE");
     let (inv2, show) = (inv.clone(), spec.id);
     let later = start + spec.policy.ttl_millis() + 1;
     let got =
@@ -157,7 +158,7 @@ async fn batches_read_the_clock_after_locking() {
         let pool = pool.clone();
         let (hold, version) = (h.token.hold.0, h.token.version as i64);
         async move {
-            sqlx::query("SELECT code FROM booking.release_seats_batch($1, $2, $3, $4, $5, $6, $7)")
+            sqlx::query("SELECT coalesce(refusal, follow_up, 'DONE') FROM booking.release_seats_batch($1, $2, $3, $4, $5, $6, $7)")
                 .bind(vec![show])
                 .bind(vec![owner.0])
                 .bind(vec![hold])
@@ -168,15 +169,15 @@ async fn batches_read_the_clock_after_locking() {
                 .fetch_one(&pool)
                 .await
                 .expect("release batch")
-                .get::<i32, _>(0)
+                .get::<String, _>(0)
         }
     };
     let locker = lock(&db, SEAT_0, show).await;
     let code = after_a_wait(&db, &mut admin, (locker, "ROLLBACK"), start + ttl + 1, release).await;
-    assert_eq!(code, 13, "expired during the wait: not released");
+    assert_eq!(code, "READ_SEATS", "expired during the wait: not released");
 
     let hold = async move {
-        sqlx::query("SELECT code FROM booking.hold_seats_batch($1, $2, $3, $4, $5, $6)")
+        sqlx::query("SELECT coalesce(refusal, follow_up, 'DONE') FROM booking.hold_seats_batch($1, $2, $3, $4, $5, $6)")
             .bind(vec![show])
             .bind(vec![OwnerId::new().0])
             .bind(vec![HoldId::new().0])
@@ -186,12 +187,12 @@ async fn batches_read_the_clock_after_locking() {
             .fetch_one(&pool)
             .await
             .expect("hold batch")
-            .get::<i32, _>(0)
+            .get::<String, _>(0)
     };
     let locker = lock(&db, SEAT_0, show).await;
     common::set_database_clock(&mut admin, start + ttl).await;
     let code = after_a_wait(&db, &mut admin, (locker, "ROLLBACK"), start + ttl + 1, hold).await;
-    assert_eq!(code, 0, "the hold on seat 0 had expired when the batch got the row");
+    assert_eq!(code, "DONE", "the hold on seat 0 had expired when the batch got the row");
 }
 
 /// Coalesced holds queued while a batch is in flight are decided in the

@@ -28,7 +28,7 @@
 use crate::coalesce::time_arg;
 use crate::codec::{Reply, bad, bytes, int};
 use crate::conn::{Conn, Target};
-use crate::error::{Effect, RedisFailure, from_redis, in_operation};
+use crate::error::{Effect, failure, from_redis, in_operation};
 use crate::keys::hex;
 use crate::{client_for, scripts};
 use async_trait::async_trait;
@@ -212,7 +212,7 @@ fn failed(operation: &'static str) -> impl Fn(InventoryError) -> StoreError {
             InventoryError::Backend(c) | InventoryError::Unavailable(c) | InventoryError::OutcomeUnknown(c) => c,
             other => Box::new(other),
         };
-        StoreError::Backend(Box::new(RedisFailure { operation, cause }))
+        StoreError::Backend(Box::new(failure(operation, cause)))
     }
 }
 

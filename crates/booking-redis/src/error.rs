@@ -2,9 +2,9 @@
 //! store and the operation in them.
 
 use booking_core::InventoryError;
+use booking_core::backend::failure::{self, StoreFailure};
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 use std::error::Error;
-use std::fmt;
 
 /// Whether a failed request could have changed the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,10 +154,14 @@ impl StoreError {
     /// The Redis-specific error inside `e` (directly, or as the cause of a
     /// [`RedisFailure`]), if any.
     pub fn of(e: &InventoryError) -> Option<&StoreError> {
-        let inner = RedisFailure::inner(e)?;
-        match inner.downcast_ref::<RedisFailure>() {
-            Some(failure) => failure.cause.downcast_ref::<StoreError>(),
-            None => inner.downcast_ref::<StoreError>(),
+        if let Some(failure) = RedisFailure::of(e) {
+            return failure.cause.downcast_ref::<StoreError>();
+        }
+        match e {
+            InventoryError::Backend(inner)
+            | InventoryError::Unavailable(inner)
+            | InventoryError::OutcomeUnknown(inner) => inner.downcast_ref::<StoreError>(),
+            _ => None,
         }
     }
 
@@ -172,8 +176,9 @@ impl StoreError {
 
 /// A failure of the Redis store in one operation, as the port's
 /// `Backend`, `Unavailable` and `OutcomeUnknown` errors of this crate
-/// carry it: it names the store (Redis), the operation (the port's method,
-/// `connect` for a builder, `restore_sale`, ...) and the cause (a
+/// carry it: booking-core's
+/// [`StoreFailure`], naming the store (`Redis`), the operation (the port's
+/// method, `connect` for a builder, `restore_sale`, ...) and the cause (a
 /// `redis::RedisError`, a [`StoreError`], an answer the library could not
 /// read). `Display` reads "Redis, <operation>: <cause>".
 ///
@@ -186,56 +191,19 @@ impl StoreError {
 /// }
 /// # }
 /// ```
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct RedisFailure {
-    /// The operation that failed.
-    pub operation: &'static str,
-    /// What failed.
-    pub cause: Box<dyn Error + Send + Sync>,
-}
+pub type RedisFailure = StoreFailure;
 
-impl RedisFailure {
-    /// The failure inside `e`, if `e` is a failure of this crate's store.
-    pub fn of(e: &InventoryError) -> Option<&RedisFailure> {
-        Self::inner(e)?.downcast_ref::<RedisFailure>()
-    }
+/// The store's name in its failures.
+const STORE: &str = "Redis";
 
-    fn inner(e: &InventoryError) -> Option<&(dyn Error + Send + Sync + 'static)> {
-        match e {
-            InventoryError::Backend(inner)
-            | InventoryError::Unavailable(inner)
-            | InventoryError::OutcomeUnknown(inner) => Some(&**inner),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for RedisFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redis, {}: {}", self.operation, self.cause)
-    }
-}
-
-impl Error for RedisFailure {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&*self.cause)
-    }
+/// A failure of the store in `operation`.
+pub(crate) fn failure(operation: &'static str, cause: Box<dyn Error + Send + Sync>) -> RedisFailure {
+    StoreFailure::new(STORE, operation, cause)
 }
 
 /// Names `operation` in a failure of the store (`Backend`, `Unavailable`,
 /// `OutcomeUnknown`); decisions pass unchanged, and so does a failure that
 /// already names its operation.
 pub(crate) fn in_operation(operation: &'static str) -> impl Fn(InventoryError) -> InventoryError {
-    move |e| {
-        let wrap = |cause: Box<dyn Error + Send + Sync>| -> Box<dyn Error + Send + Sync> {
-            if cause.is::<RedisFailure>() { cause } else { Box::new(RedisFailure { operation, cause }) }
-        };
-        match e {
-            InventoryError::Backend(cause) => InventoryError::Backend(wrap(cause)),
-            InventoryError::Unavailable(cause) => InventoryError::Unavailable(wrap(cause)),
-            InventoryError::OutcomeUnknown(cause) => InventoryError::OutcomeUnknown(wrap(cause)),
-            decided => decided,
-        }
-    }
+    failure::in_operation(STORE, operation)
 }

@@ -30,7 +30,7 @@
 use crate::coalesce::time_arg;
 use crate::codec::{Reply, int};
 use crate::conn::{Conn, Target};
-use crate::error::{Effect, RedisFailure, from_redis, in_operation};
+use crate::error::{Effect, failure, from_redis, in_operation};
 use crate::keys::{IDEMPOTENCY_BUCKETS, hex, idempotency_index, idempotency_record, key_slot};
 use crate::{client_for, scripts};
 use async_trait::async_trait;
@@ -411,14 +411,14 @@ fn uuid_v7() -> u128 {
 }
 
 /// A failure of the store in `operation`, as the port's error: the text of
-/// a [`RedisFailure`] ("Redis, begin: ...").
+/// a [`crate::RedisFailure`] ("Redis, begin: ...").
 fn failed(operation: &'static str) -> impl Fn(InventoryError) -> IdempotencyError {
     move |e| {
         let cause: Box<dyn std::error::Error + Send + Sync> = match e {
             InventoryError::Backend(c) | InventoryError::Unavailable(c) | InventoryError::OutcomeUnknown(c) => c,
             other => Box::new(other),
         };
-        IdempotencyError::Backend(RedisFailure { operation, cause }.to_string())
+        IdempotencyError::Backend(failure(operation, cause).to_string())
     }
 }
 

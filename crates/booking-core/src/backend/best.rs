@@ -89,9 +89,10 @@ pub fn pick_best(
     None
 }
 
-/// True when taking seats `start..start+n` of `row` leaves a lone free seat
-/// with taken seats on both sides.
-fn strands_one(row: &RowRange, start: u32, n: u32, free: &impl Fn(SeatId) -> bool) -> bool {
+/// True when taking seats `start..start+n` of `row` (positions in the row)
+/// leaves a lone free seat with taken seats on both sides: the first rule
+/// of [`pick_best`], for a backend that reads seats as [`pick_best`] does.
+pub fn strands_one(row: &RowRange, start: u32, n: u32, free: &impl Fn(SeatId) -> bool) -> bool {
     let at = |pos: u32| free(SeatId(row.first.0 + pos));
     let left = start >= 2 && at(start - 1) && !at(start - 2);
     let right = start + n + 1 < row.len && at(start + n) && !at(start + n + 1);

@@ -1,11 +1,13 @@
 //! What backend authors need, apart from what embedders use: the pure seat
 //! state machine ([`fsm`]), the best-available picker ([`best`]), request
-//! validation ([`validate`]), the one vocabulary of refusals ([`refusal`])
-//! and small helpers for building answers. A backend reproduces the state
-//! machine atomically in its store and answers exactly as the reference
-//! model in the test kit does; the conformance suite holds it to that.
+//! validation ([`validate`]), the one vocabulary of refusals ([`refusal`]),
+//! failures that name the store and the operation ([`failure`]) and small
+//! helpers for building answers. A backend reproduces the state machine
+//! atomically in its store and answers exactly as the reference model in
+//! the test kit does; the conformance suite holds it to that.
 
 pub mod best;
+pub mod failure;
 pub mod fsm;
 pub mod refusal;
 pub mod validate;

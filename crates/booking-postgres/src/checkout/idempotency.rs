@@ -2,7 +2,9 @@
 //! (principal, key), with Stripe's semantics (see
 //! [`booking_core::idempotency`]).
 
+use crate::outcome::STORE;
 use async_trait::async_trait;
+use booking_core::backend::failure::StoreFailure;
 use booking_core::clock::millis_to_datetime;
 use booking_core::idempotency::{
     Begin, Fingerprint, IdempotencyError, IdempotencyKey, IdempotencyStore, KeyRecord, LeaseId, Started, StoredResponse,
@@ -44,8 +46,14 @@ impl PgIdempotencyStore {
     }
 }
 
+/// A failure of the store in `operation`, as text naming the store and the
+/// operation ("postgres, idempotency begin: ...").
+fn failed(operation: &'static str, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> IdempotencyError {
+    IdempotencyError::Backend(StoreFailure::new(STORE, operation, cause.into()).to_string())
+}
+
 fn backend(operation: &'static str) -> impl FnOnce(sqlx::Error) -> IdempotencyError {
-    move |e| IdempotencyError::Backend(format!("{operation}: {e}"))
+    move |e| failed(operation, e)
 }
 
 fn uuid(lease: LeaseId) -> Uuid {
@@ -56,7 +64,7 @@ fn fingerprint(row: &PgRow, operation: &'static str) -> Result<Fingerprint, Idem
     let bytes: Vec<u8> = row.try_get("fingerprint").map_err(backend(operation))?;
     <[u8; 32]>::try_from(bytes.as_slice())
         .map(Fingerprint)
-        .map_err(|_| IdempotencyError::Backend(format!("{operation}: stored fingerprint is not 32 bytes")))
+        .map_err(|_| failed(operation, "stored fingerprint is not 32 bytes"))
 }
 
 fn response(row: &PgRow, operation: &'static str) -> Result<Option<StoredResponse>, IdempotencyError> {
@@ -65,7 +73,7 @@ fn response(row: &PgRow, operation: &'static str) -> Result<Option<StoredRespons
     match (status, body) {
         (Some(status), Some(body)) => u16::try_from(status)
             .map(|status| Some(StoredResponse { status, body }))
-            .map_err(|_| IdempotencyError::Backend(format!("{operation}: stored status {status} out of range"))),
+            .map_err(|_| failed(operation, format!("stored status {status} out of range"))),
         _ => Ok(None),
     }
 }

@@ -19,37 +19,20 @@ pub use idempotency::PgIdempotencyStore;
 pub use outbox::PgOutbox;
 pub use saga_log::PgSagaLog;
 
+use crate::outcome::STORE;
 use booking_core::TimeSource;
+use booking_core::backend::failure::StoreFailure;
 use booking_core::checkout::StoreError;
 use std::fmt;
 use std::time::Duration;
 
-/// A database error of a checkout store, with the operation that failed:
-/// what [`StoreError::Backend`] wraps (downcast it to read the operation
-/// or the sqlx error).
-#[derive(Debug)]
-pub struct CheckoutDbError {
-    /// The operation, e.g. `"saga log update"`.
-    pub operation: &'static str,
-    /// What sqlx reported.
-    pub source: sqlx::Error,
-}
-
-impl fmt::Display for CheckoutDbError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.operation, self.source)
-    }
-}
-
-impl std::error::Error for CheckoutDbError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
-}
-
-/// A `map_err` for sqlx errors of `operation`.
+/// A `map_err` for sqlx errors of `operation`: a
+/// [`StoreFailure`](booking_core::backend::failure::StoreFailure) naming
+/// the store (`postgres`) and the operation, e.g. `"saga log update"`
+/// (downcast [`StoreError::Backend`]'s error to read them or the sqlx
+/// error).
 fn backend(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Backend(Box::new(CheckoutDbError { operation, source }))
+    move |source| StoreError::Backend(Box::new(StoreFailure::new(STORE, operation, Box::new(source))))
 }
 
 /// A stored record that cannot be read back (corrupt or written by an

@@ -1,0 +1,195 @@
+//! What the inventory functions answer (`booking.outcome`), read in one
+//! place: done, a follow-up the client makes, or a refusal named by its
+//! code from `booking_core::backend::refusal`, which becomes the caller's
+//! error through [`Refused::into_error`] with what the request said.
+
+use crate::db::{self, Fail};
+use booking_core::backend::refusal::{Context, Refused, UnreadableRefusal};
+use booking_core::{InventoryError, SeatId};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+/// The store's name in its failures
+/// ([`booking_core::backend::failure::StoreFailure`]).
+pub(crate) const STORE: &str = "postgres";
+
+/// The SQLSTATE of an exception an inventory function raises to roll back
+/// a refused change it had begun: its MESSAGE is a refusal code or a
+/// [`FollowUp`] code, its DETAIL the seats the refusal names.
+pub(crate) const REFUSED: &str = "BK000";
+
+/// The statement that calls an inventory function and reads its outcome:
+/// `outcome!("booking.hold_pool($1, $2)")`.
+macro_rules! outcome {
+    ($call:literal) => {
+        concat!("SELECT refusal, follow_up, version, held_until, renewals, n, seats FROM ", $call)
+    };
+}
+pub(crate) use outcome;
+
+/// What the client does when a function did not decide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FollowUp {
+    /// The compare-and-set matched no row: read the rows and let the state
+    /// machine name the error (or try again if they allow the change).
+    ReadSeats,
+    /// The order has a sale record: answer from it.
+    ReadRecord,
+    /// The region of a best-available pick changed: pick again from its
+    /// free seats now (the outcome's `seats`).
+    PickAgain,
+}
+
+impl FollowUp {
+    /// Every follow-up.
+    #[cfg(test)]
+    const ALL: [FollowUp; 3] = [FollowUp::ReadSeats, FollowUp::ReadRecord, FollowUp::PickAgain];
+
+    /// The code the functions answer with.
+    fn code(self) -> &'static str {
+        match self {
+            FollowUp::ReadSeats => "READ_SEATS",
+            FollowUp::ReadRecord => "READ_RECORD",
+            FollowUp::PickAgain => "PICK_AGAIN",
+        }
+    }
+
+    fn from_code(code: &str) -> Option<FollowUp> {
+        [FollowUp::ReadSeats, FollowUp::ReadRecord, FollowUp::PickAgain].into_iter().find(|f| f.code() == code)
+    }
+
+    /// A follow-up the call at hand never asks for: the store's answer
+    /// does not fit the request.
+    pub(crate) fn unexpected(self) -> InventoryError {
+        InventoryError::Backend(format!("unexpected follow-up {} from the store", self.code()).into())
+    }
+}
+
+/// A function's answer that is not a refusal.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    /// `None`: done.
+    pub(crate) follow_up: Option<FollowUp>,
+    pub(crate) version: Option<i64>,
+    pub(crate) held_until: Option<i64>,
+    pub(crate) renewals: Option<i32>,
+    pub(crate) seats: Option<Vec<i32>>,
+}
+
+impl Outcome {
+    /// An answer that only asks for `follow_up`.
+    pub(crate) fn follow(follow_up: FollowUp) -> Self {
+        Outcome { follow_up: Some(follow_up), ..Outcome::default() }
+    }
+
+    /// Reads an outcome row; a refusal comes back as [`Fail::Refused`].
+    pub(crate) fn decode(row: &PgRow) -> Result<Self, Fail> {
+        let e = |err| Fail::Error(db::backend(err));
+        let refusal: Option<String> = row.try_get("refusal").map_err(e)?;
+        let follow_up: Option<String> = row.try_get("follow_up").map_err(e)?;
+        let seats: Option<Vec<i32>> = row.try_get("seats").map_err(e)?;
+        let n: Option<i64> = row.try_get("n").map_err(e)?;
+        if let Some(code) = refusal {
+            return Err(refused(&code, to_seat_ids(seats.as_deref().unwrap_or_default()), n.unwrap_or(0)));
+        }
+        let follow_up = match follow_up {
+            Some(code) => Some(follow_up_of(&code)?),
+            None => None,
+        };
+        Ok(Outcome {
+            follow_up,
+            version: row.try_get("version").map_err(e)?,
+            held_until: row.try_get("held_until").map_err(e)?,
+            renewals: row.try_get("renewals").map_err(e)?,
+            seats,
+        })
+    }
+
+    /// Reads the exception a function raised to roll back ([`REFUSED`]):
+    /// a refusal as [`Fail::Refused`], or a follow-up.
+    pub(crate) fn raised(message: &str, detail: Option<&str>) -> Result<Self, Fail> {
+        match FollowUp::from_code(message) {
+            Some(f) => Ok(Outcome::follow(f)),
+            None => Err(refused(message, seat_list(detail), 0)),
+        }
+    }
+
+    pub(crate) fn version(&self) -> u64 {
+        self.version.unwrap_or(0).max(0) as u64
+    }
+
+    pub(crate) fn held_until(&self) -> i64 {
+        self.held_until.unwrap_or(0)
+    }
+
+    pub(crate) fn renewals(&self) -> u32 {
+        self.renewals.unwrap_or(0).max(0) as u32
+    }
+
+    pub(crate) fn seat_ids(&self) -> Vec<SeatId> {
+        to_seat_ids(self.seats.as_deref().unwrap_or_default())
+    }
+}
+
+/// A refusal code as the store answered it; a code outside the vocabulary
+/// is the store's bug, a `Backend` error.
+fn refused(code: &str, seats: Vec<SeatId>, number: i64) -> Fail {
+    match Refused::from_code(code, seats, number) {
+        Ok(r) => Fail::Refused(r),
+        Err(unreadable) => Fail::Error(InventoryError::Backend(Box::new(unreadable))),
+    }
+}
+
+fn follow_up_of(code: &str) -> Result<FollowUp, Fail> {
+    FollowUp::from_code(code)
+        .ok_or_else(|| Fail::Error(InventoryError::Backend(Box::new(UnreadableRefusal(code.to_owned())))))
+}
+
+fn to_seat_ids(seats: &[i32]) -> Vec<SeatId> {
+    seats.iter().map(|&s| SeatId(s.max(0) as u32)).collect()
+}
+
+/// The seat ids of a raised refusal's DETAIL (comma-separated).
+fn seat_list(detail: Option<&str>) -> Vec<SeatId> {
+    detail.unwrap_or_default().split(',').filter_map(|s| s.trim().parse::<u32>().ok()).map(SeatId).collect()
+}
+
+impl Fail {
+    /// The caller's error: a refusal filled in with what the request said
+    /// (`ctx`).
+    pub(crate) fn into_error(self, ctx: &Context) -> InventoryError {
+        match self {
+            Fail::Refused(r) => r.into_error(ctx),
+            other => other.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use booking_core::backend::refusal::Refusal;
+
+    #[test]
+    fn follow_ups_round_trip_and_are_no_refusal() {
+        for f in FollowUp::ALL {
+            assert_eq!(FollowUp::from_code(f.code()), Some(f));
+            assert_eq!(Refusal::from_code(f.code()), None, "{} is both", f.code());
+        }
+        assert_eq!(FollowUp::from_code("13"), None);
+    }
+
+    #[test]
+    fn raised_exceptions_read_as_refusals_or_follow_ups() {
+        match Outcome::raised("SEATS_TAKEN", Some("4,7")) {
+            Err(Fail::Refused(r)) => {
+                assert_eq!(r.refusal, Refusal::SeatsTaken);
+                assert_eq!(r.seats, vec![SeatId(4), SeatId(7)]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(Outcome::raised("READ_SEATS", None), Ok(o) if o.follow_up == Some(FollowUp::ReadSeats)));
+        assert!(matches!(Outcome::raised("BK409", Some("1")), Err(Fail::Error(InventoryError::Backend(_)))));
+        assert!(seat_list(None).is_empty());
+    }
+}
