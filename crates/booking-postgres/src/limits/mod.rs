@@ -13,14 +13,14 @@ mod rate;
 pub use blacklist::PgBlacklist;
 pub use rate::PgRateLimitStore;
 
-use crate::checkout::CheckoutDbError;
 use booking_core::TimeSource;
+use booking_core::backend::failure::StoreFailure;
 use booking_core::limits::{LimitError, micros_from_millis};
 
 /// A `map_err` for sqlx errors of `operation`: a backend error carrying
-/// the operation and the sqlx error (downcast to [`CheckoutDbError`]).
+/// a [`StoreFailure`] naming the store (`postgres`) and the operation.
 fn backend(operation: &'static str) -> impl FnOnce(sqlx::Error) -> LimitError {
-    move |source| LimitError::Backend(Box::new(CheckoutDbError { operation, source }))
+    move |source| LimitError::Backend(Box::new(StoreFailure::new(crate::outcome::STORE, operation, Box::new(source))))
 }
 
 /// The injected decision time in Unix µs, or `None` for the database's.

@@ -2,6 +2,7 @@
 //! `booking.tickets`, created by [`migrations`](crate::migrations).
 
 use async_trait::async_trait;
+use booking_core::backend::failure::StoreFailure;
 use booking_core::clock::millis_to_datetime;
 use booking_core::tickets::checkin::{decide_check_in, decide_register};
 use booking_core::tickets::{
@@ -11,33 +12,11 @@ use booking_core::tickets::{
 use booking_core::{OwnerId, ShowId, TimeSource};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
-use std::fmt;
 
-/// A database error of the check-in store, with the operation that failed:
-/// what [`CheckInError::Backend`] wraps (downcast it to read the operation
-/// or the sqlx error).
-#[derive(Debug)]
-pub struct CheckInDbError {
-    /// The operation, e.g. `"check-in"`.
-    pub operation: &'static str,
-    /// What sqlx reported.
-    pub source: sqlx::Error,
-}
-
-impl fmt::Display for CheckInDbError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.operation, self.source)
-    }
-}
-
-impl std::error::Error for CheckInDbError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
-}
-
+/// A `map_err` for sqlx errors of `operation`: a
+/// [`StoreFailure`] naming the store (`postgres`) and the operation.
 fn backend(operation: &'static str) -> impl FnOnce(sqlx::Error) -> CheckInError {
-    move |source| CheckInError::Backend(Box::new(CheckInDbError { operation, source }))
+    move |source| CheckInError::Backend(Box::new(StoreFailure::new(crate::outcome::STORE, operation, Box::new(source))))
 }
 
 /// The check-in store on PostgreSQL.

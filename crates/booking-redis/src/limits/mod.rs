@@ -28,7 +28,7 @@ use crate::checkout::run;
 use crate::client_for;
 use crate::codec::Reply;
 use crate::conn::{Conn, Target};
-use crate::error::{RedisFailure, in_operation};
+use crate::error::in_operation;
 use booking_core::limits::{LimitError, micros_from_millis};
 use booking_core::{InvalidRequest, InventoryError, TimeSource};
 use redis::{IntoConnectionInfo, Script};
@@ -138,7 +138,7 @@ fn failed(operation: &'static str) -> impl Fn(InventoryError) -> LimitError {
             InventoryError::Backend(c) | InventoryError::Unavailable(c) | InventoryError::OutcomeUnknown(c) => c,
             other => Box::new(other),
         };
-        LimitError::Backend(Box::new(RedisFailure { operation, cause }))
+        LimitError::Backend(Box::new(crate::error::failure(operation, cause)))
     }
 }
 

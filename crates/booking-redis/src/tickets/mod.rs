@@ -17,7 +17,7 @@
 
 use crate::codec::{Reply, bad, bytes};
 use crate::conn::{Conn, Target};
-use crate::error::{Effect, RedisFailure, from_redis, in_operation};
+use crate::error::{Effect, from_redis, in_operation};
 use crate::keys::{hex, parse_hex};
 use crate::{client_for, coalesce::time_arg};
 use async_trait::async_trait;
@@ -146,7 +146,7 @@ fn failed(operation: &'static str) -> impl Fn(InventoryError) -> CheckInError {
             InventoryError::Backend(c) | InventoryError::Unavailable(c) | InventoryError::OutcomeUnknown(c) => c,
             other => Box::new(other),
         };
-        CheckInError::Backend(Box::new(RedisFailure { operation, cause }))
+        CheckInError::Backend(Box::new(crate::error::failure(operation, cause)))
     }
 }
 
