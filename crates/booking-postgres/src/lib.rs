@@ -2,6 +2,7 @@
 
 mod best;
 mod builder;
+pub mod catalog;
 pub mod checkout;
 mod coalesce;
 mod db;
