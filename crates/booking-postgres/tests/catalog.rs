@@ -28,11 +28,11 @@ booking_core::catalog_suite!(fixture);
 /// the failed operation.
 mod edges {
     use super::*;
+    use booking_core::Clock;
     use booking_core::catalog::{
         Availability, Catalog, CatalogError, Event, RecordKind, SearchQuery, Show, ShowFilter, Update, Venue,
     };
     use booking_core::testkit::catalog::{add_event, add_show, found, own_venue, search_at};
-    use booking_core::Clock;
     use booking_postgres::catalog::CatalogDbError;
     use chrono::{DateTime, Duration, Utc};
     use common::{connect, create_empty_database, set_database_clock, settable_database_clock};
@@ -216,11 +216,8 @@ mod edges {
         let event = add_event(&c, Event::new("Clock Show")).await;
         let show = Show::new(event.id, venue.id, t0 + Duration::days(2), t0 + Duration::hours(1));
         c.create_show(&show).await.expect("create_show");
-        let upcoming = ShowFilter {
-            venue: Some(venue.id),
-            availability: vec![Availability::Upcoming],
-            ..ShowFilter::default()
-        };
+        let upcoming =
+            ShowFilter { venue: Some(venue.id), availability: vec![Availability::Upcoming], ..ShowFilter::default() };
         assert_eq!(c.listing(show.id).await.expect("listing").availability, Availability::Upcoming);
         assert_eq!(found(&c, &SearchQuery::new("clock").with_filter(upcoming.clone())).await, vec![show.id]);
         set_database_clock(&mut admin, start + 3_600_000).await;
