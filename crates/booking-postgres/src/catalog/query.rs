@@ -26,27 +26,41 @@ macro_rules! clock {
 }
 
 /// The listed shows (neither they nor their event or venue archived)
-/// passing the filter of `$2`..`$8` (see [`bind_filter`]), as `s`, `e`,
-/// `v`, with the clock as `c`; ends inside the `WHERE`. The availability
-/// codes are those of [`code`], and a stored summary's level codes
-/// (`summary_level`) are the same numbers.
-macro_rules! filtered_shows {
-    () => {
+/// passing `f`, as `s`, `e`, `v`, with the clock as `c`; ends inside the
+/// `WHERE`. Only the conditions `f` sets are written, over the parameters
+/// `$2`..`$8` that [`bind_filter`] binds in every case: each combination
+/// is its own prepared statement, whose generic plan is as good as a
+/// custom one (a condition written `($6 IS NULL OR s.venue_id = $6)`
+/// gives PostgreSQL's generic plans a loop over every venue). The
+/// availability codes are those of [`code`], and a stored summary's level
+/// codes (`summary_level`) are the same numbers.
+fn filtered_shows(f: &ShowFilter) -> String {
+    let mut sql = String::from(
         "booking.catalog_shows s \
          JOIN booking.catalog_events e ON e.id = s.event_id \
          JOIN booking.catalog_venues v ON v.id = s.venue_id \
          CROSS JOIN clock c \
-         WHERE NOT s.archived AND NOT e.archived AND NOT v.archived \
-         AND ($2::timestamptz IS NULL OR s.starts_at >= $2) \
-         AND ($3::timestamptz IS NULL OR s.starts_at < $3) \
-         AND ($4::text IS NULL OR v.city_key = $4) \
-         AND ($5::text IS NULL OR $5 = ANY (e.category_keys)) \
-         AND ($6::uuid IS NULL OR s.venue_id = $6) \
-         AND ($7::uuid IS NULL OR s.event_id = $7) \
-         AND (cardinality($8::smallint[]) = 0 OR \
-              (CASE WHEN c.now < s.on_sale_at THEN 0 WHEN c.now >= s.sales_end THEN 4 \
-               ELSE coalesce(s.summary_level, 1) END) = ANY ($8)) "
-    };
+         WHERE NOT s.archived AND NOT e.archived AND NOT v.archived ",
+    );
+    let conditions = [
+        (f.starts_from.is_some(), "AND s.starts_at >= $2 "),
+        (f.starts_before.is_some(), "AND s.starts_at < $3 "),
+        (f.city.is_some(), "AND v.city_key = $4 "),
+        (f.category.is_some(), "AND $5 = ANY (e.category_keys) "),
+        (f.venue.is_some(), "AND s.venue_id = $6 "),
+        (f.event.is_some(), "AND s.event_id = $7 "),
+        (
+            !f.availability.is_empty(),
+            "AND (CASE WHEN c.now < s.on_sale_at THEN 0 WHEN c.now >= s.sales_end THEN 4 \
+             ELSE coalesce(s.summary_level, 1) END) = ANY ($8) ",
+        ),
+    ];
+    for (set, condition) in conditions {
+        if set {
+            sql.push_str(condition);
+        }
+    }
+    sql
 }
 
 /// The page (`$9` results from `$10`) of `hits` (id, starts_at, score),
@@ -75,44 +89,52 @@ macro_rules! weights {
     };
 }
 
-const LIST: &str = concat!(
-    "WITH ",
-    clock!(),
-    ", hits AS MATERIALIZED (SELECT s.id, s.starts_at, 0::float8 AS score FROM ",
-    filtered_shows!(),
-    ") ",
-    page!()
-);
+/// Listing statement for `f`.
+fn list_sql(f: &ShowFilter) -> String {
+    format!(
+        "WITH {} , hits AS MATERIALIZED (SELECT s.id, s.starts_at, 0::float8 AS score FROM {}) {}",
+        clock!(),
+        filtered_shows(f),
+        page!()
+    )
+}
 
-/// `$11` is the query's words. Each word's tsqueries (`q`: exact, prefix
-/// for the last word, typo) are combined into one (`m`: the words ANDed,
-/// each the OR of its three), which the GIN index answers; a hit's score
-/// sums, per word, the rank of its best kind of match, exact at full
-/// weight, prefix at half, typo at a quarter.
-const SEARCH: &str = concat!(
-    "WITH ",
-    clock!(),
-    ", q AS MATERIALIZED (SELECT t.i, x.exact, x.prefix, x.typo \
+/// Search statement for `f`; `$11` is the query's words. Each word's
+/// tsqueries (`q`: exact, prefix for the last word, typo) are combined
+/// into one (`m`: the words ANDed, each the OR of its three), which the
+/// GIN index answers; a hit's score sums, per word, the rank of its best
+/// kind of match, exact at full weight, prefix at half, typo at a quarter.
+fn search_sql(f: &ShowFilter) -> String {
+    format!(
+        "WITH {}, {SEARCH_WORDS} \
+         hits AS MATERIALIZED (SELECT s.id, s.starts_at, {SCORE} AS score \
+         FROM {} AND s.document @@ (SELECT query FROM m)) {}",
+        clock!(),
+        filtered_shows(f),
+        page!()
+    )
+}
+
+/// The query words' tsqueries (`q`) and their combination (`m`).
+const SEARCH_WORDS: &str = "q AS MATERIALIZED (SELECT t.i, x.exact, x.prefix, x.typo \
        FROM unnest($11::text[]) WITH ORDINALITY AS t(w, i), \
        LATERAL booking.catalog_word_query(t.w, t.i = cardinality($11::text[])) x), \
      m AS MATERIALIZED (SELECT string_agg('(' || concat_ws(' | ', exact::text, prefix::text, typo::text) || ')', ' & ') \
-       ::tsquery AS query FROM q WHERE coalesce(exact, prefix, typo) IS NOT NULL), \
-     hits AS MATERIALIZED (SELECT s.id, s.starts_at, \
-       (SELECT sum(CASE \
-          WHEN s.document @@ q.exact THEN ts_rank_cd(",
+       ::tsquery AS query FROM q WHERE coalesce(exact, prefix, typo) IS NOT NULL),";
+
+/// A hit's score.
+const SCORE: &str = concat!(
+    "(SELECT sum(CASE \
+        WHEN s.document @@ q.exact THEN ts_rank_cd(",
     weights!(),
     ", s.document, q.exact) \
-          WHEN s.document @@ q.prefix THEN 0.5 * ts_rank_cd(",
+        WHEN s.document @@ q.prefix THEN 0.5 * ts_rank_cd(",
     weights!(),
     ", s.document, q.prefix) \
-          WHEN s.document @@ q.typo THEN 0.25 * ts_rank_cd(",
+        WHEN s.document @@ q.typo THEN 0.25 * ts_rank_cd(",
     weights!(),
     ", s.document, q.typo) \
-          ELSE 0 END) FROM q)::float8 AS score \
-       FROM ",
-    filtered_shows!(),
-    " AND s.document @@ (SELECT query FROM m)) ",
-    page!()
+        ELSE 0 END) FROM q)::float8"
 );
 
 const LISTING: &str = concat!(
@@ -136,7 +158,8 @@ fn code(a: Availability) -> i16 {
     }
 }
 
-/// Binds `$1` (the time) and `$2`..`$8` (the filter).
+/// Binds `$1` (the time) and `$2`..`$8` (the filter), all of them
+/// whichever the statement uses (their types are sent with them).
 fn bind_filter<'q>(
     query: Query<'q, Postgres, PgArguments>,
     now: Option<DateTime<Utc>>,
@@ -202,7 +225,7 @@ pub(super) async fn listing(pool: &PgPool, now: Option<DateTime<Utc>>, id: ShowI
 /// The listed shows passing the filter, soonest first (scores 0).
 pub(super) async fn list(pool: &PgPool, now: Option<DateTime<Utc>>, req: &ListShows) -> CatalogResult<Scored> {
     const OP: &str = "list shows";
-    let rows = bind_filter(sqlx::query(LIST), now, &req.filter)
+    let rows = bind_filter(sqlx::query(sqlx::AssertSqlSafe(list_sql(&req.filter))), now, &req.filter)
         .bind(i64::from(req.limit))
         .bind(i64::from(req.offset))
         .fetch_all(pool)
@@ -214,7 +237,7 @@ pub(super) async fn list(pool: &PgPool, now: Option<DateTime<Utc>>, req: &ListSh
 /// The listed shows matching the text and passing the filter, best first.
 pub(super) async fn search(pool: &PgPool, now: Option<DateTime<Utc>>, req: &SearchQuery) -> CatalogResult<Scored> {
     const OP: &str = "search shows";
-    let rows = bind_filter(sqlx::query(SEARCH), now, &req.filter)
+    let rows = bind_filter(sqlx::query(sqlx::AssertSqlSafe(search_sql(&req.filter))), now, &req.filter)
         .bind(i64::from(req.limit))
         .bind(i64::from(req.offset))
         .bind(words::split(&req.text))
