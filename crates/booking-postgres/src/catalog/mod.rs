@@ -39,7 +39,8 @@ use booking_core::catalog::{
 use booking_core::ids::{EventId, ShowId, VenueId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::QueryScalar;
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::fmt;
@@ -162,6 +163,20 @@ fn fresh<T: Clone>(value: &T) -> Versioned<T> {
     Versioned { value: value.clone(), version: 1, archived: false }
 }
 
+/// Runs `update` (a statement answering the new version) in `tx`,
+/// commits, and answers `value` as stored.
+async fn commit_update<T: Clone>(
+    mut tx: Transaction<'static, Postgres>,
+    update: QueryScalar<'_, Postgres, i64, PgArguments>,
+    value: &T,
+    operation: &'static str,
+) -> CatalogResult<Versioned<T>> {
+    let version = update.fetch_one(&mut *tx).await.map_err(db(operation))?;
+    tx.commit().await.map_err(db(operation))?;
+    let version = u64::try_from(version).map_err(|_| corrupt(operation, format!("version {version}")))?;
+    Ok(Versioned { value: value.clone(), version, archived: false })
+}
+
 /// One kind of record: its table's statements and its errors.
 trait Kind: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static {
     const KIND: RecordKind;
@@ -216,6 +231,22 @@ impl PgCatalog {
             // Archived already (a fresh read sees it so), or unknown.
             None => self.read(id).await,
         }
+    }
+
+    /// Runs `insert` (a statement answering how many rows it created, 0
+    /// when the id is in use) and answers `value` as stored.
+    async fn insert<T: Kind>(
+        &self,
+        insert: QueryScalar<'_, Postgres, i64, PgArguments>,
+        value: &T,
+        id: Uuid,
+        operation: &'static str,
+    ) -> CatalogResult<Versioned<T>> {
+        let created = insert.fetch_one(&self.pool).await.map_err(db(operation))?;
+        if created == 0 {
+            return Err(CatalogError::Exists { kind: T::KIND, id });
+        }
+        Ok(fresh(value))
     }
 
     /// Opens a transaction; with `text_lock`, takes [`TEXT_WRITE_LOCK`].
@@ -338,7 +369,7 @@ impl Catalog for PgCatalog {
     async fn create_venue(&self, venue: &Venue) -> CatalogResult<Versioned<Venue>> {
         const OP: &str = "create venue";
         venue.validate()?;
-        let created: i64 = sqlx::query_scalar(concat!(
+        let insert = sqlx::query_scalar(concat!(
             "WITH v AS (INSERT INTO booking.catalog_venues (id, version, record, city_key, document) ",
             "VALUES ($1, 1, $2, $3, booking.catalog_venue_document($4)) ON CONFLICT (id) DO NOTHING RETURNING document), ",
             vocabulary_from!("v"),
@@ -347,14 +378,8 @@ impl Catalog for PgCatalog {
         .bind(venue.id.as_uuid())
         .bind(Json(venue))
         .bind(words::key(&venue.city))
-        .bind(venue_text(venue))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db(OP))?;
-        if created == 0 {
-            return Err(CatalogError::Exists { kind: RecordKind::Venue, id: venue.id.as_uuid() });
-        }
-        Ok(fresh(venue))
+        .bind(venue_text(venue));
+        self.insert(insert, venue, venue.id.as_uuid(), OP).await
     }
 
     async fn update_venue(&self, update: &Update<Venue>) -> CatalogResult<Versioned<Venue>> {
@@ -364,7 +389,7 @@ impl Catalog for PgCatalog {
         let id = venue.id.as_uuid();
         let mut tx = self.begin(true, OP).await?;
         check_update(&mut tx, id, update, OP).await?;
-        let version: i64 = sqlx::query_scalar(concat!(
+        let update = sqlx::query_scalar(concat!(
             "WITH v AS (UPDATE booking.catalog_venues SET version = version + 1, record = $2, city_key = $3, ",
             "document = booking.catalog_venue_document($4) WHERE id = $1 RETURNING id, version, document), ",
             "s AS (UPDATE booking.catalog_shows s SET document = e.document || v.document ",
@@ -375,13 +400,8 @@ impl Catalog for PgCatalog {
         .bind(id)
         .bind(Json(venue))
         .bind(words::key(&venue.city))
-        .bind(venue_text(venue))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db(OP))?;
-        tx.commit().await.map_err(db(OP))?;
-        let version = u64::try_from(version).map_err(|_| corrupt(OP, format!("version {version}")))?;
-        Ok(Versioned { value: venue.clone(), version, archived: false })
+        .bind(venue_text(venue));
+        commit_update(tx, update, venue, OP).await
     }
 
     async fn archive_venue(&self, id: VenueId) -> CatalogResult<Versioned<Venue>> {
@@ -396,7 +416,7 @@ impl Catalog for PgCatalog {
         const OP: &str = "create event";
         event.validate()?;
         let [title, performers, categories, description] = event_texts(event);
-        let created: i64 = sqlx::query_scalar(concat!(
+        let insert = sqlx::query_scalar(concat!(
             "WITH e AS (INSERT INTO booking.catalog_events (id, version, record, category_keys, document) ",
             "VALUES ($1, 1, $2, $3, ",
             event_document!(),
@@ -410,14 +430,8 @@ impl Catalog for PgCatalog {
         .bind(title)
         .bind(performers)
         .bind(categories)
-        .bind(description)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db(OP))?;
-        if created == 0 {
-            return Err(CatalogError::Exists { kind: RecordKind::Event, id: event.id.as_uuid() });
-        }
-        Ok(fresh(event))
+        .bind(description);
+        self.insert(insert, event, event.id.as_uuid(), OP).await
     }
 
     async fn update_event(&self, update: &Update<Event>) -> CatalogResult<Versioned<Event>> {
@@ -428,7 +442,7 @@ impl Catalog for PgCatalog {
         let [title, performers, categories, description] = event_texts(event);
         let mut tx = self.begin(true, OP).await?;
         check_update(&mut tx, id, update, OP).await?;
-        let version: i64 = sqlx::query_scalar(concat!(
+        let update = sqlx::query_scalar(concat!(
             "WITH e AS (UPDATE booking.catalog_events SET version = version + 1, record = $2, category_keys = $3, ",
             "document = ",
             event_document!(),
@@ -444,13 +458,8 @@ impl Catalog for PgCatalog {
         .bind(title)
         .bind(performers)
         .bind(categories)
-        .bind(description)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db(OP))?;
-        tx.commit().await.map_err(db(OP))?;
-        let version = u64::try_from(version).map_err(|_| corrupt(OP, format!("version {version}")))?;
-        Ok(Versioned { value: event.clone(), version, archived: false })
+        .bind(description);
+        commit_update(tx, update, event, OP).await
     }
 
     async fn archive_event(&self, id: EventId) -> CatalogResult<Versioned<Event>> {
@@ -511,7 +520,7 @@ impl Catalog for PgCatalog {
         let parents = lock_parents(&mut tx, show, OP).await?;
         check_update(&mut tx, id, update, OP).await?;
         parents()?;
-        let version: i64 = sqlx::query_scalar(
+        let update = sqlx::query_scalar(
             "UPDATE booking.catalog_shows s SET version = s.version + 1, record = $2, event_id = e.id, \
              venue_id = v.id, starts_at = $5, on_sale_at = $6, sales_end = $7, document = e.document || v.document \
              FROM booking.catalog_events e, booking.catalog_venues v WHERE s.id = $1 AND e.id = $3 AND v.id = $4 \
@@ -523,13 +532,8 @@ impl Catalog for PgCatalog {
         .bind(show.venue.as_uuid())
         .bind(show.starts_at)
         .bind(show.on_sale_at)
-        .bind(show.sales_end())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db(OP))?;
-        tx.commit().await.map_err(db(OP))?;
-        let version = u64::try_from(version).map_err(|_| corrupt(OP, format!("version {version}")))?;
-        Ok(Versioned { value: show.clone(), version, archived: false })
+        .bind(show.sales_end());
+        commit_update(tx, update, show, OP).await
     }
 
     async fn archive_show(&self, id: ShowId) -> CatalogResult<Versioned<Show>> {
