@@ -203,6 +203,40 @@ mod edges {
         assert!(found(&*c, &search_at(&venue, "alpha")).await.is_empty());
     }
 
+    /// A show moved to another event and venue is found by their text
+    /// only, while updates of the old and the new event race the move.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_moved_show_is_found_by_its_new_event_and_venue() {
+        let (_, c, clock) = catalog().await;
+        let c = Arc::new(c);
+        let here = own_venue(&*c, "Kestrel Hall").await;
+        let there = own_venue(&*c, "Osprey Hall").await;
+        let old = add_event(&*c, Event::new("Granite Opera")).await;
+        let new = add_event(&*c, Event::new("Marble Ballet")).await;
+        let show = add_show(&*c, &old, &here, clock.now(), 3).await;
+        let moved = Show { event: new.id, venue: there.id, ..show.clone() };
+        let mut tasks = Vec::new();
+        for (event, title) in [(old.clone(), "Granite Opera Revival"), (new.clone(), "Marble Ballet Gala")] {
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                let value = Event { title: title.into(), ..event };
+                c.update_event(&Update { value, version: 1 }).await.map(|_| ())
+            }));
+        }
+        let mover = c.clone();
+        tasks.push(tokio::spawn(
+            async move { mover.update_show(&Update { value: moved, version: 1 }).await.map(|_| ()) },
+        ));
+        for t in tasks {
+            t.await.expect("task").expect("no write fails");
+        }
+        let anywhere = |text: &str| SearchQuery::new(text);
+        assert_eq!(found(&*c, &anywhere("marble ballet gala osprey")).await, vec![show.id]);
+        assert!(found(&*c, &anywhere("granite")).await.is_empty());
+        assert!(found(&*c, &anywhere("kestrel")).await.is_empty());
+        assert_eq!(c.listing(show.id).await.expect("listing").event.title, "Marble Ballet Gala");
+    }
+
     /// Without an injected clock, listings read the database's clock
     /// (`booking.clock_ms()`), as the inventory does.
     #[tokio::test]
