@@ -223,7 +223,8 @@ END $$;
 
 -- The tsqueries of one query word: `exact` (its stems and whole words),
 -- `prefix` (only for the last word: its whole words as prefixes) and
--- `typo` (the vocabulary words a typo away); each NULL when empty.
+-- `typo` (the vocabulary words a typo away, other than its exact ones);
+-- each NULL when empty.
 CREATE FUNCTION booking.catalog_word_query(
     w text, last boolean, OUT exact tsquery, OUT prefix tsquery, OUT typo tsquery)
 LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
@@ -235,6 +236,7 @@ LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
             (SELECT string_agg(booking.catalog_lexeme(l) || ':*', ' | ') FROM unnest(plain.ls) l)::tsquery
         END,
         (SELECT string_agg(DISTINCT booking.catalog_lexeme(t), ' | ')
-         FROM unnest(plain.ls) l, booking.catalog_typos(l) t)::tsquery
+         FROM unnest(plain.ls) l, booking.catalog_typos(l) t
+         WHERE t <> ALL (plain.ls || stems.ls))::tsquery
     FROM plain, stems
 $$;

@@ -10,11 +10,11 @@
 //!   name and city (C), under a GIN index; each text is indexed by English
 //!   stems and by whole words, without accents (`unaccent`);
 //! - every query word must match: exactly (its English stem or the whole
-//!   word), or, for the last word, as a
-//!   prefix of a whole word (`to_tsquery('word:*')`, search as you type),
-//!   or, for a word of 5 letters or more, with a typo: the catalog's
-//!   vocabulary is searched by trigram similarity (`pg_trgm`, GIN index)
-//!   and candidates within one edit (two from 9 letters) count;
+//!   word), or, for the last word, as a prefix of a whole word
+//!   (`'word':*`, search as you type), or, for a word of 5 letters or
+//!   more, with a typo: the catalog's vocabulary is searched by trigram
+//!   similarity (`pg_trgm`, GIN index) and candidates within one edit (two
+//!   from 9 letters) count;
 //! - the words' queries are combined into one `tsquery`, so that one GIN
 //!   index scan finds the candidates; the score sums, per word,
 //!   `ts_rank_cd` of how it matched: an exact match at full weight, a
