@@ -3,6 +3,7 @@
 pub mod admission;
 mod best;
 mod builder;
+pub mod catalog;
 pub mod checkout;
 mod coalesce;
 mod db;

@@ -20,10 +20,12 @@
 //! ```
 
 mod availability;
+mod generate;
 mod records;
 mod search;
 
 pub use availability::*;
+pub use generate::*;
 pub use records::*;
 pub use search::*;
 
