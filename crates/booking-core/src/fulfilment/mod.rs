@@ -10,15 +10,19 @@
 //! 2. issues the sale's tickets ([`TicketIssuer::issue_for`]): ticket ids
 //!    derive from the order and the seat, so a redelivery issues the same
 //!    tickets with the same texts;
-//! 3. registers each with the [`CheckInStore`] (a redelivery registers
-//!    nothing new: the store answers [`Registered::Unchanged`]; a ticket
-//!    reissued since, to a new holder, is left to its reissue and not sent);
-//! 4. builds one [`TicketNotice`] per ticket: the show's title, venue and
+//! 3. builds one [`TicketNotice`] per ticket: the show's title, venue and
 //!    start from the [`Catalog`], the seat's section, row and label (or the
 //!    pool's name) from the inventory's [`ShowSpec`], the holder's contact
-//!    from [`HolderContacts`], the QR code as PNG ([`qr::png`]);
-//! 5. enqueues each on the [`Outbox`] as a [`TICKET_ISSUED`](crate::delivery::TICKET_ISSUED) message whose
-//!    id names the ticket, so a redelivery enqueues nothing twice;
+//!    from [`HolderContacts`], the QR code as PNG ([`qr::png`]); a receipt
+//!    whose notices cannot all be built changes nothing;
+//! 4. registers each ticket with the [`CheckInStore`] (a redelivery
+//!    registers nothing new: the store answers
+//!    [`Registered::Unchanged`](crate::tickets::Registered::Unchanged)); a
+//!    ticket reissued since, to a new holder, is left to its reissue and
+//!    not sent;
+//! 5. enqueues each notice on the [`Outbox`] as a
+//!    [`TICKET_ISSUED`](crate::delivery::TICKET_ISSUED) message whose id
+//!    names the ticket, so a redelivery enqueues nothing twice;
 //!
 //! and only then acknowledges. Any failure (a store, the catalog, the
 //! directory, a holder with no contact yet) returns an error and the relay
@@ -119,7 +123,8 @@ pub const DEFAULT_QR_SCALE: u32 = 4;
 
 /// Why a completed order's tickets were not (all) sent on. Every variant
 /// leaves the outbox message to be delivered again; what was done already
-/// (tickets registered, notices enqueued) is not done twice.
+/// (tickets registered, notices enqueued) is not done twice. Every
+/// variant but `CheckIn` and `Outbox` comes before anything is changed.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum FulfilmentError {
@@ -313,18 +318,8 @@ impl TicketFulfilment {
     async fn fulfil_sale(&self, sale: &Sale) -> Result<Fulfilled, FulfilmentError> {
         let tickets = self.issuer.issue_for(sale, None)?;
 
-        // Register first: a ticket is valid at the gate before its holder
-        // is told of it, and a reissue since this sale wins.
-        let mut current = Vec::with_capacity(tickets.len());
-        for ticket in &tickets {
-            match self.checkins.register(&Registration::from(&ticket.claims)).await {
-                Ok(_) => current.push(ticket),
-                Err(CheckInError::Superseded { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let superseded = tickets.len() - current.len();
-
+        // Compose every notice before changing anything: a receipt that
+        // cannot be fulfilled registers nothing.
         let listing = self.catalog.listing(sale.show).await?;
         let spec = self.inventory.show_spec(sale.show).await?;
         let contact =
@@ -336,9 +331,8 @@ impl TicketFulfilment {
         };
         let starts_at = listing.show.starts_at;
         let issued_at = self.clock.now();
-
-        let mut notices = Vec::with_capacity(current.len());
-        for ticket in current {
+        let mut composed = Vec::with_capacity(tickets.len());
+        for ticket in &tickets {
             let notice = TicketNotice {
                 ticket_id: ticket.claims.ticket.to_string(),
                 order: sale.order,
@@ -356,14 +350,28 @@ impl TicketFulfilment {
                 wallet: WalletLinks::default(),
                 issued_at,
             };
-            notices.push(notice.to_outbox_message().map(|m| (notice, m))?);
+            let msg = notice.to_outbox_message()?;
+            composed.push((ticket, notice, msg));
         }
-        // Everything composed: enqueue (the outbox keeps the first of each
-        // id, so a redelivery adds nothing).
-        for (_, msg) in &notices {
+
+        // Register: a ticket is valid at the gate before its holder is told
+        // of it. A ticket reissued since (a transfer) is left to its reissue.
+        let mut current = Vec::with_capacity(composed.len());
+        for (ticket, notice, msg) in composed {
+            match self.checkins.register(&Registration::from(&ticket.claims)).await {
+                Ok(_) => current.push((notice, msg)),
+                Err(CheckInError::Superseded { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let superseded = tickets.len() - current.len();
+
+        // The outbox keeps the first message of each id, so a redelivery
+        // enqueues nothing new.
+        for (_, msg) in &current {
             self.outbox.enqueue(msg).await?;
         }
-        Ok(Fulfilled { tickets, notices: notices.into_iter().map(|(n, _)| n).collect(), superseded })
+        Ok(Fulfilled { tickets, notices: current.into_iter().map(|(n, _)| n).collect(), superseded })
     }
 }
 
