@@ -35,18 +35,17 @@
 //! [`OtherTopics`] says (refused by default: they stay in the outbox).
 //!
 //! ```
-//! use booking_core::catalog::{Event, Show, Venue};
-//! use booking_core::checkout::{Deliver, OutboxMessage, OutboxRelay, Receipt, ORDER_COMPLETED};
+//! use booking_core::catalog::{Catalog, Event, Show, Venue};
+//! use booking_core::checkout::{ORDER_COMPLETED, OrderStatus, Outbox, OutboxMessage, OutboxRelay, Receipt};
 //! use booking_core::delivery::{Contact, ContactBook, EmailSettings, OtherTopics, StubMailer, TicketDelivery};
 //! use booking_core::fulfilment::TicketFulfilment;
 //! use booking_core::tickets::{KeyId, SigningKeyring, TicketIssuer};
-//! use booking_core::{HoldItems, Money, OrderId, OwnerId, PriceCategory, Sale, SeatId, ShowSpec, VenueLayout};
+//! use booking_core::{Currency, HoldItems, Money, OrderId, OwnerId, PriceCategory, Sale, SeatId, SeatInventory};
+//! use booking_core::{ShowSpec, VenueLayout};
+//! use booking_memory::MemoryInventory;
 //! use booking_memory::catalog::MemoryCatalog;
 //! use booking_memory::checkout::MemoryOutbox;
 //! use booking_memory::tickets::MemoryCheckInStore;
-//! use booking_memory::MemoryInventory;
-//! use booking_core::catalog::Catalog;
-//! use booking_core::SeatInventory;
 //! use chrono::{TimeZone, Utc};
 //! use std::sync::Arc;
 //! use std::time::Duration;
@@ -83,11 +82,11 @@
 //! contacts.set(buyer, Contact::email("ana@mail.example"));
 //! let order = OrderId::new();
 //! let sale = Sale { show: spec.id, order, owner: buyer, items: HoldItems::Seats(vec![SeatId(3)]), version: 1 };
-//! let receipt = Receipt { order, status: booking_core::checkout::OrderStatus::Completed,
-//!     total: Money::new(5_000, booking_core::Currency::new("EUR")?), sale: Some(sale), reason: None };
-//! use booking_core::checkout::Outbox;
-//! outbox.enqueue(&OutboxMessage { id: format!("{order}:completed"), topic: ORDER_COMPLETED.into(),
-//!     payload: serde_json::to_string(&receipt)?, attempts: 0 }).await?;
+//! let total = Money::new(5_000, Currency::new("EUR")?);
+//! let receipt = Receipt { order, status: OrderStatus::Completed, total, sale: Some(sale), reason: None };
+//! let payload = serde_json::to_string(&receipt)?;
+//! let message = OutboxMessage { id: format!("{order}:completed"), topic: ORDER_COMPLETED.into(), payload, attempts: 0 };
+//! outbox.enqueue(&message).await?;
 //!
 //! relay.run_once().await?; // the receipt: the ticket is issued and its notice enqueued
 //! relay.run_once().await?; // the notice: the email goes out
