@@ -29,7 +29,7 @@
 //! delivers the receipt again later: fulfilment is at least once, and every
 //! step is idempotent, so "again" changes nothing that was done.
 //!
-//! One relay serves both topics: give it a [`TicketDelivery`] that forwards
+//! One relay serves both topics: give it a [`TicketDelivery`](crate::delivery::TicketDelivery) that forwards
 //! other topics to the fulfilment ([`OtherTopics::Forward`]); messages of
 //! any other topic are then handled as the fulfilment's own
 //! [`OtherTopics`] says (refused by default: they stay in the outbox).
