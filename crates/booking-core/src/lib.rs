@@ -7,6 +7,8 @@ pub mod checkout;
 pub mod clock;
 pub mod delivery;
 pub mod error;
+#[cfg(feature = "qr")]
+pub mod fulfilment;
 pub mod idempotency;
 pub mod ids;
 pub mod inventory;

@@ -246,6 +246,10 @@ pub struct OutboxMessage {
     pub attempts: u32,
 }
 
+/// The outbox topic of a completed order; the payload is its
+/// [`Receipt`] as JSON, sale included.
+pub const ORDER_COMPLETED: &str = "order.completed";
+
 /// Messages waiting for delivery.
 #[async_trait]
 pub trait Outbox: Send + Sync + Debug {

@@ -382,7 +382,7 @@ impl Checkout {
             OrderStatus::Sold => {
                 let msg = OutboxMessage {
                     id: format!("{id}:completed"),
-                    topic: "order.completed".into(),
+                    topic: super::ORDER_COMPLETED.into(),
                     payload: serde_json::to_string(&receipt(order)).unwrap_or_default(),
                     attempts: 0,
                 };

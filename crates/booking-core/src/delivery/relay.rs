@@ -124,6 +124,18 @@ pub enum OtherTopics {
     Forward(Arc<dyn Deliver>),
 }
 
+impl OtherTopics {
+    /// Handles `msg`, of a topic its deliverer does not serve: `refusal()`
+    /// as the error, `Ok`, or the next deliverer's answer.
+    pub async fn handle(&self, msg: &OutboxMessage, refusal: impl FnOnce() -> String) -> Result<(), String> {
+        match self {
+            OtherTopics::Refuse => Err(refusal()),
+            OtherTopics::Acknowledge => Ok(()),
+            OtherTopics::Forward(next) => next.deliver(msg).await,
+        }
+    }
+}
+
 /// Counters of a [`TicketDelivery`], for a metrics exporter.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeliveryStats {
@@ -272,20 +284,11 @@ impl TicketDelivery {
 impl Deliver for TicketDelivery {
     async fn deliver(&self, msg: &OutboxMessage) -> Result<(), String> {
         if msg.topic != TICKET_ISSUED {
-            return match &self.others {
-                OtherTopics::Refuse => Err(DeliveryError::UnknownTopic(msg.topic.clone()).to_string()),
-                OtherTopics::Acknowledge => {
-                    self.counters.other_topics.fetch_add(1, Ordering::Relaxed);
-                    Ok(())
-                }
-                OtherTopics::Forward(next) => {
-                    let result = next.deliver(msg).await;
-                    if result.is_ok() {
-                        self.counters.other_topics.fetch_add(1, Ordering::Relaxed);
-                    }
-                    result
-                }
-            };
+            let result = self.others.handle(msg, || DeliveryError::UnknownTopic(msg.topic.clone()).to_string()).await;
+            if result.is_ok() {
+                self.counters.other_topics.fetch_add(1, Ordering::Relaxed);
+            }
+            return result;
         }
         let notice = match TicketNotice::from_payload(&msg.payload) {
             Ok(notice) => notice,

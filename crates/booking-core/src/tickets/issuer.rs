@@ -5,7 +5,7 @@ use super::keys::SigningKeyring;
 use super::rotation::{RotationKey, RotationPolicy, RotationSecret};
 use super::{TicketError, TicketId};
 use crate::OwnerId;
-use crate::inventory::{HoldItems, SaleRecord};
+use crate::inventory::{HoldItems, Sale, SaleRecord};
 
 /// The most tickets one sale is issued (a pool sale of more units is
 /// refused rather than allocated).
@@ -88,7 +88,13 @@ impl TicketIssuer {
         sale: &SaleRecord,
         rotation: Option<&RotationKey>,
     ) -> Result<Vec<IssuedTicket>, TicketError> {
-        let s = &sale.sale;
+        self.issue_for(&sale.sale, rotation)
+    }
+
+    /// [`Self::issue_sale`] from the sale alone (as a checkout receipt
+    /// carries it), without the record's token and payment, which tickets
+    /// do not name.
+    pub fn issue_for(&self, s: &Sale, rotation: Option<&RotationKey>) -> Result<Vec<IssuedTicket>, TicketError> {
         let items: Vec<(TicketItem, u32)> = match &s.items {
             HoldItems::Seats(seats) => seats.iter().map(|seat| (TicketItem::Seat(*seat), 0)).collect(),
             HoldItems::Pool { pool, quantity } => {
