@@ -156,6 +156,25 @@ fn classify(e: &sqlx::Error) -> Class {
     }
 }
 
+/// True when a failed statement is worth retrying as it is: the server
+/// was unreachable, overloaded or shutting down, the pool had no
+/// connection, or the statement rolled back for a deadlock or a
+/// serialization failure. What the stores answer as `Unavailable`.
+pub(crate) fn transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            ["08", "53", "57P", "40001", "40P01"].iter().any(|p| code.starts_with(p))
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
+}
+
 /// Retry policy for serialization failures and deadlocks.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Backoff {

@@ -29,11 +29,11 @@ booking_core::catalog_suite!(fixture);
 mod edges {
     use super::*;
     use booking_core::Clock;
+    use booking_core::backend::failure::StoreFailure;
     use booking_core::catalog::{
         Availability, Catalog, CatalogError, Event, RecordKind, SearchQuery, Show, ShowFilter, Update, Venue,
     };
     use booking_core::testkit::catalog::{add_event, add_show, found, own_venue, search_at};
-    use booking_postgres::catalog::CatalogDbError;
     use chrono::{DateTime, Duration, Utc};
     use common::{connect, create_empty_database, set_database_clock, settable_database_clock};
     use sqlx::Executor;
@@ -294,7 +294,8 @@ mod edges {
         admin.execute("DROP TABLE booking.catalog_vocabulary CASCADE").await.expect("drop vocabulary");
         match c.create_event(&Event::new("Broken")).await {
             Err(CatalogError::Backend(e)) => {
-                let db = e.downcast_ref::<CatalogDbError>().expect("a CatalogDbError");
+                let db = e.downcast_ref::<StoreFailure>().expect("a StoreFailure");
+                assert_eq!(db.store, "postgres");
                 assert_eq!(db.operation, "create event");
             }
             other => panic!("expected Backend, got {other:?}"),

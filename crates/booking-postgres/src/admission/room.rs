@@ -1,18 +1,19 @@
 //! The room's row lock and the small conversions every statement shares.
 
 use booking_core::admission::{AdmissionError, AdmissionResult, RoomId, VisitorId};
+use booking_core::backend::failure::StoreFailure;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
-/// A `map_err` for sqlx errors of `operation`: a pool or connection that
-/// failed is `Unavailable` (retry), anything else `Backend`.
+/// A `map_err` for sqlx errors of `operation`: `Unavailable` when a retry
+/// may succeed, anything else `Backend`, both naming the store and the
+/// operation.
 pub(super) fn failed(operation: &'static str) -> impl FnOnce(sqlx::Error) -> AdmissionError {
-    move |e| match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            AdmissionError::Unavailable(format!("{operation}: {e}"))
-        }
-        e => AdmissionError::Backend(format!("{operation}: {e}")),
+    move |e| {
+        let transient = crate::db::transient(&e);
+        let text = StoreFailure::new(crate::outcome::STORE, operation, Box::new(e)).to_string();
+        if transient { AdmissionError::Unavailable(text) } else { AdmissionError::Backend(text) }
     }
 }
 

@@ -32,6 +32,7 @@ mod words;
 
 use async_trait::async_trait;
 use booking_core::TimeSource;
+use booking_core::backend::failure::StoreFailure;
 use booking_core::catalog::{
     AvailabilitySummary, Catalog, CatalogError, CatalogResult, Event, ListShows, Listing, Page, RecordKind, SalesLevel,
     SearchHit, SearchQuery, Show, Update, Venue, Versioned,
@@ -95,51 +96,17 @@ impl PgCatalog {
     }
 }
 
-/// A database error of the catalog, with the operation that failed: what
-/// [`CatalogError::Backend`] wraps (downcast it to read the operation or
-/// the sqlx error).
-#[derive(Debug)]
-pub struct CatalogDbError {
-    /// The operation, e.g. `"update event"`.
-    pub operation: &'static str,
-    /// What sqlx reported.
-    pub source: sqlx::Error,
-}
-
-impl fmt::Display for CatalogDbError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.operation, self.source)
-    }
-}
-
-impl std::error::Error for CatalogDbError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
-}
-
-/// A `map_err` for sqlx errors of `operation`: `Unavailable` when the
-/// server is unreachable, overloaded, shutting down, or rolled the
-/// statement back for a deadlock or serialization failure (each worth a
-/// retry); `Backend` otherwise.
+/// A `map_err` for sqlx errors of `operation`: `Unavailable` when a retry
+/// may succeed (the server unreachable, overloaded or shutting down, a
+/// deadlock or serialization failure); otherwise `Backend`, carrying a
+/// [`StoreFailure`] naming the store and the operation (downcast it to
+/// read them or the sqlx error).
 fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> CatalogError {
     move |source| {
-        let retry = match &source {
-            sqlx::Error::Database(e) => {
-                let code = e.code().map(|c| c.into_owned()).unwrap_or_default();
-                ["08", "53", "57P", "40001", "40P01"].iter().any(|p| code.starts_with(p))
-            }
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed => true,
-            _ => false,
-        };
-        if retry {
+        if crate::db::transient(&source) {
             CatalogError::Unavailable(format!("{operation}: {source}"))
         } else {
-            CatalogError::Backend(Box::new(CatalogDbError { operation, source }))
+            CatalogError::Backend(Box::new(StoreFailure::new(crate::outcome::STORE, operation, Box::new(source))))
         }
     }
 }
