@@ -6,7 +6,9 @@
 //! `cargo bench -p booking-core --bench seatmap_render`
 //!
 //! `SEATMAP_BENCH_SECS` (default 5) is the time spent per venue and state;
-//! `SEATMAP_BENCH_SECS=0.2` makes a short run.
+//! `SEATMAP_BENCH_SECS=0.2` makes a short run. With `SEATMAP_BENCH_OUT`
+//! set to a folder, each rendered map is also written there
+//! (`<venue>-<state>.svg`), to be looked at.
 #![allow(missing_docs)]
 
 use booking_core::seatmap::{LiveState, SeatMap, SeatState, render_svg};
@@ -51,7 +53,13 @@ fn main() {
                 let svg = render_svg(black_box(&map), black_box(&state)).unwrap_or_else(|e| panic!("{name}: {e}"));
                 times.push(t.elapsed());
                 bytes = svg.len();
-                black_box(svg);
+                black_box(&svg);
+                if times.len() == 1
+                    && let Ok(dir) = std::env::var("SEATMAP_BENCH_OUT")
+                {
+                    let file = format!("{dir}/{name}-{}.svg", state_name.replace(' ', "-"));
+                    std::fs::write(&file, &svg).unwrap_or_else(|e| panic!("{file}: {e}"));
+                }
             }
             times.sort();
             println!(
