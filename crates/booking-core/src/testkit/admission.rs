@@ -707,27 +707,12 @@ mod tests {
     /// behaviour, and every behaviour is on the list.
     #[test]
     fn every_admission_behaviour_is_on_the_list() {
-        let text = include_str!("admission.rs");
-        let mut defined = Vec::new();
-        let mut sig = String::new();
-        for line in text.lines() {
-            if line.starts_with("pub async fn ") {
-                sig = line.to_owned();
-            } else if !sig.is_empty() {
-                sig.push_str(line);
-            }
-            if !sig.is_empty() && sig.contains('{') {
-                if sig.contains("fx: &AdmissionFixture<S>") {
-                    let name = sig["pub async fn ".len()..].split(['<', '(']).next().unwrap_or_default();
-                    defined.push(name.to_owned());
-                }
-                sig.clear();
-            }
-        }
-        defined.sort();
-        let mut listed: Vec<String> = BEHAVIOURS.iter().map(|s| s.to_string()).collect();
-        listed.sort();
-        assert_eq!(defined, listed, "the admission suite's behaviours and the list differ");
+        crate::testkit::assert_all_listed(
+            "admission",
+            [include_str!("admission.rs")],
+            "fx: &AdmissionFixture<S>",
+            BEHAVIOURS,
+        );
     }
 
     fn arrivals() -> Vec<VisitorId> {

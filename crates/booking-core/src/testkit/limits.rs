@@ -470,16 +470,12 @@ mod tests {
     /// behaviour, and every behaviour is on the list.
     #[test]
     fn every_behaviour_is_on_the_list() {
-        let text = include_str!("limits.rs");
-        let mut defined: Vec<&str> = text
-            .lines()
-            .filter(|l| l.starts_with("pub async fn ") && l.contains("fx: &LimitsFixture"))
-            .filter_map(|l| l["pub async fn ".len()..].split(['<', '(']).next())
-            .collect();
-        defined.sort_unstable();
-        let mut listed = super::BEHAVIOURS.to_vec();
-        listed.sort_unstable();
-        assert_eq!(defined, listed, "the suite's behaviours and the list differ");
-        assert_eq!(listed.len(), 10);
+        crate::testkit::assert_all_listed(
+            "limits",
+            [include_str!("limits.rs")],
+            "fx: &LimitsFixture",
+            super::BEHAVIOURS,
+        );
+        assert_eq!(super::BEHAVIOURS.len(), 10);
     }
 }

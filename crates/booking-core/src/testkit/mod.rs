@@ -155,35 +155,70 @@ macro_rules! conformance_suite {
 /// [`conformance_suite!`](crate::conformance_suite) runs them.
 pub const BEHAVIOURS: &[&str] = crate::__conformance_behaviours!(conformance_suite!(@names));
 
+/// The behaviours a suite's source defines: every `pub async fn` of
+/// `sources` whose parameters include `fixture` (e.g. `"fx: &Fixture<I>"`),
+/// sorted. A suite's test compares them with its list, so that a behaviour
+/// written but not listed (and so never run) fails the build's tests.
+#[cfg(test)]
+pub(crate) fn defined_behaviours<'a>(sources: impl IntoIterator<Item = &'a str>, fixture: &str) -> Vec<String> {
+    let mut defined = Vec::new();
+    for text in sources {
+        let mut sig = String::new();
+        for line in text.lines() {
+            if line.starts_with("pub async fn ") {
+                sig = line.to_owned();
+            } else if !sig.is_empty() {
+                sig.push_str(line);
+            }
+            if !sig.is_empty() && sig.contains('{') {
+                if sig.contains(fixture) {
+                    let name = sig["pub async fn ".len()..].split(['<', '(']).next().unwrap_or_default();
+                    defined.push(name.to_owned());
+                }
+                sig.clear();
+            }
+        }
+    }
+    defined.sort();
+    defined
+}
+
+/// Asserts that `listed` names exactly the behaviours `sources` define
+/// (see [`defined_behaviours`]).
+#[cfg(test)]
+pub(crate) fn assert_all_listed<'a>(
+    suite: &str,
+    sources: impl IntoIterator<Item = &'a str>,
+    fixture: &str,
+    listed: &[&str],
+) {
+    let defined = defined_behaviours(sources, fixture);
+    assert!(!defined.is_empty(), "no behaviour of the {suite} suite found: is {fixture:?} its fixture parameter?");
+    let mut listed: Vec<String> = listed.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(defined, listed, "the {suite} suite's behaviours and its list differ");
+}
+
+/// The text of every file in `dir` (a suite split over files).
+#[cfg(test)]
+pub(crate) fn sources_in(dir: &str) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(dir).expect("suite dir").map(|e| e.expect("entry").path()).collect();
+    files.sort();
+    files.iter().map(|f| std::fs::read_to_string(f).expect("read")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     /// Every `pub async fn` taking a `Fixture` in `testkit/suite/` is a
     /// behaviour, and every behaviour is on the list.
     #[test]
     fn every_behaviour_is_on_the_list() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/testkit/suite");
-        let mut defined = Vec::new();
-        for entry in std::fs::read_dir(dir).expect("suite dir") {
-            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
-            let mut sig = String::new();
-            for line in text.lines() {
-                if line.starts_with("pub async fn ") {
-                    sig = line.to_owned();
-                } else if !sig.is_empty() {
-                    sig.push_str(line);
-                }
-                if !sig.is_empty() && sig.contains('{') {
-                    if sig.contains("fx: &Fixture<I>") {
-                        let name = sig["pub async fn ".len()..].split(['<', '(']).next().unwrap_or_default();
-                        defined.push(name.to_owned());
-                    }
-                    sig.clear();
-                }
-            }
-        }
-        defined.sort();
-        let mut listed: Vec<String> = super::BEHAVIOURS.iter().map(|s| s.to_string()).collect();
-        listed.sort();
-        assert_eq!(defined, listed, "the suite's behaviours and the list differ");
+        let sources = super::sources_in(concat!(env!("CARGO_MANIFEST_DIR"), "/src/testkit/suite"));
+        super::assert_all_listed(
+            "conformance",
+            sources.iter().map(String::as_str),
+            "fx: &Fixture<I>",
+            super::BEHAVIOURS,
+        );
     }
 }

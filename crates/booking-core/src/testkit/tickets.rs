@@ -283,16 +283,7 @@ pub async fn checkin_registration_races_its_retry<S: CheckInStore + ?Sized + 'st
 #[macro_export]
 macro_rules! checkin_suite {
     ($factory:path) => {
-        $crate::checkin_suite!(@each $factory;
-            checkin_first_scan_wins,
-            checkin_registers_versions,
-            checkin_only_the_current_version_and_holder,
-            checkin_bad_requests_change_nothing,
-            checkin_revocations_list_reissued_tickets,
-            checkin_race_one_admission,
-            checkin_race_reissue_against_scan,
-            checkin_registration_races_its_retry,
-        );
+        $crate::__checkin_behaviours!(checkin_suite!(@each $factory;));
     };
     (@each $factory:path; $($name:ident),* $(,)?) => {
         $(
@@ -303,4 +294,46 @@ macro_rules! checkin_suite {
             }
         )*
     };
+    (@names $($name:ident),* $(,)?) => {
+        &[$(stringify!($name)),*]
+    };
+}
+
+/// The check-in suite's behaviours, on one list:
+/// [`crate::checkin_suite!`] runs each of them, and a test of this crate
+/// checks that every behaviour defined here is on it.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __checkin_behaviours {
+    ($mac:ident!($($args:tt)*)) => {
+        $crate::$mac! { $($args)*
+    checkin_first_scan_wins,
+    checkin_registers_versions,
+    checkin_only_the_current_version_and_holder,
+    checkin_bad_requests_change_nothing,
+    checkin_revocations_list_reissued_tickets,
+    checkin_race_one_admission,
+    checkin_race_reissue_against_scan,
+    checkin_registration_races_its_retry,
+        }
+    };
+}
+
+/// Every behaviour of the check-in suite, by name, as
+/// [`crate::checkin_suite!`] runs them.
+pub const BEHAVIOURS: &[&str] = crate::__checkin_behaviours!(checkin_suite!(@names));
+
+#[cfg(test)]
+mod behaviour_list {
+    /// Every `pub async fn` of this file taking a `StoreFixture` is a
+    /// behaviour, and every behaviour is on the list.
+    #[test]
+    fn every_checkin_behaviour_is_on_the_list() {
+        crate::testkit::assert_all_listed(
+            "check-in",
+            [include_str!("tickets.rs")],
+            "fx: &StoreFixture<S>",
+            super::BEHAVIOURS,
+        );
+    }
 }

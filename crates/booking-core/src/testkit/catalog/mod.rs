@@ -166,29 +166,8 @@ mod tests {
     /// is a behaviour, and every behaviour is on the list.
     #[test]
     fn every_catalog_behaviour_is_on_the_list() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/testkit/catalog");
-        let mut defined = Vec::new();
-        for entry in std::fs::read_dir(dir).expect("catalog suite dir") {
-            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
-            let mut sig = String::new();
-            for line in text.lines() {
-                if line.starts_with("pub async fn ") {
-                    sig = line.to_owned();
-                } else if !sig.is_empty() {
-                    sig.push_str(line);
-                }
-                if !sig.is_empty() && sig.contains('{') {
-                    if sig.contains("fx: &CatalogFixture<C>") {
-                        let name = sig["pub async fn ".len()..].split(['<', '(']).next().unwrap_or_default();
-                        defined.push(name.to_owned());
-                    }
-                    sig.clear();
-                }
-            }
-        }
-        defined.sort();
-        let mut listed: Vec<String> = super::BEHAVIOURS.iter().map(|s| s.to_string()).collect();
-        listed.sort();
-        assert_eq!(defined, listed, "the catalog suite's behaviours and the list differ");
+        let sources = crate::testkit::sources_in(concat!(env!("CARGO_MANIFEST_DIR"), "/src/testkit/catalog"));
+        let sources = sources.iter().map(String::as_str);
+        crate::testkit::assert_all_listed("catalog", sources, "fx: &CatalogFixture<C>", super::BEHAVIOURS);
     }
 }
