@@ -61,8 +61,8 @@ fn limits(c: &mut Criterion) {
     rt.block_on(async {
         for i in 0..1_000u32 {
             let net = format!("2001:db8:{i:x}::/48").parse().expect("net");
-            blacklist.add(&BlacklistEntry::Network(net), "bench").await.expect("add");
-            blacklist.add(&BlacklistEntry::Account(OwnerId::new()), "bench").await.expect("add");
+            blacklist.add(&BlacklistEntry::Network(net), "bench", None).await.expect("add");
+            blacklist.add(&BlacklistEntry::Account(OwnerId::new()), "bench", None).await.expect("add");
         }
     });
     let ip: IpAddr = "2001:db9::42".parse().expect("ip");

@@ -1,9 +1,12 @@
 //! Limits on the memory backend: booking-core's limits suite, and the
-//! guard in front of a real inventory (a blacklisted identity never
-//! reaches it).
+//! guard in front of a real inventory (a blacklisted, bot-blocked or
+//! challenged identity never reaches it).
 
 use async_trait::async_trait;
-use booking_core::limits::{AbuseGuard, BlacklistEntry, BlacklistStore, Quota, RateLimiter, Refused, RequestIdentity};
+use booking_core::limits::{
+    AbuseGuard, BlacklistEntry, BlacklistStore, BotPolicy, BotSignals, CaptchaSecret, Evidence, Quota, RateLimiter,
+    Refused, RequestIdentity, TestCaptcha,
+};
 use booking_core::testkit::limits::LimitsFixture;
 use booking_core::{
     Audit, ChangeStream, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, ManualClock, OwnerId,
@@ -131,10 +134,10 @@ async fn a_blacklisted_identity_never_reaches_the_inventory() {
     let limiter = RateLimiter::new(rates, "hold").expect("name").per_account(Quota::per_minute(2, 2).expect("quota"));
     let guard = AbuseGuard::new(blacklist.clone()).with_limits(limiter);
     let (bot, farm, carder, fan) = (OwnerId::new(), OwnerId::new(), OwnerId::new(), OwnerId::new());
-    blacklist.add(&BlacklistEntry::Account(bot), "bot").await.expect("add");
-    blacklist.add(&BlacklistEntry::Network("203.0.113.0/24".parse().expect("net")), "farm").await.expect("add");
+    blacklist.add(&BlacklistEntry::Account(bot), "bot", None).await.expect("add");
+    blacklist.add(&BlacklistEntry::Network("203.0.113.0/24".parse().expect("net")), "farm", None).await.expect("add");
     let stolen = booking_core::limits::PaymentFingerprint::new("fp_stolen").expect("fp");
-    blacklist.add(&BlacklistEntry::Fingerprint(stolen.clone()), "stolen card").await.expect("add");
+    blacklist.add(&BlacklistEntry::Fingerprint(stolen.clone()), "stolen card", None).await.expect("add");
     let before = inventory.calls.load(Ordering::SeqCst);
     let refused = [
         RequestIdentity::account(bot),
@@ -160,4 +163,47 @@ async fn a_blacklisted_identity_never_reaches_the_inventory() {
     assert!(matches!(r, Err(Refused::RateLimited { .. })), "{r:?}");
     assert_eq!(inventory.calls.load(Ordering::SeqCst), before + 2, "only the fan's two admitted holds ran");
     assert_ne!(inventory.inner.snapshot(show.id).await.expect("snapshot"), snapshot);
+}
+
+/// With bot scoring on, blocked and challenged requests never reach the
+/// inventory, however often they try; a challenged client that solves the
+/// captcha reaches it once per token.
+#[tokio::test]
+async fn a_bot_blocked_or_challenged_request_never_reaches_the_inventory() {
+    let clock = ManualClock::fixed();
+    let inventory = Arc::new(Counted { inner: MemoryInventory::with_clock(clock.shared()), calls: AtomicU32::new(0) });
+    let show = ShowSpec::new("scored", VenueLayout::grid(1, 1, 40, PriceCategory(1)));
+    inventory.create_show(&show).await.expect("show");
+    let captcha = TestCaptcha::new("secret", clock.shared());
+    let guard = AbuseGuard::new(Arc::new(MemoryBlacklist::with_clock(clock.shared())))
+        .with_bot_policy(BotPolicy::default(), Arc::new(captcha.clone()), CaptchaSecret("secret".into()))
+        .expect("policy");
+    let young = BotSignals {
+        account_age: Some(std::time::Duration::from_secs(60)),
+        request_gaps_ms: vec![500; 12],
+        accounts_on_fingerprint: 1,
+        ..BotSignals::default()
+    };
+    let fast = BotSignals { request_gaps_ms: vec![50; 12], ..young.clone() };
+    let before = inventory.calls.load(Ordering::SeqCst);
+    let owner = OwnerId::new();
+    let who = RequestIdentity::account(owner);
+    for seat in 0..20 {
+        let req = HoldSeats { show: show.id, owner, seats: vec![SeatId(seat)] };
+        let blocked = guard.run_with(&who, &Evidence::signals(fast.clone()), || inventory.hold_seats(&req)).await;
+        assert!(matches!(blocked, Err(Refused::Bot(_))), "{blocked:?}");
+        let asked = guard.run_with(&who, &Evidence::signals(young.clone()), || inventory.hold_seats(&req)).await;
+        assert!(matches!(asked, Err(Refused::Challenge { .. })), "{asked:?}");
+        let bad = Evidence::signals(young.clone()).with_captcha(format!("test.{seat}"));
+        let r = guard.run_with(&who, &bad, || inventory.hold_seats(&req)).await;
+        assert!(matches!(r, Err(Refused::Challenge { captcha: Some(_), .. })), "{r:?}");
+    }
+    assert_eq!(inventory.calls.load(Ordering::SeqCst), before, "no refused request reached the inventory");
+    let token = captcha.solve("tickets.example", None);
+    let solved = Evidence::signals(young.clone()).with_captcha(token);
+    let req = HoldSeats { show: show.id, owner, seats: vec![SeatId(0)] };
+    guard.run_with(&who, &solved, || inventory.hold_seats(&req)).await.expect("admitted").expect("held");
+    let r = guard.run_with(&who, &solved, || inventory.hold_seats(&req)).await;
+    assert!(matches!(r, Err(Refused::Challenge { .. })), "the token is spent: {r:?}");
+    assert_eq!(inventory.calls.load(Ordering::SeqCst), before + 1);
 }

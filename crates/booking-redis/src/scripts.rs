@@ -7,7 +7,8 @@
 //! idempotency-key scripts (`idem_*.lua`) use `lua/idem_lib.lua` instead of
 //! `lua/lib.lua`; the saga-log and outbox scripts (`saga_*.lua`,
 //! `outbox_*.lua`) need no helpers; the limits scripts (`rate_*.lua`,
-//! `blacklist_*.lua`) use `lua/limits_lib.lua`. Helpers
+//! `blacklist_*.lua`) use `lua/limits_lib.lua`, the blacklist's also
+//! `lua/blacklist_lib.lua`. Helpers
 //! are split so that a script defines only the functions it uses: the
 //! prelude runs on every call, and each function it defines costs a
 //! closure on the server's one thread. The library sends the scripts with
@@ -117,10 +118,14 @@ scripts! {
     RATE_ACQUIRE => ["limits_lib.lua"] "rate_acquire.lua";
     /// Deletes a rate-limit key whose burst is full again.
     RATE_PURGE => ["limits_lib.lua"] "rate_purge.lua";
-    /// Adds a blacklist entry.
-    BLACKLIST_ADD => ["limits_lib.lua"] "blacklist_add.lua";
+    /// Adds a blacklist entry (and forgets lapsed ones).
+    BLACKLIST_ADD => ["limits_lib.lua", "blacklist_lib.lua"] "blacklist_add.lua";
     /// Removes a blacklist entry.
-    BLACKLIST_REMOVE => ["limits_lib.lua"] "blacklist_remove.lua";
+    BLACKLIST_REMOVE => ["limits_lib.lua", "blacklist_lib.lua"] "blacklist_remove.lua";
+    /// Finds the live blacklist entries among an identity's fields.
+    BLACKLIST_CHECK => ["limits_lib.lua", "blacklist_lib.lua"] "blacklist_check.lua";
+    /// Lists a page of live blacklist entries.
+    BLACKLIST_LIST => ["limits_lib.lua", "blacklist_lib.lua"] "blacklist_list.lua";
 }
 
 #[cfg(test)]

@@ -95,6 +95,33 @@ pub struct BlacklistRecord {
     pub reason: String,
     /// When it was added (by the store's clock), or last re-added.
     pub added_at: DateTime<Utc>,
+    /// When it stops refusing (to the millisecond, by the store's clock):
+    /// from this instant on it matches nothing and is not listed. `None`:
+    /// until removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl BlacklistRecord {
+    /// Whether the entry still refuses at `now_ms` (Unix ms): it has no
+    /// expiry, or its expiry is later.
+    pub fn live_at(&self, now_ms: i64) -> bool {
+        self.expires_at.is_none_or(|t| t.timestamp_millis() > now_ms)
+    }
+}
+
+/// An expiry in Unix ms, as stores keep it (sub-millisecond parts are
+/// dropped).
+///
+/// Errors: `InvalidExpiry` before 1970 or past what limits count (about
+/// 2250, [`MAX_NOW_MICROS`](super::MAX_NOW_MICROS)).
+pub fn expiry_millis(expires_at: Option<DateTime<Utc>>) -> Result<Option<i64>, LimitError> {
+    let Some(t) = expires_at else { return Ok(None) };
+    let ms = t.timestamp_millis();
+    if ms < 0 || ms > super::MAX_NOW_MICROS / 1000 {
+        return Err(LimitError::InvalidExpiry(ms));
+    }
+    Ok(Some(ms))
 }
 
 /// Checks a reason's length: at most [`MAX_REASON_BYTES`].
@@ -116,22 +143,33 @@ pub fn first_match(candidates: &[String], found: Vec<(String, BlacklistRecord)>)
 /// Where blacklist entries live.
 #[async_trait]
 pub trait BlacklistStore: Send + Sync + Debug {
-    /// Adds an entry, or replaces the reason of one already there; returns
-    /// the record as stored.
+    /// Adds an entry, or replaces the reason and expiry of one already
+    /// there; returns the record as stored. With `expires_at`, the entry
+    /// refuses until then (by the store's clock) and then lapses by itself:
+    /// it matches nothing and is not listed, as if removed. An expiry not
+    /// later than now lifts the entry at once. `None`: until removed.
     ///
-    /// Errors: `InvalidReason` (nothing is changed), `Backend`.
-    async fn add(&self, entry: &BlacklistEntry, reason: &str) -> Result<BlacklistRecord, LimitError>;
+    /// Errors: `InvalidReason`, `InvalidExpiry` (nothing is changed),
+    /// `ClockOutOfRange`, `Backend`.
+    async fn add(
+        &self,
+        entry: &BlacklistEntry,
+        reason: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<BlacklistRecord, LimitError>;
 
-    /// Removes an entry; returns whether it was there.
+    /// Removes an entry; returns whether it was there (a lapsed entry was
+    /// not).
     async fn remove(&self, entry: &BlacklistEntry) -> Result<bool, LimitError>;
 
     /// The entry that refuses `who`, if any: its account's, its
     /// fingerprint's, or the narrowest network containing its address, in
-    /// that order. An identity with no part is refused by nothing.
+    /// that order; lapsed entries are skipped. An identity with no part is
+    /// refused by nothing.
     async fn check(&self, who: &RequestIdentity) -> Result<Option<BlacklistRecord>, LimitError>;
 
-    /// Up to `limit` entries in field order, starting after the entry
-    /// `after` (for paging).
+    /// Up to `limit` entries that have not lapsed, in field order,
+    /// starting after the entry `after` (for paging).
     async fn list(&self, after: Option<&BlacklistEntry>, limit: usize) -> Result<Vec<BlacklistRecord>, LimitError>;
 }
 
@@ -162,7 +200,10 @@ mod tests {
         assert_eq!(c.len(), 1 + 33);
         let rec = |field: &str| {
             let entry = BlacklistEntry::from_field(field).expect("field");
-            (field.to_owned(), BlacklistRecord { entry, reason: String::new(), added_at: DateTime::UNIX_EPOCH })
+            (
+                field.to_owned(),
+                BlacklistRecord { entry, reason: String::new(), added_at: DateTime::UNIX_EPOCH, expires_at: None },
+            )
         };
         let wide = rec("n:10.0.0.0/8");
         let narrow = rec("n:10.1.0.0/16");

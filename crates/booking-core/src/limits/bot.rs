@@ -55,6 +55,21 @@ pub enum Signal {
     FailedCaptchas,
 }
 
+impl Signal {
+    /// The signal's name as it is serialized (`new_account`, ...).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Signal::NoAccount => "no_account",
+            Signal::NewAccount => "new_account",
+            Signal::NoHistory => "no_history",
+            Signal::RegularTiming => "regular_timing",
+            Signal::RapidRequests => "rapid_requests",
+            Signal::SharedFingerprint => "shared_fingerprint",
+            Signal::FailedCaptchas => "failed_captchas",
+        }
+    }
+}
+
 /// One signal's part in a score.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contribution {

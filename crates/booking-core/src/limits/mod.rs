@@ -12,11 +12,12 @@
 //!   request may go, when to retry ([`RateDecision::retry_after`], for a
 //!   `Retry-After` header) and how much burst is left.
 //! - **Blacklists** ([`BlacklistStore`]): accounts, IP addresses and CIDR
-//!   ranges (v4 and v6), payment fingerprints; a check answers which entry
-//!   matched.
-//! - **The guard** ([`AbuseGuard`]): blacklist first, then rate limits, so
-//!   that a blacklisted identity is refused before it reaches the
-//!   inventory (and spends no rate budget).
+//!   ranges (v4 and v6), payment fingerprints, for good or until an
+//!   expiry; a check answers which entry matched.
+//! - **The guard** ([`AbuseGuard`]): blacklist first, then bot scoring
+//!   (a block refuses, a challenge asks for a captcha), then rate limits,
+//!   so that a blacklisted or blocked identity is refused before it
+//!   reaches the inventory (and spends no rate budget).
 //! - **Bot scoring** ([`BotPolicy::assess`]): request signals into
 //!   allow / challenge / block, with each signal's contribution. Pure,
 //!   deterministic, integer arithmetic.
@@ -35,7 +36,9 @@ mod guard;
 mod identity;
 mod rate;
 
-pub use blacklist::{BlacklistEntry, BlacklistRecord, BlacklistStore, MAX_REASON_BYTES, check_reason, first_match};
+pub use blacklist::{
+    BlacklistEntry, BlacklistRecord, BlacklistStore, MAX_REASON_BYTES, check_reason, expiry_millis, first_match,
+};
 pub use bot::{BotAssessment, BotPolicy, BotSignals, BotVerdict, Contribution, Signal};
 pub use captcha::{
     CaptchaError, CaptchaErrorCode, CaptchaRequest, CaptchaSecret, CaptchaVerdict, CaptchaVerifier, TestCaptcha,
@@ -43,7 +46,7 @@ pub use captcha::{
 pub use gcra::{
     Acquire, GcraStep, MAX_NOW_MICROS, MAX_SPAN, Quota, QuotaProblem, RateDecision, gcra_step, micros_from_millis,
 };
-pub use guard::{AbuseGuard, Refused};
+pub use guard::{AbuseGuard, Cleared, Evidence, Refused};
 pub use identity::{IpGrouping, IpNetwork, LimitKey, PaymentFingerprint, RequestIdentity};
 pub use rate::{RateLimitStore, RateLimiter, RateVerdict, Scope, ScopeDecision};
 
@@ -87,6 +90,9 @@ pub enum LimitError {
     /// A blacklist reason is longer than [`MAX_REASON_BYTES`].
     #[error("a blacklist reason is at most {MAX_REASON_BYTES} bytes")]
     InvalidReason,
+    /// A blacklist expiry before 1970 or past about 2250 (Unix ms given).
+    #[error("a blacklist expiry of {0} ms is outside the range limits can count")]
+    InvalidExpiry(i64),
     /// Bot-scoring thresholds that cannot be ordered (challenge above
     /// block, say).
     #[error("invalid bot policy: {0}")]

@@ -8,10 +8,13 @@
 //!   the divisions are done here, as on every backend. Under the store's
 //!   clock a key expires by itself once its burst is full again; under an
 //!   injected clock keys keep no TTL and [`purge`] deletes them.
-//! - **Blacklist.** One hash of entries (field -> `<added ms>|<reason>`) and
-//!   a sorted set of their fields (for listing in order), on one slot
-//!   (`{<prefix>blacklist}`). A check is one `HMGET` of the identity's
-//!   candidate fields.
+//! - **Blacklist.** One hash of entries (field -> `<added ms>|<reason>`,
+//!   or `<added ms>;<expires ms>|<reason>` for an entry that expires), a
+//!   sorted set of their fields (for listing in order) and one of the
+//!   expiring fields by expiry, on one slot (`{<prefix>blacklist}`). A
+//!   check is one script (`lua/blacklist_check.lua`): an `HMGET` of the
+//!   identity's candidate fields, keeping those that have not lapsed by
+//!   the decision clock; an add forgets up to 100 lapsed entries.
 //!
 //! Time is [`TimeSource::Store`] (the server's `TIME`, read inside the
 //! script) or [`TimeSource::Injected`] (sent as an argument).
@@ -125,7 +128,13 @@ impl RedisLimitsBuilder {
         let conn = self.target.connect(self.response_timeout, self.connection_timeout).await?;
         let blacklist = |name: &str| format!("{{{}blacklist}}:{name}", self.prefix);
         Ok(RedisLimits {
-            blacklist: RedisBlacklist::new(conn.clone(), self.time.clone(), blacklist("entries"), blacklist("order")),
+            blacklist: RedisBlacklist::new(
+                conn.clone(),
+                self.time.clone(),
+                blacklist("entries"),
+                blacklist("order"),
+                blacklist("expiring"),
+            ),
             rates: RedisRateLimitStore::new(conn, self.time, self.prefix),
         })
     }

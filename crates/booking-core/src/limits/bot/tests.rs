@@ -96,3 +96,11 @@ proptest! {
         prop_assert_eq!(&a, &p.assess(&s).expect("assess"));
     }
 }
+
+#[test]
+fn signal_names_are_their_serialized_names() {
+    use Signal::*;
+    for s in [NoAccount, NewAccount, NoHistory, RegularTiming, RapidRequests, SharedFingerprint, FailedCaptchas] {
+        assert_eq!(serde_json::to_value(s).expect("json"), serde_json::Value::from(s.as_str()));
+    }
+}

@@ -19,13 +19,11 @@
 use crate::clock::{Clock, ManualClock};
 use crate::ids::OwnerId;
 use crate::limits::{
-    AbuseGuard, Acquire, BlacklistEntry, BlacklistStore, IpGrouping, LimitError, LimitKey, MAX_REASON_BYTES,
-    PaymentFingerprint, Quota, RateDecision, RateLimitStore, RateLimiter, Refused, RequestIdentity, Scope,
-    micros_from_millis,
+    Acquire, BlacklistStore, IpGrouping, LimitError, LimitKey, PaymentFingerprint, Quota, RateDecision, RateLimitStore,
+    RateLimiter, RequestIdentity, Scope, micros_from_millis,
 };
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// Both limits stores of one backend and the clock they decide by.
@@ -45,7 +43,7 @@ impl LimitsFixture {
     }
 }
 
-fn advance(clock: &ManualClock, d: Duration) {
+pub(super) fn advance(clock: &ManualClock, d: Duration) {
     clock.advance(chrono::Duration::from_std(d).expect("duration"));
 }
 
@@ -55,16 +53,16 @@ fn fresh_key(what: &str) -> LimitKey {
 }
 
 /// A rate limiter name no other behaviour uses.
-fn fresh_name() -> String {
+pub(super) fn fresh_name() -> String {
     let id = uuid::Uuid::now_v7().simple().to_string();
     format!("t{}", &id[id.len() - 20..])
 }
 
-async fn take(fx: &LimitsFixture, key: &LimitKey, quota: Quota, cost: u32) -> RateDecision {
+pub(super) async fn take(fx: &LimitsFixture, key: &LimitKey, quota: Quota, cost: u32) -> RateDecision {
     fx.rates.acquire(&Acquire { key: key.clone(), quota, cost }).await.expect("acquire")
 }
 
-fn ip(s: &str) -> IpAddr {
+pub(super) fn ip(s: &str) -> IpAddr {
     s.parse().expect("ip")
 }
 
@@ -266,153 +264,10 @@ pub async fn rate_limiter_groups_ips_and_scopes(fx: &LimitsFixture) {
     assert!(matches!(RateLimiter::new(fx.rates.clone(), "Bad Name"), Err(LimitError::InvalidName(_))));
 }
 
-fn account(a: OwnerId) -> BlacklistEntry {
-    BlacklistEntry::Account(a)
-}
-
-fn network(s: &str) -> BlacklistEntry {
-    BlacklistEntry::Network(s.parse().expect("network"))
-}
-
-fn fingerprint(s: &str) -> BlacklistEntry {
-    BlacklistEntry::Fingerprint(PaymentFingerprint::new(s).expect("fingerprint"))
-}
-
-async fn matched(fx: &LimitsFixture, who: &RequestIdentity) -> Option<BlacklistEntry> {
-    fx.blacklist.check(who).await.expect("check").map(|r| r.entry)
-}
-
-/// Entries by account, address, IPv4 range and fingerprint are matched,
-/// reported (the account's first, then the fingerprint's, then the
-/// narrowest range), and gone once removed.
-pub async fn blacklist_matches_and_removes(fx: &LimitsFixture) {
-    let bl = &*fx.blacklist;
-    let (mallory, alice) = (OwnerId::new(), OwnerId::new());
-    let rec = bl.add(&account(mallory), "chargebacks").await.expect("add");
-    assert_eq!((rec.reason.as_str(), rec.added_at), ("chargebacks", fx.clock.now()));
-    bl.add(&network("203.0.113.0/24"), "scalper farm").await.expect("add");
-    bl.add(&network("203.0.113.64/26"), "the worst part of it").await.expect("add");
-    bl.add(&network("192.0.2.9"), "one address").await.expect("add");
-    bl.add(&fingerprint("fp_stolen"), "stolen card").await.expect("add");
-    let clean = RequestIdentity::account(alice).with_ip(ip("198.51.100.1"));
-    assert_eq!(matched(fx, &clean).await, None);
-    assert_eq!(matched(fx, &RequestIdentity::default()).await, None, "an identity of nothing");
-    assert_eq!(matched(fx, &RequestIdentity::account(mallory)).await, Some(account(mallory)));
-    let r = bl.check(&RequestIdentity::account(alice).with_ip(ip("203.0.113.7"))).await.expect("check");
-    assert_eq!(r.map(|r| (r.entry, r.reason)), Some((network("203.0.113.0/24"), "scalper farm".into())));
-    let r = matched(fx, &RequestIdentity::account(alice).with_ip(ip("203.0.113.100"))).await;
-    assert_eq!(r, Some(network("203.0.113.64/26")), "the narrowest range is reported");
-    assert_eq!(matched(fx, &RequestIdentity::account(alice).with_ip(ip("203.0.114.1"))).await, None);
-    assert_eq!(matched(fx, &clean.clone().with_ip(ip("192.0.2.9"))).await, Some(network("192.0.2.9/32")));
-    assert_eq!(matched(fx, &clean.clone().with_ip(ip("192.0.2.10"))).await, None);
-    let paying = clean.clone().with_fingerprint(PaymentFingerprint::new("fp_stolen").expect("fp"));
-    assert_eq!(matched(fx, &paying).await, Some(fingerprint("fp_stolen")));
-    let everything = RequestIdentity::account(mallory)
-        .with_ip(ip("203.0.113.100"))
-        .with_fingerprint(PaymentFingerprint::new("fp_stolen").expect("fp"));
-    assert_eq!(matched(fx, &everything).await, Some(account(mallory)), "the account's entry first");
-    assert!(bl.remove(&account(mallory)).await.expect("remove"));
-    assert!(!bl.remove(&account(mallory)).await.expect("remove"), "removed once");
-    assert_eq!(matched(fx, &everything).await, Some(fingerprint("fp_stolen")), "then the fingerprint's");
-    assert!(bl.remove(&fingerprint("fp_stolen")).await.expect("remove"));
-    assert_eq!(matched(fx, &everything).await, Some(network("203.0.113.64/26")));
-    assert!(bl.remove(&network("203.0.113.64/26")).await.expect("remove"));
-    assert_eq!(matched(fx, &everything).await, Some(network("203.0.113.0/24")));
-    assert!(bl.remove(&network("203.0.113.0/24")).await.expect("remove"));
-    assert_eq!(matched(fx, &everything).await, None);
-    // Adding again replaces the reason.
-    advance(&fx.clock, Duration::from_secs(60));
-    bl.add(&network("192.0.2.9"), "still bad").await.expect("add again");
-    let r = bl.check(&clean.with_ip(ip("192.0.2.9"))).await.expect("check").expect("match");
-    assert_eq!((r.reason.as_str(), r.added_at), ("still bad", fx.clock.now()));
-}
-
-/// IPv6 addresses and ranges; an IPv4-mapped IPv6 address is its IPv4
-/// address; an IPv4 range never matches an IPv6 address.
-pub async fn blacklist_matches_ipv6_ranges(fx: &LimitsFixture) {
-    let bl = &*fx.blacklist;
-    bl.add(&network("2001:db8:abcd::/48"), "hosting range").await.expect("add");
-    bl.add(&network("2001:db8:ffff::1"), "one host").await.expect("add");
-    bl.add(&network("100.64.0.0/10"), "carrier NAT").await.expect("add");
-    let from = |s: &str| RequestIdentity { ip: Some(ip(s)), ..RequestIdentity::default() };
-    assert_eq!(matched(fx, &from("2001:db8:abcd:12::5")).await, Some(network("2001:db8:abcd::/48")));
-    assert_eq!(matched(fx, &from("2001:db8:abce::5")).await, None);
-    assert_eq!(matched(fx, &from("2001:db8:ffff::1")).await, Some(network("2001:db8:ffff::1/128")));
-    assert_eq!(matched(fx, &from("2001:db8:ffff::2")).await, None);
-    assert_eq!(matched(fx, &from("::ffff:100.100.1.1")).await, Some(network("100.64.0.0/10")));
-    assert_eq!(matched(fx, &from("::6440:101")).await, None, "an IPv6 address with the same bits");
-    bl.add(&network("::/0"), "every IPv6 client").await.expect("add");
-    assert_eq!(matched(fx, &from("2001:db8:abce::5")).await, Some(network("::/0")));
-    assert_eq!(matched(fx, &from("2001:db8:abcd::1")).await, Some(network("2001:db8:abcd::/48")));
-    assert_eq!(matched(fx, &from("198.51.100.1")).await, None);
-}
-
-/// A reason too long is refused and stores nothing; entries list in pages.
-pub async fn blacklist_refuses_bad_input_and_lists_in_pages(fx: &LimitsFixture) {
-    let bl = &*fx.blacklist;
-    let victim = OwnerId::new();
-    let r = bl.add(&account(victim), &"x".repeat(MAX_REASON_BYTES + 1)).await;
-    assert!(matches!(r, Err(LimitError::InvalidReason)), "{r:?}");
-    assert_eq!(matched(fx, &RequestIdentity::account(victim)).await, None, "nothing was stored");
-    assert!(bl.list(None, 10).await.expect("list").is_empty());
-    let mut added =
-        vec![account(victim), network("10.0.0.0/8"), network("fe80::/10"), fingerprint("fp_a"), fingerprint("fp_b")];
-    for e in &added {
-        bl.add(e, "").await.expect("add");
-    }
-    added.sort_by_key(|e| e.field());
-    let mut seen = Vec::new();
-    let mut after = None;
-    loop {
-        let page = bl.list(after.as_ref(), 2).await.expect("list");
-        assert!(page.len() <= 2);
-        let Some(last) = page.last() else { break };
-        after = Some(last.entry.clone());
-        seen.extend(page.into_iter().map(|r| r.entry));
-    }
-    assert_eq!(seen, added, "every entry once, in field order");
-    assert!(bl.list(None, 0).await.expect("list").is_empty());
-}
-
-/// The guard refuses a blacklisted identity before the request runs and
-/// without spending its rate budget; a rate-limited identity is refused
-/// with a retry-after; an admitted one runs once.
-pub async fn guard_refuses_before_the_request_runs(fx: &LimitsFixture) {
-    let q = Quota::per_minute(1, 2).expect("quota");
-    let limiter = RateLimiter::new(fx.rates.clone(), &fresh_name()).expect("name").per_account(q).per_ip(q);
-    let guard = AbuseGuard::new(fx.blacklist.clone()).with_limits(limiter.clone());
-    let runs = AtomicU32::new(0);
-    let request = || async {
-        runs.fetch_add(1, Ordering::SeqCst);
-        "held"
-    };
-    let (bad, good) = (OwnerId::new(), OwnerId::new());
-    fx.blacklist.add(&account(bad), "bot").await.expect("add");
-    fx.blacklist.add(&network("198.18.0.0/15"), "bench range").await.expect("add");
-    let bad_req = RequestIdentity::account(bad).with_ip(ip("192.0.2.1"));
-    for _ in 0..5 {
-        let r = guard.run(&bad_req, request).await;
-        assert!(matches!(&r, Err(Refused::Blacklisted(rec)) if rec.entry == account(bad)), "{r:?}");
-    }
-    let ranged = RequestIdentity::account(good).with_ip(ip("198.19.255.255"));
-    let r = guard.run(&ranged, request).await;
-    assert!(matches!(&r, Err(Refused::Blacklisted(rec)) if rec.entry == network("198.18.0.0/15")), "{r:?}");
-    assert_eq!(runs.load(Ordering::SeqCst), 0, "no blacklisted request ran");
-    for (scope, key, quota) in limiter.keys(&bad_req) {
-        assert_eq!(take(fx, &key, quota, 1).await.remaining, 1, "{scope:?}: no budget was spent");
-    }
-    let good_req = RequestIdentity::account(good).with_ip(ip("192.0.2.200"));
-    assert_eq!(guard.run(&good_req, request).await.expect("admitted"), "held");
-    assert_eq!(guard.run(&good_req, request).await.expect("admitted"), "held");
-    match guard.run(&good_req, request).await {
-        Err(Refused::RateLimited { retry_after, verdict }) => {
-            assert_eq!(retry_after, Duration::from_secs(60));
-            assert_eq!(verdict.refused_by().map(|d| d.scope), Some(Scope::Account));
-        }
-        other => panic!("expected a rate limit, got {other:?}"),
-    }
-    assert_eq!(runs.load(Ordering::SeqCst), 2);
-}
+mod blacklist;
+mod guard;
+pub use blacklist::*;
+pub use guard::*;
 
 /// The one list of the limits suite's behaviours: [`crate::limits_suite!`]
 /// runs each of them, and a test of this crate checks that every
@@ -431,7 +286,10 @@ macro_rules! __limits_behaviours {
             blacklist_matches_and_removes,
             blacklist_matches_ipv6_ranges,
             blacklist_refuses_bad_input_and_lists_in_pages,
+            blacklist_entries_expire_by_the_store_clock,
+            blacklist_many_lapsed_entries_stay_gone,
             guard_refuses_before_the_request_runs,
+            guard_scores_bots_between_blacklist_and_rate_limits,
         }
     };
 }
@@ -470,12 +328,9 @@ mod tests {
     /// behaviour, and every behaviour is on the list.
     #[test]
     fn every_behaviour_is_on_the_list() {
-        crate::testkit::assert_all_listed(
-            "limits",
-            [include_str!("limits.rs")],
-            "fx: &LimitsFixture",
-            super::BEHAVIOURS,
-        );
-        assert_eq!(super::BEHAVIOURS.len(), 10);
+        let sources = crate::testkit::sources_in(concat!(env!("CARGO_MANIFEST_DIR"), "/src/testkit/limits"));
+        let sources = sources.iter().map(String::as_str);
+        crate::testkit::assert_all_listed("limits", sources, "fx: &LimitsFixture", super::BEHAVIOURS);
+        assert_eq!(super::BEHAVIOURS.len(), 13);
     }
 }
