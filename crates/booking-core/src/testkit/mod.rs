@@ -37,6 +37,7 @@
 //! ```
 
 pub mod admission;
+pub mod botsale;
 pub mod catalog;
 pub mod checkout;
 pub mod crash;
