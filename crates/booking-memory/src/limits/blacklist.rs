@@ -1,22 +1,48 @@
-//! Blacklist entries in an ordered map by field.
+//! Blacklist entries in an ordered map by field, networks also by
+//! network with a count per prefix length.
 
 use async_trait::async_trait;
 use booking_core::clock::millis_to_datetime;
 use booking_core::limits::{
-    BlacklistEntry, BlacklistRecord, BlacklistStore, LimitError, RequestIdentity, check_reason, expiry_millis,
+    BlacklistEntry, BlacklistRecord, BlacklistStore, IpNetwork, LimitError, RequestIdentity, check_reason,
+    expiry_millis,
 };
 use booking_core::{Clock, SystemClock};
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::ops::Bound;
 use std::sync::{Arc, RwLock};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Entries {
     /// Every stored entry by field, lapsed ones included until pruned.
     by_field: BTreeMap<String, BlacklistRecord>,
+    /// The network entries again, by network: a check masks the address
+    /// once per prefix length in use instead of formatting a field for
+    /// each of the 33 (or 129) networks containing it.
+    networks: HashMap<IpNetwork, BlacklistRecord>,
+    /// How many network entries have each prefix length: IPv4 `/0` to
+    /// `/32` at 0..=32, IPv6 `/0` to `/128` at 33..=161.
+    prefixes: Vec<u32>,
     /// `(expiry ms, field)` of the entries that expire, for pruning.
     expiring: BTreeSet<(i64, String)>,
+}
+
+impl Default for Entries {
+    fn default() -> Self {
+        Entries {
+            by_field: BTreeMap::new(),
+            networks: HashMap::new(),
+            prefixes: vec![0; 33 + 129],
+            expiring: BTreeSet::new(),
+        }
+    }
+}
+
+/// Where a network's prefix length is counted in [`Entries::prefixes`].
+fn prefix_slot(n: &IpNetwork) -> usize {
+    usize::from(n.prefix()) + if n.addr().is_ipv4() { 0 } else { 33 }
 }
 
 impl Entries {
@@ -25,6 +51,10 @@ impl Entries {
         if let Some(t) = record.expires_at {
             self.expiring.insert((t.timestamp_millis(), field.clone()));
         }
+        if let BlacklistEntry::Network(n) = &record.entry {
+            self.prefixes[prefix_slot(n)] += 1;
+            self.networks.insert(*n, record.clone());
+        }
         self.by_field.insert(field, record);
     }
 
@@ -32,6 +62,10 @@ impl Entries {
         let old = self.by_field.remove(field)?;
         if let Some(t) = old.expires_at {
             self.expiring.remove(&(t.timestamp_millis(), field.to_owned()));
+        }
+        if let BlacklistEntry::Network(n) = &old.entry {
+            self.prefixes[prefix_slot(n)] -= 1;
+            self.networks.remove(n);
         }
         Some(old)
     }
@@ -46,12 +80,27 @@ impl Entries {
             }
         }
     }
+
+    /// The narrowest live network entry containing `ip`: one lookup per
+    /// prefix length in use, longest first.
+    fn network_match(&self, ip: IpAddr, now: i64) -> Option<&BlacklistRecord> {
+        let ip = ip.to_canonical();
+        let (base, max) = if ip.is_ipv4() { (0, 32u8) } else { (33, 128u8) };
+        (0..=max).rev().filter(|p| self.prefixes[base + usize::from(*p)] > 0).find_map(|p| {
+            let net = IpNetwork::containing(ip, p).ok()?;
+            self.networks.get(&net).filter(|r| r.live_at(now))
+        })
+    }
 }
 
 /// Blacklist entries in process, keyed by their field
-/// ([`BlacklistEntry::field`]); a check looks up the identity's candidate
-/// fields. Entries that expire are also indexed by expiry, and an `add`
-/// forgets those lapsed by then. Nothing is persisted.
+/// ([`BlacklistEntry::field`]), networks also by network with a count of
+/// entries per prefix length: a check looks up the account's and the
+/// card's fields, then masks the address once per prefix length in use,
+/// narrowest first, which answers as a lookup of every candidate field
+/// ([`BlacklistEntry::candidates`]) would. Entries that expire are also
+/// indexed by expiry, and an `add` forgets those lapsed by then. Nothing
+/// is persisted.
 #[derive(Debug)]
 pub struct MemoryBlacklist {
     clock: Arc<dyn Clock>,
@@ -108,9 +157,13 @@ impl BlacklistStore for MemoryBlacklist {
     async fn check(&self, who: &RequestIdentity) -> Result<Option<BlacklistRecord>, LimitError> {
         let now = self.clock.now_millis();
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        Ok(BlacklistEntry::candidates(who)
-            .iter()
-            .find_map(|f| entries.by_field.get(f).filter(|r| r.live_at(now)).cloned()))
+        let live = |entry: BlacklistEntry| entries.by_field.get(&entry.field()).filter(|r| r.live_at(now));
+        let found = who
+            .account
+            .and_then(|a| live(BlacklistEntry::Account(a)))
+            .or_else(|| who.fingerprint.clone().and_then(|f| live(BlacklistEntry::Fingerprint(f))))
+            .or_else(|| who.ip.and_then(|ip| entries.network_match(ip, now)));
+        Ok(found.cloned())
     }
 
     async fn list(&self, after: Option<&BlacklistEntry>, limit: usize) -> Result<Vec<BlacklistRecord>, LimitError> {
