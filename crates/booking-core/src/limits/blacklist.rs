@@ -118,7 +118,7 @@ impl BlacklistRecord {
 pub fn expiry_millis(expires_at: Option<DateTime<Utc>>) -> Result<Option<i64>, LimitError> {
     let Some(t) = expires_at else { return Ok(None) };
     let ms = t.timestamp_millis();
-    if ms < 0 || ms > super::MAX_NOW_MICROS / 1000 {
+    if !(0..=super::MAX_NOW_MICROS / 1000).contains(&ms) {
         return Err(LimitError::InvalidExpiry(ms));
     }
     Ok(Some(ms))

@@ -172,10 +172,11 @@ impl Sim {
         let start = clock.now_millis();
         let opens_at = start + EARLY_MS;
         let rows = cfg.seats.div_ceil(50).max(1);
-        let layout = VenueLayout::grid(1, rows, cfg.seats.min(50).max(1), PriceCategory(1));
+        let per_row = cfg.seats.clamp(1, 50);
+        let layout = VenueLayout::grid(1, rows, per_row, PriceCategory(1));
         let show = ShowSpec::new("bot on-sale", layout).with_policy(hold_policy());
         stores.inventory.create_show(&show).await.expect("create the show");
-        let extra: Vec<SeatId> = (cfg.seats..rows * cfg.seats.min(50).max(1)).map(SeatId).collect();
+        let extra: Vec<SeatId> = (cfg.seats..rows * per_row).map(SeatId).collect();
         if !extra.is_empty() {
             stores.inventory.block(show.id, &extra).await.expect("block the seats beyond the count");
         }
