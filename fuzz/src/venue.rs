@@ -145,6 +145,7 @@ impl RawPolicy {
                 max_hold_time: Duration::from_millis(self.lifetime_ms),
                 max_held_per_owner: self.per_owner,
                 max_per_request: self.per_request,
+                max_tickets_per_owner: None,
             }
         };
         let mut spec = ShowSpec::new("fuzz", layout).with_policy(policy);

@@ -204,6 +204,16 @@ pub enum Limit {
         /// The show's limit.
         max: u32,
     },
+    /// The owner would have more seats (or units) in this show, held and
+    /// bought together, than allowed: buy fewer, or none.
+    #[error("owner would have {would_have} in this show (held and bought), at most {max}")]
+    TicketsPerOwner {
+        /// What the owner would have with this request: live holds plus
+        /// sold, not refunded, items plus the request.
+        would_have: u32,
+        /// The show's limit.
+        max: u32,
+    },
     /// The hold was already extended the maximum number of times.
     #[error("hold already extended {max} times")]
     Renewals {

@@ -274,6 +274,14 @@ pub struct HoldPolicy {
     pub max_held_per_owner: Option<u32>,
     /// The most seats or units one request may take. Default 10.
     pub max_per_request: u32,
+    /// The most seats plus pool units one owner may have in one show,
+    /// counting live holds and sold, not refunded, items alike; `None` (the
+    /// default) for no limit. Decided with every hold, atomically with it:
+    /// a sale moves the owner's units from held to sold, a refund frees
+    /// them, an expired or released hold frees only what it held. Shows
+    /// stored before this field existed load with `None`.
+    #[serde(default)]
+    pub max_tickets_per_owner: Option<u32>,
 }
 
 impl Default for HoldPolicy {
@@ -284,6 +292,7 @@ impl Default for HoldPolicy {
             max_hold_time: Duration::from_secs(15 * 60),
             max_held_per_owner: Some(8),
             max_per_request: 10,
+            max_tickets_per_owner: None,
         }
     }
 }
@@ -303,6 +312,9 @@ impl HoldPolicy {
         }
         if self.max_held_per_owner == Some(0) {
             return bad("max_held_per_owner must be at least 1");
+        }
+        if self.max_tickets_per_owner == Some(0) {
+            return bad("max_tickets_per_owner must be at least 1");
         }
         Ok(())
     }
@@ -344,6 +356,18 @@ mod tests {
         let zero_pool = ok.clone().with_pool("ga", 0, PriceCategory(0));
         assert!(zero_pool.validate().is_err());
         let p = HoldPolicy { max_hold_time: Duration::from_secs(1), ..HoldPolicy::default() };
-        assert!(ok.with_policy(p).validate().is_err());
+        assert!(ok.clone().with_policy(p).validate().is_err());
+        let p = HoldPolicy { max_tickets_per_owner: Some(0), ..HoldPolicy::default() };
+        assert!(ok.clone().with_policy(p).validate().is_err());
+        let p = HoldPolicy { max_tickets_per_owner: Some(1), ..HoldPolicy::default() };
+        assert!(ok.with_policy(p).validate().is_ok());
+    }
+
+    #[test]
+    fn policies_stored_without_the_ticket_cap_still_load() {
+        let mut v = serde_json::to_value(HoldPolicy::default()).expect("to json");
+        v.as_object_mut().expect("object").remove("max_tickets_per_owner");
+        let p: HoldPolicy = serde_json::from_value(v).expect("loads");
+        assert_eq!(p, HoldPolicy::default());
     }
 }

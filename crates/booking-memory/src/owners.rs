@@ -1,9 +1,12 @@
-//! Per-owner hold accounting for one show, striped by owner.
+//! Per-owner accounting for one show, striped by owner: live holds (for
+//! the held limit) and sold, not refunded, units (for the ticket cap).
 //!
 //! A hold first reserves its seats here, then takes the seats; a failed
-//! hold gives the reservation back. Releases, sales and sweeps drop the
-//! reservation after the seats changed. Every window therefore counts an
-//! owner high, never low, so the limit is never exceeded.
+//! hold gives the reservation back. Releases and sweeps drop the
+//! reservation after the seats changed; a refund lowers the sold count
+//! after the seats changed. A sale moves the hold's units from held to
+//! sold in one step, under the seats' locks. Every window therefore counts
+//! an owner high, never low, so neither limit is ever exceeded.
 
 use crate::sync::{Mutex, lock};
 use booking_core::{HoldId, InventoryError, Limit, OwnerId};
@@ -21,22 +24,41 @@ struct Reserved {
     until: i64,
 }
 
+/// One owner's reservations and sold units.
+#[derive(Debug, Default)]
+struct Account {
+    holds: Vec<Reserved>,
+    /// Units sold to the owner and not refunded (kept only under a ticket cap).
+    sold: u32,
+}
+
+impl Account {
+    fn is_empty(&self) -> bool {
+        self.holds.is_empty() && self.sold == 0
+    }
+}
+
 #[derive(Debug, Default)]
 struct Stripe {
-    /// Reservations by owner id (as `u128`: hashed as two words, not as
+    /// Accounts by owner id (as `u128`: hashed as two words, not as
     /// 16 bytes behind a length prefix).
-    map: HashMap<u128, Vec<Reserved>, crate::hash::IdHash>,
+    map: HashMap<u128, Account, crate::hash::IdHash>,
     /// Size at which owners with no holds are dropped; doubles with the
     /// live population so tidying stays amortized O(1).
     tidy_at: usize,
 }
 
-/// A show's per-owner accounting. A show without a per-owner limit keeps
-/// none: every method then returns at once, touching no lock.
+/// A show's per-owner accounting. A show without a per-owner limit or
+/// ticket cap keeps none: every method then returns at once, touching no
+/// lock.
 #[derive(Debug)]
 pub(crate) struct Owners {
     /// The show's per-owner limit (units held at once).
     max: Option<u32>,
+    /// The show's per-owner ticket cap (units held and sold).
+    max_tickets: Option<u32>,
+    /// Whether either limit applies.
+    on: bool,
     /// The show's maximum hold time, ms: how long past its expiry a
     /// reservation is remembered (see [`Owners::reserve`]).
     keep_millis: i64,
@@ -44,21 +66,25 @@ pub(crate) struct Owners {
 }
 
 impl Owners {
-    /// Accounting for a show whose owners may hold `max` units at once,
-    /// each hold living at most `max_hold_millis`.
-    pub(crate) fn new(max: Option<u32>, max_hold_millis: i64) -> Self {
-        let stripes = match max {
-            Some(_) => (0..STRIPES).map(|_| Mutex::new(Stripe { tidy_at: TIDY_AT, ..Stripe::default() })).collect(),
-            None => Box::default(),
+    /// Accounting for a show whose owners may hold `max` units at once and
+    /// have `max_tickets` held and sold, each hold living at most
+    /// `max_hold_millis`.
+    pub(crate) fn new(max: Option<u32>, max_tickets: Option<u32>, max_hold_millis: i64) -> Self {
+        let on = max.is_some() || max_tickets.is_some();
+        let stripes = if on {
+            (0..STRIPES).map(|_| Mutex::new(Stripe { tidy_at: TIDY_AT, ..Stripe::default() })).collect()
+        } else {
+            Box::default()
         };
-        Owners { max, keep_millis: max_hold_millis, stripes }
+        Owners { max, max_tickets, on, keep_millis: max_hold_millis, stripes }
     }
 
     fn stripe(&self, owner: OwnerId) -> &Mutex<Stripe> {
         &self.stripes[crate::hash::slot(owner.as_u128(), STRIPES)]
     }
 
-    /// Reserves `units` for a new hold, or fails with `HeldPerOwner`.
+    /// Reserves `units` for a new hold, or fails with `HeldPerOwner` (checked
+    /// first) or `TicketsPerOwner`.
     ///
     /// Only holds live at `now` count. Expired ones are forgotten only once
     /// they expired more than the show's maximum hold time ago: a clock
@@ -73,23 +99,28 @@ impl Owners {
         until: i64,
         now: i64,
     ) -> Result<(), InventoryError> {
-        match self.max {
-            Some(max) => self.reserve_limited(owner, Reserved { hold, units, until }, max, now),
-            None => Ok(()),
-        }
+        if self.on { self.reserve_limited(owner, Reserved { hold, units, until }, now) } else { Ok(()) }
     }
 
-    fn reserve_limited(&self, owner: OwnerId, new: Reserved, max: u32, now: i64) -> Result<(), InventoryError> {
+    fn reserve_limited(&self, owner: OwnerId, new: Reserved, now: i64) -> Result<(), InventoryError> {
         let forget_before = now.saturating_sub(self.keep_millis);
         let mut stripe = lock(self.stripe(owner));
-        let list = stripe.map.entry(owner.as_u128()).or_default();
-        list.retain(|r| r.until > forget_before);
-        let live: u32 = list.iter().filter(|r| r.until > now).map(|r| r.units).sum();
-        let would_hold = live + new.units;
-        if would_hold > max {
+        let account = stripe.map.entry(owner.as_u128()).or_default();
+        account.holds.retain(|r| r.until > forget_before);
+        let live: u32 = account.holds.iter().filter(|r| r.until > now).map(|r| r.units).sum();
+        let would_hold = live.saturating_add(new.units);
+        if let Some(max) = self.max
+            && would_hold > max
+        {
             return Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold, max }));
         }
-        list.push(new);
+        let would_have = would_hold.saturating_add(account.sold);
+        if let Some(max) = self.max_tickets
+            && would_have > max
+        {
+            return Err(InventoryError::LimitExceeded(Limit::TicketsPerOwner { would_have, max }));
+        }
+        account.holds.push(new);
         Ok(())
     }
 
@@ -98,30 +129,62 @@ impl Owners {
     /// holds again soon does not reallocate.
     #[inline]
     pub(crate) fn drop_hold(&self, owner: OwnerId, hold: HoldId) {
-        if self.max.is_some() {
-            self.drop_limited(owner, hold);
+        if self.on {
+            self.drop_limited(owner, hold, 0);
         }
     }
 
-    fn drop_limited(&self, owner: OwnerId, hold: HoldId) {
+    /// Moves a sold hold's units from held to sold, in one step: drops
+    /// its reservation and counts `units` sold (under a ticket cap).
+    #[inline]
+    pub(crate) fn sold(&self, owner: OwnerId, hold: HoldId, units: u32) {
+        if self.on {
+            self.drop_limited(owner, hold, if self.max_tickets.is_some() { units } else { 0 });
+        }
+    }
+
+    /// Whether sold units are counted (the show has a ticket cap).
+    pub(crate) fn counts_sold(&self) -> bool {
+        self.max_tickets.is_some()
+    }
+
+    /// Counts `units` of `owner`'s sold units refunded.
+    pub(crate) fn refunded(&self, owner: OwnerId, units: u32) {
+        if self.max_tickets.is_some() {
+            let mut stripe = lock(self.stripe(owner));
+            if let Some(account) = stripe.map.get_mut(&owner.as_u128()) {
+                account.sold = account.sold.saturating_sub(units);
+            }
+        }
+    }
+
+    fn drop_limited(&self, owner: OwnerId, hold: HoldId, sold: u32) {
         let mut stripe = lock(self.stripe(owner));
-        if let Some(list) = stripe.map.get_mut(&owner.as_u128())
-            && let Some(i) = list.iter().position(|r| r.hold == hold)
-        {
-            // A hold has one reservation; the list's order carries nothing.
-            list.swap_remove(i);
+        let account = if sold > 0 {
+            Some(stripe.map.entry(owner.as_u128()).or_default())
+        } else {
+            stripe.map.get_mut(&owner.as_u128())
+        };
+        if let Some(account) = account {
+            if let Some(i) = account.holds.iter().position(|r| r.hold == hold) {
+                // A hold has one reservation; the list's order carries nothing.
+                account.holds.swap_remove(i);
+            }
+            account.sold = account.sold.saturating_add(sold);
         }
         if stripe.map.len() > stripe.tidy_at {
-            stripe.map.retain(|_, list| !list.is_empty());
+            stripe.map.retain(|_, account| !account.is_empty());
             stripe.tidy_at = (stripe.map.len() * 2).max(TIDY_AT);
         }
     }
 
     /// Sets a reservation's expiry; returns the previous one.
     pub(crate) fn set_until(&self, owner: OwnerId, hold: HoldId, until: i64) -> Option<i64> {
-        self.max?;
+        if !self.on {
+            return None;
+        }
         let mut stripe = lock(self.stripe(owner));
-        let r = stripe.map.get_mut(&owner.as_u128())?.iter_mut().find(|r| r.hold == hold)?;
+        let r = stripe.map.get_mut(&owner.as_u128())?.holds.iter_mut().find(|r| r.hold == hold)?;
         Some(std::mem::replace(&mut r.until, until))
     }
 }

@@ -35,11 +35,17 @@ pub(crate) async fn hold_best(inv: &PgInventory, req: &HoldBest) -> Result<Hold>
     // The model checks the per-owner limit before it picks: the owner's
     // count is read in the same snapshot as the first seats read, so the
     // limit and the pick judge one state. (A hold checks it again.)
+    // The ticket cap (held and sold) likewise, after the held limit.
     let max = meta.policy.max_held_per_owner.map(i64::from);
-    let mut limit_unchecked = max.is_some();
-    let over = |held: i64| {
+    let tickets = meta.policy.max_tickets_per_owner.map(i64::from);
+    let mut limit_unchecked = max.is_some() || tickets.is_some();
+    let over = |(held, sold): (i64, i64)| {
         let would_hold = held + req.quantity as i64;
-        if max.is_some_and(|m| would_hold > m) { Err(meta.limit(would_hold)) } else { Ok(()) }
+        if max.is_some_and(|m| would_hold > m) {
+            return Err(meta.limit(would_hold));
+        }
+        let would_have = would_hold + sold;
+        if tickets.is_some_and(|m| would_have > m) { Err(meta.tickets_limit(would_have)) } else { Ok(()) }
     };
     while attempts < 16 {
         let chosen = pick_best(&meta.index.rows, &pick, |s| meta.index.category(s), |s| prefix.is_free(s.0));

@@ -517,16 +517,19 @@ impl PgInventory {
     }
 
     /// Seats plus pool units `owner` holds live now.
-    pub(crate) async fn held_by(&self, show: ShowId, owner: OwnerId, now: Option<i64>) -> Result<i64> {
+    pub(crate) async fn held_by(&self, show: ShowId, owner: OwnerId, now: Option<i64>) -> Result<(i64, i64)> {
         let row = self
             .one(false, move || {
-                sqlx::query("SELECT booking.held_by($1, $2, coalesce($3::bigint, booking.clock_ms()))::bigint")
-                    .bind(show.0)
-                    .bind(owner.0)
-                    .bind(now)
+                sqlx::query(
+                    "SELECT booking.held_by($1, $2, coalesce($3::bigint, booking.clock_ms()))::bigint, \
+                            booking.sold_to($1, $2)::bigint",
+                )
+                .bind(show.0)
+                .bind(owner.0)
+                .bind(now)
             })
             .await?;
-        row.try_get::<i64, _>(0).map_err(db::backend)
+        Ok((row.try_get::<i64, _>(0).map_err(db::backend)?, row.try_get::<i64, _>(1).map_err(db::backend)?))
     }
 
     /// The free seats of `show` within the seat ids `lo..=hi` (a range of
@@ -538,7 +541,7 @@ impl PgInventory {
         (lo, hi): (u32, u32),
         now: Option<i64>,
         owner: Option<OwnerId>,
-    ) -> Result<(Vec<u32>, Option<i64>)> {
+    ) -> Result<(Vec<u32>, Option<(i64, i64)>)> {
         let row = self
             .one(false, move || {
                 sqlx::query(
@@ -546,7 +549,8 @@ impl PgInventory {
                      SELECT (SELECT array_agg(t.seat ORDER BY t.seat) FROM booking.seats t \
                              WHERE t.show = $1 AND t.seat BETWEEN $2 AND $3 \
                                AND (t.state = 0 OR (t.state = 1 AND t.held_until <= n.now))) AS free, \
-                            CASE WHEN $5::uuid IS NOT NULL THEN booking.held_by($1, $5, n.now)::bigint END AS held \
+                            CASE WHEN $5::uuid IS NOT NULL THEN booking.held_by($1, $5, n.now)::bigint END AS held, \
+                            CASE WHEN $5::uuid IS NOT NULL THEN booking.sold_to($1, $5)::bigint END AS sold \
                      FROM n",
                 )
                 .bind(show.0)
@@ -558,6 +562,7 @@ impl PgInventory {
             .await?;
         let seats: Option<Vec<i32>> = row.try_get("free").map_err(db::backend)?;
         let held: Option<i64> = row.try_get("held").map_err(db::backend)?;
-        Ok((seats.unwrap_or_default().into_iter().map(|s| s as u32).collect(), held))
+        let sold: Option<i64> = row.try_get("sold").map_err(db::backend)?;
+        Ok((seats.unwrap_or_default().into_iter().map(|s| s as u32).collect(), held.zip(sold)))
     }
 }

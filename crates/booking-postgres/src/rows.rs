@@ -69,6 +69,7 @@ impl ShowMeta {
         Context {
             show: Some(self.id),
             max_held: self.policy.max_held_per_owner,
+            max_tickets: self.policy.max_tickets_per_owner,
             max_renewals: self.policy.max_renewals,
             ..Context::default()
         }
@@ -94,6 +95,13 @@ impl ShowMeta {
         InventoryError::LimitExceeded(Limit::HeldPerOwner {
             would_hold: would_hold.clamp(0, u32::MAX as i64) as u32,
             max: self.policy.max_held_per_owner.unwrap_or(u32::MAX),
+        })
+    }
+
+    pub(crate) fn tickets_limit(&self, would_have: i64) -> InventoryError {
+        InventoryError::LimitExceeded(Limit::TicketsPerOwner {
+            would_have: would_have.clamp(0, u32::MAX as i64) as u32,
+            max: self.policy.max_tickets_per_owner.unwrap_or(u32::MAX),
         })
     }
 }

@@ -217,9 +217,10 @@ impl Fixed {
     async fn hold(&self, raw: &mut Raw, owner: &str, hold: &str, seats: &[String]) -> Option<i64> {
         let k = &self.keys;
         let owner_key = format!("{}own:{owner}", k.meta.trim_end_matches("meta"));
-        let mut args: Vec<&[u8]> = vec![b"EVALSHA", self.hold_sha.as_bytes(), b"7"];
+        let mut args: Vec<&[u8]> = vec![b"EVALSHA", self.hold_sha.as_bytes(), b"8"];
         args.extend(
-            [&k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free].map(|k| k.as_bytes()),
+            [&k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free, &k.owner_sold]
+                .map(|k| k.as_bytes()),
         );
         args.extend([
             b"store".as_slice(),
@@ -240,9 +241,10 @@ impl Fixed {
         let k = &self.keys;
         let owner_key = format!("{}own:{owner}", k.meta.trim_end_matches("meta"));
         let rows = format!("0:50:{}", self.spec.layout.rows().len());
-        let mut args: Vec<&[u8]> = vec![b"EVALSHA", self.best_sha.as_bytes(), b"7"];
+        let mut args: Vec<&[u8]> = vec![b"EVALSHA", self.best_sha.as_bytes(), b"8"];
         args.extend(
-            [&k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free].map(|k| k.as_bytes()),
+            [&k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free, &k.owner_sold]
+                .map(|k| k.as_bytes()),
         );
         args.extend([
             b"store".as_slice(),
@@ -419,7 +421,10 @@ fn main() {
                         release_sha: redis::Script::new(scripts::RELEASE).get_hash().to_owned(),
                         ttl: policy.ttl_millis().to_string(),
                         max_hold: policy.max_hold_millis().to_string(),
-                        max_owner: policy.max_held_per_owner.map_or_else(|| "none".to_owned(), |n| n.to_string()),
+                        max_owner: format!(
+                            "{},none",
+                            policy.max_held_per_owner.map_or_else(|| "none".to_owned(), |n| n.to_string())
+                        ),
                         feed_max_len: booking_redis::DEFAULT_FEED_MAX_LEN.to_string(),
                         spec,
                     });

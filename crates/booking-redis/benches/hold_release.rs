@@ -229,9 +229,10 @@ struct RawCycle {
 impl RawCycle {
     fn hold_cmd(&self, raw: &mut Raw, owner: &str, owner_key: &str, hold: &str, seats: &[String]) {
         let k = &self.keys;
-        let mut args: Vec<&[u8]> = vec![b"EVALSHA", self.hold_sha.as_bytes(), b"7"];
+        let mut args: Vec<&[u8]> = vec![b"EVALSHA", self.hold_sha.as_bytes(), b"8"];
         args.extend(
-            [&k.meta, &k.seats, &k.seat_expiry, owner_key, &k.pool_holds, &k.feed, &k.free].map(|k| k.as_bytes()),
+            [&k.meta, &k.seats, &k.seat_expiry, owner_key, &k.pool_holds, &k.feed, &k.free, &k.owner_sold]
+                .map(|k| k.as_bytes()),
         );
         args.extend([
             b"store".as_slice(),
@@ -305,7 +306,7 @@ async fn run(
         release_keys: [&keys.meta, &keys.seats, &keys.seat_expiry, &keys.feed, &keys.free].map(|k| k.clone()).to_vec(),
         ttl: policy.ttl_millis().to_string(),
         max_hold: policy.max_hold_millis().to_string(),
-        max_owner: policy.max_held_per_owner.map_or_else(|| "none".to_owned(), |n| n.to_string()),
+        max_owner: format!("{},none", policy.max_held_per_owner.map_or_else(|| "none".to_owned(), |n| n.to_string())),
         feed_max_len: booking_redis::DEFAULT_FEED_MAX_LEN.to_string(),
         index_ttl: policy.max_hold_millis().to_string(),
         keys: keys.clone(),

@@ -14,10 +14,10 @@
 --
 -- KEYS[1] meta    KEYS[2] seats   KEYS[3] sexp (seat expiries)
 -- KEYS[4] own:<owner> (the owner's index)   KEYS[5] pholds   KEYS[6] feed
--- KEYS[7] free (the free-seat index)
+-- KEYS[7] free (the free-seat index)   KEYS[8] osold (units sold per owner)
 -- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] ttl ms   ARGV[5] max hold lifetime ms
--- ARGV[6] per-owner limit ('none' = no limit)   ARGV[7] feed MAXLEN
+-- ARGV[6] per-owner limits "<held>,<tickets>" (each 'none' = no limit)   ARGV[7] feed MAXLEN
 -- ARGV[8] owner index lifetime ms (0 = no expiry)   ARGV[9] quantity
 -- ARGV[10] the rows to pick from, best first, as "first:len:count,..."
 --          (count consecutive rows of len seats from seat first)
@@ -25,6 +25,7 @@
 --          any category)
 --
 -- Returns {'OK', version, until, {seat...}} | {'HELD_PER_OWNER', would_hold}
+--       | {'TICKETS_PER_OWNER', would_have}
 --       | {'NO_SEATS_AVAILABLE'} | {'SEATS_TAKEN', {seat...}} (the index disagrees with the
 --       seats: nothing held) | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused, fc = show_check(KEYS[1], KEYS[2])
@@ -34,16 +35,18 @@ end
 fc = tonumber(fc)
 local now = now_ms(ARGV[1])
 local owner, hold = ARGV[2], ARGV[3]
-local ttl, maxhold, maxown = tonumber(ARGV[4]), tonumber(ARGV[5]), limit_arg(ARGV[6])
+local ttl, maxhold = tonumber(ARGV[4]), tonumber(ARGV[5])
+local maxown, maxtix = owner_limits(ARGV[6])
 local n = tonumber(ARGV[9])
 local mask = ARGV[11]
 
 local live
-if maxown then
+if maxown or maxtix then
   local held
   held, live = owner_index(KEYS[4], KEYS[2], KEYS[5], owner, now, {})
-  if held + n > maxown then
-    return { 'HELD_PER_OWNER', held + n }
+  local over = owner_refusal(maxown, maxtix, KEYS[8], owner, held, n)
+  if over then
+    return over
   end
 end
 
@@ -248,7 +251,7 @@ for i, id in ipairs(ids) do
 end
 batched('ZADD', KEYS[3], pairs_)
 free_bits(KEYS[7], ids, held_bit(untl, now))
-if maxown then
+if live then
   owner_save(KEYS[4], live, ids, tonumber(ARGV[8]))
 end
 emit(KEYS[1], KEYS[6], ARGV[7], 'held', hold, '', 's:' .. table.concat(ids, ','), v)

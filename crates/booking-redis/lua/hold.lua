@@ -2,14 +2,14 @@
 --
 -- KEYS[1] meta    KEYS[2] seats   KEYS[3] sexp (seat expiries)
 -- KEYS[4] own:<owner> (the owner's index)   KEYS[5] pholds   KEYS[6] feed
--- KEYS[7] free (the free-seat index)
+-- KEYS[7] free (the free-seat index)   KEYS[8] osold (units sold per owner)
 -- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] ttl ms   ARGV[5] max hold lifetime ms
--- ARGV[6] per-owner limit ('none' = no limit)   ARGV[7] feed MAXLEN
+-- ARGV[6] per-owner limits "<held>,<tickets>" (each 'none' = no limit)   ARGV[7] feed MAXLEN
 -- ARGV[8] owner index lifetime ms (0 = no expiry)
 -- ARGV[9..] seat ids, ascending, unique, within the show
 --
--- Returns {'OK', version, until} | {'HELD_PER_OWNER', would_hold}
+-- Returns {'OK', version, until} | {'HELD_PER_OWNER', would_hold} | {'TICKETS_PER_OWNER', would_have}
 --       | {'SEATS_TAKEN', {seat...}} | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused, fc = show_check(KEYS[1], KEYS[2])
 if refused then
@@ -17,7 +17,8 @@ if refused then
 end
 local now = now_ms(ARGV[1])
 local owner, hold = ARGV[2], ARGV[3]
-local ttl, maxhold, maxown = tonumber(ARGV[4]), tonumber(ARGV[5]), limit_arg(ARGV[6])
+local ttl, maxhold = tonumber(ARGV[4]), tonumber(ARGV[5])
+local maxown, maxtix = owner_limits(ARGV[6])
 local ids = {}
 for i = 9, #ARGV do
   ids[#ids + 1] = ARGV[i]
@@ -26,11 +27,12 @@ local n = #ids
 
 -- The seats' states, read in one HMGET with the seats of the owner's index.
 local raws, live
-if maxown then
+if maxown or maxtix then
   local held
   held, live, raws = owner_index(KEYS[4], KEYS[2], KEYS[5], owner, now, ids)
-  if held + n > maxown then
-    return { 'HELD_PER_OWNER', held + n }
+  local over = owner_refusal(maxown, maxtix, KEYS[8], owner, held, n)
+  if over then
+    return over
   end
 else
   raws = batched('HMGET', KEYS[2], ids)
@@ -73,7 +75,7 @@ for i, id in ipairs(ids) do
 end
 batched('ZADD', KEYS[3], pairs_)
 free_bits(KEYS[7], ids, held_bit(untl, tonumber(fc)))
-if maxown then
+if live then
   owner_save(KEYS[4], live, ids, tonumber(ARGV[8]))
 end
 emit(KEYS[1], KEYS[6], ARGV[7], 'held', hold, '', 's:' .. table.concat(ids, ','), v)

@@ -10,15 +10,16 @@
 --
 -- KEYS[1] meta    KEYS[2] seats   KEYS[3] sexp (seat expiries)
 -- KEYS[4] pholds  KEYS[5] feed    KEYS[6] free (the free-seat index)
--- KEYS[6 + r] own:<owner> of request r (the owner's index)
+-- KEYS[7] osold (units sold per owner)
+-- KEYS[7 + r] own:<owner> of request r (the owner's index)
 -- ARGV[1] ttl ms   ARGV[2] max hold lifetime ms
--- ARGV[3] per-owner limit ('none' = no limit)   ARGV[4] feed MAXLEN
+-- ARGV[3] per-owner limits "<held>,<tickets>" (each 'none' = no limit)   ARGV[4] feed MAXLEN
 -- ARGV[5] owner index lifetime ms (0 = no expiry)   ARGV[6] requests m
 -- then per request: now ('store' = the server's TIME, else Unix ms), owner, hold id,
 --   seat count n, n seat ids (ascending, unique, within the show)
 --
 -- Returns one reply per request, in order, each as hold.lua's:
---   {'OK', version, until} | {'HELD_PER_OWNER', would_hold}
+--   {'OK', version, until} | {'HELD_PER_OWNER', would_hold} | {'TICKETS_PER_OWNER', would_have}
 --   | {'SEATS_TAKEN', {seat...}} | {'UNKNOWN_SHOW'} | {'LOST'}
 local m = tonumber(ARGV[6])
 local out = {}
@@ -29,7 +30,9 @@ if refused then
   end
   return out
 end
-local ttl, maxhold, maxown = tonumber(ARGV[1]), tonumber(ARGV[2]), limit_arg(ARGV[3])
+local ttl, maxhold = tonumber(ARGV[1]), tonumber(ARGV[2])
+local maxown, maxtix = owner_limits(ARGV[3])
+local counted = maxown or maxtix
 
 -- Every seat the requests name is read in one HMGET with the seats of the
 -- owner indexes.
@@ -38,14 +41,14 @@ local starts, nows, fields = read_requests(7, m, 4)
 -- The owner indexes (see owner.lua), once per owner: seat members are read
 -- with the requested seats, pool members with one HMGET of `pholds`.
 local owners, olist, precs = {}, {}, {}
-if maxown then
+if counted then
   local okeys = {}
   for r = 1, m do
     local o = ARGV[starts[r] + 1]
     if not owners[o] then
       olist[#olist + 1] = o
-      okeys[#okeys + 1] = KEYS[6 + r]
-      owners[o] = { key = KEYS[6 + r] }
+      okeys[#okeys + 1] = KEYS[7 + r]
+      owners[o] = { key = KEYS[7 + r] }
     end
   end
   local indexes = call('MGET', unpack(okeys))
@@ -54,6 +57,13 @@ if maxown then
     local members = {}
     index_split(indexes[i], fields, pools, members)
     owners[o].members = members
+  end
+  -- Sold units do not change in this script: read once per owner.
+  if maxtix then
+    local sold = call('HMGET', KEYS[7], unpack(olist))
+    for i, o in ipairs(olist) do
+      owners[o].sold = tonumber(sold[i] or '0')
+    end
   end
   -- The indexes' pool holds, by id: {owner, quantity, until} (pool holds
   -- do not change in this script).
@@ -80,7 +90,7 @@ for r = 1, m do
   local owner, hold, n = ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
   local first, last = a + 4, a + 3 + n
   local reply, live
-  if maxown then
+  if counted then
     -- As owner_index: seats held live by the owner, live pool holds.
     local total = 0
     live = {}
@@ -96,8 +106,10 @@ for r = 1, m do
         live[#live + 1] = mem
       end
     end
-    if total + n > maxown then
+    if maxown and total + n > maxown then
       reply = { 'HELD_PER_OWNER', total + n }
+    elseif maxtix and total + n + owners[owner].sold > maxtix then
+      reply = { 'TICKETS_PER_OWNER', total + n + owners[owner].sold }
     end
   end
   if not reply then
@@ -173,7 +185,7 @@ if #changed > 0 then
   end
   free_bits(KEYS[6], bits['0'], '0')
   free_bits(KEYS[6], bits['1'], '1')
-  if maxown then
+  if counted then
     local keep = tonumber(ARGV[5])
     for _, o in ipairs(olist) do
       local rec = owners[o]

@@ -2,9 +2,10 @@
 --
 -- KEYS[1] meta    KEYS[2] pools   KEYS[3] pholds  KEYS[4] pexp (pool hold expiries)
 -- KEYS[5] own:<owner> (the owner's index)   KEYS[6] seats   KEYS[7] feed
+-- KEYS[8] osold (units sold per owner)
 -- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] ttl ms   ARGV[5] max hold lifetime ms
--- ARGV[6] per-owner limit ('none' = no limit)   ARGV[7] feed MAXLEN
+-- ARGV[6] per-owner limits "<held>,<tickets>" (each 'none' = no limit)   ARGV[7] feed MAXLEN
 -- ARGV[8] pool id (within the show)   ARGV[9] quantity (>= 1)
 -- ARGV[10] owner index lifetime ms (0 = no expiry)
 --
@@ -13,7 +14,7 @@
 -- capacity check reads the pool's counters (see pool.lua): no scan of the
 -- expired holds.
 --
--- Returns {'OK', version, until} | {'HELD_PER_OWNER', would_hold}
+-- Returns {'OK', version, until} | {'HELD_PER_OWNER', would_hold} | {'TICKETS_PER_OWNER', would_have}
 --       | {'INSUFFICIENT_CAPACITY', available} | {'UNKNOWN_SHOW'} | {'LOST'}
 local refused, t = show_check(KEYS[1], KEYS[2])
 if refused then
@@ -21,15 +22,17 @@ if refused then
 end
 local now = now_ms(ARGV[1])
 local owner, hold = ARGV[2], ARGV[3]
-local ttl, maxhold, maxown = tonumber(ARGV[4]), tonumber(ARGV[5]), limit_arg(ARGV[6])
+local ttl, maxhold = tonumber(ARGV[4]), tonumber(ARGV[5])
+local maxown, maxtix = owner_limits(ARGV[6])
 local pool, qty = ARGV[8], tonumber(ARGV[9])
 
 local live
-if maxown then
+if maxown or maxtix then
   local held
   held, live = owner_index(KEYS[5], KEYS[6], KEYS[3], owner, now, {})
-  if held + qty > maxown then
-    return { 'HELD_PER_OWNER', held + qty }
+  local over = owner_refusal(maxown, maxtix, KEYS[8], owner, held, qty)
+  if over then
+    return over
   end
 end
 
@@ -48,7 +51,7 @@ call('HINCRBY', KEYS[2], 'h:' .. pool, int(qty))
 call('HSET', KEYS[3], hold,
   ph_encode({ pool = pool, owner = owner, qty = qty, untl = untl, deadline = now + maxhold, renewals = 0, v = v }))
 call('ZADD', KEYS[4], int(untl), hold)
-if maxown then
+if live then
   owner_save(KEYS[5], live, { 'p' .. hold }, tonumber(ARGV[10]))
 end
 emit(KEYS[1], KEYS[7], ARGV[7], 'held', hold, '', 'p:' .. pool .. ':' .. int(qty), v)

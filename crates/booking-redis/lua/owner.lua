@@ -1,4 +1,5 @@
--- owner.lua: the owner index (after lib.lua), for the per-owner limit.
+-- owner.lua: the owner index (after lib.lua), for the per-owner limit,
+-- and the owners' sold units, for the per-owner ticket cap.
 --
 -- `own:<owner>` is a string of ","-separated members: the id of each seat
 -- the owner took a hold on, and "p<hold>" for each of the owner's pool
@@ -8,6 +9,39 @@
 -- the index, and the count is exact. Members that no longer count are
 -- dropped when the owner's next hold rewrites the index, and the key
 -- expires once the owner's last hold has passed its deadline.
+
+-- The per-owner limits argument "<held>,<tickets>": the held limit and the
+-- ticket cap, each a number or 'none' (false).
+local function owner_limits(arg)
+  local c = find(arg, ',', 1, true)
+  if not c then
+    error('booking: the owner limits argument is not "<held>,<tickets>": ' .. tostring(arg))
+  end
+  return limit_arg(sub(arg, 1, c - 1)), limit_arg(sub(arg, c + 1))
+end
+
+-- `osold` (hash, field = owner id) holds the units sold to each owner and
+-- not refunded, in a show with a ticket cap: sell.lua and sell_pool.lua
+-- add, refund.lua and refund_pool.lua subtract. Releases and expiry touch
+-- only holds. An owner's count, absent = 0.
+local function sold_to(osold_key, owner)
+  return tonumber(call('HGET', osold_key, owner) or '0')
+end
+
+-- The owner limits for `n` more units of an owner holding `held` live:
+-- a refusal, or nil.
+local function owner_refusal(maxown, maxtix, osold_key, owner, held, n)
+  if maxown and held + n > maxown then
+    return { 'HELD_PER_OWNER', held + n }
+  end
+  if maxtix then
+    local have = held + n + sold_to(osold_key, owner)
+    if have > maxtix then
+      return { 'TICKETS_PER_OWNER', have }
+    end
+  end
+  return nil
+end
 
 -- Splits an owner index (a string, or false when absent): seat members
 -- are appended to `seats`, pool-hold ids (members "p<hold>") to `pools`,

@@ -1,6 +1,7 @@
 -- refund.lua: return seats sold to an order to sale (refund or void).
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] feed   KEYS[4] free
+-- KEYS[5] osold (units sold per owner; only in a show with a ticket cap)
 -- ARGV[1] order id   ARGV[2] feed MAXLEN   ARGV[3..] seat ids, ascending, unique
 --
 -- Returns {'OK', version} | {'NOT_SOLD'} | {'UNKNOWN_SHOW'} | {'LOST'}
@@ -26,5 +27,9 @@ for i, id in ipairs(ids) do
 end
 batched('HSET', KEYS[2], hpairs)
 free_bits(KEYS[4], ids, '1')
+if KEYS[5] then
+  -- Every seat was sold to the order, so to its one buyer.
+  call('HINCRBY', KEYS[5], states[1].owner, -#ids)
+end
 emit(KEYS[1], KEYS[3], ARGV[2], 'refunded', '', order, items, v)
 return { 'OK', v }

@@ -2,6 +2,7 @@
 -- from the order's oldest sales in the pool first.
 --
 -- KEYS[1] meta   KEYS[2] pools   KEYS[3] psales   KEYS[4] feed
+-- KEYS[5] osold (units sold per owner; only in a show with a ticket cap)
 -- ARGV[1] order id   ARGV[2] feed MAXLEN   ARGV[3] pool id   ARGV[4] quantity
 --
 -- Returns {'OK', version} | {'NOT_SOLD'} | {'UNKNOWN_SHOW'} | {'LOST'}
@@ -30,6 +31,9 @@ for _, e in ipairs(entries) do
   left = left - take
   if e[3] > take then
     kept[#kept + 1] = e[1] .. '|' .. e[2] .. '|' .. int(e[3] - take)
+  end
+  if KEYS[5] and take > 0 then
+    call('HINCRBY', KEYS[5], e[2], -take)
   end
 end
 local v = call('HINCRBY', KEYS[2], 'v:' .. pool, 1)

@@ -8,7 +8,7 @@
 -- restore.
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] orders   KEYS[5] feed
--- KEYS[6] free
+-- KEYS[6] free   KEYS[7] osold (units sold per owner; only in a show with a ticket cap)
 -- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] order id   ARGV[5] the sale record ('<version>|<json>')   ARGV[6] feed MAXLEN
 -- ARGV[7..] seat ids, ascending, unique, within the show
@@ -59,5 +59,8 @@ end
 batched('HSET', KEYS[2], hpairs)
 batched('ZREM', KEYS[3], todo)
 free_bits(KEYS[6], todo, '0')
+if KEYS[7] then
+  call('HINCRBY', KEYS[7], owner, #todo)
+end
 emit(KEYS[1], KEYS[5], ARGV[6], 'sold', hold, order, 's:' .. table.concat(todo, ','), v)
 return { 'OK', v }

@@ -7,6 +7,7 @@
 --
 -- KEYS[1] meta   KEYS[2] pools   KEYS[3] pholds   KEYS[4] pexp   KEYS[5] psales
 -- KEYS[6] orders   KEYS[7] feed
+-- KEYS[8] osold (units sold per owner; only in a show with a ticket cap)
 -- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] order id   ARGV[5] the sale record ('<version>|<json>')   ARGV[6] feed MAXLEN
 -- ARGV[7] pool id   ARGV[8] quantity
@@ -65,6 +66,9 @@ if sales then
   entry = sales .. ';' .. entry
 end
 call('HSET', KEYS[5], sale_field, entry)
+if KEYS[8] then
+  call('HINCRBY', KEYS[8], owner, qty)
+end
 call('HSETNX', KEYS[6], order, ARGV[5])
 emit(KEYS[1], KEYS[7], ARGV[6], 'sold', hold, order, 'p:' .. pool .. ':' .. int(qty), v)
 return { 'OK', v }

@@ -4,7 +4,7 @@
 -- else is a conflict) and nothing changes.
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] orders   KEYS[5] feed
--- KEYS[6] free
+-- KEYS[6] free   KEYS[7] osold (units sold per owner; only in a show with a ticket cap)
 -- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] token version   ARGV[5] order id
 -- ARGV[6] the sale record's JSON (owner, token, payment)
@@ -43,5 +43,8 @@ batched('HSET', KEYS[2], hpairs)
 batched('ZREM', KEYS[3], ids)
 free_bits(KEYS[6], ids, '0')
 call('HSET', KEYS[4], order, int(v) .. '|' .. ARGV[6])
+if KEYS[7] then
+  call('HINCRBY', KEYS[7], owner, #ids)
+end
 emit(KEYS[1], KEYS[5], ARGV[7], 'sold', hold, order, items, v)
 return { 'OK', v }

@@ -5,6 +5,7 @@
 --
 -- KEYS[1] meta   KEYS[2] pools   KEYS[3] pholds   KEYS[4] pexp   KEYS[5] psales
 -- KEYS[6] orders   KEYS[7] feed
+-- KEYS[8] osold (units sold per owner; only in a show with a ticket cap)
 -- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] token version   ARGV[5] order id
 -- ARGV[6] the sale record's JSON (owner, token, payment)
@@ -47,5 +48,8 @@ if sales then
 end
 call('HSET', KEYS[5], sale_field, entry)
 call('HSET', KEYS[6], order, int(v) .. '|' .. ARGV[6])
+if KEYS[8] then
+  call('HINCRBY', KEYS[8], owner, int(h.qty))
+end
 emit(KEYS[1], KEYS[7], ARGV[7], 'sold', hold, order, 'p:' .. pool .. ':' .. int(h.qty), v)
 return { 'OK', v }

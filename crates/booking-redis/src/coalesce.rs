@@ -348,8 +348,9 @@ async fn run_batch(mut conn: Conn, config: Config, kind: Kind, jobs: Vec<Job>) -
     cmd.arg("EVALSHA").arg(script.get_hash());
     match kind {
         Kind::Hold => {
-            cmd.arg(6 + jobs.len());
+            cmd.arg(7 + jobs.len());
             cmd.arg(&k.meta).arg(&k.seats).arg(&k.seat_expiry).arg(&k.pool_holds).arg(&k.feed).arg(&k.free);
+            cmd.arg(&k.owner_sold);
             for j in &jobs {
                 cmd.arg(k.owner(j.owner));
             }

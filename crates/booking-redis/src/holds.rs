@@ -63,7 +63,7 @@ async fn hold_validated(
                 args.push(s.0);
             }
             let owner_key = k.owner(owner);
-            let keys = [&*k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free];
+            let keys = [&*k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free, &k.owner_sold];
             let r = inv.run(&scripts::LOADED.HOLD, &keys, args, Effect::Write).await;
             drop(direct);
             r?
@@ -106,7 +106,7 @@ pub(crate) async fn hold_best(inv: &RedisInventory, req: &HoldBest) -> Result<Ho
         None => args.push(""),
     };
     let owner_key = k.owner(req.owner);
-    let keys = [&*k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free];
+    let keys = [&*k.meta, &k.seats, &k.seat_expiry, &owner_key, &k.pool_holds, &k.feed, &k.free, &k.owner_sold];
     let r = inv.run(&scripts::LOADED.BEST, &keys, args, Effect::Write).await?;
     if r.status() != b"OK" {
         return Err(inv.refused(&r, &Context { requested: req.quantity, ..info.context() }));
@@ -141,7 +141,7 @@ pub(crate) async fn hold_pool(inv: &RedisInventory, req: &HoldPool) -> Result<Ho
         .push(req.quantity)
         .push(inv.owner_index_ttl(&info));
     let owner_key = k.owner(req.owner);
-    let keys = [&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &owner_key, &k.seats, &k.feed];
+    let keys = [&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &owner_key, &k.seats, &k.feed, &k.owner_sold];
     let r = inv.run(&scripts::LOADED.HOLD_POOL, &keys, args, Effect::Write).await?;
     if r.status() != b"OK" {
         let ctx = Context { pool: Some(req.pool), requested: req.quantity, ..info.context() };

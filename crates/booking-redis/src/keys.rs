@@ -32,6 +32,9 @@ pub struct ShowKeys {
     pub feed: String,
     /// String (bitmap): the free-seat index, one bit per seat.
     pub free: String,
+    /// Hash: owner id -> units sold to the owner and not refunded, kept
+    /// only for a show with a per-owner ticket cap.
+    pub owner_sold: String,
     base: String,
 }
 
@@ -51,6 +54,7 @@ impl ShowKeys {
             orders: k("orders"),
             feed: k("feed"),
             free: k("free"),
+            owner_sold: k("osold"),
             base,
         }
     }
@@ -69,7 +73,7 @@ impl ShowKeys {
 
     /// Every key but the per-owner ([`ShowKeys::owner`]) and per-seat-lock
     /// ([`ShowKeys::seat_lock`]) ones.
-    pub fn all(&self) -> [&str; 10] {
+    pub fn all(&self) -> [&str; 11] {
         [
             &self.meta,
             &self.seats,
@@ -81,6 +85,7 @@ impl ShowKeys {
             &self.orders,
             &self.feed,
             &self.free,
+            &self.owner_sold,
         ]
     }
 }

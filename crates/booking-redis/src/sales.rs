@@ -34,13 +34,15 @@ pub(crate) async fn sell(inv: &RedisInventory, req: &Sell) -> Result<Sale> {
             for s in &seats {
                 args.push(s.0);
             }
-            let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed, &k.free];
+            let mut keys = vec![&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed, &k.free];
+            keys.extend(info.sold_key());
             inv.run_sale(&scripts::LOADED.SELL, &keys, args).await?
         }
         None => {
             let HoldItems::Pool { pool, quantity } = t.items else { return Err(bad("pool token expected")) };
             args.push(pool.0).push(quantity);
-            let keys = [&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.pool_sales, &k.orders, &k.feed];
+            let mut keys = vec![&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.pool_sales, &k.orders, &k.feed];
+            keys.extend(info.sold_key());
             inv.run_sale(&scripts::LOADED.SELL_POOL, &keys, args).await?
         }
     };
@@ -75,12 +77,15 @@ pub(crate) async fn refund(inv: &RedisInventory, req: &Refund) -> Result<()> {
             for s in &seats {
                 args.push(s.0);
             }
-            inv.run(&scripts::LOADED.REFUND, &[&k.meta, &k.seats, &k.feed, &k.free], args, Effect::Write).await?
+            let mut keys = vec![&*k.meta, &k.seats, &k.feed, &k.free];
+            keys.extend(info.sold_key());
+            inv.run(&scripts::LOADED.REFUND, &keys, args, Effect::Write).await?
         }
         None => {
             let HoldItems::Pool { pool, quantity } = req.items else { return Err(bad("pool refund expected")) };
             args.push(pool.0).push(quantity);
-            let keys = [&*k.meta, &k.pools, &k.pool_sales, &k.feed];
+            let mut keys = vec![&*k.meta, &k.pools, &k.pool_sales, &k.feed];
+            keys.extend(info.sold_key());
             inv.run(&scripts::LOADED.REFUND_POOL, &keys, args, Effect::Write).await?
         }
     };
@@ -156,13 +161,16 @@ impl RedisInventory {
                 for s in &seats {
                     args.push(s.0);
                 }
-                let keys = [&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed, &k.free];
+                let mut keys = vec![&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed, &k.free];
+                keys.extend(info.sold_key());
                 (self.run_sale(&scripts::LOADED.RESTORE, &keys, args).await?, ctx)
             }
             None => {
                 let HoldItems::Pool { pool, quantity } = sale.items else { return Err(bad("pool sale expected")) };
                 args.push(pool.0).push(quantity);
-                let keys = [&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.pool_sales, &k.orders, &k.feed];
+                let mut keys =
+                    vec![&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.pool_sales, &k.orders, &k.feed];
+                keys.extend(info.sold_key());
                 (self.run_sale(&scripts::LOADED.RESTORE_POOL, &keys, args).await?, Context { pool: Some(pool), ..ctx })
             }
         };

@@ -66,7 +66,15 @@ impl ShowInfo {
     /// The per-owner limit as the hold scripts take it: a number, or
     /// `none`.
     pub(crate) fn max_per_owner_arg(&self) -> String {
-        self.spec.policy.max_held_per_owner.map_or_else(|| "none".to_owned(), |n| n.to_string())
+        let arg = |limit: Option<u32>| limit.map_or_else(|| "none".to_owned(), |n| n.to_string());
+        let policy = &self.spec.policy;
+        format!("{},{}", arg(policy.max_held_per_owner), arg(policy.max_tickets_per_owner))
+    }
+
+    /// The key sales and refunds count sold units in, for a show with a
+    /// per-owner ticket cap; none (so no count is kept) otherwise.
+    pub(crate) fn sold_key(&self) -> Option<&str> {
+        self.spec.policy.max_tickets_per_owner.map(|_| &*self.keys.owner_sold)
     }
 
     /// What a refusal's error takes from the show itself; callers add what
@@ -75,6 +83,7 @@ impl ShowInfo {
         Context {
             show: Some(self.spec.id),
             max_held: self.spec.policy.max_held_per_owner,
+            max_tickets: self.spec.policy.max_tickets_per_owner,
             max_renewals: self.spec.policy.max_renewals,
             ..Context::default()
         }

@@ -152,8 +152,8 @@ async fn scripts_touch_only_declared_keys_on_the_show_slot() {
     let mut call = hold_batch.prepare_invoke();
     let k = ShowKeys::new(&prefix, show);
     call.key(&k.meta).key(&k.seats).key(&k.seat_expiry).key(&k.pool_holds).key(&k.feed).key(&k.free);
-    call.key(k.owner(a)).key(k.owner(b));
-    call.arg(60_000).arg(120_000).arg(8).arg(1000).arg(0).arg(2);
+    call.key(&k.owner_sold).key(k.owner(a)).key(k.owner(b));
+    call.arg(60_000).arg(120_000).arg("8,4").arg(1000).arg(0).arg(2);
     let (ha, hb) = (format!("{:032x}", 1u128), format!("{:032x}", 2u128));
     call.arg(&now).arg(format!("{:032x}", a.as_u128())).arg(&ha).arg(1).arg(3);
     call.arg(&now).arg(format!("{:032x}", b.as_u128())).arg(&hb).arg(1).arg(4);

@@ -61,11 +61,12 @@ async fn a_batch_answers_as_one_by_one() {
     let script = redis::Script::new(scripts::HOLD_BATCH);
     let mut call = script.prepare_invoke();
     call.key(&keys.meta).key(&keys.seats).key(&keys.seat_expiry).key(&keys.pool_holds).key(&keys.feed).key(&keys.free);
+    call.key(&keys.owner_sold);
     for (owner, _) in &requests {
         call.key(keys.owner(*owner));
     }
     let policy = &spec.policy;
-    call.arg(policy.ttl_millis()).arg(policy.max_hold_millis()).arg(3).arg(1000).arg(0).arg(requests.len());
+    call.arg(policy.ttl_millis()).arg(policy.max_hold_millis()).arg("3,none").arg(1000).arg(0).arg(requests.len());
     for ((owner, seats), hold) in requests.iter().zip(&holds) {
         call.arg(&now).arg(hex(owner.as_u128())).arg(hex(hold.as_u128())).arg(seats.len());
         for s in *seats {

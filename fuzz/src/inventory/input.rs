@@ -346,6 +346,9 @@ impl ShowShape {
             max_hold_time: Duration::from_millis(ttl * (1 + u64::from(p.lifetime % 4))),
             max_held_per_owner: p.per_owner.map(|n| u32::from(n % 12)),
             max_per_request: if p.per_request == u8::MAX { 10_000 } else { u32::from(p.per_request % 12) },
+            // Not drawn from the input, so that the corpus keeps decoding
+            // to the scenarios it was kept for.
+            max_tickets_per_owner: None,
         };
         let mut spec = ShowSpec::new("fuzz", VenueLayout { sections }).with_policy(policy);
         for (i, c) in self.pools.iter().take(3).enumerate() {

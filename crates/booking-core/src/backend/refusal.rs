@@ -64,6 +64,9 @@ refusals! {
     TokenMismatch = "TOKEN_MISMATCH",
     /// The per-owner limit (`number` = what the owner would hold).
     HeldPerOwner = "HELD_PER_OWNER",
+    /// The per-owner ticket cap (`number` = what the owner would have,
+    /// held and sold).
+    TicketsPerOwner = "TICKETS_PER_OWNER",
     /// No extensions left.
     Renewals = "RENEWALS",
     /// The hold reached its maximum lifetime.
@@ -94,6 +97,8 @@ pub struct Context {
     pub requested: u32,
     /// The show's per-owner limit.
     pub max_held: Option<u32>,
+    /// The show's per-owner ticket cap (held and sold).
+    pub max_tickets: Option<u32>,
     /// The show's renewal limit.
     pub max_renewals: u32,
 }
@@ -166,6 +171,10 @@ impl Refused {
             Refusal::HeldPerOwner => match ctx.max_held {
                 Some(max) => InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold: u32n, max }),
                 None => missing("a per-owner limit"),
+            },
+            Refusal::TicketsPerOwner => match ctx.max_tickets {
+                Some(max) => InventoryError::LimitExceeded(Limit::TicketsPerOwner { would_have: u32n, max }),
+                None => missing("a per-owner ticket cap"),
             },
             Refusal::Renewals => InventoryError::LimitExceeded(Limit::Renewals { max: ctx.max_renewals }),
             Refusal::HoldLifetime => InventoryError::LimitExceeded(Limit::HoldLifetime),

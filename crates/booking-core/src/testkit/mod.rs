@@ -124,6 +124,12 @@ macro_rules! __conformance_behaviours {
     race_holds_against_sweeper,
     race_sell_against_release,
     race_per_owner_limit,
+    ticket_cap_counts_sold_items,
+    ticket_cap_freed_by_refunds,
+    ticket_cap_release_and_expiry_free_only_held,
+    ticket_cap_counts_a_replayed_sell_once,
+    ticket_cap_unchanged_by_bad_input,
+    race_ticket_cap,
         }
     };
 }

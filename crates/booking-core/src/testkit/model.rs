@@ -4,7 +4,7 @@
 //!
 //! Checks run in a fixed order, which every backend follows so that they
 //! all answer alike: the request's shape, unknown seats or pools, the
-//! per-owner limit, then availability.
+//! per-owner limit, the per-owner ticket cap, then availability.
 
 use crate::backend::best::{PickRequest, pick_best};
 use crate::backend::fsm::{self, Pool, Seat, SeatOp, SeatState};
@@ -68,12 +68,32 @@ impl ShowModel {
         seats + units
     }
 
-    /// Fails with `LimitExceeded(HeldPerOwner)` when `owner` may not hold `more`.
+    /// Seats plus pool units sold to `owner` and not refunded.
+    pub fn sold_to(&self, owner: OwnerId) -> u32 {
+        let seats = self.seats.iter().filter(|s| matches!(s.state, SeatState::Sold { owner: o, .. } if o == owner));
+        let units: u32 =
+            self.pools.iter().flat_map(|p| &p.sales).filter(|s| s.owner == owner).map(|s| s.quantity).sum();
+        seats.count() as u32 + units
+    }
+
+    /// Fails with `LimitExceeded(HeldPerOwner)` when `owner` may not hold
+    /// `more`, then with `LimitExceeded(TicketsPerOwner)` when `owner` may
+    /// not have `more` on top of what it holds and bought.
     pub fn check_owner_limit(&self, owner: OwnerId, more: u32, now: i64) -> Result<()> {
-        if let Some(max) = self.spec.policy.max_held_per_owner {
-            let would_hold = self.held_by(owner, now) + more;
-            if would_hold > max {
-                return Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold, max }));
+        let policy = &self.spec.policy;
+        if policy.max_held_per_owner.is_none() && policy.max_tickets_per_owner.is_none() {
+            return Ok(());
+        }
+        let would_hold = self.held_by(owner, now).saturating_add(more);
+        if let Some(max) = policy.max_held_per_owner
+            && would_hold > max
+        {
+            return Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold, max }));
+        }
+        if let Some(max) = policy.max_tickets_per_owner {
+            let would_have = would_hold.saturating_add(self.sold_to(owner));
+            if would_have > max {
+                return Err(InventoryError::LimitExceeded(Limit::TicketsPerOwner { would_have, max }));
             }
         }
         Ok(())

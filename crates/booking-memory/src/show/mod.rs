@@ -139,7 +139,11 @@ impl ShowState {
             stripe_shift,
             stripes,
             pools: spec.pools.iter().map(|p| Mutex::new(Pool::new(p.capacity))).collect(),
-            owners: Owners::new(spec.policy.max_held_per_owner, spec.policy.max_hold_millis()),
+            owners: Owners::new(
+                spec.policy.max_held_per_owner,
+                spec.policy.max_tickets_per_owner,
+                spec.policy.max_hold_millis(),
+            ),
             sales: (0..SALE_STRIPES).map(|_| Mutex::new(HashMap::default())).collect(),
             feed: Feed::new(),
             spec,
@@ -341,7 +345,7 @@ impl ShowState {
     pub(crate) fn extend(&self, req: &HoldAction, now: i64) -> Result<Hold> {
         let t = &req.token;
         let policy = &self.spec.policy;
-        let limited = policy.max_held_per_owner.is_some();
+        let limited = policy.max_held_per_owner.is_some() || policy.max_tickets_per_owner.is_some();
         match &t.items {
             HoldItems::Seats(seats) => {
                 let seats = self.check_seats(seats, policy.max_per_request)?;
@@ -466,8 +470,11 @@ impl ShowState {
         let version = match seats {
             Some(seats) => {
                 let op = SeatOp::Sell { owner: req.owner, hold: t.hold, version: t.version, order: req.order };
-                let announce =
-                    |d: &fsm::Applied| self.announce(ChangeKind::Sold, Some(t.hold), Some(req.order), &seats, d);
+                // The units move from held to sold while the seats are locked.
+                let announce = |d: &fsm::Applied| {
+                    self.owners.sold(req.owner, t.hold, seats.len() as u32);
+                    self.announce(ChangeKind::Sold, Some(t.hold), Some(req.order), &seats, d)
+                };
                 self.apply_group(&seats, &op, now, announce)?.version
             }
             None => {
@@ -475,14 +482,13 @@ impl ShowState {
                 let mut p = lock(self.check_pool_items(pool, quantity)?);
                 p.check_token_quantity(t.hold, quantity)?;
                 let version = p.sell(req.owner, t.hold, t.version, req.order, now)?;
+                self.owners.sold(req.owner, t.hold, quantity);
                 self.change(ChangeKind::Sold, Some(t.hold), Some(req.order), &t.items, version);
                 version
             }
         };
         let sale = sale(version);
         sales.insert(req.order, SaleRecord::new(req, sale.clone()));
-        drop(sales);
-        self.owners.drop_hold(req.owner, t.hold);
         Ok(sale)
     }
 
@@ -499,6 +505,13 @@ impl ShowState {
                 let mut p = lock(self.check_pool_items(pool, quantity)?);
                 p.refund(req.order, quantity)?;
                 self.change(ChangeKind::Refunded, None, Some(req.order), &req.items, p.version);
+            }
+        }
+        if self.owners.counts_sold() {
+            // The order was sold (the seats or units said so): its record names the buyer.
+            let buyer = lock(&self.sales[sales_stripe(req.order)]).get(&req.order).map(|r| r.sale.owner);
+            if let Some(owner) = buyer {
+                self.owners.refunded(owner, req.items.count());
             }
         }
         Ok(())

@@ -50,6 +50,9 @@ use follow::{expire_as_reported, join_all, permutations, shed_by_lock};
 const TTL_MS: i64 = 60_000;
 const OWNERS: u8 = 3;
 const SEATS: u32 = 10;
+/// The per-owner ticket cap of the generated show (5 held at most, 10
+/// seats and 5 units in all).
+const TICKETS_PER_OWNER: u32 = 6;
 
 /// A backend under the state-machine test.
 pub trait StateMachineBackend: 'static {
@@ -184,6 +187,9 @@ fn spec() -> ShowSpec {
         max_hold_time: Duration::from_millis(150_000),
         max_held_per_owner: Some(5),
         max_per_request: 4,
+        // Low enough that owners buying, refunding and holding again run
+        // into it often.
+        max_tickets_per_owner: Some(TICKETS_PER_OWNER),
     };
     ShowSpec::new("state machine", VenueLayout::grid(2, 1, SEATS / 2, PriceCategory(1)))
         .with_pool("standing", 5, PriceCategory(2))
@@ -213,7 +219,12 @@ fn failed(e: &InventoryError) -> Outcome {
         E::HoldExpired { .. } => "HoldExpired".into(),
         E::NotOwner { .. } => "NotOwner".into(),
         E::StaleToken { presented, current, .. } => format!("StaleToken({presented}, {current})"),
-        E::LimitExceeded(l @ (Limit::HeldPerOwner { .. } | Limit::Renewals { .. } | Limit::HoldLifetime)) => {
+        E::LimitExceeded(
+            l @ (Limit::HeldPerOwner { .. }
+            | Limit::TicketsPerOwner { .. }
+            | Limit::Renewals { .. }
+            | Limit::HoldLifetime),
+        ) => {
             format!("LimitExceeded({l:?})")
         }
         E::NotSold { order } => format!("NotSold({order})"),

@@ -90,6 +90,7 @@ fn best(show: ShowId, quantity: u32) -> HoldBest {
     HoldBest { show, owner: OwnerId::new(), quantity, section: None, category: None }
 }
 
+mod caps;
 mod expiry;
 mod holds;
 mod input;
@@ -98,6 +99,7 @@ mod sales;
 mod shows;
 mod tokens;
 
+pub use caps::*;
 pub use expiry::*;
 pub use holds::*;
 pub use input::*;

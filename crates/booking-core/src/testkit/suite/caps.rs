@@ -1,0 +1,217 @@
+//! The per-owner ticket cap: what one owner may have in a show, held and
+//! bought together, decided with every hold.
+
+use super::*;
+use crate::error::{InvalidRequest, InventoryError, Limit};
+use crate::ids::{OrderId, OwnerId, PoolId, SectionId};
+use crate::inventory::{Hold, HoldBest, HoldItems, HoldPool, HoldSeats, Refund, SeatInventory};
+use crate::layout::HoldPolicy;
+use crate::testkit::Fixture;
+
+/// A policy with a ticket cap of `max` and no held limit, so that only the
+/// cap decides.
+fn capped(max: u32) -> HoldPolicy {
+    HoldPolicy { max_held_per_owner: None, max_tickets_per_owner: Some(max), ..test_policy() }
+}
+
+fn pool_req(show: ShowId, owner: OwnerId, quantity: u32) -> HoldPool {
+    HoldPool { show, owner, pool: PoolId(0), quantity }
+}
+
+fn best_req(show: ShowId, owner: OwnerId, quantity: u32) -> HoldBest {
+    HoldBest { show, owner, quantity, section: None, category: None }
+}
+
+/// True when `r` is the ticket cap's refusal with these numbers.
+fn capped_at<T: std::fmt::Debug>(r: &Result<T, InventoryError>, would_have: u32, max: u32) -> bool {
+    matches!(r, Err(InventoryError::LimitExceeded(Limit::TicketsPerOwner { would_have: w, max: m }))
+        if *w == would_have && *m == max)
+}
+
+/// Every way to hold (named seats, best available, pool units) is refused
+/// when `owner` would have `would_have` of `max`; nothing changes.
+async fn assert_capped<I: SeatInventory + ?Sized>(
+    inv: &I,
+    show: ShowId,
+    owner: OwnerId,
+    seat: u32,
+    have: u32,
+    max: u32,
+) {
+    let before = snap(inv, show).await;
+    let r = inv.hold_seats(&HoldSeats { show, owner, seats: ids(&[seat]) }).await;
+    assert!(capped_at(&r, have + 1, max), "seat hold at {have} of {max}: {r:?}");
+    let r = inv.hold_best(&best_req(show, owner, 2)).await;
+    assert!(capped_at(&r, have + 2, max), "best available at {have} of {max}: {r:?}");
+    let r = inv.hold_pool(&pool_req(show, owner, 1)).await;
+    assert!(capped_at(&r, have + 1, max), "pool hold at {have} of {max}: {r:?}");
+    assert_eq!(snap(inv, show).await, before, "a refused hold changes nothing");
+}
+
+/// The cap counts sold, not refunded, items as well as live holds, seats
+/// and pool units alike; other owners are not affected.
+pub async fn ticket_cap_counts_sold_items<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 12, 10, capped(5)).await;
+    let a = OwnerId::new();
+    let seats = hold(inv, spec.id, a, &[0, 1, 2]).await;
+    inv.sell(&sell_req(&seats, OrderId::new())).await.expect("sell seats");
+    let units = inv.hold_pool(&pool_req(spec.id, a, 1)).await.expect("pool hold");
+    inv.sell(&sell_req(&units, OrderId::new())).await.expect("sell units");
+    // 4 sold: one more may be held, then nothing.
+    let last = hold(inv, spec.id, a, &[3]).await;
+    assert_capped(inv, spec.id, a, 4, 5, 5).await;
+    inv.sell(&sell_req(&last, OrderId::new())).await.expect("a held unit sells: the cap is not checked twice");
+    assert_capped(inv, spec.id, a, 4, 5, 5).await;
+    let b = OwnerId::new();
+    hold(inv, spec.id, b, &[4, 5, 6, 7, 8]).await;
+    let r = inv.hold_seats(&HoldSeats { show: spec.id, owner: b, seats: ids(&[9]) }).await;
+    assert!(capped_at(&r, 6, 5), "holds count alone too: {r:?}");
+}
+
+/// A refund frees the cap by what it returned: a partial refund part of
+/// it, seats and pool units alike.
+pub async fn ticket_cap_freed_by_refunds<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 12, 10, capped(5)).await;
+    let a = OwnerId::new();
+    let h = hold(inv, spec.id, a, &[0, 1, 2, 3]).await;
+    let seat_order = OrderId::new();
+    inv.sell(&sell_req(&h, seat_order)).await.expect("sell seats");
+    let g = inv.hold_pool(&pool_req(spec.id, a, 1)).await.expect("pool hold");
+    let unit_order = OrderId::new();
+    inv.sell(&sell_req(&g, unit_order)).await.expect("sell units");
+    assert_capped(inv, spec.id, a, 5, 5, 5).await;
+    let refund = |order, items| Refund { show: spec.id, order, items };
+    inv.refund(&refund(seat_order, HoldItems::Seats(ids(&[1, 2])))).await.expect("partial refund");
+    // 3 sold: 2 more, not 3.
+    let r = inv.hold_seats(&HoldSeats { show: spec.id, owner: a, seats: ids(&[5, 6, 7]) }).await;
+    assert!(capped_at(&r, 6, 5), "{r:?}");
+    let two = hold(inv, spec.id, a, &[1, 2]).await;
+    assert_capped(inv, spec.id, a, 8, 5, 5).await;
+    inv.refund(&refund(unit_order, HoldItems::Pool { pool: PoolId(0), quantity: 1 })).await.expect("pool refund");
+    inv.hold_pool(&pool_req(spec.id, a, 1)).await.expect("the refunded unit is free again");
+    inv.release(&action(&two)).await.expect("release");
+    inv.refund(&refund(seat_order, HoldItems::Seats(ids(&[0, 3])))).await.expect("refund the rest");
+    let r = inv.hold_pool(&pool_req(spec.id, a, 5)).await;
+    assert!(capped_at(&r, 6, 5), "the held unit still counts: {r:?}");
+    inv.hold_best(&best_req(spec.id, a, 4)).await.expect("1 held, nothing sold: 4 more");
+}
+
+/// Releasing or letting a hold expire frees only what it held: what the
+/// owner bought still counts.
+pub async fn ticket_cap_release_and_expiry_free_only_held<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 12, 10, capped(4)).await;
+    let a = OwnerId::new();
+    let bought = hold(inv, spec.id, a, &[0, 1]).await;
+    inv.sell(&sell_req(&bought, OrderId::new())).await.expect("sell");
+    let h = hold(inv, spec.id, a, &[2, 3]).await;
+    assert_capped(inv, spec.id, a, 4, 4, 4).await;
+    inv.release(&action(&h)).await.expect("release");
+    let r = inv.hold_seats(&HoldSeats { show: spec.id, owner: a, seats: ids(&[2, 3, 4]) }).await;
+    assert!(capped_at(&r, 5, 4), "released: 2 sold still count: {r:?}");
+    let g = inv.hold_pool(&pool_req(spec.id, a, 2)).await.expect("2 more");
+    assert_capped(inv, spec.id, a, 4, 4, 4).await;
+    fx.clock.advance(Duration::milliseconds(spec.policy.ttl_millis()));
+    let r = inv.hold_pool(&pool_req(spec.id, a, 3)).await;
+    assert!(capped_at(&r, 5, 4), "expired: 2 sold still count: {r:?}");
+    inv.sweep_expired(spec.id, 100).await.expect("sweep");
+    let r = inv.hold_best(&best_req(spec.id, a, 3)).await;
+    assert!(capped_at(&r, 5, 4), "swept: 2 sold still count: {r:?}");
+    let again: Hold = inv.hold_pool(&pool_req(spec.id, a, 2)).await.expect("2 more after expiry");
+    assert_eq!(again.token.items.count(), 2);
+    assert!(matches!(inv.release(&action(&g)).await, Err(InventoryError::HoldExpired { .. })));
+}
+
+/// A replayed sell is answered from the sale record and counts once; a
+/// conflicting one counts nothing.
+pub async fn ticket_cap_counts_a_replayed_sell_once<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 12, 10, capped(5)).await;
+    let a = OwnerId::new();
+    let h = hold(inv, spec.id, a, &[0, 1]).await;
+    let order = OrderId::new();
+    let first = inv.sell(&sell_req(&h, order)).await.expect("sell");
+    for _ in 0..3 {
+        assert_eq!(inv.sell(&sell_req(&h, order)).await.expect("replay"), first);
+    }
+    let other = inv.hold_pool(&pool_req(spec.id, a, 1)).await.expect("pool hold");
+    let conflict = inv.sell(&sell_req(&other, order)).await;
+    assert!(matches!(conflict, Err(InventoryError::SaleConflict { .. })), "{conflict:?}");
+    // 2 sold, 1 held: 2 more, not 3.
+    let r = inv.hold_seats(&HoldSeats { show: spec.id, owner: a, seats: ids(&[2, 3, 4]) }).await;
+    assert!(capped_at(&r, 6, 5), "{r:?}");
+    hold(inv, spec.id, a, &[2, 3]).await;
+    assert_capped(inv, spec.id, a, 4, 5, 5).await;
+}
+
+/// Malformed requests and refused refunds change neither the inventory nor
+/// what an owner counts towards the cap.
+pub async fn ticket_cap_unchanged_by_bad_input<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 12, 10, capped(4)).await;
+    let a = OwnerId::new();
+    let h = hold(inv, spec.id, a, &[0, 1]).await;
+    let order = OrderId::new();
+    inv.sell(&sell_req(&h, order)).await.expect("sell");
+    let before = snap(inv, spec.id).await;
+    let too_many = |r: &Result<Hold, InventoryError>| {
+        matches!(r, Err(InventoryError::InvalidRequest(InvalidRequest::TooMany { .. })))
+    };
+    for quantity in [u32::MAX, u32::MAX / 2 + 1, 10_001] {
+        assert!(too_many(&inv.hold_pool(&pool_req(spec.id, a, quantity)).await), "pool {quantity}");
+        assert!(too_many(&inv.hold_best(&best_req(spec.id, a, quantity)).await), "best {quantity}");
+    }
+    let r = inv.hold_pool(&pool_req(spec.id, a, 0)).await;
+    assert!(matches!(r, Err(InventoryError::InvalidRequest(InvalidRequest::ZeroQuantity))), "{r:?}");
+    let r = inv.hold_seats(&HoldSeats { show: spec.id, owner: a, seats: ids(&[2, 2]) }).await;
+    assert!(matches!(r, Err(InventoryError::InvalidRequest(_))), "{r:?}");
+    let refund = |order, items| Refund { show: spec.id, order, items };
+    let units = HoldItems::Pool { pool: PoolId(0), quantity: u32::MAX };
+    assert!(inv.refund(&refund(order, units)).await.is_err(), "an absurd refund");
+    assert!(inv.refund(&refund(order, HoldItems::Seats(ids(&[0, 1, 2])))).await.is_err(), "more than was sold");
+    assert!(inv.refund(&refund(OrderId::new(), HoldItems::Seats(ids(&[0])))).await.is_err(), "another order");
+    assert_eq!(snap(inv, spec.id).await, before, "nothing changed");
+    // Still 2 sold: exactly 2 more.
+    let r = inv.hold_seats(&HoldSeats { show: spec.id, owner: a, seats: ids(&[2, 3, 4]) }).await;
+    assert!(capped_at(&r, 5, 4), "{r:?}");
+    hold(inv, spec.id, a, &[2, 3]).await;
+    assert_capped(inv, spec.id, a, 4, 4, 4).await;
+}
+
+/// 64 holds of one owner at once (named seats, best available, pool
+/// units, one unit each), on top of what it bought: together they never
+/// exceed the cap, and as seats suffice, exactly the cap is reached.
+pub async fn race_ticket_cap<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
+    // Named holds take seats of section 0, best available picks from
+    // section 1: no hold is refused for a seat another one took.
+    let spec = create(&*fx.inventory, 2, 1, 64, 30, capped(7)).await;
+    let owner = OwnerId::new();
+    let bought = hold(&*fx.inventory, spec.id, owner, &[126, 127]).await;
+    fx.inventory.sell(&sell_req(&bought, OrderId::new())).await.expect("sell");
+    let mut tasks = Vec::new();
+    for t in 0..64u32 {
+        let (inv, show) = (fx.inventory.clone(), spec.id);
+        tasks.push(tokio::spawn(async move {
+            let r = match t % 4 {
+                0 => inv.hold_pool(&pool_req(show, owner, 1)).await,
+                1 => inv.hold_best(&HoldBest { section: Some(SectionId(1)), ..best_req(show, owner, 1) }).await,
+                _ => inv.hold_seats(&HoldSeats { show, owner, seats: ids(&[t]) }).await,
+            };
+            match r {
+                Ok(h) => h.token.items.count(),
+                Err(InventoryError::LimitExceeded(Limit::TicketsPerOwner { max: 7, .. })) => 0,
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.expect("task");
+    }
+    let s = snap(&*fx.inventory, spec.id).await;
+    assert_eq!(s.totals().held + s.pools[0].held, granted, "every granted unit is held");
+    assert_eq!(granted, 5, "2 bought + 5 held: exactly the cap of 7");
+    assert_capped(&*fx.inventory, spec.id, owner, 70, 7, 7).await;
+}
