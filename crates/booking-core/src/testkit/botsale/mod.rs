@@ -41,13 +41,13 @@ pub const CAP: u32 = 4;
 
 /// The show's hold policy, carrying the per-identity cap ([`CAP`]).
 ///
-/// The per-identity cap is `max_held_per_owner`: what one owner holds at
-/// once. Every identity here buys once and leaves, so it also bounds what
-/// one identity buys; a policy field capping held plus sold per owner
-/// takes its place on this one line.
+/// The per-identity cap is `max_tickets_per_owner` (held plus sold, decided
+/// by the inventory with every hold); `max_held_per_owner` is set to the
+/// same number, so neither a hold nor a second purchase gets past it.
 fn hold_policy() -> HoldPolicy {
     HoldPolicy {
         max_held_per_owner: Some(CAP),
+        max_tickets_per_owner: Some(CAP),
         hold_ttl: HOLD_TTL,
         max_hold_time: HOLD_TTL * 2,
         ..HoldPolicy::default()
