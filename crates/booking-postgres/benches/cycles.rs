@@ -13,7 +13,20 @@
 //! UPDATE SKIP LOCKED ... LIMIT 2` and held with `booking.hold_seats` in the
 //! same statement (no best-row logic: a lower bound for it), then released;
 //! `hold_best` does not go through the coalescing lanes, so its coalesced
-//! column is left out. Reads `DATABASE_URL` (default
+//! column is left out.
+//!
+//! Beside them runs the minimal code a team would write by hand for the
+//! `single`, `multi4` and `hot` scenarios: a plain table of seats (show,
+//! seat, state, owner, held_until, version) and one autocommit statement
+//! per hold (`UPDATE ... SET state = held, owner, held_until = now() + ttl,
+//! version = version + 1 WHERE show AND seat AND (available OR expired)`;
+//! for four seats, the same `UPDATE` over a `FOR UPDATE` pick that applies
+//! only when all four are free) and one per release (`UPDATE ... WHERE
+//! owner AND state = held`). No hold id, no token, no change feed, no owner
+//! accounting, no sale records: what the library does on top of this is
+//! its value, and the ratio says what it costs. The hand-written statements
+//! run twice: through pgbench (C, prepared) and through the same sqlx pool
+//! the library uses (prepared). Reads `DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`) and (re)creates the database
 //! `booking_bench` on that server. Prints one Markdown table row per
 //! scenario and caller count: medians of REPEATS runs (default 3) of
@@ -92,6 +105,132 @@ impl Scenario {
             max = seats - n,
         )
     }
+}
+
+/// The hand-written contender's table, in the benchmark database.
+const HANDWRITTEN_TABLE: &str = "CREATE TABLE handwritten_seats (\
+    show uuid NOT NULL, seat int NOT NULL, state smallint NOT NULL DEFAULT 0, \
+    owner uuid, held_until timestamptz, version bigint NOT NULL DEFAULT 0, \
+    PRIMARY KEY (show, seat))";
+
+/// The hand-written hold: `$1` show, `$2` seats, `$3` owner, `$4` how many
+/// seats must be free. Answers how many seats it held (0 or `$4`).
+const HANDWRITTEN_HOLD: &str = "WITH free AS (SELECT seat FROM handwritten_seats \
+    WHERE show = $1 AND seat = ANY($2) AND (state = 0 OR held_until < now()) FOR UPDATE), \
+    held AS (UPDATE handwritten_seats h SET state = 1, owner = $3, \
+    held_until = now() + interval '8 minutes', version = h.version + 1 \
+    FROM free WHERE h.show = $1 AND h.seat = free.seat AND (SELECT count(*) FROM free) = $4 RETURNING 1) \
+    SELECT count(*) FROM held";
+
+/// The hand-written single-seat hold, the one statement a team writes
+/// first: `$1` show, `$2` seat, `$3` owner.
+const HANDWRITTEN_HOLD_ONE: &str = "UPDATE handwritten_seats SET state = 1, owner = $3, \
+    held_until = now() + interval '8 minutes', version = version + 1 \
+    WHERE show = $1 AND seat = $2 AND (state = 0 OR held_until < now())";
+
+/// The hand-written release: `$1` show, `$2` seats, `$3` owner.
+const HANDWRITTEN_RELEASE: &str = "UPDATE handwritten_seats SET state = 0, owner = NULL, held_until = NULL, \
+    version = version + 1 WHERE show = $1 AND seat = ANY($2) AND owner = $3 AND state = 1";
+
+/// The hand-written statements as a pgbench script.
+fn handwritten_script(scenario: Scenario) -> String {
+    let (seats, n) = scenario.shape();
+    let list = (0..n).map(|i| format!(":s::int + {i}")).collect::<Vec<_>>().join(", ");
+    let owner = "lpad(to_hex(:n::bigint), 32, 'a')::uuid";
+    let hold = if n == 1 {
+        format!(
+            "WITH held AS (UPDATE handwritten_seats SET state = 1, owner = {owner}, \
+             held_until = now() + interval '8 minutes', version = version + 1 \
+             WHERE show = :show::uuid AND seat = :s::int AND (state = 0 OR held_until < now()) RETURNING 1) \
+             SELECT count(*) AS done FROM held \\gset"
+        )
+    } else {
+        format!(
+            "WITH free AS (SELECT seat FROM handwritten_seats WHERE show = :show::uuid AND seat = ANY(ARRAY[{list}]) \
+             AND (state = 0 OR held_until < now()) FOR UPDATE), \
+             held AS (UPDATE handwritten_seats h SET state = 1, owner = {owner}, \
+             held_until = now() + interval '8 minutes', version = h.version + 1 \
+             FROM free WHERE h.show = :show::uuid AND h.seat = free.seat AND (SELECT count(*) FROM free) = {n} RETURNING 1) \
+             SELECT count(*) AS done FROM held \\gset"
+        )
+    };
+    format!(
+        "\\set s random(0, {max})\n\\set n random(1, 9223372036854775807)\n{hold}\n\\if :done\n\
+         UPDATE handwritten_seats SET state = 0, owner = NULL, held_until = NULL, version = version + 1 \
+         WHERE show = :show::uuid AND seat = ANY(ARRAY[{list}]) AND owner = {owner} AND state = 1;\n\\endif\n",
+        max = seats - n,
+    )
+}
+
+/// Runs the hand-written statements through the sqlx pool; returns hold
+/// attempts per second and the fraction that succeeded.
+async fn handwritten(pool: &sqlx::PgPool, show: ShowId, scenario: Scenario, callers: u32, secs: u64) -> (f64, f64) {
+    let (seats, n) = scenario.shape();
+    let gate = Arc::new(tokio::sync::Barrier::new(callers as usize));
+    let warm: Vec<_> = (0..callers)
+        .map(|_| {
+            let (pool, gate) = (pool.clone(), gate.clone());
+            tokio::spawn(async move {
+                gate.wait().await;
+                sqlx::query("SELECT 1").execute(&pool).await.expect("warm-up");
+            })
+        })
+        .collect();
+    for w in warm {
+        w.await.expect("warm-up caller");
+    }
+    let (attempts, held) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for c in 0..callers {
+        let (pool, attempts, held) = (pool.clone(), attempts.clone(), held.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ (u64::from(c) + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+            while Instant::now() < deadline {
+                let s = rng.below(seats - n + 1) as i32;
+                let list: Vec<i32> = (s..s + n as i32).collect();
+                let owner = uuid::Uuid::now_v7();
+                attempts.fetch_add(1, Ordering::Relaxed);
+                let ok = if n == 1 {
+                    let done = sqlx::query(HANDWRITTEN_HOLD_ONE)
+                        .bind(show.0)
+                        .bind(s)
+                        .bind(owner)
+                        .execute(&pool)
+                        .await
+                        .expect("hand-written hold");
+                    done.rows_affected() == 1
+                } else {
+                    let done: i64 = sqlx::query_scalar(HANDWRITTEN_HOLD)
+                        .bind(show.0)
+                        .bind(&list)
+                        .bind(owner)
+                        .bind(i64::from(n))
+                        .fetch_one(&pool)
+                        .await
+                        .expect("hand-written hold");
+                    done == i64::from(n)
+                };
+                if ok {
+                    sqlx::query(HANDWRITTEN_RELEASE)
+                        .bind(show.0)
+                        .bind(&list)
+                        .bind(owner)
+                        .execute(&pool)
+                        .await
+                        .expect("hand-written release");
+                    held.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("caller");
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let a = attempts.load(Ordering::Relaxed) as f64;
+    (a / elapsed, held.load(Ordering::Relaxed) as f64 / a.max(1.0))
 }
 
 /// A small xorshift generator per caller.
@@ -183,6 +322,15 @@ async fn setup() -> (sqlx::PgPool, ShowId, ShowId) {
     let hot = ShowSpec::new("hot", VenueLayout::grid(1, 1, 100, PriceCategory(1))).with_policy(policy);
     inv.create_show(&big).await.expect("create big show");
     inv.create_show(&hot).await.expect("create hot show");
+    pool.execute(HANDWRITTEN_TABLE).await.expect("hand-written table");
+    for (show, seats) in [(big.id, 50_000), (hot.id, 100)] {
+        sqlx::query("INSERT INTO handwritten_seats (show, seat) SELECT $1, g FROM generate_series(0, $2 - 1) g")
+            .bind(show.0)
+            .bind(seats)
+            .execute(&pool)
+            .await
+            .expect("hand-written seats");
+    }
     pool.execute("VACUUM ANALYZE").await.expect("vacuum");
     (pool, big.id, hot.id)
 }
@@ -207,15 +355,27 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let (pool, big, hot) = rt.block_on(setup());
     println!(
-        "| scenario | callers | pgbench holds/s | library holds/s | ratio | coalesced holds/s | ratio | held (lib / coalesced) |"
+        "| scenario | callers | hand-written, pgbench | hand-written, sqlx | library | vs hand-written sqlx | \
+         coalesced | vs hand-written sqlx | library functions, pgbench | held (lib / coalesced) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for scenario in scenarios {
         let show = if scenario == Scenario::Hot { hot } else { big };
-        let coalesced = scenario != Scenario::Best;
+        // hold_best has no hand-written twin here (its pgbench script is
+        // the hand-written contender) and does not coalesce.
+        let plain = scenario != Scenario::Best;
         for callers in [1u32, 8, 32] {
-            let (mut raw, mut lib, mut ok, mut co, mut co_ok) = (vec![], vec![], vec![], vec![], vec![]);
+            let (mut hw_bench, mut hw_sqlx, mut raw, mut lib, mut ok, mut co, mut co_ok) =
+                (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
             for _ in 0..repeats {
+                if plain {
+                    let out =
+                        booking_postgres::testkit::pgbench(DB, &handwritten_script(scenario), show.0, callers, secs);
+                    hw_bench.push(
+                        out.field("tps = ").unwrap_or_else(|| panic!("pgbench failed: {}{}", out.stdout, out.stderr)),
+                    );
+                    hw_sqlx.push(rt.block_on(handwritten(&pool, show, scenario, callers, secs)).0);
+                }
                 raw.push(pgbench(show, scenario, callers, secs));
                 // A fresh inventory per run; dropping it closes its connections.
                 let inv = PgInventory::new(pool.clone());
@@ -223,7 +383,7 @@ fn main() {
                 drop(inv);
                 lib.push(l);
                 ok.push(f);
-                if coalesced {
+                if plain {
                     let merged = PgInventory::builder(pool.clone())
                         .coalesce(booking_core::Coalescing { max_batch: 128, max_in_flight: 1 })
                         .build();
@@ -234,19 +394,19 @@ fn main() {
                 }
             }
             let (raw, lib) = (median(raw), median(lib));
-            if coalesced {
-                let co = median(co);
+            if plain {
+                let (hwb, hws, co) = (median(hw_bench), median(hw_sqlx), median(co));
                 println!(
-                    "| {} | {callers} | {raw:.0} | {lib:.0} | {:.2} | {co:.0} | {:.2} | {:.0}% / {:.0}% |",
+                    "| {} | {callers} | {hwb:.0} | {hws:.0} | {lib:.0} | {:.2} | {co:.0} | {:.2} | {raw:.0} | {:.0}% / {:.0}% |",
                     scenario.name(),
-                    lib / raw,
-                    co / raw,
+                    lib / hws,
+                    co / hws,
                     100.0 * median(ok),
                     100.0 * median(co_ok)
                 );
             } else {
                 println!(
-                    "| {} | {callers} | {raw:.0} | {lib:.0} | {:.2} | - | - | {:.0}% / - |",
+                    "| {} | {callers} | {raw:.0} (SKIP LOCKED pick) | - | {lib:.0} | {:.2} vs pgbench | - | - | - | {:.0}% / - |",
                     scenario.name(),
                     lib / raw,
                     100.0 * median(ok)
