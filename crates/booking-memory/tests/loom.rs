@@ -6,8 +6,8 @@
 #![cfg(booking_loom)]
 
 use booking_core::{
-    HoldAction, HoldItems, HoldSeats, InventoryError, ManualClock, OrderId, OwnerId, PaymentRef, PriceCategory, SeatId,
-    SeatStatus, Sell, ShowId, ShowSpec, VenueLayout,
+    HoldAction, HoldItems, HoldPolicy, HoldSeats, InventoryError, Limit, ManualClock, OrderId, OwnerId, PaymentRef,
+    PriceCategory, SeatId, SeatStatus, Sell, ShowId, ShowSpec, VenueLayout,
 };
 use booking_memory::MemoryInventory;
 use chrono::Duration;
@@ -118,5 +118,33 @@ fn release_against_sell() {
         let snap = inv.snapshot_sync(show).expect("snapshot");
         let want = if sold { SeatStatus::Sold } else { SeatStatus::Available };
         assert!(snap.seats.iter().all(|s| s.status == want));
+    });
+}
+
+/// Under a ticket cap of 2, an owner's sale of the seat it holds races its
+/// own second hold: the sale moves the unit from held to sold in one step,
+/// so the second hold always fits (1 + 1), and a third never does.
+#[test]
+fn sell_against_hold_under_a_ticket_cap() {
+    loom::model(|| {
+        let clock = ManualClock::fixed();
+        let inv = MemoryInventory::with_clock(clock.shared());
+        let policy = HoldPolicy { max_held_per_owner: None, max_tickets_per_owner: Some(2), ..HoldPolicy::default() };
+        let spec = ShowSpec::new("loom", VenueLayout::grid(1, 1, 3, PriceCategory(1))).with_policy(policy);
+        inv.create_show_sync(&spec).expect("create");
+        let (inv, show) = (Arc::new(inv), spec.id);
+        let owner = OwnerId::new();
+        let mine = move |seat: u32| HoldSeats { show, owner, seats: vec![SeatId(seat)] };
+        let first = inv.hold_seats_sync(&mine(0)).expect("first hold");
+        let (a, b) = (inv.clone(), inv.clone());
+        let seller = thread::spawn(move || {
+            let sell = Sell { owner, token: first.token, order: OrderId::new(), payment: PaymentRef("cap".into()) };
+            a.sell_sync(&sell).is_ok()
+        });
+        let holder = thread::spawn(move || b.hold_seats_sync(&mine(1)));
+        assert!(seller.join().expect("thread"), "the sale goes through");
+        holder.join().expect("thread").expect("1 sold or held + 1 fits the cap of 2");
+        let third = inv.hold_seats_sync(&mine(2));
+        assert!(matches!(third, Err(InventoryError::LimitExceeded(Limit::TicketsPerOwner { would_have: 3, max: 2 }))));
     });
 }

@@ -17,8 +17,10 @@
 -- The functions re-created here are those of
 -- 20261203000000_refusal_codes.sql, changed only as said.
 
+-- (A cap beyond what an integer holds is no cap that matters: clamped.)
 ALTER TABLE booking.shows ADD COLUMN max_tickets_per_owner integer
-    GENERATED ALWAYS AS ((spec -> 'policy' ->> 'max_tickets_per_owner')::integer) STORED;
+    GENERATED ALWAYS AS (CASE WHEN spec -> 'policy' ->> 'max_tickets_per_owner' IS NOT NULL
+        THEN least((spec -> 'policy' ->> 'max_tickets_per_owner')::bigint, 2147483647)::integer END) STORED;
 
 CREATE TABLE booking.owner_sold (
     show  uuid    NOT NULL,

@@ -178,6 +178,11 @@ pub async fn ticket_cap_unchanged_by_bad_input<I: SeatInventory + ?Sized>(fx: &F
     assert!(capped_at(&r, 5, 4), "{r:?}");
     hold(inv, spec.id, a, &[2, 3]).await;
     assert_capped(inv, spec.id, a, 4, 4, 4).await;
+    // The largest cap a policy can say is a cap like any other.
+    let spec = create(inv, 1, 1, 4, 4, capped(u32::MAX)).await;
+    let h = hold(inv, spec.id, a, &[0, 1, 2]).await;
+    inv.sell(&sell_req(&h, OrderId::new())).await.expect("sell under the largest cap");
+    inv.hold_pool(&pool_req(spec.id, a, 4)).await.expect("hold under the largest cap");
 }
 
 /// 64 holds of one owner at once (named seats, best available, pool
