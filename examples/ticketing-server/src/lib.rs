@@ -1,0 +1,3 @@
+//! A full ticketing server assembled from the booking crates.
+
+pub mod web;

@@ -1,0 +1,3 @@
+//! The ticketing server's binary.
+
+fn main() {}
