@@ -1,0 +1,71 @@
+// events.js: the events page, with search.
+
+/** How many places a show has left, in words. */
+function availability(n) {
+  if (n === undefined || n === null) return el("span", { class: "badge" }, "On sale");
+  if (n <= 0) return el("span", { class: "badge sold" }, "Sold out");
+  return el("span", { class: "badge" }, `${n} left`);
+}
+
+function showItem(show) {
+  return el("li", {},
+    el("span", {}, when(show.starts_at)),
+    el("span", {},
+      availability(show.available), " ",
+      el("a", { class: "button secondary", href: `/shows/${encodeURIComponent(show.show_id)}`, testid: `show-link-${show.show_id}` }, "Tickets")));
+}
+
+function eventCard(ev) {
+  const venue = typeof ev.venue === "object" && ev.venue ? ev.venue.name : ev.venue;
+  return el("li", { class: "card", testid: "event-result", dataset: { eventId: ev.event_id } },
+    el("h2", {}, ev.title),
+    el("p", { class: "muted" }, [venue, ev.city].filter(Boolean).join(" · "), ev.category ? ` · ${ev.category}` : ""),
+    el("ul", { class: "shows", "aria-label": `Shows of ${ev.title}` }, (ev.shows || []).map(showItem)));
+}
+
+async function pageEvents() {
+  title("Events");
+  const params = new URLSearchParams(location.search);
+  const q = el("input", { id: "q", type: "search", name: "q", value: params.get("q") || "", placeholder: "Artist, event, venue…", testid: "search-input" });
+  const city = el("input", { id: "city", type: "text", name: "city", value: params.get("city") || "", placeholder: "Any city", testid: "search-city" });
+  const form = el("form", { role: "search", class: "card", action: "/events" },
+    el("div", { class: "row" },
+      el("div", { class: "grow" }, el("label", { for: "q" }, "Search events"), q),
+      el("div", { class: "grow" }, el("label", { for: "city" }, "City"), city),
+      el("button", { type: "submit", testid: "search-submit" }, "Search")));
+  const list = el("div", { "aria-live": "polite", testid: "search-results" }, el("p", { class: "loading" }, "Loading…"));
+  render(el("h1", {}, "Events"), form, list);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const next = new URLSearchParams();
+    if (q.value.trim()) next.set("q", q.value.trim());
+    if (city.value.trim()) next.set("city", city.value.trim());
+    history.replaceState(null, "", next.toString() ? `/events?${next}` : "/events");
+    load();
+  });
+  let cursor = null;
+  let results = [];
+  async function load(more = false) {
+    const query = new URLSearchParams();
+    if (q.value.trim()) query.set("q", q.value.trim());
+    if (city.value.trim()) query.set("city", city.value.trim());
+    query.set("limit", "20");
+    if (more && cursor) query.set("cursor", cursor);
+    try {
+      const res = await api("GET", `/api/events?${query}`);
+      results = more ? results.concat(res.results || []) : res.results || [];
+      cursor = res.next_cursor || res.cursor || null;
+      const items = results.map(eventCard);
+      const nodes = [];
+      if (items.length === 0) nodes.push(el("p", { class: "notice", testid: "no-results" }, "No events match. Try another search."));
+      else nodes.push(el("p", { class: "muted", testid: "result-count" }, `${results.length} event${results.length === 1 ? "" : "s"}`), el("ul", { class: "results" }, items));
+      if (cursor && (res.results || []).length > 0) {
+        nodes.push(el("div", { class: "actions" }, el("button", { type: "button", class: "secondary", testid: "search-more", onclick: () => load(true) }, "More events")));
+      }
+      list.replaceChildren(...nodes);
+    } catch (err) {
+      list.replaceChildren(errorBox(err));
+    }
+  }
+  await load();
+}

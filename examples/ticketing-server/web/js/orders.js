@@ -1,0 +1,107 @@
+// orders.js: my orders, an order (the confirmation), a ticket.
+
+function statusBadge(status) {
+  const s = String(status || "unknown");
+  const cls = /complet|paid|confirm|sold/i.test(s) ? "badge ok" : /fail|declin|cancel|refund/i.test(s) ? "badge bad" : "badge";
+  return el("span", { class: cls, testid: "order-status" }, s.replace(/_/g, " "));
+}
+
+/** The ticket ids of an order, whatever shape its tickets come in. */
+function orderTickets(order) {
+  return (order.tickets || []).map((t) => (typeof t === "string" ? { ticket_id: t } : t));
+}
+
+async function pageOrders() {
+  if (!requireLogin()) return;
+  title("My orders");
+  render(el("h1", {}, "My orders"), el("p", { class: "loading" }, "Loading…"));
+  try {
+    const res = await api("GET", "/api/orders");
+    const orders = Array.isArray(res) ? res : res.orders || res.results || [];
+    if (orders.length === 0) {
+      render(el("h1", {}, "My orders"), el("p", { class: "notice", testid: "no-orders" }, "No orders yet. ", el("a", { href: "/events" }, "Find an event")));
+      return;
+    }
+    const rows = orders.map((o) => el("tr", { testid: "order-row" },
+      el("td", {}, el("a", { href: `/orders/${encodeURIComponent(o.order_id)}`, testid: `order-link-${o.order_id}` }, o.show?.title || o.title || `Order ${String(o.order_id).slice(0, 8)}`),
+        el("div", { class: "muted" }, when(o.show?.starts_at || o.created_at))),
+      el("td", {}, statusBadge(o.status)),
+      el("td", {}, money(o.total)),
+      el("td", {}, `${orderTickets(o).length || o.ticket_count || ""}`)));
+    render(el("h1", {}, "My orders"),
+      el("div", { class: "card" }, el("table", { testid: "orders-table" },
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Order"), el("th", { scope: "col" }, "Status"), el("th", { scope: "col" }, "Total"), el("th", { scope: "col" }, "Tickets"))),
+        el("tbody", {}, rows))));
+  } catch (err) {
+    render(el("h1", {}, "My orders"), errorBox(err));
+  }
+}
+
+async function pageOrder() {
+  if (!requireLogin()) return;
+  const orderId = pathId();
+  title("Order");
+  const fresh = new URLSearchParams(location.search).has("new");
+  render(el("h1", {}, "Order"), el("p", { class: "loading" }, "Loading…"));
+  let order;
+  // A new order may still be completing: ask again for a few seconds.
+  for (let i = 0; i < 20; i += 1) {
+    try {
+      order = await api("GET", `/api/orders/${encodeURIComponent(orderId)}`);
+    } catch (err) {
+      render(el("h1", {}, "Order"), errorBox(err));
+      return;
+    }
+    if (orderTickets(order).length > 0 || /fail|declin|cancel|refund/i.test(order.status || "")) break;
+    await pause(500);
+  }
+  const tickets = orderTickets(order);
+  const heading = fresh && tickets.length ? "Thank you! Your order is confirmed" : "Order";
+  title(heading);
+  render(
+    el("h1", { testid: "order-heading" }, heading),
+    el("section", { class: "card", testid: "order" },
+      el("p", {}, "Order ", el("code", { testid: "order-id" }, order.order_id), " ", statusBadge(order.status)),
+      order.show ? el("p", {}, el("strong", {}, order.show.title || ""), " ", when(order.show.starts_at)) : null,
+      el("p", {}, "Total: ", el("span", { class: "total", testid: "order-total" }, money(order.total))),
+      tickets.length
+        ? el("ul", { class: "results", testid: "order-tickets" }, tickets.map((t) =>
+          el("li", {}, el("a", { class: "button secondary", href: `/tickets/${encodeURIComponent(t.ticket_id)}`, testid: "ticket-link" },
+            t.seat_label || t.seat || t.label || "View ticket"))))
+        : el("p", { class: "notice", testid: "order-pending" }, "Your tickets are on their way: refresh in a moment.")),
+    el("p", {}, el("a", { href: "/orders", testid: "back-orders" }, "All my orders")));
+}
+
+async function pageTicket() {
+  if (!requireLogin()) return;
+  const ticketId = pathId();
+  title("Ticket");
+  try {
+    const t = await api("GET", `/api/tickets/${encodeURIComponent(ticketId)}`);
+    const show = t.show || {};
+    const seat = t.seat_label || t.seat?.label || t.seat || t.label || "";
+    const wallet = t.wallet || {};
+    const qr = el("img", { class: "qr", alt: `QR code of the ticket for ${seat}`, width: 288, height: 288, testid: "ticket-qr" });
+    // The code is the owner's only: fetched with the session, shown from memory.
+    fetch(t.qr_svg_url || `/api/tickets/${encodeURIComponent(ticketId)}/qr.svg`, { headers: { Authorization: `Bearer ${sessionToken()}` } })
+      .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(`HTTP ${r.status}`))))
+      .then((b) => { qr.src = URL.createObjectURL(b); })
+      .catch((err) => qr.replaceWith(errorBox(err, "ticket-qr-error")));
+    render(
+      el("h1", {}, "Your ticket"),
+      el("section", { class: "card ticket", testid: "ticket" },
+        el("h2", { testid: "ticket-show" }, show.title || show.event_title || "Show"),
+        el("p", {}, when(show.starts_at), show.venue ? ` · ${show.venue?.name ?? show.venue}` : ""),
+        el("p", { class: "seat", testid: "ticket-seat" }, seat),
+        qr,
+        el("p", { class: "muted" }, "Show this code at the door. One scan admits one person."),
+        el("details", {}, el("summary", {}, "Ticket code (for typing in)"),
+          el("textarea", { readonly: true, "aria-label": "Ticket code", testid: "ticket-code" }, t.qr_text || "")),
+        el("div", { class: "actions wallet" },
+          wallet.apple_url ? el("a", { class: "button secondary", href: wallet.apple_url, testid: "wallet-apple" }, "Add to Apple Wallet") : null,
+          wallet.google_url ? el("a", { class: "button secondary", href: wallet.google_url, testid: "wallet-google" }, "Save to Google Wallet") : null)),
+      el("p", {}, el("a", { href: `/orders/${encodeURIComponent(t.order_id)}`, testid: "back-order" }, "Back to the order")));
+  } catch (err) {
+    render(el("h1", {}, "Ticket"), errorBox(err));
+  }
+}
