@@ -1,3 +1,114 @@
-//! A full ticketing server assembled from the booking crates.
+#![doc = include_str!("../README.md")]
 
+pub mod api;
+pub mod auth;
+pub mod config;
+mod errors;
+pub mod live;
+pub mod ops;
+pub mod payments;
+pub mod problem;
+pub mod seed;
+pub mod state;
+pub mod stores;
 pub mod web;
+
+pub use config::{Backend, Config};
+pub use state::AppState;
+pub use stores::Stores;
+
+use axum::Router;
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use problem::ApiError;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> OpenApi {
+    let (_, api) = api::router().split_for_parts();
+    document(api)
+}
+
+fn document(mut api: OpenApi) -> OpenApi {
+    api.info.title = "booking ticketing server".into();
+    api.info.description = Some(
+        "Tickets for high-demand events: catalog, live seat maps, waiting rooms, holds, \
+         an idempotent checkout, tickets and scanning. Errors are RFC 9457 problem documents \
+         (application/problem+json) with a stable `code`."
+            .into(),
+    );
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    api
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed on this request").into_response()
+}
+
+/// The whole HTTP application over `state`: the API, `/openapi.json`,
+/// `/healthz`, `/readyz`, `/metrics` and the web pages, with request ids,
+/// tracing, metrics, a body limit, a timeout and panics turned into 500
+/// problems.
+pub fn app(state: AppState) -> Router {
+    ops::prometheus();
+    let (api_routes, api) = api::router().split_for_parts();
+    let spec = Arc::new(document(api).to_json().unwrap_or_else(|_| "{}".into()));
+    let request_id = HeaderName::from_static("x-request-id");
+    let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
+    let body_limit = state.config.body_limit_bytes;
+    Router::new()
+        .merge(api_routes)
+        .route(
+            "/openapi.json",
+            get(move || {
+                let spec = spec.clone();
+                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], spec.as_str().to_owned()) }
+            }),
+        )
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics_text))
+        .merge(web::router())
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take this method")
+        })
+        .layer(axum::middleware::from_fn(ops::track))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Connects the stores `config` names, builds the state, loads the prices
+/// of existing shows, and creates the demo data when asked and the catalog
+/// is empty. Workers are not started.
+///
+/// Errors: a store cannot be reached, the demo data was refused.
+pub async fn build(config: Config) -> Result<(AppState, seed::Demo), String> {
+    let stores = Stores::connect(&config).await?;
+    let demo_wanted = config.demo;
+    let state = AppState::new(config, stores)?;
+    seed::load_prices(&state).await;
+    let demo = if demo_wanted {
+        seed::demo(&state).await.map_err(|e| format!("demo data: {}", e.detail))?
+    } else {
+        seed::Demo::default()
+    };
+    Ok((state, demo))
+}
