@@ -192,7 +192,26 @@ try {
     await shot(bob, "07-watcher-sold-live");
   });
 
-  await step("the ticket shows its QR code and wallet links", async () => {
+  await step("bob's declined card ends his best-available hold", async () => {
+    const join = bob.getByTestId("queue-join");
+    const admitted = bob.getByTestId("queue-admitted");
+    await join.or(admitted).first().waitFor({ timeout: WAIT });
+    if (await join.isVisible()) await join.click();
+    await admitted.waitFor({ timeout: WAIT });
+    await bob.getByTestId("best-quantity").selectOption("2");
+    await bob.getByTestId("hold-best").click();
+    await bob.getByTestId("hold-countdown").waitFor({ timeout: WAIT });
+    check((await bob.getByTestId("held-seats").locator("li").count()) === 2, "best available did not hold 2 seats");
+    check((await bob.locator('[data-testid="seatmap"] use[data-state="y"]').count()) === 2, "bob's map does not mark 2 seats as his");
+    await bob.getByTestId("checkout-card").fill("4000 0000 0000 0002");
+    await bob.getByTestId("checkout-pay").click();
+    await bob.getByTestId("checkout-declined").waitFor({ timeout: WAIT });
+    check(new URL(bob.url()).pathname.startsWith("/shows/"), "a declined payment left the show page");
+    check((await bob.locator('[data-testid="seatmap"] use[data-state="y"]').count()) === 0, "bob's map still marks seats as his");
+    await shot(bob, "08-declined");
+  });
+
+  await step("the ticket shows its QR code", async () => {
     await alice.getByTestId("ticket-link").first().click();
     await alice.waitForURL("**/tickets/**");
     await alice.waitForFunction(() => {
@@ -202,7 +221,7 @@ try {
     ticketCode = (await alice.getByTestId("ticket-code").inputValue()).trim();
     check(ticketCode.length > 10, "the ticket has no code");
     check((await alice.getByTestId("ticket-seat").textContent()).trim().length > 0, "the ticket names no seat");
-    await shot(alice, "08-ticket");
+    await shot(alice, "09-ticket");
   });
 
   await step("my orders lists the order", async () => {
@@ -210,7 +229,7 @@ try {
     await alice.getByTestId("order-row").first().waitFor({ timeout: WAIT });
     const id = new URL(orderUrl).pathname.split("/")[2];
     check((await alice.getByTestId(`order-link-${id}`).count()) === 1, "the new order is not listed");
-    await shot(alice, "09-my-orders");
+    await shot(alice, "10-my-orders");
   });
 
   await step("the scanner admits the ticket once, then refuses it", async () => {
@@ -220,11 +239,11 @@ try {
     await door.getByTestId("scan-code").fill(ticketCode);
     await door.getByTestId("scan-submit").click();
     await door.getByTestId("scan-admitted").waitFor({ timeout: WAIT });
-    await shot(door, "10-scan-admitted");
+    await shot(door, "11-scan-admitted");
     await door.getByTestId("scan-code").fill(ticketCode);
     await door.getByTestId("scan-submit").click();
     await door.getByTestId("scan-refused").waitFor({ timeout: WAIT });
-    await shot(door, "11-scan-refused");
+    await shot(door, "12-scan-refused");
   });
 
   await step("no page had a script error or a 5xx answer", async () => {

@@ -83,6 +83,7 @@ fi
 say "server ready on $base"
 
 shots="$target_dir/screenshots"
+rm -rf "$shots"
 mkdir -p "$shots"
 status=0
 (cd "$here" && BASE_URL="$base" CHROMIUM="$chromium_bin" SCREENSHOT_DIR="$shots" node e2e.mjs) || status=$?

@@ -11,7 +11,9 @@
 # installed (pinned) into a virtualenv under target/ on first use. The
 # report (JUnit XML, and the server's log) goes to target/schemathesis/.
 # Environment: ST_MAX_EXAMPLES (default 25 per operation), ST_SEED (default
-# 1), ST_USER (demo user whose session is used, default admin).
+# 1), ST_USER (demo user whose session is used, default admin), ST_CHECKS
+# (default not_a_server_error,response_schema_conformance; `all` for every
+# check), ST_PHASES (default examples,coverage,fuzzing).
 # Non-interactive; exits non-zero on failure; the last line is the summary.
 set -euo pipefail
 
@@ -111,10 +113,10 @@ say "server ready on $base, signed in as $user"
 status=0
 "$st" run "$base/openapi.json" \
   --header "Authorization: Bearer $token" \
-  --checks not_a_server_error,response_schema_conformance \
+  --checks "${ST_CHECKS:-not_a_server_error,response_schema_conformance}" \
   --exclude-path '/api/shows/{show_id}/live' \
   --exclude-path '/api/logout' \
-  --phases examples,coverage,fuzzing \
+  --phases "${ST_PHASES:-examples,coverage,fuzzing}" \
   --max-examples "${ST_MAX_EXAMPLES:-25}" \
   --seed "${ST_SEED:-1}" \
   --workers 2 \
@@ -126,10 +128,11 @@ status=0
 
 # The closing lines name the failures; the summary counts them.
 tail -n 60 "$work/output.txt"
-summary="$(grep -E '^[= ]*[0-9]+ (passed|failed)|(passed|failed)' "$work/output.txt" | tail -n 1 | tr -d '=' | sed 's/^ *//; s/ *$//')"
+summary="$(grep -A1 '^Test cases:' "$work/output.txt" | tail -n 1 | sed 's/^ *//; s/ *$//')"
+failures="$(sed -n '/^Failures:/,/^$/p' "$work/output.txt" | grep -E 'ST[0-9]+' | sed 's/^ *[^A-Z]*//' | paste -sd ';' -)"
 if [ "$status" = 0 ]; then
   echo "schemathesis: ok: ${summary:-no failures}"
 else
-  echo "schemathesis: FAILED (exit $status): ${summary:-see $work/output.txt}"
+  echo "schemathesis: FAILED (exit $status): ${summary:-see $work/output.txt}${failures:+ ($failures)}"
 fi
 exit "$status"

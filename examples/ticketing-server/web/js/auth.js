@@ -8,7 +8,7 @@ function drawNav(page) {
     el("a", { href, testid, "aria-current": current ? "page" : null }, text);
   const items = [link("/events", "Events", "nav-events", page === "events")];
   if (user) {
-    items.push(link("/orders", "My orders", "nav-orders", page === "orders" || page === "order"));
+    if (user.role !== "scanner") items.push(link("/orders", "My orders", "nav-orders", page === "orders" || page === "order"));
     if (user.role === "scanner" || user.role === "admin") items.push(link("/scan", "Scanner", "nav-scan", page === "scan"));
     items.push(el("span", { class: "who", testid: "nav-user" }, user.name || user.email));
     items.push(el("button", { type: "button", testid: "nav-logout", onclick: logout }, "Sign out"));

@@ -31,7 +31,7 @@ function clearSession() {
 class ApiError extends Error {
   constructor(status, problem, headers) {
     const p = problem || {};
-    super(p.detail || p.title || `HTTP ${status}`);
+    super(p.detail || p.reason || p.title || `HTTP ${status}`);
     this.status = status;
     this.code = p.code || "";
     this.title = p.title || "";
@@ -106,7 +106,7 @@ function el(tag, attrs = {}, ...children) {
 /** Replaces the page's content with `nodes` and moves focus to it. */
 function render(...nodes) {
   const main = document.getElementById("main");
-  main.replaceChildren(...nodes.flat());
+  main.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false));
 }
 
 /** An error box for `err` (ApiError or any Error). */
@@ -130,8 +130,8 @@ function toast(msg) {
 }
 
 /**
- * Money as the API gives it: `{amount_minor, currency}` (or `minor`,
- * `amount`), a number of minor units, or a ready string.
+ * Money as the API gives it: `{minor, currency, formatted}`, a number of
+ * minor units, or a ready string. Shown in the reader's locale.
  */
 function money(m) {
   if (m === null || m === undefined) return "";
@@ -139,12 +139,13 @@ function money(m) {
   let minor = m;
   let currency = "EUR";
   if (typeof m === "object") {
-    minor = m.amount_minor ?? m.minor ?? m.amount ?? m.cents ?? 0;
+    minor = m.minor ?? m.amount_minor ?? m.amount ?? 0;
     currency = m.currency || currency;
   }
   try {
     return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(Number(minor) / 100);
   } catch {
+    if (typeof m === "object" && m.formatted) return m.formatted;
     return `${(Number(minor) / 100).toFixed(2)} ${currency}`;
   }
 }
@@ -173,6 +174,20 @@ function pathId() {
 function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A show's document, fetched once per page. */
+function showDoc(showId) {
+  showDoc.cache = showDoc.cache || new Map();
+  if (!showDoc.cache.has(showId)) {
+    showDoc.cache.set(showId, api("GET", `/api/shows/${encodeURIComponent(showId)}`).catch(() => null));
+  }
+  return showDoc.cache.get(showId);
+}
+
+/** A machine word as words: `already_checked_in`, `CardDeclined` -> "already checked in", "card declined". */
+function words(s) {
+  return String(s ?? "").replace(/_/g, " ").replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
 }
 
 /** Waits `ms` milliseconds. */

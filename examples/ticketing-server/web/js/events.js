@@ -1,17 +1,21 @@
 // events.js: the events page, with search.
 
 /** How many places a show has left, in words. */
-function availability(n) {
-  if (n === undefined || n === null) return el("span", { class: "badge" }, "On sale");
-  if (n <= 0) return el("span", { class: "badge sold" }, "Sold out");
-  return el("span", { class: "badge" }, `${n} left`);
+function availability(show) {
+  const word = show.availability || "";
+  if (word === "sold_out" || show.available === 0) return el("span", { class: "badge sold" }, "Sold out");
+  if (word === "upcoming") return el("span", { class: "badge" }, "Soon on sale");
+  if (word === "sales_ended") return el("span", { class: "badge sold" }, "Sales ended");
+  const n = show.available;
+  const text = n === undefined || n === null ? "On sale" : `${n} left`;
+  return el("span", { class: word === "selling_fast" ? "badge bad" : "badge" }, word === "selling_fast" ? `Selling fast · ${text}` : text);
 }
 
 function showItem(show) {
   return el("li", {},
-    el("span", {}, when(show.starts_at)),
+    el("span", {}, when(show.starts_at), show.from_price ? el("div", { class: "muted" }, `from ${money(show.from_price)}`) : null),
     el("span", {},
-      availability(show.available), " ",
+      availability(show), " ",
       el("a", { class: "button secondary", href: `/shows/${encodeURIComponent(show.show_id)}`, testid: `show-link-${show.show_id}` }, "Tickets")));
 }
 
@@ -19,7 +23,7 @@ function eventCard(ev) {
   const venue = typeof ev.venue === "object" && ev.venue ? ev.venue.name : ev.venue;
   return el("li", { class: "card", testid: "event-result", dataset: { eventId: ev.event_id } },
     el("h2", {}, ev.title),
-    el("p", { class: "muted" }, [venue, ev.city].filter(Boolean).join(" · "), ev.category ? ` · ${ev.category}` : ""),
+    el("p", { class: "muted" }, [venue, ev.city, ...(ev.categories || [])].filter(Boolean).join(" · ")),
     el("ul", { class: "shows", "aria-label": `Shows of ${ev.title}` }, (ev.shows || []).map(showItem)));
 }
 

@@ -3,7 +3,7 @@
 function statusBadge(status) {
   const s = String(status || "unknown");
   const cls = /complet|paid|confirm|sold/i.test(s) ? "badge ok" : /fail|declin|cancel|refund/i.test(s) ? "badge bad" : "badge";
-  return el("span", { class: cls, testid: "order-status" }, s.replace(/_/g, " "));
+  return el("span", { class: cls, testid: "order-status" }, words(s));
 }
 
 /** The ticket ids of an order, whatever shape its tickets come in. */
@@ -22,16 +22,19 @@ async function pageOrders() {
       render(el("h1", {}, "My orders"), el("p", { class: "notice", testid: "no-orders" }, "No orders yet. ", el("a", { href: "/events" }, "Find an event")));
       return;
     }
-    const rows = orders.map((o) => el("tr", { testid: "order-row" },
-      el("td", {}, el("a", { href: `/orders/${encodeURIComponent(o.order_id)}`, testid: `order-link-${o.order_id}` }, o.show?.title || o.title || `Order ${String(o.order_id).slice(0, 8)}`),
-        el("div", { class: "muted" }, when(o.show?.starts_at || o.created_at))),
-      el("td", {}, statusBadge(o.status)),
-      el("td", {}, money(o.total)),
-      el("td", {}, `${orderTickets(o).length || o.ticket_count || ""}`)));
-    render(el("h1", {}, "My orders"),
-      el("div", { class: "card" }, el("table", { testid: "orders-table" },
-        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Order"), el("th", { scope: "col" }, "Status"), el("th", { scope: "col" }, "Total"), el("th", { scope: "col" }, "Tickets"))),
-        el("tbody", {}, rows))));
+    const shows = new Map();
+    await Promise.all([...new Set(orders.map((o) => o.show_id).filter(Boolean))].map(async (id) => shows.set(id, await showDoc(id))));
+    const items = orders.map((o) => {
+      const show = shows.get(o.show_id);
+      const n = orderTickets(o).length;
+      return el("li", { class: "card order-card", testid: "order-row" },
+        el("h2", {}, el("a", { href: `/orders/${encodeURIComponent(o.order_id)}`, testid: `order-link-${o.order_id}` },
+          show?.title || `Order ${String(o.order_id).slice(0, 8)}`)),
+        show ? el("p", {}, when(show.starts_at), " · ", show.venue?.name || "") : null,
+        el("p", {}, statusBadge(o.status), " ", el("strong", {}, money(o.total)), n ? ` · ${n} ticket${n === 1 ? "" : "s"}` : ""),
+        el("p", { class: "muted" }, `Ordered ${when(o.created_at)}`));
+    });
+    render(el("h1", {}, "My orders"), el("ul", { class: "results", testid: "orders-list" }, items));
   } catch (err) {
     render(el("h1", {}, "My orders"), errorBox(err));
   }
@@ -56,19 +59,23 @@ async function pageOrder() {
     await pause(500);
   }
   const tickets = orderTickets(order);
+  const show = order.show_id ? await showDoc(order.show_id) : null;
   const heading = fresh && tickets.length ? "Thank you! Your order is confirmed" : "Order";
   title(heading);
   render(
     el("h1", { testid: "order-heading" }, heading),
     el("section", { class: "card", testid: "order" },
       el("p", {}, "Order ", el("code", { testid: "order-id" }, order.order_id), " ", statusBadge(order.status)),
-      order.show ? el("p", {}, el("strong", {}, order.show.title || ""), " ", when(order.show.starts_at)) : null,
+      show ? el("p", {}, el("a", { href: `/shows/${encodeURIComponent(show.show_id)}` }, el("strong", {}, show.title)), " · ", when(show.starts_at), " · ", show.venue?.name || "") : null,
+      order.reason ? el("p", { class: "notice", testid: "order-reason" }, words(order.reason)) : null,
       el("p", {}, "Total: ", el("span", { class: "total", testid: "order-total" }, money(order.total))),
       tickets.length
         ? el("ul", { class: "results", testid: "order-tickets" }, tickets.map((t) =>
           el("li", {}, el("a", { class: "button secondary", href: `/tickets/${encodeURIComponent(t.ticket_id)}`, testid: "ticket-link" },
-            t.seat_label || t.seat || t.label || "View ticket"))))
-        : el("p", { class: "notice", testid: "order-pending" }, "Your tickets are on their way: refresh in a moment.")),
+            `Ticket: ${t.seat || "view"}`))))
+        : /complet/i.test(order.status || "") || !/fail|declin|cancel|refund/i.test(order.status || "")
+          ? el("p", { class: "notice", testid: "order-pending" }, "Your tickets are on their way: refresh in a moment.")
+          : null),
     el("p", {}, el("a", { href: "/orders", testid: "back-orders" }, "All my orders")));
 }
 
@@ -78,8 +85,8 @@ async function pageTicket() {
   title("Ticket");
   try {
     const t = await api("GET", `/api/tickets/${encodeURIComponent(ticketId)}`);
-    const show = t.show || {};
-    const seat = t.seat_label || t.seat?.label || t.seat || t.label || "";
+    const show = (t.show_id && (await showDoc(t.show_id))) || {};
+    const seat = t.seat || "";
     const wallet = t.wallet || {};
     const qr = el("img", { class: "qr", alt: `QR code of the ticket for ${seat}`, width: 288, height: 288, testid: "ticket-qr" });
     // The code is the owner's only: fetched with the session, shown from memory.
@@ -90,7 +97,7 @@ async function pageTicket() {
     render(
       el("h1", {}, "Your ticket"),
       el("section", { class: "card ticket", testid: "ticket" },
-        el("h2", { testid: "ticket-show" }, show.title || show.event_title || "Show"),
+        el("h2", { testid: "ticket-show" }, show.title || "Show"),
         el("p", {}, when(show.starts_at), show.venue ? ` · ${show.venue?.name ?? show.venue}` : ""),
         el("p", { class: "seat", testid: "ticket-seat" }, seat),
         qr,

@@ -29,10 +29,11 @@ function pageScan() {
     try {
       const r = await api("POST", "/api/scan", { body: { code: text } });
       const ok = Boolean(r.admitted);
-      const reason = r.reason ? String(r.reason).replace(/_/g, " ") : "";
+      const reason = r.reason ? words(r.reason) : "";
       verdict.replaceChildren(el("div", { class: `verdict ${ok ? "admitted" : "refused"}`, testid: ok ? "scan-admitted" : "scan-refused" },
         ok ? "✔ Admitted" : "✘ Refused", reason ? el("div", { class: "muted", style: "font-size:1rem" }, reason) : null,
-        r.seat_label ? el("div", { style: "font-size:1rem" }, r.seat_label) : null));
+        r.seat ? el("div", { style: "font-size:1rem", testid: "scan-seat" }, r.seat) : null,
+        !ok && r.detail ? el("div", { class: "muted", style: "font-size:0.9rem;font-weight:400" }, r.detail) : null));
       history.prepend(el("li", {}, `${new Date().toLocaleTimeString()}: ${ok ? "admitted" : `refused${reason ? ` (${reason})` : ""}`}`));
       code.value = "";
     } catch (err) {

@@ -35,7 +35,18 @@ class SeatMapView {
     this.maxPick = 8;
     this.root = el("div", { class: "map-wrap", testid: "seatmap" }, el("p", { class: "loading" }, "Loading the seat map…"));
     this.status = el("p", { class: "muted map-help", "aria-live": "polite", testid: "seatmap-status" });
-    this.node = el("div", {}, this.root, this.status);
+    this.zoom = 0;
+    const zoomOut = el("button", { type: "button", class: "secondary", "aria-label": "Zoom out", testid: "map-zoom-out", onclick: () => this.setZoom(this.zoom - 1) }, "−");
+    const zoomIn = el("button", { type: "button", class: "secondary", "aria-label": "Zoom in", testid: "map-zoom-in", onclick: () => this.setZoom(this.zoom + 1) }, "+");
+    this.node = el("div", {}, el("div", { class: "map-tools", role: "group", "aria-label": "Map zoom" }, zoomOut, zoomIn), this.root, this.status);
+  }
+
+  /** Zooms the map (the frame scrolls): 1x, 1.5x, 2x, 3x, 4x. */
+  setZoom(level) {
+    const levels = [1, 1.5, 2, 3, 4];
+    this.zoom = Math.max(0, Math.min(levels.length - 1, level));
+    const svg = this.root.querySelector("svg");
+    if (svg) svg.style.width = `${levels[this.zoom] * 100}%`;
   }
 
   /** Fetches and shows the map, then its live states, then follows the stream. */

@@ -37,11 +37,11 @@ function waitingRoomOn(show) {
 function showHeader(show) {
   const venue = show.venue?.name ?? show.venue ?? "";
   const prices = show.prices || show.categories || [];
-  const state = show.onsale?.state ?? show.on_sale?.state ?? show.on_sale ?? show.state;
+  const state = show.availability;
   return el("section", { class: "card", "aria-labelledby": "show-title" },
     el("h1", { id: "show-title", testid: "show-title" }, show.title || show.event?.title || "Show"),
     el("p", {}, when(show.starts_at), venue ? ` · ${venue}` : "", show.venue?.city || show.city ? ` · ${show.venue?.city || show.city}` : ""),
-    typeof state === "string" ? el("p", {}, el("span", { class: "badge", testid: "onsale-state" }, state.replace(/_/g, " "))) : null,
+    typeof state === "string" ? el("p", {}, el("span", { class: "badge", testid: "onsale-state" }, words(state))) : null,
     prices.length
       ? el("ul", { class: "prices", "aria-label": "Prices" }, prices.map((p) =>
         el("li", {}, p.color ? el("span", { class: "swatch", style: `background:${p.color}` }) : null,
@@ -64,10 +64,12 @@ async function pageShow() {
   const pickBox = el("section", { class: "card", "aria-labelledby": "pick-title", testid: "pick" });
   const holdBox = el("section", { class: "card", "aria-labelledby": "hold-title", testid: "hold", hidden: true });
   const map = new SeatMapView(showId, { onChange: (picked) => drawPick(picked) });
-  render(showHeader(show),
+  const most = Math.max(1, Math.min(show.max_per_request || 8, 10));
+  map.maxPick = most;
+  render(showHeader(show), queueBox,
     el("div", { class: "grid two" },
       el("section", { class: "card", "aria-labelledby": "map-title" }, el("h2", { id: "map-title" }, "Seat map"), map.node),
-      el("div", {}, queueBox, pickBox, holdBox)));
+      el("div", {}, pickBox, holdBox)));
   window.addEventListener("pagehide", () => map.close());
   map.load().catch((err) => map.root.replaceChildren(errorBox(err, "seatmap-error")));
 
@@ -142,7 +144,7 @@ async function pageShow() {
 
   // ---- Picking seats --------------------------------------------------
   const quantity = el("select", { id: "best-qty", testid: "best-quantity" },
-    [1, 2, 3, 4, 5, 6, 7, 8].map((n) => el("option", { value: n, selected: n === 2 }, String(n))));
+    Array.from({ length: most }, (_, i) => i + 1).map((n) => el("option", { value: n, selected: n === Math.min(2, most) }, String(n))));
   const pickMsg = el("div", { "aria-live": "polite" });
   const chosen = el("ul", { class: "chosen", testid: "picked-seats", "aria-label": "Selected seats" });
   const holdPicked = el("button", { type: "button", testid: "hold-selected", disabled: true }, "Hold selected seats");
@@ -151,9 +153,8 @@ async function pageShow() {
     el("h2", { id: "pick-title" }, "Choose seats"),
     chosen,
     el("div", { class: "actions" }, holdPicked),
-    el("div", { class: "row", style: "margin-top:0.8rem" },
-      el("div", { class: "grow" }, el("label", { for: "best-qty" }, "Or the best seats for"), quantity),
-      holdBest),
+    el("label", { for: "best-qty", style: "margin-top:1rem" }, "Or the best available seats, how many:"),
+    el("div", { class: "row" }, el("div", { class: "grow" }, quantity), holdBest),
     pickMsg);
 
   function drawPick(picked) {
@@ -201,6 +202,7 @@ async function pageShow() {
     map.setPickable(false);
     pickBox.hidden = true;
     holdBox.hidden = false;
+    holdBox.scrollIntoView({ block: "start" });
     const left = el("span", { class: "countdown", testid: "hold-countdown", role: "timer", "aria-live": "off" });
     const card = el("input", { id: "card", inputmode: "numeric", autocomplete: "cc-number", value: GOOD_CARD, testid: "checkout-card" });
     const pay = el("button", { type: "submit", testid: "checkout-pay" }, `Pay ${money(h.total)}`);
@@ -236,7 +238,7 @@ async function pageShow() {
     tick = setInterval(step, 1000);
     extend.addEventListener("click", async () => {
       try {
-        const r = await api("POST", `/api/holds/${encodeURIComponent(h.hold_id)}/extend`, { body: {} });
+        const r = await api("POST", `/api/holds/${encodeURIComponent(h.hold_id)}/extend`);
         h.held_until = r.held_until ?? h.held_until;
         if (r.token) h.token = r.token;
         savedHold.set(showId, h);
@@ -271,20 +273,30 @@ async function pageShow() {
       pay.disabled = true;
       msg.replaceChildren(el("p", { class: "muted", role: "status" }, "Paying…"));
       try {
-        const order = await api("POST", "/api/checkout", {
-          body: { hold_id: h.hold_id, payment: { card: number } },
-          headers: { "Idempotency-Key": h.checkout_key },
-        });
-        if (/fail|declin|cancel/i.test(order.status || "")) {
-          throw new Error(order.reason || order.detail || `The payment was ${order.status}.`);
+        // 202: the payment is still being settled; the same key asks again.
+        let order = null;
+        for (let i = 0; i < 30 && !(order && order.order_id); i += 1) {
+          if (i > 0) await pause(1000);
+          order = await api("POST", "/api/checkout", {
+            body: { hold_id: h.hold_id, payment: { card: number } },
+            headers: { "Idempotency-Key": h.checkout_key },
+          });
         }
+        if (!order || !order.order_id) throw new Error("The payment is taking long: look in My orders shortly.");
         savedHold.clear(showId);
         clearInterval(tick);
         location.assign(`/orders/${encodeURIComponent(order.order_id)}?new=1`);
       } catch (err) {
         pay.disabled = false;
+        if (err.status === 402) {
+          // Declined: the order failed and its seats went back on sale.
+          savedHold.clear(showId);
+          const why = err.problem.reason ? ` (${words(err.problem.reason)})` : "";
+          endHold(`Your card was declined${why}. Nothing was charged; pick seats again to retry.`, "checkout-declined");
+          return;
+        }
         msg.replaceChildren(errorBox(err, "checkout-error"));
-        if (err.status === 404 || err.status === 410) {
+        if (err.status === 404 || err.status === 409 || err.status === 410) {
           savedHold.clear(showId);
           endHold("This hold is gone; pick seats again.");
         }
@@ -292,14 +304,14 @@ async function pageShow() {
     });
   }
 
-  function endHold(text) {
+  function endHold(text, testid = "hold-ended") {
     clearInterval(tick);
     holdBox.hidden = true;
     pickBox.hidden = false;
     map.setMine([]);
     map.refresh();
     map.setPickable(!needQueue || Boolean(admission.get(showId)));
-    pickMsg.replaceChildren(el("p", { class: "notice", testid: "hold-ended" }, text));
+    pickMsg.replaceChildren(el("p", { class: "notice", role: "status", testid }, text));
   }
 
   const existing = savedHold.get(showId);
