@@ -193,7 +193,8 @@ pub fn own_hold(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<HoldEntry>
 pub async fn extend_hold(State(state): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<HoldView>> {
     let entry = own_hold(&state, &auth, id)?;
     state.guards.holds.admit(&auth.identity()).await?;
-    let hold = state.stores.inventory.extend(&HoldAction { owner: entry.owner, token: entry.token.clone() }).await?;
+    // The caller, not the entry, is the owner the inventory checks too.
+    let hold = state.stores.inventory.extend(&HoldAction { owner: auth.user.owner(), token: entry.token.clone() }).await?;
     let spec = state.spec(hold.token.show).await?;
     if let Some(e) = state.holds.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&HoldId(id)) {
         e.token = hold.token.clone();
@@ -210,7 +211,7 @@ pub async fn extend_hold(State(state): State<AppState>, auth: Auth, Path(id): Pa
 pub async fn release_hold(State(state): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
     let entry = own_hold(&state, &auth, id)?;
     state.guards.holds.admit(&auth.identity()).await?;
-    state.stores.inventory.release(&HoldAction { owner: entry.owner, token: entry.token }).await?;
+    state.stores.inventory.release(&HoldAction { owner: auth.user.owner(), token: entry.token }).await?;
     state.holds.lock().unwrap_or_else(|e| e.into_inner()).remove(&HoldId(id));
     metrics::counter!("booking_holds_total", "outcome" => "released").increment(1);
     Ok(StatusCode::NO_CONTENT)
