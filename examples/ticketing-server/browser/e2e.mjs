@@ -21,7 +21,7 @@ if (!BASE) {
 }
 const SHOTS = process.env.SCREENSHOT_DIR || "target/screenshots";
 mkdirSync(SHOTS, { recursive: true });
-const WAIT = 60_000;
+const WAIT = 30_000;
 
 const USERS = {
   alice: ["alice@example.com", "alice-demo"],
@@ -154,19 +154,27 @@ try {
     await shot(alice, "04-show-admitted");
   });
 
-  await step("alice picks an available seat on the map and holds it", async () => {
+  await step("alice zooms the map, picks an available seat and holds it", async () => {
+    const svg = alice.locator('[data-testid="seatmap"] svg');
+    const before = (await svg.boundingBox()).width;
+    await alice.getByTestId("map-zoom-in").click();
+    await alice.getByTestId("map-zoom-in").click();
+    const after = (await svg.boundingBox()).width;
+    check(after > before * 1.9, `zooming in twice made the map ${before} -> ${after} px wide`);
     const seat = alice.locator('[data-testid="seatmap"] use.pickable[data-state="a"]').first();
     seatTestId = await seat.getAttribute("data-testid");
     await seat.click();
     const picked = alice.getByTestId(seatTestId);
     check((await picked.getAttribute("class")).includes("picked"), "the clicked seat is not marked as picked");
     check((await alice.getByTestId("picked-seat").count()) === 1, "the picked list does not show one seat");
+    await alice.getByTestId(seatTestId).scrollIntoViewIfNeeded();
+    await alice.screenshot({ path: join(SHOTS, "05-seat-picked.png") });
     await alice.getByTestId("hold-selected").click();
     await alice.getByTestId("hold-countdown").waitFor({ timeout: WAIT });
     const left = await alice.getByTestId("hold-countdown").textContent();
     check(/^\d+:\d\d$/.test(left) && left !== "0:00", `the countdown reads ${left}`);
     await alice.waitForFunction((id) => document.querySelector(`[data-testid="${id}"]`).getAttribute("href") === "#y", seatTestId);
-    await shot(alice, "05-hold-checkout");
+    await shot(alice, "06-hold-checkout");
   });
 
   await step("bob sees the seat turn held, live", async () => {
@@ -180,7 +188,7 @@ try {
     orderUrl = alice.url();
     await alice.getByTestId("ticket-link").first().waitFor({ timeout: WAIT });
     check((await alice.getByTestId("ticket-link").count()) === 1, "the order does not have exactly one ticket");
-    await shot(alice, "06-order-confirmation");
+    await shot(alice, "07-order-confirmation");
   });
 
   await step("bob sees the seat turn sold, live", async () => {
@@ -189,7 +197,7 @@ try {
     check(href === "#s", `bob's seat is drawn as ${href}`);
     const title = await bob.getByTestId(seatTestId).locator("title").textContent();
     check(/sold/.test(title), `bob's seat title reads "${title}"`);
-    await shot(bob, "07-watcher-sold-live");
+    await shot(bob, "08-watcher-sold-live");
   });
 
   await step("bob's declined card ends his best-available hold", async () => {
@@ -208,7 +216,7 @@ try {
     await bob.getByTestId("checkout-declined").waitFor({ timeout: WAIT });
     check(new URL(bob.url()).pathname.startsWith("/shows/"), "a declined payment left the show page");
     check((await bob.locator('[data-testid="seatmap"] use[data-state="y"]').count()) === 0, "bob's map still marks seats as his");
-    await shot(bob, "08-declined");
+    await shot(bob, "09-declined");
   });
 
   await step("the ticket shows its QR code", async () => {
@@ -221,7 +229,7 @@ try {
     ticketCode = (await alice.getByTestId("ticket-code").inputValue()).trim();
     check(ticketCode.length > 10, "the ticket has no code");
     check((await alice.getByTestId("ticket-seat").textContent()).trim().length > 0, "the ticket names no seat");
-    await shot(alice, "09-ticket");
+    await shot(alice, "10-ticket");
   });
 
   await step("my orders lists the order", async () => {
@@ -229,7 +237,7 @@ try {
     await alice.getByTestId("order-row").first().waitFor({ timeout: WAIT });
     const id = new URL(orderUrl).pathname.split("/")[2];
     check((await alice.getByTestId(`order-link-${id}`).count()) === 1, "the new order is not listed");
-    await shot(alice, "10-my-orders");
+    await shot(alice, "11-my-orders");
   });
 
   await step("the scanner admits the ticket once, then refuses it", async () => {
@@ -239,11 +247,11 @@ try {
     await door.getByTestId("scan-code").fill(ticketCode);
     await door.getByTestId("scan-submit").click();
     await door.getByTestId("scan-admitted").waitFor({ timeout: WAIT });
-    await shot(door, "11-scan-admitted");
+    await shot(door, "12-scan-admitted");
     await door.getByTestId("scan-code").fill(ticketCode);
     await door.getByTestId("scan-submit").click();
     await door.getByTestId("scan-refused").waitFor({ timeout: WAIT });
-    await shot(door, "12-scan-refused");
+    await shot(door, "13-scan-refused");
   });
 
   await step("no page had a script error or a 5xx answer", async () => {

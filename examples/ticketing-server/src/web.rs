@@ -234,9 +234,12 @@ mod tests {
         h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 
-    /// The `/static/...` paths a page links.
+    /// The `/static/...` paths a page links, each once.
     fn linked_assets(html: &str) -> Vec<String> {
-        html.split('"').filter(|s| s.starts_with("/static/")).map(str::to_owned).collect()
+        let mut paths: Vec<String> = html.split('"').filter(|s| s.starts_with("/static/")).map(str::to_owned).collect();
+        paths.sort();
+        paths.dedup();
+        paths
     }
 
     #[tokio::test]
