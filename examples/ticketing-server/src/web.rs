@@ -142,15 +142,10 @@ fn site() -> &'static Site {
 
 /// Whether the request's `If-None-Match` names `etag`.
 fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| {
-            let t = t.trim();
-            t == "*" || t.trim_start_matches("W/") == etag
-        })
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| {
+        let t = t.trim();
+        t == "*" || t.trim_start_matches("W/") == etag
+    })
 }
 
 /// A cached body, or 304 when the client has it.
@@ -210,7 +205,6 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/static/{file}", get(asset))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,7 +224,7 @@ mod tests {
         (parts.status, parts.headers, String::from_utf8_lossy(&bytes).into_owned())
     }
 
-    fn header_of<'a>(h: &'a HeaderMap, name: header::HeaderName) -> &'a str {
+    fn header_of(h: &HeaderMap, name: header::HeaderName) -> &str {
         h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 

@@ -77,6 +77,7 @@ async function pageShow() {
   const needQueue = waitingRoomOn(show);
   async function enterQueue() {
     if (!needQueue || admission.get(showId)) {
+      queueBox.classList.remove("card");
       queueBox.replaceChildren(el("p", { class: "ok", testid: "queue-admitted" }, "You're in: pick your seats."));
       map.setPickable(true);
       return;
@@ -109,6 +110,7 @@ async function pageShow() {
 
   function admitted(s) {
     admission.set(showId, s.admission_token);
+    queueBox.classList.remove("card");
     queueBox.replaceChildren(el("p", { class: "ok", testid: "queue-admitted" }, "It's your turn: pick your seats."));
     map.setPickable(true);
   }
