@@ -33,6 +33,8 @@ apt_install() {
 chromium_bin="${CHROMIUM:-/usr/bin/chromium}"
 [ -x "$chromium_bin" ] || apt_install chromium fonts-dejavu-core
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$node_major" -ge 20 ] || fail "playwright-core needs Node.js 20 or later; this is $(node --version)"
 command -v curl >/dev/null || apt_install curl
 
 if [ ! -f "$here/node_modules/playwright-core/package.json" ] ||

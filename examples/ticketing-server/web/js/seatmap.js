@@ -59,6 +59,9 @@ class SeatMapView {
     if (svg.nodeName !== "svg") throw new Error("the seat map is not an SVG document");
     const node = document.importNode(svg, true);
     node.setAttribute("focusable", "false");
+    // An image's children are hidden from assistive technology; the seats
+    // here are buttons, so the map is a group (still named by its title).
+    node.setAttribute("role", "group");
     this.root.replaceChildren(node);
     const uses = node.querySelectorAll("g#seats use");
     uses.forEach((u, i) => {
