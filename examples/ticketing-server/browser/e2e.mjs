@@ -177,6 +177,13 @@ try {
     await shot(alice, "06-hold-checkout");
   });
 
+  await step("a reload keeps alice's hold, its countdown and her seat", async () => {
+    await alice.reload();
+    await alice.getByTestId("hold-countdown").waitFor({ timeout: WAIT });
+    await alice.waitForFunction((id) => document.querySelector(`[data-testid="${id}"]`)?.getAttribute("href") === "#y", seatTestId, { timeout: WAIT });
+    check((await alice.getByTestId("held-seats").locator("li").count()) === 1, "the reloaded page does not list the held seat");
+  });
+
   await step("bob sees the seat turn held, live", async () => {
     await bob.waitForFunction((id) => document.querySelector(`[data-testid="${id}"]`)?.dataset.state === "h", seatTestId, { timeout: WAIT });
   });
@@ -200,7 +207,7 @@ try {
     await shot(bob, "08-watcher-sold-live");
   });
 
-  await step("bob's declined card ends his best-available hold", async () => {
+  await step("bob's declined card ends his best-available hold and frees its seats", async () => {
     const join = bob.getByTestId("queue-join");
     const admitted = bob.getByTestId("queue-admitted");
     await join.or(admitted).first().waitFor({ timeout: WAIT });
@@ -210,12 +217,16 @@ try {
     await bob.getByTestId("hold-best").click();
     await bob.getByTestId("hold-countdown").waitFor({ timeout: WAIT });
     check((await bob.getByTestId("held-seats").locator("li").count()) === 2, "best available did not hold 2 seats");
-    check((await bob.locator('[data-testid="seatmap"] use[data-state="y"]').count()) === 2, "bob's map does not mark 2 seats as his");
+    const his = bob.locator('[data-testid="seatmap"] use[data-state="y"]');
+    check((await his.count()) === 2, "bob's map does not mark 2 seats as his");
+    const hisIds = await his.evaluateAll((uses) => uses.map((u) => u.dataset.testid));
     await bob.getByTestId("checkout-card").fill("4000 0000 0000 0002");
     await bob.getByTestId("checkout-pay").click();
     await bob.getByTestId("checkout-declined").waitFor({ timeout: WAIT });
     check(new URL(bob.url()).pathname.startsWith("/shows/"), "a declined payment left the show page");
     check((await bob.locator('[data-testid="seatmap"] use[data-state="y"]').count()) === 0, "bob's map still marks seats as his");
+    // The declined order released its seats: they are for sale again.
+    await bob.waitForFunction((ids) => ids.every((id) => document.querySelector(`[data-testid="${id}"]`)?.dataset.state === "a"), hisIds, { timeout: WAIT });
     await shot(bob, "09-declined");
   });
 
