@@ -173,6 +173,8 @@ try {
     await alice.getByTestId("hold-countdown").waitFor({ timeout: WAIT });
     const left = await alice.getByTestId("hold-countdown").textContent();
     check(/^\d+:\d\d$/.test(left) && left !== "0:00", `the countdown reads ${left}`);
+    await alice.getByTestId("hold-extend").click();
+    await alice.getByTestId("toast").filter({ hasText: "Hold extended" }).waitFor({ timeout: WAIT });
     await alice.waitForFunction((id) => document.querySelector(`[data-testid="${id}"]`).getAttribute("href") === "#y", seatTestId);
     await shot(alice, "06-hold-checkout");
   });
@@ -207,7 +209,12 @@ try {
     await shot(bob, "08-watcher-sold-live");
   });
 
-  await step("bob's declined card ends his best-available hold and frees its seats", async () => {
+  /** Bob's seats as his map draws them (`#y`): their test ids. */
+  const bobsSeats = () => bob.locator('[data-testid="seatmap"] use[data-state="y"]').evaluateAll((uses) => uses.map((u) => u.dataset.testid));
+  const allAvailable = (page, ids) =>
+    page.waitForFunction((list) => list.every((id) => document.querySelector(`[data-testid="${id}"]`)?.dataset.state === "a"), ids, { timeout: WAIT });
+
+  await step("bob holds the best 2 seats, then releases them", async () => {
     const join = bob.getByTestId("queue-join");
     const admitted = bob.getByTestId("queue-admitted");
     await join.or(admitted).first().waitFor({ timeout: WAIT });
@@ -216,21 +223,35 @@ try {
     await bob.getByTestId("best-quantity").selectOption("2");
     await bob.getByTestId("hold-best").click();
     await bob.getByTestId("hold-countdown").waitFor({ timeout: WAIT });
+    const ids = await bobsSeats();
+    check(ids.length === 2, `bob's map marks ${ids.length} seats as his, not 2`);
+    await alice.goto(`/shows/${target.show.show_id}`);
+    await alice.waitForFunction((list) => list.every((id) => document.querySelector(`[data-testid="${id}"]`)?.dataset.state === "h"), ids, { timeout: WAIT });
+    await bob.getByTestId("hold-release").click();
+    await bob.getByTestId("hold-ended").waitFor({ timeout: WAIT });
+    check((await bobsSeats()).length === 0, "bob's map still marks seats as his");
+    await allAvailable(alice, ids);
+  });
+
+  await step("bob's declined card ends his best-available hold and frees its seats", async () => {
+    await bob.getByTestId("best-quantity").selectOption("2");
+    await bob.getByTestId("hold-best").click();
+    await bob.getByTestId("hold-countdown").waitFor({ timeout: WAIT });
     check((await bob.getByTestId("held-seats").locator("li").count()) === 2, "best available did not hold 2 seats");
-    const his = bob.locator('[data-testid="seatmap"] use[data-state="y"]');
-    check((await his.count()) === 2, "bob's map does not mark 2 seats as his");
-    const hisIds = await his.evaluateAll((uses) => uses.map((u) => u.dataset.testid));
+    const hisIds = await bobsSeats();
+    check(hisIds.length === 2, "bob's map does not mark 2 seats as his");
     await bob.getByTestId("checkout-card").fill("4000 0000 0000 0002");
     await bob.getByTestId("checkout-pay").click();
     await bob.getByTestId("checkout-declined").waitFor({ timeout: WAIT });
     check(new URL(bob.url()).pathname.startsWith("/shows/"), "a declined payment left the show page");
-    check((await bob.locator('[data-testid="seatmap"] use[data-state="y"]').count()) === 0, "bob's map still marks seats as his");
+    check((await bobsSeats()).length === 0, "bob's map still marks seats as his");
     // The declined order released its seats: they are for sale again.
-    await bob.waitForFunction((ids) => ids.every((id) => document.querySelector(`[data-testid="${id}"]`)?.dataset.state === "a"), hisIds, { timeout: WAIT });
+    await allAvailable(bob, hisIds);
     await shot(bob, "09-declined");
   });
 
   await step("the ticket shows its QR code", async () => {
+    await alice.goto(orderUrl);
     await alice.getByTestId("ticket-link").first().click();
     await alice.waitForURL("**/tickets/**");
     await alice.waitForFunction(() => {
