@@ -167,6 +167,8 @@ try {
     const picked = alice.getByTestId(seatTestId);
     check((await picked.getAttribute("class")).includes("picked"), "the clicked seat is not marked as picked");
     check((await alice.getByTestId("picked-seat").count()) === 1, "the picked list does not show one seat");
+    const subtotal = await alice.getByTestId("picked-subtotal").textContent();
+    check(/^1 seat: .*\d.* before fees$/.test(subtotal), `the subtotal reads "${subtotal}"`);
     await alice.getByTestId(seatTestId).scrollIntoViewIfNeeded();
     await alice.screenshot({ path: join(SHOTS, "05-seat-picked.png") });
     await alice.getByTestId("hold-selected").click();

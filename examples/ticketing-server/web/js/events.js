@@ -16,7 +16,10 @@ function showItem(show) {
     el("span", {}, when(show.starts_at), show.from_price ? el("div", { class: "muted" }, `from ${money(show.from_price)}`) : null),
     el("span", {},
       availability(show), " ",
-      el("a", { class: "button secondary", href: `/shows/${encodeURIComponent(show.show_id)}`, testid: `show-link-${show.show_id}` }, "Tickets")));
+      el("a", {
+        class: "button secondary", href: `/shows/${encodeURIComponent(show.show_id)}`,
+        "aria-label": `Tickets for ${when(show.starts_at)}`, testid: `show-link-${show.show_id}`,
+      }, "Tickets")));
 }
 
 function eventCard(ev) {
@@ -32,11 +35,22 @@ async function pageEvents() {
   const params = new URLSearchParams(location.search);
   const q = el("input", { id: "q", type: "search", name: "q", value: params.get("q") || "", placeholder: "Artist, event, venue…", testid: "search-input" });
   const city = el("input", { id: "city", type: "text", name: "city", value: params.get("city") || "", placeholder: "Any city", testid: "search-city" });
+  const wanted = params.get("category") || "";
+  const category = el("select", { id: "category", name: "category", testid: "search-category" },
+    el("option", { value: "" }, "Any category"),
+    wanted ? el("option", { value: wanted, selected: true }, wanted) : null);
   const form = el("form", { role: "search", class: "card", action: "/events" },
     el("div", { class: "row" },
       el("div", { class: "grow" }, el("label", { for: "q" }, "Search events"), q),
       el("div", { class: "grow" }, el("label", { for: "city" }, "City"), city),
+      el("div", { class: "grow" }, el("label", { for: "category" }, "Category"), category),
       el("button", { type: "submit", testid: "search-submit" }, "Search")));
+  // The categories on offer, from the whole listing.
+  api("GET", "/api/events?limit=100").then((res) => {
+    const all = new Set((res.results || []).flatMap((ev) => ev.categories || []));
+    all.delete(wanted);
+    category.append(...[...all].sort().map((c) => el("option", { value: c }, c)));
+  }).catch(() => {});
   const list = el("div", { "aria-live": "polite", testid: "search-results" }, el("p", { class: "loading" }, "Loading…"));
   render(el("h1", {}, "Events"), form, list);
   form.addEventListener("submit", (e) => {
@@ -44,6 +58,7 @@ async function pageEvents() {
     const next = new URLSearchParams();
     if (q.value.trim()) next.set("q", q.value.trim());
     if (city.value.trim()) next.set("city", city.value.trim());
+    if (category.value) next.set("category", category.value);
     history.replaceState(null, "", next.toString() ? `/events?${next}` : "/events");
     load();
   });
@@ -53,6 +68,7 @@ async function pageEvents() {
     const query = new URLSearchParams();
     if (q.value.trim()) query.set("q", q.value.trim());
     if (city.value.trim()) query.set("city", city.value.trim());
+    if (category.value) query.set("category", category.value);
     query.set("limit", "20");
     if (more && cursor) query.set("cursor", cursor);
     try {

@@ -204,9 +204,12 @@ class SeatMapView {
     this.onChange(this.pickedList());
   }
 
-  /** The picked seats: `{id, label}` in map order. */
+  /** The picked seats: `{id, label, category}` in map order. */
   pickedList() {
-    return this.order.filter((id) => this.picked.has(id)).map((id) => ({ id, label: this.label(id) }));
+    return this.order.filter((id) => this.picked.has(id)).map((id) => {
+      const m = /(?:^|\s)c(\d+)(?:\s|$)/.exec(this.seats.get(id)?.getAttribute("class") || "");
+      return { id, label: this.label(id), category: m ? Number(m[1]) : null };
+    });
   }
 
   /** A seat's label from its title: "Stalls, row A, seat 1". */

@@ -41,6 +41,7 @@ function showHeader(show) {
   return el("section", { class: "card", "aria-labelledby": "show-title" },
     el("h1", { id: "show-title", testid: "show-title" }, show.title || show.event?.title || "Show"),
     el("p", {}, when(show.starts_at), venue ? ` · ${venue}` : "", show.venue?.city || show.city ? ` · ${show.venue?.city || show.city}` : ""),
+    show.description ? el("p", { class: "muted" }, show.description) : null,
     typeof state === "string" ? el("p", {}, el("span", { class: "badge", testid: "onsale-state" }, words(state))) : null,
     prices.length
       ? el("ul", { class: "prices", "aria-label": "Prices" }, prices.map((p) =>
@@ -149,11 +150,12 @@ async function pageShow() {
     Array.from({ length: most }, (_, i) => i + 1).map((n) => el("option", { value: n, selected: n === Math.min(2, most) }, String(n))));
   const pickMsg = el("div", { "aria-live": "polite" });
   const chosen = el("ul", { class: "chosen", testid: "picked-seats", "aria-label": "Selected seats" });
+  const subtotal = el("p", { class: "muted", testid: "picked-subtotal", "aria-live": "polite" });
   const holdPicked = el("button", { type: "button", testid: "hold-selected", disabled: true }, "Hold selected seats");
   const holdBest = el("button", { type: "button", class: "secondary", testid: "hold-best" }, "Best available");
   pickBox.append(
     el("h2", { id: "pick-title" }, "Choose seats"),
-    chosen,
+    chosen, subtotal,
     el("div", { class: "actions" }, holdPicked),
     el("label", { for: "best-qty", style: "margin-top:1rem" }, "Or the best available seats, how many:"),
     el("div", { class: "row" }, el("div", { class: "grow" }, quantity), holdBest),
@@ -163,6 +165,12 @@ async function pageShow() {
     chosen.replaceChildren(...(picked.length
       ? picked.map((p) => el("li", { testid: "picked-seat" }, p.label))
       : [el("li", { class: "muted", style: "border:none;background:none" }, map.pickable ? "Tap seats on the map to select them." : "Seats can be picked once you're let in.")]));
+    const prices = new Map((show.prices || []).map((p) => [p.category, p.price]));
+    const sum = picked.reduce((acc, p) => {
+      const price = prices.get(p.category);
+      return acc && price ? { minor: acc.minor + price.minor, currency: price.currency } : null;
+    }, { minor: 0, currency: (show.prices || [])[0]?.price?.currency || "EUR" });
+    subtotal.textContent = picked.length && sum ? `${picked.length} seat${picked.length === 1 ? "" : "s"}: ${money(sum)} before fees` : "";
     holdPicked.disabled = !map.pickable || picked.length === 0;
     holdPicked.textContent = picked.length > 1 ? `Hold ${picked.length} seats` : "Hold selected seat";
     holdBest.disabled = !map.pickable;
