@@ -216,12 +216,23 @@ try {
   const allAvailable = (page, ids) =>
     page.waitForFunction((list) => list.every((id) => document.querySelector(`[data-testid="${id}"]`)?.dataset.state === "a"), ids, { timeout: WAIT });
 
-  await step("bob holds the best 2 seats, then releases them", async () => {
+  await step("bob picks and unpicks a seat with the keyboard", async () => {
     const join = bob.getByTestId("queue-join");
     const admitted = bob.getByTestId("queue-admitted");
     await join.or(admitted).first().waitFor({ timeout: WAIT });
     if (await join.isVisible()) await join.click();
     await admitted.waitFor({ timeout: WAIT });
+    const seat = bob.locator('[data-testid="seatmap"] use.pickable[data-state="a"]').nth(5);
+    await seat.focus();
+    await bob.keyboard.press("Enter");
+    check((await seat.getAttribute("aria-pressed")) === "true", "Enter did not pick the focused seat");
+    check((await bob.getByTestId("picked-seat").count()) === 1, "the picked list does not show the seat");
+    await bob.keyboard.press(" ");
+    check((await seat.getAttribute("aria-pressed")) === "false", "Space did not unpick the seat");
+    check((await bob.getByTestId("picked-seat").count()) === 0, "the picked list still shows the seat");
+  });
+
+  await step("bob holds the best 2 seats, then releases them", async () => {
     await bob.getByTestId("best-quantity").selectOption("2");
     await bob.getByTestId("hold-best").click();
     await bob.getByTestId("hold-countdown").waitFor({ timeout: WAIT });

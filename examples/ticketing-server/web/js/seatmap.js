@@ -100,10 +100,15 @@ class SeatMapView {
     }
   }
 
-  /** Follows `/live`: each `seat` event repaints one seat. */
+  /**
+   * Follows `/live` from the states just read (`after` = their cursor, so
+   * no change in between is missed): each `seat` event repaints one seat.
+   * On a reconnect the browser resumes from the last event it saw.
+   */
   follow() {
     if (!window.EventSource) return;
-    this.stream = new EventSource(`/api/shows/${encodeURIComponent(this.showId)}/live`);
+    const after = this.lastCursor ? `?after=${encodeURIComponent(this.lastCursor)}` : "";
+    this.stream = new EventSource(`/api/shows/${encodeURIComponent(this.showId)}/live${after}`);
     this.stream.addEventListener("seat", (e) => {
       let d;
       try {
