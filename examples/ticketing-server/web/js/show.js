@@ -90,18 +90,30 @@ async function pageShow() {
       status = null; // not in the queue yet
     }
     if (status && status.admitted && status.admission_token) return admitted(status);
-    if (status && status.visitor_id) return waitInQueue(status);
+    if (status && stillWaiting(status)) return waitInQueue(status);
+    return showJoin(status ? "Your turn in the queue has passed; join again." : "");
+  }
+
+  /** Whether a queue status is still in line (not let in, not dropped). */
+  function stillWaiting(s) {
+    return s.visitor_id && (s.state === undefined || s.state === "waiting" || s.state === "pre_queue");
+  }
+
+  function showJoin(note) {
+    queueBox.classList.add("card");
     const join = el("button", { type: "button", testid: "queue-join" }, "Join the queue");
-    queueBox.replaceChildren(
+    queueBox.replaceChildren(...[
       el("h2", { id: "queue-title" }, "Waiting room"),
       el("p", {}, "This show is in high demand. Join the queue: you'll be let in to pick seats in turn."),
-      el("div", { class: "actions" }, join));
+      note ? el("p", { class: "notice", testid: "queue-note" }, note) : null,
+      el("div", { class: "actions" }, join)].filter(Boolean));
     join.addEventListener("click", async () => {
       join.disabled = true;
       try {
         const s = await api("POST", `/api/shows/${encodeURIComponent(showId)}/queue`, { body: {} });
         if (s.admitted && s.admission_token) admitted(s);
-        else waitInQueue(s);
+        else if (stillWaiting(s)) waitInQueue(s);
+        else showJoin(`The queue answered "${words(s.state)}": try again.`);
       } catch (err) {
         join.disabled = false;
         queueBox.append(errorBox(err, "queue-error"));
@@ -130,6 +142,7 @@ async function pageShow() {
     let s = first;
     for (;;) {
       if (s.admitted && s.admission_token) return admitted(s);
+      if (!stillWaiting(s)) return showJoin("Your turn in the queue has passed; join again.");
       pos.textContent = s.position != null ? `#${s.position}` : "…";
       const secs = s.estimated_wait_secs ?? 0;
       wait.textContent = secs > 0 ? `Estimated wait: about ${clock(secs)}` : "Almost there…";
