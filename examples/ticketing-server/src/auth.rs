@@ -7,8 +7,8 @@
 //! the same at every start and on every backend.
 
 use crate::problem::ApiError;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
 use booking_core::OwnerId;
 use serde::{Deserialize, Serialize};
@@ -137,8 +137,8 @@ impl Accounts {
             accounts.get(&email.to_ascii_lowercase()).map(|a| (a.user.clone(), a.hash.clone()))
         };
         let stored = found.as_ref().map_or(self.decoy.as_str(), |(_, h)| h.as_str());
-        let ok = PasswordHash::new(stored)
-            .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
+        let ok =
+            PasswordHash::new(stored).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
         match found {
             Some((user, _)) if ok => {
                 let mut raw = [0u8; 32];

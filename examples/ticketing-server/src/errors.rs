@@ -20,18 +20,14 @@ impl From<InventoryError> for ApiError {
             E::ShowExists(_) => (StatusCode::CONFLICT, "exists"),
             E::UnknownSeat { .. } | E::UnknownPool { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_seat"),
             E::SeatsTaken { .. } => (StatusCode::CONFLICT, "seats_taken"),
-            E::InsufficientCapacity { .. } | E::NoSeatsAvailable { .. } => {
-                (StatusCode::CONFLICT, "no_seats_available")
-            }
+            E::InsufficientCapacity { .. } | E::NoSeatsAvailable { .. } => (StatusCode::CONFLICT, "no_seats_available"),
             E::HoldExpired { .. } => (StatusCode::GONE, "hold_expired"),
             // Another user's hold: answered as if it did not exist.
             E::NotOwner { .. } => return ApiError::not_found("hold"),
             E::StaleToken { .. } => (StatusCode::CONFLICT, "hold_changed"),
             E::LimitExceeded(Limit::HeldPerOwner { .. }) => (StatusCode::CONFLICT, "hold_limit"),
             E::LimitExceeded(_) => (StatusCode::CONFLICT, "extension_limit"),
-            E::NotSold { .. } | E::SaleConflict { .. } | E::WrongState { .. } => {
-                (StatusCode::CONFLICT, "wrong_state")
-            }
+            E::NotSold { .. } | E::SaleConflict { .. } | E::WrongState { .. } => (StatusCode::CONFLICT, "wrong_state"),
             _ => return ApiError::unavailable(detail),
         };
         ApiError::new(status, code, detail)

@@ -33,7 +33,8 @@ pub async fn healthz() -> impl IntoResponse {
 /// Readiness: not shutting down, and the inventory answers within 2 s.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.stopping.load(Ordering::SeqCst) {
-        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", "the server is shutting down").into_response();
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "stopping", "the server is shutting down")
+            .into_response();
     }
     match tokio::time::timeout(Duration::from_secs(2), state.stores.inventory.list_shows()).await {
         Ok(Ok(_)) => {

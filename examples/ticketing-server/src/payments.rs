@@ -11,8 +11,8 @@
 
 use async_trait::async_trait;
 use booking_core::payments::{
-    Authorization, Authorize, Capture, Captured, Decision, DeclineReason, PaymentMethod, PaymentProvider, RefundPayment,
-    Refunded, Void,
+    Authorization, Authorize, Capture, Captured, Decision, DeclineReason, PaymentMethod, PaymentProvider,
+    RefundPayment, Refunded, Void,
 };
 use booking_core::testkit::payments::SimulatedProvider;
 

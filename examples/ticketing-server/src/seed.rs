@@ -31,7 +31,12 @@ fn prices(list: &[(u16, &str, i64)]) -> Vec<NewPrice> {
 }
 
 fn queue() -> Option<WaitingRoomSettings> {
-    Some(WaitingRoomSettings { enabled: true, per_minute: Some(600), max_active: Some(1_000), session_ttl_secs: Some(900) })
+    Some(WaitingRoomSettings {
+        enabled: true,
+        per_minute: Some(600),
+        max_active: Some(1_000),
+        session_ttl_secs: Some(900),
+    })
 }
 
 /// Creates the demo data when the catalog lists no show.
@@ -41,22 +46,28 @@ pub async fn demo(state: &AppState) -> Result<Demo, ApiError> {
     if state.stores.catalog.list(&ListShows::new(Default::default())).await?.total > 0 {
         return Ok(Demo::default());
     }
-    let theatre = add_venue(state, NewVenue {
-        name: "Grand Theatre".into(),
-        city: "Lyon".into(),
-        address: "1 Place de la Comédie".into(),
-        seatmap: None,
-        sample: Some("theatre".into()),
-    })
+    let theatre = add_venue(
+        state,
+        NewVenue {
+            name: "Grand Theatre".into(),
+            city: "Lyon".into(),
+            address: "1 Place de la Comédie".into(),
+            seatmap: None,
+            sample: Some("theatre".into()),
+        },
+    )
     .await?
     .venue_id;
-    let stadium = add_venue(state, NewVenue {
-        name: "City Stadium".into(),
-        city: "Manchester".into(),
-        address: "Stadium Way".into(),
-        seatmap: None,
-        sample: Some("stadium".into()),
-    })
+    let stadium = add_venue(
+        state,
+        NewVenue {
+            name: "City Stadium".into(),
+            city: "Manchester".into(),
+            address: "Stadium Way".into(),
+            seatmap: None,
+            sample: Some("stadium".into()),
+        },
+    )
     .await?
     .venue_id;
     let event = |title: &str, description: &str, performer: &str, categories: &[&str]| NewEvent {
@@ -65,52 +76,73 @@ pub async fn demo(state: &AppState) -> Result<Demo, ApiError> {
         performers: vec![performer.into()],
         categories: categories.iter().map(|c| (*c).to_owned()).collect(),
     };
-    let orchestra = add_event(state, event(
-        "The Midnight Orchestra",
-        "Film scores by candlelight, played by a sixty-piece orchestra.",
-        "The Midnight Orchestra",
-        &["music", "classical"],
-    ))
+    let orchestra = add_event(
+        state,
+        event(
+            "The Midnight Orchestra",
+            "Film scores by candlelight, played by a sixty-piece orchestra.",
+            "The Midnight Orchestra",
+            &["music", "classical"],
+        ),
+    )
     .await?
     .event_id;
-    let comedy = add_event(state, event(
-        "Stand-up Spectacular",
-        "Five comedians, one night, no safety net.",
-        "Nadia Laughs",
-        &["comedy"],
-    ))
+    let comedy = add_event(
+        state,
+        event("Stand-up Spectacular", "Five comedians, one night, no safety net.", "Nadia Laughs", &["comedy"]),
+    )
     .await?
     .event_id;
-    let tour = add_event(state, event(
-        "Galaxy Tour",
-        "The stadium tour of the year, with standing floor areas.",
-        "Nova and the Comets",
-        &["music", "pop"],
-    ))
+    let tour = add_event(
+        state,
+        event(
+            "Galaxy Tour",
+            "The stadium tour of the year, with standing floor areas.",
+            "Nova and the Comets",
+            &["music", "pop"],
+        ),
+    )
     .await?
     .event_id;
-    let jazz = add_event(state, event("Winter Jazz Night", "Late-night jazz in the stalls.", "The Blue Notes", &["music", "jazz"]))
-        .await?
-        .event_id;
+    let jazz = add_event(
+        state,
+        event("Winter Jazz Night", "Late-night jazz in the stalls.", "The Blue Notes", &["music", "jazz"]),
+    )
+    .await?
+    .event_id;
 
     let today = Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap_or_else(|_| Utc::now());
-    let theatre_prices = prices(&[(1, "Premium stalls", 8_500), (2, "Stalls", 6_500), (3, "Dress circle", 5_000), (4, "Balcony", 3_500), (5, "Box", 12_000)]);
-    let stadium_prices = prices(&[(1, "Floor standing", 7_000), (2, "Lower sideline", 9_500), (3, "Lower end", 6_000), (4, "Upper sideline", 5_500), (5, "Upper end", 4_000)]);
-    let show = |event: Uuid, venue: Uuid, days: i64, prices: Vec<NewPrice>, room: Option<WaitingRoomSettings>| NewShow {
-        event_id: event,
-        venue_id: venue,
-        starts_at: today + TimeDelta::days(days) + TimeDelta::hours(20),
-        on_sale_at: None,
-        off_sale_at: None,
-        currency: "EUR".into(),
-        prices,
-        fee_per_ticket: 250,
-        fee_per_order: 0,
-        hold_ttl_secs: Some(300),
-        waiting_room: room,
-    };
+    let theatre_prices = prices(&[
+        (1, "Premium stalls", 8_500),
+        (2, "Stalls", 6_500),
+        (3, "Dress circle", 5_000),
+        (4, "Balcony", 3_500),
+        (5, "Box", 12_000),
+    ]);
+    let stadium_prices = prices(&[
+        (1, "Floor standing", 7_000),
+        (2, "Lower sideline", 9_500),
+        (3, "Lower end", 6_000),
+        (4, "Upper sideline", 5_500),
+        (5, "Upper end", 4_000),
+    ]);
+    let show =
+        |event: Uuid, venue: Uuid, days: i64, prices: Vec<NewPrice>, room: Option<WaitingRoomSettings>| NewShow {
+            event_id: event,
+            venue_id: venue,
+            starts_at: today + TimeDelta::days(days) + TimeDelta::hours(20),
+            on_sale_at: None,
+            off_sale_at: None,
+            currency: "EUR".into(),
+            prices,
+            fee_per_ticket: 250,
+            fee_per_order: 0,
+            hold_ttl_secs: Some(300),
+            waiting_room: room,
+        };
     let mut demo = Demo::default();
-    demo.shows.push(("orchestra-1", add_show(state, show(orchestra, theatre, 7, theatre_prices.clone(), queue())).await?));
+    demo.shows
+        .push(("orchestra-1", add_show(state, show(orchestra, theatre, 7, theatre_prices.clone(), queue())).await?));
     demo.shows.push(("orchestra-2", add_show(state, show(orchestra, theatre, 8, theatre_prices.clone(), None)).await?));
     demo.shows.push(("comedy", add_show(state, show(comedy, theatre, 14, theatre_prices.clone(), None)).await?));
     demo.shows.push(("stadium", add_show(state, show(tour, stadium, 30, stadium_prices, queue())).await?));

@@ -12,6 +12,7 @@ use booking_core::catalog::AvailabilitySync;
 use booking_core::checkout::{Checkout, CheckoutConfig, Completer, OutboxRelay, PriceTable};
 use booking_core::delivery::{ContactBook, EmailSettings, FileMailer, OtherTopics, TicketDelivery};
 use booking_core::fulfilment::TicketFulfilment;
+use booking_core::ids::VenueId;
 use booking_core::limits::{AbuseGuard, LimitError, Quota, RateLimiter};
 use booking_core::maintenance::{Maintenance, MaintenanceConfig};
 use booking_core::seatmap::SeatMap;
@@ -19,12 +20,15 @@ use booking_core::testkit::payments::SimulatedProvider;
 use booking_core::tickets::{KeyId, SigningKeyring, TicketIssuer};
 use booking_core::worker::Worker;
 use booking_core::{Clock, HoldId, HoldToken, OwnerId, SeatInventory, ShowId, ShowSpec, SystemClock};
-use booking_core::ids::VenueId;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+
+/// How long a hold is remembered after it ends: a checkout replayed
+/// within this time still finds its hold.
+pub const HOLD_MEMORY: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
 /// A hold the server handed out: its owner and newest token.
 #[derive(Clone, Debug)]
@@ -126,7 +130,7 @@ pub struct Inner {
     /// Running workers (and one wave worker per waiting room).
     pub workers: Mutex<Vec<Worker>>,
     /// Waiting rooms with a wave worker.
-    pub waves: Mutex<HashMap<ShowId, ()>>,
+    pub waves: Mutex<HashSet<ShowId>>,
     /// Set when shutting down: readiness fails, live streams end.
     pub stopping: AtomicBool,
     /// Tells live streams to end.
@@ -205,7 +209,8 @@ impl AppState {
             )
             .other_topics(OtherTopics::Forward(Arc::new(fulfilment)));
         let relay = OutboxRelay::new(stores.outbox.clone(), Arc::new(delivery), Duration::from_secs(30), 100);
-        let availability = Arc::new(AvailabilitySync::new(stores.catalog.clone(), stores.inventory.clone(), clock.clone()));
+        let availability =
+            Arc::new(AvailabilitySync::new(stores.catalog.clone(), stores.inventory.clone(), clock.clone()));
         let (shutdown, _) = tokio::sync::watch::channel(false);
         Ok(AppState(Arc::new(Inner {
             hubs: Hubs::new(stores.inventory.clone()),
@@ -230,7 +235,7 @@ impl AppState {
             relay,
             availability,
             workers: Mutex::new(Vec::new()),
-            waves: Mutex::new(HashMap::new()),
+            waves: Mutex::new(HashSet::new()),
             stopping: AtomicBool::new(false),
             shutdown,
             checkouts_in_flight: AtomicUsize::new(0),
@@ -241,12 +246,18 @@ impl AppState {
     /// saga completer (2 s), the outbox relay (0.5 s), the availability
     /// refresh (2 s), and a wave worker for every show with a waiting room.
     pub async fn start_workers(&self) {
-        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
-        workers.push(self.maintenance.clone().spawn(Duration::from_secs(1)));
-        workers.push(self.completer.clone().spawn(Duration::from_secs(2)));
-        workers.push(self.relay.clone().spawn(Duration::from_millis(500)));
-        workers.push(self.availability.clone().spawn(Duration::from_secs(2)));
-        drop(workers);
+        let state = Arc::downgrade(&self.0);
+        let started = vec![
+            self.maintenance.clone().spawn(Duration::from_secs(1)),
+            self.completer.clone().spawn(Duration::from_secs(2)),
+            self.relay.clone().spawn(Duration::from_millis(500)),
+            self.availability.clone().spawn(Duration::from_secs(2)),
+            Worker::spawn(Duration::from_secs(60), move || {
+                let pruned = state.upgrade().map_or(0, |s| AppState(s).prune_holds());
+                async move { Ok(pruned) }
+            }),
+        ];
+        self.workers.lock().unwrap_or_else(|e| e.into_inner()).extend(started);
         if let Ok(shows) = self.stores.inventory.list_shows().await {
             for show in shows {
                 if self.stores.rooms.room(RoomId::for_show(show)).await.is_ok() {
@@ -262,7 +273,7 @@ impl AppState {
             return;
         }
         let mut waves = self.waves.lock().unwrap_or_else(|e| e.into_inner());
-        if waves.insert(show, ()).is_none() {
+        if waves.insert(show) {
             let worker = self.rooms.clone().spawn_waves(RoomId::for_show(show), Duration::from_secs(1));
             self.workers.lock().unwrap_or_else(|e| e.into_inner()).push(worker);
         }
@@ -283,6 +294,18 @@ impl AppState {
         let _ = self.relay.run_once().await;
         let _ = self.relay.run_once().await;
         let _ = self.availability.refresh_listed().await;
+        self.prune_holds();
+    }
+
+    /// Forgets holds that ended more than [`HOLD_MEMORY`] ago (a replayed
+    /// checkout names its hold, so holds are kept a while after they end);
+    /// returns how many.
+    pub fn prune_holds(&self) -> u64 {
+        let cutoff = self.clock.now() - HOLD_MEMORY;
+        let mut holds = self.holds.lock().unwrap_or_else(|e| e.into_inner());
+        let before = holds.len();
+        holds.retain(|_, h| h.held_until > cutoff);
+        (before - holds.len()) as u64
     }
 
     /// Stops taking work: readiness fails, live streams end, then waits

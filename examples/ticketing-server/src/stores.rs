@@ -7,6 +7,7 @@
 //! | waiting room, saga log, outbox, idempotency keys, rate limits, blacklist, check-in | memory | PostgreSQL | Redis | PostgreSQL |
 
 use crate::config::{Backend, Config};
+use booking_core::SeatInventory;
 use booking_core::admission::WaitingRoomStore;
 use booking_core::catalog::Catalog;
 use booking_core::checkout::{Outbox, SagaLog};
@@ -14,7 +15,6 @@ use booking_core::idempotency::IdempotencyStore;
 use booking_core::layered::LockedInventory;
 use booking_core::limits::{BlacklistStore, RateLimitStore};
 use booking_core::tickets::CheckInStore;
-use booking_core::SeatInventory;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -23,8 +23,12 @@ async fn login_me_logout_and_bad_credentials() {
     assert_eq!(t.call(Method::POST, "/api/logout", Some(&token), None, &[]).await.status, StatusCode::NO_CONTENT);
     t.get("/api/me", Some(&token)).await.problem(401, "unauthorized");
     t.get("/api/me", None).await.problem(401, "unauthorized");
-    t.post("/api/login", None, json!({"email": "alice@example.com", "password": "wrong"})).await.problem(401, "invalid_credentials");
-    t.post("/api/login", None, json!({"email": "nobody@example.com", "password": "x"})).await.problem(401, "invalid_credentials");
+    t.post("/api/login", None, json!({"email": "alice@example.com", "password": "wrong"}))
+        .await
+        .problem(401, "invalid_credentials");
+    t.post("/api/login", None, json!({"email": "nobody@example.com", "password": "x"}))
+        .await
+        .problem(401, "invalid_credentials");
     let admin = t.admin().await;
     assert_eq!(t.get("/api/me", Some(&admin)).await.json()["role"], "admin");
 }
@@ -32,7 +36,9 @@ async fn login_me_logout_and_bad_credentials() {
 #[tokio::test]
 async fn errors_are_problem_documents_and_unknown_fields_are_refused() {
     let t = TestApp::memory().await;
-    t.post("/api/login", None, json!({"email": "a", "password": "b", "remember": true})).await.problem(422, "invalid_body");
+    t.post("/api/login", None, json!({"email": "a", "password": "b", "remember": true}))
+        .await
+        .problem(422, "invalid_body");
     let r = t.call(Method::POST, "/api/login", None, None, &[("content-type", "application/json")]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["code"], "malformed_json");
@@ -43,7 +49,13 @@ async fn errors_are_problem_documents_and_unknown_fields_are_refused() {
     let alice = t.alice().await;
     let show = t.show("comedy");
     let r = t
-        .call(Method::POST, &format!("/api/shows/{show}/holds"), Some(&alice), Some(json!({"seats": [1], "colour": "red"})), &[])
+        .call(
+            Method::POST,
+            &format!("/api/shows/{show}/holds"),
+            Some(&alice),
+            Some(json!({"seats": [1], "colour": "red"})),
+            &[],
+        )
         .await;
     r.problem(422, "invalid_body");
     // Nothing was held by the refused request.
@@ -61,7 +73,8 @@ async fn search_lists_and_finds_events_with_their_shows() {
     let t = TestApp::memory().await;
     let all = t.get("/api/events", None).await.json();
     assert_eq!(all["total"], 5);
-    let titles: Vec<_> = all["results"].as_array().unwrap().iter().map(|e| e["title"].as_str().unwrap().to_owned()).collect();
+    let titles: Vec<_> =
+        all["results"].as_array().unwrap().iter().map(|e| e["title"].as_str().unwrap().to_owned()).collect();
     assert!(titles.contains(&"The Midnight Orchestra".to_owned()), "{titles:?}");
     let found = t.get("/api/events?q=orchestra", None).await.json();
     assert_eq!(found["results"].as_array().unwrap().len(), 1, "{found}");
@@ -188,7 +201,8 @@ async fn holds_extend_release_and_conflict() {
     let best = t.post(&format!("/api/shows/{show}/holds"), Some(&bob), json!({"best": {"quantity": 3}})).await;
     assert_eq!(best.status, StatusCode::CREATED, "{}", best.text());
     assert_eq!(best.json()["seats"].as_array().unwrap().len(), 3);
-    let two = t.post(&format!("/api/shows/{show}/holds"), Some(&bob), json!({"seats": [1], "best": {"quantity": 1}})).await;
+    let two =
+        t.post(&format!("/api/shows/{show}/holds"), Some(&bob), json!({"seats": [1], "best": {"quantity": 1}})).await;
     two.problem(422, "invalid_request");
     let jazz = t.show("jazz");
     t.hold(&alice, &jazz, &[1], None).await.problem(409, "not_on_sale");
@@ -201,9 +215,15 @@ async fn checkout_replays_refuses_a_changed_body_and_issues_tickets_scanned_once
     let show = t.show("comedy");
     let hold = t.hold(&alice, &show, &[20, 21], None).await.json();
     let id = hold["hold_id"].as_str().unwrap().to_owned();
-    t.call(Method::POST, "/api/checkout", Some(&alice), Some(json!({"hold_id": id, "payment": {"card": "4242424242424242"}})), &[])
-        .await
-        .problem(400, "bad_request");
+    t.call(
+        Method::POST,
+        "/api/checkout",
+        Some(&alice),
+        Some(json!({"hold_id": id, "payment": {"card": "4242424242424242"}})),
+        &[],
+    )
+    .await
+    .problem(400, "bad_request");
     let first = t.checkout(&alice, "key-1", &id, "4242424242424242").await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
     let order = first.json();
@@ -278,7 +298,8 @@ async fn admin_creates_venue_event_show_blocks_and_closes_sales() {
     let admin = t.admin().await;
     let alice = t.alice().await;
     t.post("/api/admin/events", Some(&alice), json!({"title": "Nope"})).await.problem(403, "forbidden");
-    let venue = t.post("/api/admin/venues", Some(&admin), json!({"name": "Hall", "city": "Paris", "sample": "theatre"})).await;
+    let venue =
+        t.post("/api/admin/venues", Some(&admin), json!({"name": "Hall", "city": "Paris", "sample": "theatre"})).await;
     assert_eq!(venue.status, StatusCode::CREATED, "{}", venue.text());
     let venue_id = venue.json()["venue_id"].as_str().unwrap().to_owned();
     t.post("/api/admin/venues", Some(&admin), json!({"name": "Hall", "city": "Paris", "seatmap": {"format": "nope"}}))
@@ -345,7 +366,9 @@ async fn operations_endpoints_answer() {
     assert_eq!(ready["backend"], "memory");
     let spec = t.get("/openapi.json", None).await.json();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"), "{}", spec["openapi"]);
-    for path in ["/api/login", "/api/events", "/api/shows/{show_id}/holds", "/api/checkout", "/api/scan", "/api/admin/shows"] {
+    for path in
+        ["/api/login", "/api/events", "/api/shows/{show_id}/holds", "/api/checkout", "/api/scan", "/api/admin/shows"]
+    {
         assert!(spec["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(spec["components"]["schemas"]["Problem"].is_object());

@@ -58,7 +58,15 @@ async fn another_users_objects_are_not_found_and_unchanged() {
         );
     }
     assert_eq!(t.state.provider.ledger().len(), ledger_before, "no payment call for Bob's attempt");
-    assert!(t.state.stores.saga_log.by_buyer(booking_core::OwnerId(uuid_of(&t, "bob@example.com"))).await.unwrap().is_empty());
+    assert!(
+        t.state
+            .stores
+            .saga_log
+            .by_buyer(booking_core::OwnerId(uuid_of(&t, "bob@example.com")))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Alice still can do all of it herself.
     assert_eq!(t.post(&format!("/api/holds/{live_id}/extend"), Some(&alice), json!(null)).await.status, StatusCode::OK);

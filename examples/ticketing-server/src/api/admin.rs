@@ -218,9 +218,8 @@ pub async fn add_show(state: &AppState, s: NewShow) -> ApiResult<ShowId> {
     let map = map.ok_or_else(|| ApiError::invalid("this venue has no seat map on this server"))?;
     let event = state.stores.catalog.event(EventId(s.event_id)).await?.value;
     let venue = state.stores.catalog.venue(venue_id).await?.value;
-    let mut spec = map
-        .to_show_spec(format!("{} at {}", event.title, venue.name))
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    let mut spec =
+        map.to_show_spec(format!("{} at {}", event.title, venue.name)).map_err(|e| ApiError::invalid(e.to_string()))?;
     if let Some(ttl) = s.hold_ttl_secs {
         if !(10..=3600).contains(&ttl) {
             return Err(ApiError::invalid("hold_ttl_secs must be 10 to 3600"));
@@ -230,7 +229,8 @@ pub async fn add_show(state: &AppState, s: NewShow) -> ApiResult<ShowId> {
     }
     let currency = Currency::new(&s.currency).map_err(|e| ApiError::invalid(e.to_string()))?;
     let now = state.clock.now();
-    let mut show = Show::new(event.id, venue.id, s.starts_at, s.on_sale_at.unwrap_or(now).min(s.starts_at)).with_id(spec.id);
+    let mut show =
+        Show::new(event.id, venue.id, s.starts_at, s.on_sale_at.unwrap_or(now).min(s.starts_at)).with_id(spec.id);
     show.off_sale_at = s.off_sale_at;
     let mut table = BTreeMap::new();
     for p in &s.prices {

@@ -5,7 +5,7 @@ use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use axum::extract::State;
 use booking_core::admission::{Mode, RoomId};
-use booking_core::catalog::{Availability, Listing, ListShows, MAX_LIMIT, MAX_OFFSET, SearchQuery, ShowFilter};
+use booking_core::catalog::{Availability, ListShows, Listing, MAX_LIMIT, MAX_OFFSET, SearchQuery, ShowFilter};
 use booking_core::ids::EventId;
 use booking_core::{Money, ShowId};
 use chrono::{DateTime, Utc};
@@ -334,16 +334,22 @@ pub async fn show_detail(state: &AppState, id: ShowId) -> ApiResult<ShowDetail> 
             .pools
             .iter()
             .enumerate()
-            .map(|(i, p)| AreaView { pool_id: i as u32, name: p.name.clone(), capacity: p.capacity, category: p.category.0 })
+            .map(|(i, p)| AreaView {
+                pool_id: i as u32,
+                name: p.name.clone(),
+                capacity: p.capacity,
+                category: p.category.0,
+            })
             .collect(),
         waiting_room: WaitingRoomView {
             enabled: matches!(mode, Some(Mode::Queue | Mode::Closed)),
-            mode: mode.map_or("none", |m| match m {
-                Mode::Queue => "queue",
-                Mode::PassThrough => "pass_through",
-                Mode::Closed => "closed",
-            })
-            .to_owned(),
+            mode: mode
+                .map_or("none", |m| match m {
+                    Mode::Queue => "queue",
+                    Mode::PassThrough => "pass_through",
+                    Mode::Closed => "closed",
+                })
+                .to_owned(),
         },
     })
 }

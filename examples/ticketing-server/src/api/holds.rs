@@ -169,10 +169,11 @@ pub async fn create_hold(
         }
     };
     metrics::counter!("booking_holds_total", "outcome" => "held").increment(1);
-    state.holds.lock().unwrap_or_else(|e| e.into_inner()).insert(
-        hold.token.hold,
-        HoldEntry { owner, token: hold.token.clone(), held_until: hold.held_until },
-    );
+    state
+        .holds
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(hold.token.hold, HoldEntry { owner, token: hold.token.clone(), held_until: hold.held_until });
     Ok((StatusCode::CREATED, Json(view(&state, &spec, &hold))))
 }
 
@@ -194,7 +195,8 @@ pub async fn extend_hold(State(state): State<AppState>, auth: Auth, Path(id): Pa
     let entry = own_hold(&state, &auth, id)?;
     state.guards.holds.admit(&auth.identity()).await?;
     // The caller, not the entry, is the owner the inventory checks too.
-    let hold = state.stores.inventory.extend(&HoldAction { owner: auth.user.owner(), token: entry.token.clone() }).await?;
+    let hold =
+        state.stores.inventory.extend(&HoldAction { owner: auth.user.owner(), token: entry.token.clone() }).await?;
     let spec = state.spec(hold.token.show).await?;
     if let Some(e) = state.holds.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&HoldId(id)) {
         e.token = hold.token.clone();

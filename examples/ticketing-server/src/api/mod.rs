@@ -62,11 +62,7 @@ impl Auth {
 
     /// 403 unless the user has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.user.role) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("your role may not do this"))
-        }
+        if roles.contains(&self.user.role) { Ok(()) } else { Err(ApiError::forbidden("your role may not do this")) }
     }
 }
 

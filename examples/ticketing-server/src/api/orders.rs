@@ -164,8 +164,13 @@ async fn receipt_view(state: &AppState, r: &Receipt, created_at: Option<DateTime
 }
 
 async fn order_view(state: &AppState, o: &Order) -> ApiResult<OrderView> {
-    let receipt =
-        Receipt { order: o.id, status: o.status, total: o.priced.total, sale: o.sale.clone(), reason: o.reason.clone() };
+    let receipt = Receipt {
+        order: o.id,
+        status: o.status,
+        total: o.priced.total,
+        sale: o.sale.clone(),
+        reason: o.reason.clone(),
+    };
     let mut v = receipt_view(state, &receipt, Some(o.created_at)).await?;
     v.show_id = Some(o.show.0);
     Ok(v)
@@ -231,7 +236,7 @@ pub async fn checkout(
     responses((status = 200, body = [OrderView]), (status = 401, body = Problem)))]
 pub async fn list_orders(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<OrderView>>> {
     let mut orders = state.stores.saga_log.by_buyer(auth.user.owner()).await?;
-    orders.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    orders.sort_by_key(|o| std::cmp::Reverse(o.created_at));
     let mut out = Vec::with_capacity(orders.len());
     for o in &orders {
         out.push(order_view(&state, o).await?);
@@ -258,10 +263,10 @@ pub async fn get_order(State(state): State<AppState>, auth: Auth, Path(id): Path
 /// One of the caller's tickets, found among their completed orders.
 async fn own_ticket(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<TicketView> {
     for o in state.stores.saga_log.by_buyer(auth.user.owner()).await? {
-        if let (Some(sale), OrderStatus::Completed) = (&o.sale, o.status) {
-            if let Some(t) = tickets_of(state, sale).await?.into_iter().find(|t| t.ticket_id == id) {
-                return Ok(t);
-            }
+        if let (Some(sale), OrderStatus::Completed) = (&o.sale, o.status)
+            && let Some(t) = tickets_of(state, sale).await?.into_iter().find(|t| t.ticket_id == id)
+        {
+            return Ok(t);
         }
     }
     Err(ApiError::not_found("ticket"))
@@ -271,7 +276,11 @@ async fn own_ticket(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<Ticket
 #[utoipa::path(get, path = "/api/tickets/{ticket_id}", tag = "orders", security(("bearer" = [])),
     params(("ticket_id" = String, Path, format = Uuid, description = "The ticket")),
     responses((status = 200, body = TicketView), (status = 401, body = Problem), (status = 404, body = Problem)))]
-pub async fn get_ticket(State(state): State<AppState>, auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<TicketView>> {
+pub async fn get_ticket(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<TicketView>> {
     Ok(Json(own_ticket(&state, &auth, id).await?))
 }
 
@@ -333,12 +342,14 @@ fn refused(reason: &str, detail: String, claims: Option<&TicketClaims>) -> ScanR
 #[utoipa::path(post, path = "/api/scan", tag = "orders", security(("bearer" = [])), request_body = ScanRequest,
     responses((status = 200, body = ScanResult), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 422, body = Problem)))]
-pub async fn scan(State(state): State<AppState>, auth: Auth, Json(req): Json<ScanRequest>) -> ApiResult<Json<ScanResult>> {
+pub async fn scan(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(req): Json<ScanRequest>,
+) -> ApiResult<Json<ScanResult>> {
     auth.require(&[Role::Scanner, Role::Admin])?;
     let code = req.code.trim();
-    let claims = match booking_core::tickets::codec::parse_text(code)
-        .and_then(|p| TicketClaims::decode_body(&p.body))
-    {
+    let claims = match booking_core::tickets::codec::parse_text(code).and_then(|p| TicketClaims::decode_body(&p.body)) {
         Ok(c) => c,
         Err(e) => return Ok(Json(refused("not_a_ticket", e.to_string(), None))),
     };

@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use booking_core::seatmap::{LiveState, etag, render_svg};
 use booking_core::ShowId;
+use booking_core::seatmap::{LiveState, etag, render_svg};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
@@ -47,12 +47,16 @@ fn cached(headers: &HeaderMap, tag: String, content_type: &'static str, body: Ve
     responses((status = 200, content_type = "image/svg+xml", body = String,
         headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 304, description = "Not modified (If-None-Match)"), (status = 404, body = Problem)))]
-pub async fn seatmap_svg(State(state): State<AppState>, Path(id): Path<Uuid>, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn seatmap_svg(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let show = ShowId(id);
     let snapshot = state.stores.inventory.snapshot(show).await?;
     let map = state.show_map(show).await?;
     let live = LiveState::from_snapshot(&snapshot, &[]);
-    let svg = render_svg(&map, &live).map_err(|e| crate::problem::ApiError::unavailable(e))?;
+    let svg = render_svg(&map, &live).map_err(crate::problem::ApiError::unavailable)?;
     let tag = etag(&svg);
     Ok(cached(&headers, tag, "image/svg+xml", svg.into_bytes()))
 }
@@ -84,7 +88,11 @@ pub struct SeatStates {
     params(("show_id" = String, Path, format = Uuid, description = "The show")),
     responses((status = 200, body = SeatStates, headers(("ETag" = String))),
         (status = 304, description = "Not modified (If-None-Match)"), (status = 404, body = Problem)))]
-pub async fn seat_states(State(state): State<AppState>, Path(id): Path<Uuid>, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn seat_states(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let show = ShowId(id);
     // The cursor is read before the snapshot: events after it may already
     // be in the snapshot, and replaying them changes nothing.

@@ -55,10 +55,9 @@ pub async fn login(
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong email or password"));
     }
     let accounts = state.clone();
-    let (token, user) =
-        tokio::task::spawn_blocking(move || accounts.accounts.login(&req.email, &req.password))
-            .await
-            .map_err(ApiError::unavailable)??;
+    let (token, user) = tokio::task::spawn_blocking(move || accounts.accounts.login(&req.email, &req.password))
+        .await
+        .map_err(ApiError::unavailable)??;
     Ok(Json(LoginResponse { token, user }))
 }
 

@@ -80,7 +80,14 @@ impl TestApp {
         TestApp { app: app(state.clone()), state, demo, _dir: dir }
     }
 
-    pub async fn call(&self, method: Method, uri: &str, token: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Res {
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Res {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -149,7 +156,8 @@ impl TestApp {
         if let Some(a) = admission {
             h.push(("x-admission-token", a));
         }
-        self.call(Method::POST, &format!("/api/shows/{show}/holds"), Some(token), Some(json!({"seats": seats})), &h).await
+        self.call(Method::POST, &format!("/api/shows/{show}/holds"), Some(token), Some(json!({"seats": seats})), &h)
+            .await
     }
 
     pub async fn checkout(&self, token: &str, key: &str, hold_id: &str, card: &str) -> Res {
