@@ -31,13 +31,45 @@ use tower_http::trace::TraceLayer;
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-/// The OpenAPI document of the API.
-pub fn openapi() -> OpenApi {
+/// The OpenAPI document of the API, as served at `/openapi.json`.
+pub fn openapi() -> serde_json::Value {
     let (_, api) = api::router().split_for_parts();
     document(api)
 }
 
-fn document(mut api: OpenApi) -> OpenApi {
+/// Problem responses as `application/problem+json`, and the 400 (bad
+/// JSON) and 415 (not JSON) answers of every operation that takes a body.
+fn problems(doc: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for op in item.values_mut().filter_map(Value::as_object_mut) {
+            let has_body = op.contains_key("requestBody");
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+            for res in responses.values_mut() {
+                let Some(content) = res.get_mut("content").and_then(Value::as_object_mut) else { continue };
+                let is_problem = content
+                    .get("application/json")
+                    .and_then(|c| c.pointer("/schema/$ref"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|r| r.ends_with("/Problem"));
+                if is_problem && let Some(c) = content.remove("application/json") {
+                    content.insert("application/problem+json".into(), c);
+                }
+            }
+            if has_body {
+                for (status, what) in
+                    [("400", "The body is not JSON"), ("415", "The body is not sent as application/json")]
+                {
+                    responses.entry(status).or_insert_with(|| json!({"description": what, "content": problem.clone()}));
+                }
+            }
+        }
+    }
+}
+
+fn document(mut api: OpenApi) -> serde_json::Value {
     api.info.title = "booking ticketing server".into();
     api.info.description = Some(
         "Tickets for high-demand events: catalog, live seat maps, waiting rooms, holds, \
@@ -48,7 +80,9 @@ fn document(mut api: OpenApi) -> OpenApi {
     let components = api.components.get_or_insert_with(Default::default);
     components
         .add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
-    api
+    let mut doc = serde_json::to_value(&api).unwrap_or_default();
+    problems(&mut doc);
+    doc
 }
 
 fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -62,7 +96,7 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 pub fn app(state: AppState) -> Router {
     ops::prometheus();
     let (api_routes, api) = api::router().split_for_parts();
-    let spec = Arc::new(document(api).to_json().unwrap_or_else(|_| "{}".into()));
+    let spec = Arc::new(document(api).to_string());
     let request_id = HeaderName::from_static("x-request-id");
     let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
     let body_limit = state.config.body_limit_bytes;

@@ -1,7 +1,9 @@
 //! The demo data: the two sample venues, four events, five shows (most on
 //! sale, two behind a waiting room that admits within a second or two).
 
-use crate::api::admin::{NewEvent, NewPrice, NewShow, NewVenue, WaitingRoomSettings, add_event, add_show, add_venue};
+use crate::api::admin::{
+    NewEvent, NewPrice, NewShow, NewVenue, Sample, WaitingRoomSettings, add_event, add_show, add_venue,
+};
 use crate::problem::ApiError;
 use crate::state::AppState;
 use booking_core::catalog::ListShows;
@@ -53,7 +55,7 @@ pub async fn demo(state: &AppState) -> Result<Demo, ApiError> {
             city: "Lyon".into(),
             address: "1 Place de la Comédie".into(),
             seatmap: None,
-            sample: Some("theatre".into()),
+            sample: Some(Sample::Theatre),
         },
     )
     .await?
@@ -65,7 +67,7 @@ pub async fn demo(state: &AppState) -> Result<Demo, ApiError> {
             city: "Manchester".into(),
             address: "Stadium Way".into(),
             seatmap: None,
-            sample: Some("stadium".into()),
+            sample: Some(Sample::Stadium),
         },
     )
     .await?

@@ -372,6 +372,15 @@ async fn operations_endpoints_answer() {
         assert!(spec["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
     assert!(spec["components"]["schemas"]["Problem"].is_object());
+    // Problems are documented as the media type they are sent as; bodies
+    // that are not JSON are documented answers; query parameters are in
+    // the query.
+    let login = &spec["paths"]["/api/login"]["post"]["responses"];
+    assert!(login["401"]["content"]["application/problem+json"].is_object(), "{login}");
+    assert!(login["401"]["content"]["application/json"].is_null());
+    assert!(login["415"].is_object() && login["400"].is_object(), "{login}");
+    let params = spec["paths"]["/api/events"]["get"]["parameters"].as_array().unwrap();
+    assert!(params.iter().all(|p| p["in"] == "query" && p["required"] != true), "{params:?}");
     let r = t.get("/healthz", None).await;
     assert!(r.header("x-request-id").is_some(), "request ids are propagated");
     let metrics = t.get("/metrics", None).await;

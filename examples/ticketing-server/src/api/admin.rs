@@ -41,8 +41,18 @@ pub struct NewVenue {
     /// Its seat map (`booking-seatmap/1` JSON).
     #[schema(value_type = Option<Object>)]
     pub seatmap: Option<serde_json::Value>,
-    /// Or a sample map: `theatre` or `stadium`.
-    pub sample: Option<String>,
+    /// Or a sample map. Send exactly one of `seatmap` and `sample`.
+    pub sample: Option<Sample>,
+}
+
+/// The sample seat maps.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Sample {
+    /// A 2,000-seat theatre.
+    Theatre,
+    /// A 50,000-seat stadium with standing areas.
+    Stadium,
 }
 
 /// A venue created.
@@ -68,10 +78,10 @@ pub struct CategoryView {
 
 /// Creates a venue and its seat map.
 pub async fn add_venue(state: &AppState, v: NewVenue) -> ApiResult<VenueCreated> {
-    let map = match (v.seatmap, v.sample.as_deref()) {
+    let map = match (v.seatmap, v.sample) {
         (Some(json), None) => SeatMap::from_json(&json.to_string()).map_err(|e| ApiError::invalid(e.to_string()))?,
-        (None, Some("theatre")) => SeatMap::from_json(THEATRE).map_err(ApiError::unavailable)?,
-        (None, Some("stadium")) => SeatMap::from_json(STADIUM).map_err(ApiError::unavailable)?,
+        (None, Some(Sample::Theatre)) => SeatMap::from_json(THEATRE).map_err(ApiError::unavailable)?,
+        (None, Some(Sample::Stadium)) => SeatMap::from_json(STADIUM).map_err(ApiError::unavailable)?,
         _ => return Err(ApiError::invalid("send a seatmap, or sample: theatre | stadium")),
     };
     map.validate().map_err(|e| ApiError::invalid(e.to_string()))?;

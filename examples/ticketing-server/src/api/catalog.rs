@@ -96,6 +96,7 @@ pub struct SearchResponse {
 
 /// Search parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Words to search for (title, performers, categories, venue,
     /// description); empty lists shows soonest first.

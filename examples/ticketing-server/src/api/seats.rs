@@ -114,6 +114,7 @@ pub async fn seat_states(
 
 /// Where to resume the live feed.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LiveParams {
     /// An event id to resume after (as `Last-Event-ID`, for clients that
     /// cannot set headers); usually `/seats`'s `cursor`.
