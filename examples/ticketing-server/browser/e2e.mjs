@@ -79,18 +79,20 @@ async function signIn(page, who) {
   await page.getByTestId("nav-user").waitFor();
 }
 
-/** The first show on sale with a seat map, from the API. */
+/** The first show on sale with seats and a waiting room, from the API. */
 async function pickShow() {
   const res = await fetch(`${BASE}/api/events?limit=50`);
   check(res.ok, `GET /api/events answered ${res.status}`);
   const { results } = await res.json();
   for (const ev of results || []) {
     for (const s of ev.shows || []) {
+      if (!["on_sale", "selling_fast"].includes(s.availability)) continue;
+      const detail = await (await fetch(`${BASE}/api/shows/${encodeURIComponent(s.show_id)}`)).json();
       const map = await fetch(`${BASE}/api/shows/${encodeURIComponent(s.show_id)}/seatmap.svg`);
-      if (map.ok && (await map.text()).includes("<use ") && (s.available ?? 1) > 0) return { event: ev, show: s };
+      if (detail.waiting_room?.enabled && map.ok && (await map.text()).includes("<use ")) return { event: ev, show: s };
     }
   }
-  throw new Error("no event has a show on sale with seats");
+  throw new Error("no event has a show on sale with seats and a waiting room");
 }
 
 const browser = await chromium.launch({
@@ -143,12 +145,12 @@ try {
   await step("alice joins the waiting room and is let in", async () => {
     const join = alice.getByTestId("queue-join");
     const admitted = alice.getByTestId("queue-admitted");
-    await join.or(admitted).first().waitFor({ timeout: WAIT });
-    if (await join.isVisible()) {
-      await join.click();
-      await alice.getByTestId("queue-position").or(admitted).first().waitFor({ timeout: WAIT });
-      await shot(alice, "03-waiting-room");
-    }
+    await join.waitFor({ timeout: WAIT });
+    check(!(await admitted.isVisible()), "alice was let in before joining the queue");
+    check((await alice.locator('[data-testid="seatmap"] use.pickable').count()) === 0, "seats are pickable before the queue let alice in");
+    await join.click();
+    await alice.getByTestId("queue-position").or(admitted).first().waitFor({ timeout: WAIT });
+    await shot(alice, "03-waiting-room");
     await admitted.waitFor({ timeout: WAIT });
     await alice.locator('[data-testid="seatmap"] use.pickable').first().waitFor({ timeout: WAIT });
     await shot(alice, "04-show-admitted");
