@@ -37,8 +37,9 @@ pub fn openapi() -> serde_json::Value {
     document(api)
 }
 
-/// Problem responses as `application/problem+json`, and the 400 (bad
-/// JSON) and 415 (not JSON) answers of every operation that takes a body.
+/// Problem responses as `application/problem+json`, the 400 (bad JSON)
+/// and 415 (not JSON) answers of every operation that takes a body, and
+/// the bounds of `Idempotency-Key`.
 fn problems(doc: &mut serde_json::Value) {
     use serde_json::{Value, json};
     let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
@@ -46,6 +47,11 @@ fn problems(doc: &mut serde_json::Value) {
     for item in paths.values_mut().filter_map(Value::as_object_mut) {
         for op in item.values_mut().filter_map(Value::as_object_mut) {
             let has_body = op.contains_key("requestBody");
+            for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+                if p["name"] == "Idempotency-Key" {
+                    p["schema"] = json!({"type": "string", "minLength": 1, "maxLength": 255});
+                }
+            }
             let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else { continue };
             for res in responses.values_mut() {
                 let Some(content) = res.get_mut("content").and_then(Value::as_object_mut) else { continue };
