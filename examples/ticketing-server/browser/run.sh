@@ -7,8 +7,10 @@
 #
 # Installs what is missing (chromium with apt-get, which needs root;
 # playwright-core with npm ci). Screenshots go to target/screenshots/, the
-# server's log to target/browser-test/server.log. Non-interactive; exits
-# non-zero on failure; the last line is the summary.
+# server's log to target/browser-test/server.log. BROWSER_BACKEND picks
+# another backend (postgres, redis, redis+postgres; with DATABASE_URL /
+# REDIS_URL). Non-interactive; exits non-zero on failure; the last line is
+# the summary.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -61,7 +63,7 @@ mkdir -p "$work"
 port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 base="http://127.0.0.1:$port"
 
-"$server" --backend memory --listen "127.0.0.1:$port" --data-dir "$work/data" >"$work/server.log" 2>&1 &
+"$server" --backend "${BROWSER_BACKEND:-memory}" --listen "127.0.0.1:$port" --data-dir "$work/data" >"$work/server.log" 2>&1 &
 pid=$!
 stop() {
   if kill -0 "$pid" 2>/dev/null; then
