@@ -77,6 +77,21 @@ impl Default for Limits {
     }
 }
 
+/// A Google Wallet issuer: tickets get "save to Google Wallet" links,
+/// signed with the service account's key.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleWallet {
+    /// The issuer id (digits, from the Google Pay & Wallet console).
+    pub issuer_id: String,
+    /// The service account that signs the links.
+    pub service_account_email: String,
+    /// The name shown on the passes.
+    pub issuer_name: String,
+    /// A PEM file with the service account's RSA private key.
+    pub key_file: PathBuf,
+}
+
 /// The server's settings.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -105,6 +120,8 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// Rate limits.
     pub limits: Limits,
+    /// Google Wallet save links on tickets (TOML only); none without it.
+    pub google_wallet: Option<GoogleWallet>,
     /// Run the background workers (sweeper, completer, outbox relay,
     /// waves, availability). Tests turn them off and call
     /// [`crate::AppState::tick`].
@@ -125,6 +142,7 @@ impl Default for Config {
             request_timeout_secs: 15,
             body_limit_bytes: 1 << 20,
             limits: Limits::default(),
+            google_wallet: None,
             workers: true,
         }
     }

@@ -10,6 +10,7 @@ use crate::stores::Stores;
 use booking_core::admission::{Keyring, RoomId, TokenVerifier, WaitingRoom, WaitingRoomStore};
 use booking_core::catalog::AvailabilitySync;
 use booking_core::checkout::{Checkout, CheckoutConfig, Completer, OutboxRelay, PriceTable};
+use booking_core::delivery::wallet::GoogleWalletSettings;
 use booking_core::delivery::{ContactBook, EmailSettings, FileMailer, OtherTopics, TicketDelivery};
 use booking_core::fulfilment::TicketFulfilment;
 use booking_core::ids::VenueId;
@@ -137,6 +138,8 @@ pub struct Inner {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// Checkouts running now.
     pub checkouts_in_flight: AtomicUsize,
+    /// Google Wallet signing, when configured.
+    pub google_wallet: Option<GoogleWalletSettings>,
 }
 
 /// A 32-byte key derived from the configured secret (or random).
@@ -211,6 +214,15 @@ impl AppState {
         let relay = OutboxRelay::new(stores.outbox.clone(), Arc::new(delivery), Duration::from_secs(30), 100);
         let availability =
             Arc::new(AvailabilitySync::new(stores.catalog.clone(), stores.inventory.clone(), clock.clone()));
+        let google_wallet = match &config.google_wallet {
+            None => None,
+            Some(g) => {
+                let pem = std::fs::read_to_string(&g.key_file).map_err(|e| format!("{}: {e}", g.key_file.display()))?;
+                let settings = GoogleWalletSettings::new(&g.issuer_id, &g.service_account_email, &g.issuer_name, &pem)
+                    .map_err(|e| format!("google_wallet: {e}"))?;
+                Some(settings)
+            }
+        };
         let (shutdown, _) = tokio::sync::watch::channel(false);
         Ok(AppState(Arc::new(Inner {
             hubs: Hubs::new(stores.inventory.clone()),
@@ -239,6 +251,7 @@ impl AppState {
             stopping: AtomicBool::new(false),
             shutdown,
             checkouts_in_flight: AtomicUsize::new(0),
+            google_wallet,
         })))
     }
 

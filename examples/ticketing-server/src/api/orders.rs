@@ -11,6 +11,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use booking_core::checkout::{CheckoutRequest, Order, OrderStatus, Receipt, Refusal};
+use booking_core::delivery::wallet::google_save_link;
+use booking_core::delivery::{HolderContacts, TicketNotice, WalletLinks};
 use booking_core::idempotency::IdempotencyKey;
 use booking_core::tickets::{
     CheckIn, CheckInError, DeviceId, GateId, IssuedTicket, RotationPolicy, ScannerSync, TicketClaims, TicketItem,
@@ -45,10 +47,11 @@ pub struct CheckoutBody {
 /// Wallet links of a ticket.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct WalletView {
-    /// Apple Wallet pass; absent while no pass-signing certificate is
-    /// configured.
+    /// Apple Wallet pass; always absent for now (no pass-signing
+    /// certificate setting yet).
     pub apple_url: Option<String>,
-    /// Google Wallet save link; absent while no issuer key is configured.
+    /// Google Wallet save link; absent unless a Google Wallet issuer is
+    /// configured (`google_wallet` in the configuration file).
     pub google_url: Option<String>,
 }
 
@@ -122,11 +125,39 @@ fn to_snake(s: &str) -> String {
 }
 
 /// The tickets of a sale: issued again on demand (ids and signatures are
-/// deterministic, so these are the tickets fulfilment sent).
+/// deterministic, so these are the tickets fulfilment sent), with wallet
+/// links when a wallet issuer is configured.
 async fn tickets_of(state: &AppState, sale: &Sale) -> ApiResult<Vec<TicketView>> {
     let issued = state.issuer.issue_for(sale, None).map_err(ApiError::unavailable)?;
     let spec = state.spec(sale.show).await?;
-    Ok(issued.iter().map(|t| ticket_view(&spec, t)).collect())
+    let mut views: Vec<TicketView> = issued.iter().map(|t| ticket_view(&spec, t)).collect();
+    if let Some(google) = &state.google_wallet {
+        let listing = state.stores.catalog.listing(sale.show).await?;
+        let contact = state.contacts.contact_of(sale.owner).await.map_err(ApiError::unavailable)?;
+        let Some(contact) = contact else { return Ok(views) };
+        for view in &mut views {
+            let png = booking_core::tickets::qr::png(&view.qr_text, 4).map_err(ApiError::unavailable)?;
+            let notice = TicketNotice {
+                ticket_id: view.ticket_id.to_string(),
+                order: sale.order,
+                show: sale.show,
+                holder: sale.owner,
+                contact: contact.clone(),
+                holder_name: None,
+                show_title: listing.event.title.clone(),
+                venue: listing.venue.name.clone(),
+                starts_at: listing.show.starts_at,
+                ends_at: listing.show.starts_at + booking_core::fulfilment::DEFAULT_SHOW_DURATION,
+                seat: view.seat.clone(),
+                barcode: view.qr_text.clone(),
+                qr_png: png,
+                wallet: WalletLinks::default(),
+                issued_at: listing.show.on_sale_at,
+            };
+            view.wallet.google_url = Some(google_save_link(&notice, google).map_err(ApiError::unavailable)?);
+        }
+    }
+    Ok(views)
 }
 
 fn ticket_view(spec: &booking_core::ShowSpec, t: &IssuedTicket) -> TicketView {
