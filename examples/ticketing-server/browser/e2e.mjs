@@ -265,7 +265,7 @@ try {
     await shot(bob, "09-declined");
   });
 
-  await step("the ticket shows its QR code", async () => {
+  await step("the ticket shows its QR code and a Google Wallet link", async () => {
     await alice.goto(orderUrl);
     await alice.getByTestId("ticket-link").first().click();
     await alice.waitForURL("**/tickets/**");
@@ -276,6 +276,8 @@ try {
     ticketCode = (await alice.getByTestId("ticket-code").inputValue()).trim();
     check(ticketCode.length > 10, "the ticket has no code");
     check((await alice.getByTestId("ticket-seat").textContent()).trim().length > 0, "the ticket names no seat");
+    const google = await alice.getByTestId("wallet-google").getAttribute("href");
+    check(/^https:\/\/pay\.google\.com\/gp\/v\/save\/[\w-]+\.[\w-]+\.[\w-]+$/.test(google), `the Google Wallet link is ${google}`);
     await shot(alice, "10-ticket");
   });
 

@@ -63,7 +63,21 @@ mkdir -p "$work"
 port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 base="http://127.0.0.1:$port"
 
-"$server" --backend "${BROWSER_BACKEND:-memory}" --listen "127.0.0.1:$port" --data-dir "$work/data" >"$work/server.log" 2>&1 &
+backend="${BROWSER_BACKEND:-memory}"
+# Redis keys of this run only, removed at the end.
+prefix="browser-test-$$-$RANDOM:"
+# Google Wallet save links signed with the test suite's throwaway key.
+cat >"$work/server.toml" <<EOF
+redis_prefix = "$prefix"
+
+[google_wallet]
+issuer_id = "3388000000022222228"
+service_account_email = "tickets@example.iam.gserviceaccount.com"
+issuer_name = "Tickets (browser test)"
+key_file = "$root/examples/ticketing-server/tests/fixtures/google-wallet-test-key.pem"
+EOF
+"$server" --config "$work/server.toml" --backend "$backend" --listen "127.0.0.1:$port" --data-dir "$work/data" \
+  >"$work/server.log" 2>&1 &
 pid=$!
 stop() {
   if kill -0 "$pid" 2>/dev/null; then
@@ -71,6 +85,14 @@ stop() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
+  case "$backend" in
+    *redis*)
+      if command -v redis-cli >/dev/null; then
+        redis-cli -u "${REDIS_URL:-redis://127.0.0.1:6379}" --scan --pattern "${prefix}*" |
+          xargs -r -n 500 redis-cli -u "${REDIS_URL:-redis://127.0.0.1:6379}" del >/dev/null 2>&1 || true
+      fi
+      ;;
+  esac
 }
 trap stop EXIT
 
