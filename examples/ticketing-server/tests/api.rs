@@ -273,6 +273,7 @@ async fn checkout_replays_refuses_a_changed_body_and_issues_tickets_scanned_once
     forged.replace_range(100..101, if &code[100..101] == "A" { "B" } else { "A" });
     let bad = t.post("/api/scan", Some(&scanner), json!({"code": forged})).await.json();
     assert_eq!(bad["admitted"], false);
+    assert!(["bad_signature", "not_a_ticket"].contains(&bad["reason"].as_str().unwrap()), "{bad}");
     let junk = t.post("/api/scan", Some(&scanner), json!({"code": "hello"})).await.json();
     assert_eq!(junk["reason"], "not_a_ticket");
 }

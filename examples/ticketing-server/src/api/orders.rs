@@ -15,7 +15,8 @@ use booking_core::delivery::wallet::google_save_link;
 use booking_core::delivery::{HolderContacts, TicketNotice, WalletLinks};
 use booking_core::idempotency::IdempotencyKey;
 use booking_core::tickets::{
-    CheckIn, CheckInError, DeviceId, GateId, IssuedTicket, RotationPolicy, ScannerSync, TicketClaims, TicketItem,
+    CheckIn, CheckInError, DeviceId, GateId, IssuedTicket, RotationPolicy, ScanRefusal, ScannerSync, TicketClaims,
+    TicketItem,
 };
 use booking_core::{OrderId, Sale, ShowId};
 use chrono::{DateTime, Utc};
@@ -395,7 +396,15 @@ pub async fn scan(
     };
     let verified = match booking_core::tickets::scanner::verify_with(&sync, code, state.clock.now_millis()) {
         Ok(v) => v,
-        Err(e) => return Ok(Json(refused("bad_signature", e.to_string(), Some(&claims)))),
+        Err(e) => {
+            let reason = match e {
+                ScanRefusal::BadSignature => "bad_signature",
+                ScanRefusal::UnknownKey(_) => "unknown_key",
+                ScanRefusal::Revoked { .. } => "superseded",
+                _ => "not_a_ticket",
+            };
+            return Ok(Json(refused(reason, e.to_string(), Some(&claims))));
+        }
     };
     let device = DeviceId::new("web-scanner").map_err(ApiError::unavailable)?;
     let gate = GateId::new("main").map_err(ApiError::unavailable)?;
