@@ -79,6 +79,23 @@ async function pageOrder() {
     el("p", {}, el("a", { href: "/orders", testid: "back-orders" }, "All my orders")));
 }
 
+/**
+ * A click on a link to this server's API (a wallet pass): fetched with the
+ * session, since a plain link cannot send it, then opened from memory.
+ */
+async function withSession(ev) {
+  const href = ev.currentTarget.getAttribute("href") || "";
+  if (!href.startsWith("/api/")) return;
+  ev.preventDefault();
+  try {
+    const res = await fetch(href, { headers: { Authorization: `Bearer ${sessionToken()}` } });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    location.assign(URL.createObjectURL(await res.blob()));
+  } catch (err) {
+    toast(`The pass did not download: ${err.message}`);
+  }
+}
+
 async function pageTicket() {
   if (!requireLogin()) return;
   const ticketId = pathId();
@@ -105,7 +122,7 @@ async function pageTicket() {
         el("details", {}, el("summary", {}, "Ticket code (for typing in)"),
           el("textarea", { readonly: true, "aria-label": "Ticket code", testid: "ticket-code" }, t.qr_text || "")),
         el("div", { class: "actions wallet" },
-          wallet.apple_url ? el("a", { class: "button secondary", href: wallet.apple_url, testid: "wallet-apple" }, "Add to Apple Wallet") : null,
+          wallet.apple_url ? el("a", { class: "button secondary", href: wallet.apple_url, testid: "wallet-apple", onclick: withSession }, "Add to Apple Wallet") : null,
           wallet.google_url ? el("a", { class: "button secondary", href: wallet.google_url, testid: "wallet-google" }, "Save to Google Wallet") : null)),
       el("p", {}, el("a", { href: `/orders/${encodeURIComponent(t.order_id)}`, testid: "back-order" }, "Back to the order")));
   } catch (err) {
