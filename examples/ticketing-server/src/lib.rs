@@ -37,9 +37,9 @@ pub fn openapi() -> serde_json::Value {
     document(api)
 }
 
-/// Problem responses as `application/problem+json`, the 400 (bad JSON)
-/// and 415 (not JSON) answers of every operation that takes a body, and
-/// the bounds of `Idempotency-Key`.
+/// Problem responses as `application/problem+json`; the 400 (bad JSON),
+/// 415 (not JSON) and 422 (wrong shape) answers of every operation that
+/// takes a body; the bounds of `Idempotency-Key`.
 fn problems(doc: &mut serde_json::Value) {
     use serde_json::{Value, json};
     let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
@@ -65,9 +65,11 @@ fn problems(doc: &mut serde_json::Value) {
                 }
             }
             if has_body {
-                for (status, what) in
-                    [("400", "The body is not JSON"), ("415", "The body is not sent as application/json")]
-                {
+                for (status, what) in [
+                    ("400", "The body is not JSON"),
+                    ("415", "The body is not sent as application/json"),
+                    ("422", "The body is JSON of another shape, or its values are refused"),
+                ] {
                     responses.entry(status).or_insert_with(|| json!({"description": what, "content": problem.clone()}));
                 }
             }

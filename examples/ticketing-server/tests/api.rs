@@ -379,7 +379,7 @@ async fn operations_endpoints_answer() {
     let login = &spec["paths"]["/api/login"]["post"]["responses"];
     assert!(login["401"]["content"]["application/problem+json"].is_object(), "{login}");
     assert!(login["401"]["content"]["application/json"].is_null());
-    assert!(login["415"].is_object() && login["400"].is_object(), "{login}");
+    assert!(login["415"].is_object() && login["400"].is_object() && login["422"].is_object(), "{login}");
     let params = spec["paths"]["/api/events"]["get"]["parameters"].as_array().unwrap();
     assert!(params.iter().all(|p| p["in"] == "query" && p["required"] != true), "{params:?}");
     let r = t.get("/healthz", None).await;

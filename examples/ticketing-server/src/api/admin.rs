@@ -115,6 +115,7 @@ pub async fn create_venue(
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
     /// Title.
+    #[schema(min_length = 1)]
     pub title: String,
     /// Description.
     #[serde(default)]

@@ -110,6 +110,7 @@ pub struct SearchParams {
     /// Only shows starting before this instant.
     pub to: Option<DateTime<Utc>>,
     /// Shows per page (1 to 100, default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,

@@ -31,6 +31,7 @@ use uuid::Uuid;
 pub struct PaymentRequest {
     /// A test card number: `4242424242424242` pays, `4000000000000002`
     /// is declined.
+    #[schema(pattern = "^[0-9 -]{12,30}$")]
     pub card: String,
 }
 
