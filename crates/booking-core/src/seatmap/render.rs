@@ -10,10 +10,11 @@
 //!   integer coordinates, fixed decimals, map order throughout. [`etag`]
 //!   hashes the output for HTTP caching.
 //! - **Repaintable.** Seat `n` (its [`SeatId`](crate::SeatId)) is the
-//!   `n`-th `<use>` under `<g id="seats">`, and its state's code
-//!   ([`super::SeatState::code`]) is the id of the symbol it uses: a
-//!   browser that fetches [`super::LiveState::encode`] repaints a seat by
-//!   setting its `href` to `#<code>` (and its title's last words).
+//!   `n`-th `<use>` under `<g id="seats">` and carries `data-seat="n"`,
+//!   so a script finds a seat by its id and a click names its seat. Its
+//!   state's code ([`super::SeatState::code`]) is the id of the symbol it
+//!   uses: a browser that fetches [`super::LiveState::encode`] repaints a
+//!   seat by setting its `href` to `#<code>` (and its title's last words).
 //! - **Compact.** About 100 bytes per seat: a 50,000-seat stadium is a few
 //!   megabytes, which compress well.
 
@@ -285,11 +286,12 @@ pub fn render_svg(map: &SeatMap, state: &LiveState) -> Result<String, RenderErro
         let cat = map.category(s.category.0).map_or_else(|| format!("category {}", s.category.0), |c| esc(&c.name));
         let _ = write!(
             out,
-            "<use href=\"#{}\" x=\"{}\" y=\"{}\" class=\"c{}\"><title>{}, row {}, seat {}: {cat}, {}",
+            "<use href=\"#{}\" x=\"{}\" y=\"{}\" class=\"c{}\" data-seat=\"{}\"><title>{}, row {}, seat {}: {cat}, {}",
             st.code(),
             s.x,
             s.y,
             s.category.0,
+            s.id.0,
             esc(&sec.name),
             esc(&sec.rows[s.row as usize].name),
             esc(&s.label),

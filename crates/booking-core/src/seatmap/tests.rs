@@ -318,6 +318,18 @@ fn rendering_is_deterministic_and_titles_every_seat() {
 }
 
 #[test]
+fn every_seat_element_names_its_seat_id() {
+    let map = theatre();
+    let svg = render_svg(&map, &LiveState::available(&map)).expect("render");
+    let lines = seat_lines(&svg);
+    assert_eq!(lines.len(), map.seat_count());
+    for (n, line) in lines.iter().enumerate() {
+        let attr = format!(" data-seat=\"{n}\">");
+        assert!(line.contains(&attr), "seat {n}: {line}");
+    }
+}
+
+#[test]
 fn each_state_has_its_own_shape() {
     let map = little();
     let mut state = LiveState::available(&map);

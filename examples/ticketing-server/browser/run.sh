@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The web front end's browser test: builds the ticketing server, starts it
+# on the memory backend on a free port, waits for /readyz, runs e2e.mjs in
+# headless Chromium (Debian's, never a downloaded one), stops the server.
+#
+#   examples/ticketing-server/browser/run.sh
+#
+# Installs what is missing (chromium with apt-get, which needs root;
+# playwright-core with npm ci). Screenshots go to target/screenshots/, the
+# server's log to target/browser-test/server.log. BROWSER_BACKEND picks
+# another backend (postgres, redis, redis+postgres; with DATABASE_URL /
+# REDIS_URL). Non-interactive; exits non-zero on failure; the last line is
+# the summary.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../../.." && pwd)"
+cd "$root"
+
+say() { echo "browser: $*" >&2; }
+fail() {
+  echo "browser: FAILED: $*"
+  exit 1
+}
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    fail "missing $*: install it (apt-get install -y $*) or run as root"
+  fi
+  say "installing $* with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+chromium_bin="${CHROMIUM:-/usr/bin/chromium}"
+[ -x "$chromium_bin" ] || apt_install chromium fonts-dejavu-core
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$node_major" -ge 20 ] || fail "playwright-core needs Node.js 20 or later; this is $(node --version)"
+command -v curl >/dev/null || apt_install curl
+
+if [ ! -f "$here/node_modules/playwright-core/package.json" ] ||
+  [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
+  say "installing playwright-core (npm ci)"
+  # The package's own browser download is never wanted: Debian's chromium is used.
+  (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+    fail "npm ci"
+fi
+
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+profile="${PROFILE:-debug}"
+say "building the server ($profile)"
+if [ "$profile" = release ]; then
+  cargo build --quiet --release -p booking-ticketing-server --bin ticketing-server || fail "cargo build"
+else
+  cargo build --quiet -p booking-ticketing-server --bin ticketing-server || fail "cargo build"
+fi
+server="$target_dir/$profile/ticketing-server"
+
+work="$target_dir/browser-test"
+rm -rf "$work"
+mkdir -p "$work"
+port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+base="http://127.0.0.1:$port"
+
+backend="${BROWSER_BACKEND:-memory}"
+# Redis keys of this run only, removed at the end.
+prefix="browser-test-$$-$RANDOM:"
+# Google Wallet save links signed with the test suite's throwaway key.
+cat >"$work/server.toml" <<EOF
+redis_prefix = "$prefix"
+
+[google_wallet]
+issuer_id = "3388000000022222228"
+service_account_email = "tickets@example.iam.gserviceaccount.com"
+issuer_name = "Tickets (browser test)"
+key_file = "$root/examples/ticketing-server/tests/fixtures/google-wallet-test-key.pem"
+EOF
+"$server" --config "$work/server.toml" --backend "$backend" --listen "127.0.0.1:$port" --data-dir "$work/data" \
+  >"$work/server.log" 2>&1 &
+pid=$!
+stop() {
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  case "$backend" in
+    *redis*)
+      if command -v redis-cli >/dev/null; then
+        redis-cli -u "${REDIS_URL:-redis://127.0.0.1:6379}" --scan --pattern "${prefix}*" |
+          xargs -r -n 500 redis-cli -u "${REDIS_URL:-redis://127.0.0.1:6379}" del >/dev/null 2>&1 || true
+      fi
+      ;;
+  esac
+}
+trap stop EXIT
+
+ready=""
+for _ in $(seq 300); do
+  if curl -fsS "$base/readyz" >/dev/null 2>&1; then ready=1; break; fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$ready" ]; then
+  tail -n 30 "$work/server.log" >&2 || true
+  fail "the server did not become ready on $base"
+fi
+say "server ready on $base"
+
+shots="$target_dir/screenshots"
+rm -rf "$shots"
+mkdir -p "$shots"
+status=0
+(cd "$here" && BASE_URL="$base" CHROMIUM="$chromium_bin" SCREENSHOT_DIR="$shots" node e2e.mjs) || status=$?
+if [ "$status" != 0 ]; then
+  say "server log (last lines):"
+  tail -n 20 "$work/server.log" >&2 || true
+fi
+exit "$status"
