@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit, conformance and state-machine tests
 # on every backend (against a real PostgreSQL and a real Redis), doctests,
-# and the loom model checks of the memory backend.
+# the loom model checks of the memory backend, then the ticketing server
+# example in headless Chromium (examples/ticketing-server/browser/run.sh,
+# screenshots under target/screenshots/) and its OpenAPI document under
+# Schemathesis (examples/ticketing-server/schemathesis/run.sh).
 #
 # PostgreSQL is taken from DATABASE_URL (default
 # postgres://postgres@127.0.0.1:5432/test) when a login there works and may
@@ -157,5 +160,11 @@ echo "== loom model checks (booking-memory)"
 # Its own target directory: the cfg flag would otherwise rebuild the main one.
 RUSTFLAGS="--cfg booking_loom" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
   CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom" cargo test -p booking-memory --release --test loom
+
+echo "== ticketing server in headless Chromium"
+examples/ticketing-server/browser/run.sh
+
+echo "== ticketing server API under Schemathesis"
+examples/ticketing-server/schemathesis/run.sh
 
 echo "== done in $((SECONDS - started_at)) s"
