@@ -30,6 +30,10 @@
 //!     `DefaultKeyedRateLimiter<OwnerId>` (a sharded `DashMap`) for the
 //!     spread case, same quota, its default clock (quanta).
 //!
+//! Before anything is measured, every contender is checked to allow two
+//! requests of a key and refuse the third on a quota of one a minute with
+//! a burst of 2, so that none does less than a rate limit must.
+//!
 //! Runs go round-robin over the contenders (`BENCH_RUNS` rounds, default
 //! 3, of `BENCH_SECS` seconds each, default 2), so that a disturbance of
 //! the machine hits them alike; the ratio is the median over rounds of
@@ -236,6 +240,29 @@ fn decisions(contender: Contender, case: Case, callers: usize, secs: f64, accoun
     }
 }
 
+/// Before anything is measured: every contender, on a quota of one a
+/// minute with a burst of 2, allows two requests of a key and refuses the
+/// third, so that none does less than a rate limit must.
+fn check_contenders(account: OwnerId) {
+    let want = [true, true, false];
+    let quota = Quota::per_minute(1, 2).expect("quota");
+    let rt = runtime();
+    let limiter =
+        RateLimiter::new(Arc::new(MemoryRateLimitStore::new()), "check").expect("name").per_account(quota);
+    let who = RequestIdentity::account(account);
+    let got = want.map(|_| rt.block_on(limiter.check(&who)).expect("check").allowed());
+    assert_eq!(got, want, "RateLimiter::check");
+    let store = MemoryRateLimitStore::new();
+    let req = Acquire::one(LimitKey("check:a".into()), quota);
+    let got = want.map(|_| rt.block_on(store.acquire(&req)).expect("acquire").allowed);
+    assert_eq!(got, want, "MemoryRateLimitStore::acquire");
+    let quota = governor::Quota::per_minute(NonZeroU32::MIN).allow_burst(NonZeroU32::new(2).expect("nonzero"));
+    let direct: DefaultDirectRateLimiter = governor::RateLimiter::direct(quota);
+    assert_eq!(want.map(|_| direct.check().is_ok()), want, "governor, direct");
+    let keyed: DefaultKeyedRateLimiter<OwnerId> = governor::RateLimiter::keyed(quota);
+    assert_eq!(want.map(|_| keyed.check_key(&account).is_ok()), want, "governor, keyed");
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported.
     let secs: f64 = env("BENCH_SECS", 2.0);
@@ -246,6 +273,7 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let accounts: Vec<OwnerId> = (0..ACCOUNTS).map(|_| OwnerId::new()).collect();
+    check_contenders(accounts[0]);
 
     println!("### Memory: joins to one waiting room\n");
     println!("| callers | joins/s (median of {runs}) | queue length at the end of the last run |");

@@ -32,6 +32,10 @@
 //!     CONFLICT DO UPDATE ... WHERE <allowed> RETURNING tat`, the
 //!     database clock, through the same pool (sqlx, prepared).
 //!
+//! Before anything is measured, every contender is checked to allow two
+//! requests of a key and refuse the third on a quota of one a minute with
+//! a burst of 2, so that none does less than a rate limit must.
+//!
 //! Both tables are emptied before each run. Runs go round-robin over the
 //! contenders (`BENCH_RUNS` rounds, default 3, of `BENCH_SECS` seconds
 //! each, default 2); the ratio is the median over rounds of library / raw
@@ -247,6 +251,37 @@ async fn decisions(s: &Setup, contender: Contender, case: Case, n: usize, secs: 
     }
 }
 
+/// Before anything is measured: every contender, on a quota of one a
+/// minute with a burst of 2, allows two requests of a key and refuses the
+/// third, so that none does less than a rate limit must.
+async fn check_contenders(s: &Setup) {
+    let want = [true, true, false];
+    let quota = Quota::per_minute(1, 2).expect("quota");
+    let limiter = RateLimiter::new(s.store.clone(), "check").expect("name").per_account(quota);
+    let who = RequestIdentity::account(OwnerId::new());
+    let mut got = [false; 3];
+    for g in &mut got {
+        *g = limiter.check(&who).await.expect("check").allowed();
+    }
+    assert_eq!(got, want, "RateLimiter::check");
+    let req = Acquire::one(LimitKey("check:a".into()), quota);
+    for g in &mut got {
+        *g = s.store.acquire(&req).await.expect("acquire").allowed;
+    }
+    assert_eq!(got, want, "PgRateLimitStore::acquire");
+    for g in &mut got {
+        let row = sqlx::query(GCRA)
+            .bind("check:a")
+            .bind(quota.emission_micros())
+            .bind(quota.span_micros())
+            .fetch_optional(&s.pool)
+            .await
+            .expect("gcra");
+        *g = row.is_some();
+    }
+    assert_eq!(got, want, "the bare GCRA statement");
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     rt.block_on(bench());
@@ -295,6 +330,7 @@ async fn bench() {
         ),
         quota,
     };
+    check_contenders(&setup).await;
 
     println!("\n### PostgreSQL: rate-limit decisions, library beside a bare GCRA statement\n");
     println!("| keys | callers | contender | decisions/s (median of {runs}) | library / raw (median of paired runs) | allowed |");

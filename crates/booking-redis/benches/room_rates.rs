@@ -35,6 +35,10 @@
 //! counters of `INFO commandstats` before and after each run (meaningful
 //! only when nothing else runs scripts on that server).
 //!
+//! Before anything is measured, every contender is checked to allow two
+//! requests of a key and refuse the third on a quota of one a minute with
+//! a burst of 2, so that none does less than a rate limit must.
+//!
 //! Runs go round-robin over the contenders (`BENCH_RUNS` rounds, default
 //! 3, of `BENCH_SECS` seconds each, default 2); the ratio is the median
 //! over rounds of library / raw in the same round. State is deleted
@@ -292,6 +296,38 @@ async fn decisions(s: &Setup, contender: Contender, case: Case, n: usize, secs: 
     }
 }
 
+/// Before anything is measured: every contender, on a quota of one a
+/// minute with a burst of 2, allows two requests of a key and refuses the
+/// third, so that none does less than a rate limit must.
+async fn check_contenders(s: &Setup, prefix: &str, con: &mut MultiplexedConnection) {
+    let want = [true, true, false];
+    let quota = Quota::per_minute(1, 2).expect("quota");
+    let limiter = RateLimiter::new(s.store.clone(), "check").expect("name").per_account(quota);
+    let who = RequestIdentity::account(OwnerId::new());
+    let mut got = [false; 3];
+    for g in &mut got {
+        *g = limiter.check(&who).await.expect("check").allowed();
+    }
+    assert_eq!(got, want, "RateLimiter::check");
+    let req = Acquire::one(LimitKey("check:a".into()), quota);
+    for g in &mut got {
+        *g = s.store.acquire(&req).await.expect("acquire").allowed;
+    }
+    assert_eq!(got, want, "RedisRateLimitStore::acquire");
+    let (script, key) = (redis::Script::new(GCRA), format!("{prefix}check"));
+    for g in &mut got {
+        let allowed: i64 = script
+            .key(&key)
+            .arg(quota.emission_micros())
+            .arg(quota.span_micros())
+            .invoke_async(con)
+            .await
+            .expect("gcra");
+        *g = allowed == 1;
+    }
+    assert_eq!(got, want, "the bare GCRA script");
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     rt.block_on(bench());
@@ -355,6 +391,8 @@ async fn bench() {
     };
     // Load the bare script once, so that its first call is an EVALSHA.
     let _: String = redis::cmd("SCRIPT").arg("LOAD").arg(GCRA).query_async(&mut admin).await.expect("load");
+    check_contenders(&setup, &prefix, &mut admin).await;
+    delete_prefix(&mut admin, &prefix).await;
 
     println!("\n### Redis: rate-limit decisions, library beside a bare GCRA script\n");
     println!(
