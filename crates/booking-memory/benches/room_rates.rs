@@ -178,9 +178,8 @@ fn decisions(contender: Contender, case: Case, callers: usize, secs: f64, accoun
     let pick = move |rng: &mut Rng| if case == Case::Hot { 0 } else { rng.below(ACCOUNTS) };
     match contender {
         Contender::Limiter => {
-            let limiter = RateLimiter::new(Arc::new(MemoryRateLimitStore::new()), "bench")
-                .expect("name")
-                .per_account(quota);
+            let limiter =
+                RateLimiter::new(Arc::new(MemoryRateLimitStore::new()), "bench").expect("name").per_account(quota);
             let who: Vec<RequestIdentity> = accounts.iter().map(|a| RequestIdentity::account(*a)).collect();
             threads(callers, secs, |c, stop| {
                 runtime().block_on(async {
@@ -247,8 +246,7 @@ fn check_contenders(account: OwnerId) {
     let want = [true, true, false];
     let quota = Quota::per_minute(1, 2).expect("quota");
     let rt = runtime();
-    let limiter =
-        RateLimiter::new(Arc::new(MemoryRateLimitStore::new()), "check").expect("name").per_account(quota);
+    let limiter = RateLimiter::new(Arc::new(MemoryRateLimitStore::new()), "check").expect("name").per_account(quota);
     let who = RequestIdentity::account(account);
     let got = want.map(|_| rt.block_on(limiter.check(&who)).expect("check").allowed());
     assert_eq!(got, want, "RateLimiter::check");
@@ -290,7 +288,9 @@ fn main() {
     }
 
     println!("\n### Memory: rate-limit decisions, library beside governor\n");
-    println!("| keys | callers | contender | decisions/s (median of {runs}) | library / raw (median of paired runs) | allowed |");
+    println!(
+        "| keys | callers | contender | decisions/s (median of {runs}) | library / raw (median of paired runs) | allowed |"
+    );
     println!("|---|---|---|---|---|---|");
     for case in [Case::Hot, Case::Spread] {
         for &n in &callers {

@@ -300,7 +300,8 @@ async fn bench() {
     pool.execute("CREATE TABLE bench_gcra (key text PRIMARY KEY, tat bigint NOT NULL)").await.expect("create table");
 
     let keys = Keyring::new("bench", &[7; 32]).expect("keyring");
-    let rooms = Arc::new(WaitingRoom::new(Arc::new(PgWaitingRoomStore::new(pool.clone())), Arc::new(SystemClock), keys));
+    let rooms =
+        Arc::new(WaitingRoom::new(Arc::new(PgWaitingRoomStore::new(pool.clone())), Arc::new(SystemClock), keys));
     println!("### PostgreSQL: joins to one waiting room\n");
     println!("| callers | joins/s (median of {runs}) | queue length at the end of the last run |");
     println!("|---|---|---|");
@@ -333,7 +334,9 @@ async fn bench() {
     check_contenders(&setup).await;
 
     println!("\n### PostgreSQL: rate-limit decisions, library beside a bare GCRA statement\n");
-    println!("| keys | callers | contender | decisions/s (median of {runs}) | library / raw (median of paired runs) | allowed |");
+    println!(
+        "| keys | callers | contender | decisions/s (median of {runs}) | library / raw (median of paired runs) | allowed |"
+    );
     println!("|---|---|---|---|---|---|");
     for case in [Case::Hot, Case::Spread] {
         for &n in &ns {
