@@ -210,7 +210,9 @@ async fn a_database_of_the_previous_version_keeps_working() {
     inv.extend(&HoldAction { owner: a, token: units }).await.expect("the old pool hold extends");
     let token = HoldToken { show, hold: seats, version: seat_version, items: HoldItems::Seats(ids(&[1, 2])) };
     let order = OrderId::new();
-    inv.sell(&Sell { owner: a, token, order, payment: PaymentRef("cap".into()), payer: None }).await.expect("the old hold sells");
+    inv.sell(&Sell { owner: a, token, order, payment: PaymentRef("cap".into()), payer: None })
+        .await
+        .expect("the old hold sells");
     let e = inv.refund(&Refund { show, order, items: HoldItems::Seats(ids(&[1, 2, 3])) }).await;
     assert!(matches!(e, Err(InventoryError::NotSold { order: o }) if o == order), "{e:?}");
 }

@@ -131,7 +131,12 @@ async fn a_lost_pool_hash_is_refused() {
 
 /// An entry of the application's order log for a sale `sell` answered.
 fn entry(hold: &booking_core::Hold, sale: Sale) -> booking_core::SaleRecord {
-    booking_core::SaleRecord { token: hold.token.clone(), payment: PaymentRef(format!("cap_{}", sale.order)), payer: None, sale }
+    booking_core::SaleRecord {
+        token: hold.token.clone(),
+        payment: PaymentRef(format!("cap_{}", sale.order)),
+        payer: None,
+        sale,
+    }
 }
 
 /// A sale the log has, for a hold that Redis kept but whose sale it lost.

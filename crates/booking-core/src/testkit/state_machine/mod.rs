@@ -228,6 +228,7 @@ fn failed(e: &InventoryError) -> Outcome {
         E::LimitExceeded(
             l @ (Limit::HeldPerOwner { .. }
             | Limit::TicketsPerOwner { .. }
+            | Limit::TicketsPerPayment { .. }
             | Limit::Renewals { .. }
             | Limit::HoldLifetime),
         ) => {

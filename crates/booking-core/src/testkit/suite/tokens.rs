@@ -69,7 +69,13 @@ pub async fn tokens_name_the_whole_hold<I: SeatInventory + ?Sized>(fx: &Fixture<
         assert!(mismatch(e), "extend {token:?}");
         let e = inv.release(&req).await.expect_err("partial release");
         assert!(mismatch(e), "release {token:?}");
-        let sell = Sell { owner: a, token: token.clone(), order: OrderId::new(), payment: PaymentRef("p".into()), payer: None };
+        let sell = Sell {
+            owner: a,
+            token: token.clone(),
+            order: OrderId::new(),
+            payment: PaymentRef("p".into()),
+            payer: None,
+        };
         let e = inv.sell(&sell).await.expect_err("partial sell");
         assert!(mismatch(e), "sell {token:?}");
     }
