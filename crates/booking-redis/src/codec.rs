@@ -5,8 +5,7 @@ use booking_core::backend::fsm::{PoolHold, PoolSale, Seat, SeatState, SeatStatus
 use booking_core::clock::millis_to_datetime;
 use booking_core::{
     Audit, HoldId, HoldItems, HoldToken, InventoryError, OrderId, OwnerId, PayerKey, PaymentRef, PoolAudit, PoolId,
-    Sale,
-    SaleRecord, SeatId, ShowId, ShowSpec,
+    Sale, SaleRecord, SeatId, ShowId, ShowSpec,
 };
 use redis::Value;
 use std::collections::HashMap;
@@ -159,15 +158,15 @@ pub(crate) fn decode_record(show: ShowId, order: OrderId, raw: &[u8]) -> Result<
     let text = std::str::from_utf8(raw).map_err(|_| bad("sale record"))?;
     let (version, json) = text.split_once('|').ok_or_else(|| bad("sale record"))?;
     let version = version.parse().map_err(|_| bad("sale record version"))?;
-    let (owner, token, payment, payer) =
-        match serde_json::from_str::<(OwnerId, HoldToken, PaymentRef, PayerKey)>(json) {
-            Ok((owner, token, payment, payer)) => (owner, token, payment, Some(payer)),
-            Err(_) => {
-                let (owner, token, payment): (OwnerId, HoldToken, PaymentRef) =
-                    serde_json::from_str(json).map_err(|e| bad(format!("sale record: {e}")))?;
-                (owner, token, payment, None)
-            }
-        };
+    let (owner, token, payment, payer) = match serde_json::from_str::<(OwnerId, HoldToken, PaymentRef, PayerKey)>(json)
+    {
+        Ok((owner, token, payment, payer)) => (owner, token, payment, Some(payer)),
+        Err(_) => {
+            let (owner, token, payment): (OwnerId, HoldToken, PaymentRef) =
+                serde_json::from_str(json).map_err(|e| bad(format!("sale record: {e}")))?;
+            (owner, token, payment, None)
+        }
+    };
     let sale = Sale { show, order, owner, items: token.items.clone(), version };
     Ok(SaleRecord { sale, token, payment, payer })
 }
