@@ -164,22 +164,28 @@ impl RedisInventory {
             .push(hex(sale.order.as_u128()))
             .push(codec::encode_record(record)?)
             .push(self.inner.feed_max_len);
+        // The payer, counted again only in a show with the per-payment cap.
+        let payer = info.payer_key().and(record.payer.as_ref()).map(|p| p.as_str()).unwrap_or_default();
+        let payer_key = info.payer_key().filter(|_| !payer.is_empty());
         let ctx = Context { order: Some(sale.order), requested: sale.items.count(), ..info.context() };
         let (r, ctx) = match info.check_items(&sale.items)? {
             Some(seats) => {
+                args.push(payer);
                 for s in &seats {
                     args.push(s.0);
                 }
                 let mut keys = vec![&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed, &k.free];
                 keys.extend(info.sold_key());
+                keys.extend(payer_key);
                 (self.run_sale(&scripts::LOADED.RESTORE, &keys, args).await?, ctx)
             }
             None => {
                 let HoldItems::Pool { pool, quantity } = sale.items else { return Err(bad("pool sale expected")) };
-                args.push(pool.0).push(quantity);
+                args.push(pool.0).push(quantity).push(payer);
                 let mut keys =
                     vec![&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.pool_sales, &k.orders, &k.feed];
                 keys.extend(info.sold_key());
+                keys.extend(payer_key);
                 (self.run_sale(&scripts::LOADED.RESTORE_POOL, &keys, args).await?, Context { pool: Some(pool), ..ctx })
             }
         };
