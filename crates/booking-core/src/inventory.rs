@@ -150,9 +150,7 @@ pub struct Sell {
     pub order: OrderId,
     /// Proof of the captured payment (design I6).
     pub payment: PaymentRef,
-    /// Who paid, for the show's per-payment purchase cap
-    /// ([`HoldPolicy::max_tickets_per_payment`](crate::HoldPolicy::max_tickets_per_payment));
-    /// `None` is not counted.
+    /// Who paid, for the show's per-payment cap ([`crate::HoldPolicy`]); `None` is not counted.
     #[serde(default)]
     pub payer: Option<PayerKey>,
 }
