@@ -351,7 +351,7 @@ impl Run {
             }
             Op::Sell { token, order: n, payment } => {
                 let (owner, token) = self.token(token);
-                let req = Sell { owner, token, order: order(*n), payment: Self::payment(*payment) };
+                let req = Sell { owner, token, order: order(*n), payment: Self::payment(*payment), payer: None };
                 let got = self.inv.sell_sync(&req);
                 let want = self.model.sell(&req, now);
                 same(&(op, &req), &got, &want);

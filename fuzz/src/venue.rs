@@ -146,6 +146,7 @@ impl RawPolicy {
                 max_held_per_owner: self.per_owner,
                 max_per_request: self.per_request,
                 max_tickets_per_owner: None,
+                max_tickets_per_payment: None,
             }
         };
         let mut spec = ShowSpec::new("fuzz", layout).with_policy(policy);

@@ -190,6 +190,10 @@ pub enum InvalidRequest {
     /// A payment reference that is empty or too long.
     #[error("payment reference must be 1..=256 bytes")]
     BadPaymentRef,
+    /// A payer key that is empty, longer than 128 bytes, or not printable
+    /// ASCII without spaces.
+    #[error("payer key must be 1..=128 bytes of printable ASCII without spaces")]
+    BadPayerKey,
 }
 
 /// Which policy limit a request ran into.
@@ -210,6 +214,16 @@ pub enum Limit {
     TicketsPerOwner {
         /// What the owner would have with this request: live holds plus
         /// sold, not refunded, items plus the request.
+        would_have: u32,
+        /// The show's limit.
+        max: u32,
+    },
+    /// The payer (one payment method) would have bought more seats (or
+    /// units) in this show than allowed: the sale is refused.
+    #[error("payer would have bought {would_have} in this show, at most {max}")]
+    TicketsPerPayment {
+        /// What the payer would have bought with this sale: sold, not
+        /// refunded, items plus the sale's.
         would_have: u32,
         /// The show's limit.
         max: u32,

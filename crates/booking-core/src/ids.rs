@@ -135,3 +135,75 @@ pub struct PriceCategory(pub u16);
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct PaymentRef(pub String);
+
+/// Who paid, for the per-payment purchase cap: a key naming one payment
+/// method (a card's fingerprint as the payment provider reports it, or a
+/// digest of the payment method), the same for every buyer paying with it.
+///
+/// 1 to [`PayerKey::MAX_BYTES`] bytes of printable ASCII (no spaces or
+/// control characters); anything else is [`InvalidRequest::BadPayerKey`],
+/// when built and when deserialized alike.
+///
+/// [`InvalidRequest::BadPayerKey`]: crate::InvalidRequest::BadPayerKey
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PayerKey(String);
+
+impl PayerKey {
+    /// The longest key, in bytes.
+    pub const MAX_BYTES: usize = 128;
+
+    /// A payer key. Errors: [`InvalidRequest::BadPayerKey`](crate::InvalidRequest::BadPayerKey).
+    pub fn new(s: impl Into<String>) -> Result<Self, crate::InvalidRequest> {
+        let s = s.into();
+        let printable = s.bytes().all(|b| b.is_ascii_graphic());
+        if s.is_empty() || s.len() > Self::MAX_BYTES || !printable {
+            Err(crate::InvalidRequest::BadPayerKey)
+        } else {
+            Ok(PayerKey(s))
+        }
+    }
+
+    /// The key as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PayerKey {
+    type Error = crate::InvalidRequest;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::new(s)
+    }
+}
+
+impl From<PayerKey> for String {
+    fn from(k: PayerKey) -> String {
+        k.0
+    }
+}
+
+impl std::fmt::Display for PayerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::InvalidRequest;
+
+    #[test]
+    fn payer_keys_are_checked_when_built_and_when_read() {
+        assert_eq!(PayerKey::new("fp_1:x").expect("valid").as_str(), "fp_1:x");
+        PayerKey::new("x".repeat(PayerKey::MAX_BYTES)).expect("the longest");
+        for bad in [String::new(), "x".repeat(129), "a b".into(), "tab\t".into(), "caf\u{e9}".into(), "nul\0".into()] {
+            assert_eq!(PayerKey::new(bad.clone()), Err(InvalidRequest::BadPayerKey), "{bad:?}");
+            let json = serde_json::to_string(&bad).expect("json");
+            assert!(serde_json::from_str::<PayerKey>(&json).is_err(), "{bad:?} deserialized");
+        }
+        let k: PayerKey = serde_json::from_str("\"fp_2\"").expect("reads");
+        assert_eq!(serde_json::to_string(&k).expect("json"), "\"fp_2\"");
+    }
+}

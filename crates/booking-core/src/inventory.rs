@@ -3,7 +3,7 @@
 
 use crate::backend::fsm::{PoolHold, PoolSale, Seat, SeatStatus};
 use crate::error::{InventoryError, Result};
-use crate::ids::{HoldId, OrderId, OwnerId, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
+use crate::ids::{HoldId, OrderId, OwnerId, PayerKey, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
 use crate::layout::{LayoutIndex, ShowSpec, VenueLayout};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -150,6 +150,9 @@ pub struct Sell {
     pub order: OrderId,
     /// Proof of the captured payment (design I6).
     pub payment: PaymentRef,
+    /// Who paid, for the show's per-payment cap ([`crate::HoldPolicy`]); `None` is not counted.
+    #[serde(default)]
+    pub payer: Option<PayerKey>,
 }
 
 /// A completed sale.
@@ -184,22 +187,26 @@ pub struct SaleRecord {
     pub token: HoldToken,
     /// The captured payment they were sold with.
     pub payment: PaymentRef,
+    /// The payer they were sold to (see [`Sell::payer`]).
+    #[serde(default)]
+    pub payer: Option<PayerKey>,
 }
 
 impl SaleRecord {
     /// The record a successful sell of `req` leaves.
     pub fn new(req: &Sell, sale: Sale) -> Self {
-        SaleRecord { sale, token: req.token.clone(), payment: req.payment.clone() }
+        SaleRecord { sale, token: req.token.clone(), payment: req.payment.clone(), payer: req.payer.clone() }
     }
 
     /// The answer to `req`, a sell of this record's order: the recorded
-    /// sale when `req` repeats the first request (same owner, token and
-    /// payment), else [`InventoryError::SaleConflict`].
+    /// sale when `req` repeats the first request (same owner, token,
+    /// payment and payer), else [`InventoryError::SaleConflict`].
     pub fn replay(&self, req: &Sell) -> Result<Sale> {
         if req.order == self.sale.order
             && req.owner == self.sale.owner
             && req.token == self.token
             && req.payment == self.payment
+            && req.payer == self.payer
         {
             Ok(self.sale.clone())
         } else {

@@ -282,6 +282,15 @@ pub struct HoldPolicy {
     /// stored before this field existed load with `None`.
     #[serde(default)]
     pub max_tickets_per_owner: Option<u32>,
+    /// The most seats plus pool units sold, not refunded, to one payer (a
+    /// [`PayerKey`](crate::PayerKey): one payment method, whoever holds it)
+    /// in one show; `None` (the default) for no limit. Decided with the
+    /// sale, atomically with it: a sale that would take the payer past it
+    /// is refused and changes nothing, a refund frees what it returned, a
+    /// replayed sale counts once, a sale without a payer is not counted.
+    /// Shows stored before this field existed load with `None`.
+    #[serde(default)]
+    pub max_tickets_per_payment: Option<u32>,
 }
 
 impl Default for HoldPolicy {
@@ -293,6 +302,7 @@ impl Default for HoldPolicy {
             max_held_per_owner: Some(8),
             max_per_request: 10,
             max_tickets_per_owner: None,
+            max_tickets_per_payment: None,
         }
     }
 }
@@ -315,6 +325,9 @@ impl HoldPolicy {
         }
         if self.max_tickets_per_owner == Some(0) {
             return bad("max_tickets_per_owner must be at least 1");
+        }
+        if self.max_tickets_per_payment == Some(0) {
+            return bad("max_tickets_per_payment must be at least 1");
         }
         Ok(())
     }
@@ -360,6 +373,10 @@ mod tests {
         let p = HoldPolicy { max_tickets_per_owner: Some(0), ..HoldPolicy::default() };
         assert!(ok.clone().with_policy(p).validate().is_err());
         let p = HoldPolicy { max_tickets_per_owner: Some(1), ..HoldPolicy::default() };
+        assert!(ok.clone().with_policy(p).validate().is_ok());
+        let p = HoldPolicy { max_tickets_per_payment: Some(0), ..HoldPolicy::default() };
+        assert!(ok.clone().with_policy(p).validate().is_err());
+        let p = HoldPolicy { max_tickets_per_payment: Some(1), ..HoldPolicy::default() };
         assert!(ok.with_policy(p).validate().is_ok());
     }
 
@@ -367,6 +384,7 @@ mod tests {
     fn policies_stored_without_the_ticket_cap_still_load() {
         let mut v = serde_json::to_value(HoldPolicy::default()).expect("to json");
         v.as_object_mut().expect("object").remove("max_tickets_per_owner");
+        v.as_object_mut().expect("object").remove("max_tickets_per_payment");
         let p: HoldPolicy = serde_json::from_value(v).expect("loads");
         assert_eq!(p, HoldPolicy::default());
     }

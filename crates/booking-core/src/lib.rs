@@ -27,7 +27,7 @@ pub mod worker;
 pub use backend::fsm::SeatStatus;
 pub use clock::{Clock, ManualClock, SystemClock, TimeSource};
 pub use error::{InvalidRequest, InventoryError, Limit, Result};
-pub use ids::{HoldId, OrderId, OwnerId, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
+pub use ids::{HoldId, OrderId, OwnerId, PayerKey, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
 pub use inventory::*;
 pub use layout::{HoldPolicy, LayoutIndex, PoolSpec, RowSpec, SeatSpec, SectionSpec, ShowSpec, VenueLayout};
 pub use money::{Currency, Money};

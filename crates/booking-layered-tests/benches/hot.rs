@@ -365,6 +365,7 @@ impl Bench {
                                     token: h.token,
                                     order,
                                     payment: PaymentRef(format!("cap_{order}")),
+                                    payer: None,
                                 };
                                 inv.sell(&sell).await.expect("sell");
                                 sold[seat as usize].store(true, Ordering::Relaxed);

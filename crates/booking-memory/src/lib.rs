@@ -15,6 +15,7 @@ mod ids;
 pub mod limits;
 mod lock;
 mod owners;
+mod payers;
 mod show;
 mod sync;
 mod tick;

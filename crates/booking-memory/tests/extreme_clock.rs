@@ -38,7 +38,7 @@ async fn holds_extend_and_sell_at_the_end_of_time() {
     assert!(lifetime(inv.extend(&HoldAction { owner, token: h.token.clone() }).await.map(|_| ())));
     let g = inv.hold_pool(&HoldPool { show: spec.id, owner, pool: PoolId(0), quantity: 2 }).await.expect("hold pool");
     assert!(lifetime(inv.extend(&HoldAction { owner, token: g.token.clone() }).await.map(|_| ())));
-    let sell = |token| Sell { owner, token, order: OrderId::new(), payment: PaymentRef("cap".into()) };
+    let sell = |token| Sell { owner, token, order: OrderId::new(), payment: PaymentRef("cap".into()), payer: None };
     inv.sell(&sell(h.token)).await.expect("sell");
     inv.sell(&sell(g.token)).await.expect("sell pool");
     let snap = inv.snapshot(spec.id).await.expect("snapshot");

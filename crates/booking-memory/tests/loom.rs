@@ -81,7 +81,13 @@ fn sell_against_expiry() {
         let (a, b) = (inv.clone(), inv.clone());
         let token = first.token.clone();
         let seller = thread::spawn(move || {
-            a.sell_sync(&Sell { owner: first.owner, token, order: OrderId::new(), payment: PaymentRef("cap".into()) })
+            a.sell_sync(&Sell {
+                owner: first.owner,
+                token,
+                order: OrderId::new(),
+                payment: PaymentRef("cap".into()),
+                payer: None,
+            })
         });
         let clock2 = clock.clone();
         let rival = thread::spawn(move || {
@@ -111,7 +117,14 @@ fn release_against_sell() {
         let owner = h.owner;
         let rel = thread::spawn(move || a.release_sync(&HoldAction { owner, token: t1 }).is_ok());
         let sell = thread::spawn(move || {
-            b.sell_sync(&Sell { owner, token: t2, order: OrderId::new(), payment: PaymentRef("cap".into()) }).is_ok()
+            b.sell_sync(&Sell {
+                owner,
+                token: t2,
+                order: OrderId::new(),
+                payment: PaymentRef("cap".into()),
+                payer: None,
+            })
+            .is_ok()
         });
         let (released, sold) = (rel.join().expect("thread"), sell.join().expect("thread"));
         assert!(released ^ sold);
@@ -138,7 +151,13 @@ fn sell_against_hold_under_a_ticket_cap() {
         let first = inv.hold_seats_sync(&mine(0)).expect("first hold");
         let (a, b) = (inv.clone(), inv.clone());
         let seller = thread::spawn(move || {
-            let sell = Sell { owner, token: first.token, order: OrderId::new(), payment: PaymentRef("cap".into()) };
+            let sell = Sell {
+                owner,
+                token: first.token,
+                order: OrderId::new(),
+                payment: PaymentRef("cap".into()),
+                payer: None,
+            };
             a.sell_sync(&sell).is_ok()
         });
         let holder = thread::spawn(move || b.hold_seats_sync(&mine(1)));

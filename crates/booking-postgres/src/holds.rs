@@ -137,7 +137,7 @@ pub(crate) async fn extend(inv: &PgInventory, req: &HoldAction) -> Result<Hold> 
             let HoldItems::Pool { pool, quantity } = t.items else {
                 return Err(InvalidRequest::TokenMismatch.into());
             };
-            inv.pool_call(&meta, PoolOp::Extend, req, pool, quantity, None, None).await?
+            inv.pool_call(&meta, PoolOp::Extend, req, pool, quantity, None, None, None).await?
         }
     };
     Ok(Hold {
@@ -184,7 +184,7 @@ pub(crate) async fn release(inv: &PgInventory, req: &HoldAction) -> Result<()> {
             let HoldItems::Pool { pool, quantity } = t.items else {
                 return Err(InvalidRequest::TokenMismatch.into());
             };
-            inv.pool_call(&meta, PoolOp::Release, req, pool, quantity, None, None).await.map(|_| ())
+            inv.pool_call(&meta, PoolOp::Release, req, pool, quantity, None, None, None).await.map(|_| ())
         }
     }
 }
@@ -210,7 +210,7 @@ pub(crate) async fn verify(inv: &PgInventory, req: &HoldAction) -> Result<Hold> 
             let HoldItems::Pool { pool, quantity } = t.items else {
                 return Err(InvalidRequest::TokenMismatch.into());
             };
-            let out = inv.pool_call(&meta, PoolOp::Verify, req, pool, quantity, None, None).await?;
+            let out = inv.pool_call(&meta, PoolOp::Verify, req, pool, quantity, None, None, None).await?;
             Ok(Hold {
                 token: HoldToken { show: t.show, hold: t.hold, version: out.version(), items: t.items.clone() },
                 owner: req.owner,

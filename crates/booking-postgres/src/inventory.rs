@@ -376,9 +376,9 @@ impl PgInventory {
                     })
                     .await
                 }
-                SeatCall::Sell { order, payment, presented } => {
+                SeatCall::Sell { order, payment, presented, payer } => {
                     self.call(|| {
-                        sqlx::query(outcome!("booking.sell_seats($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+                        sqlx::query(outcome!("booking.sell_seats_paid($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
                             .bind(show.0)
                             .bind(owner.0)
                             .bind(hold.0)
@@ -388,6 +388,7 @@ impl PgInventory {
                             .bind(now)
                             .bind(order.0)
                             .bind(payment.clone())
+                            .bind(payer.clone())
                     })
                     .await
                 }
@@ -433,12 +434,13 @@ impl PgInventory {
         quantity: u32,
         order: Option<OrderId>,
         payment: Option<String>,
+        payer: Option<String>,
     ) -> Result<Outcome> {
         let t = &req.token;
         let (show, owner, hold, version, now) = (meta.id(), req.owner, t.hold, t.version as i64, self.now());
         let res = self
             .call(|| {
-                sqlx::query(outcome!("booking.pool_op($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+                sqlx::query(outcome!("booking.pool_op_paid($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
                     .bind(show.0)
                     .bind(op as i32)
                     .bind(owner.0)
@@ -449,6 +451,7 @@ impl PgInventory {
                     .bind(now)
                     .bind(order.map(|o| o.0))
                     .bind(payment.clone())
+                    .bind(payer.clone())
             })
             .await;
         let out = res.map_err(|f| f.into_error(&Context { order, pool: Some(pool), ..meta.token_context(t) }))?;
@@ -491,7 +494,7 @@ impl PgInventory {
         let rows = self
             .all(false, move || {
                 sqlx::query(
-                    "SELECT owner, hold, token_version, token_seats, token_pool, token_quantity, payment, version \
+                    "SELECT owner, hold, token_version, token_seats, token_pool, token_quantity, payment, payer, version \
                      FROM booking.sales WHERE show = $1 AND order_id = $2",
                 )
                 .bind(show.0)
@@ -512,6 +515,7 @@ impl PgInventory {
             pool: row.try_get("token_pool").map_err(e)?,
             quantity: row.try_get("token_quantity").map_err(e)?,
             payment: row.try_get("payment").map_err(e)?,
+            payer: row.try_get("payer").map_err(e)?,
             version: row.try_get("version").map_err(e)?,
         }))
     }

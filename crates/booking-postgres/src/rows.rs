@@ -6,8 +6,8 @@ use booking_core::backend::refusal::Context;
 use booking_core::backend::validate;
 use booking_core::layout::{HoldPolicy, LayoutIndex};
 use booking_core::{
-    Hold, HoldId, HoldItems, HoldToken, InventoryError, Limit, OrderId, OwnerId, PaymentRef, PoolId, Result, Sale,
-    SaleRecord, SeatId, ShowId, ShowSpec,
+    Hold, HoldId, HoldItems, HoldToken, InventoryError, Limit, OrderId, OwnerId, PayerKey, PaymentRef, PoolId, Result,
+    Sale, SaleRecord, SeatId, ShowId, ShowSpec,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -70,6 +70,7 @@ impl ShowMeta {
             show: Some(self.id),
             max_held: self.policy.max_held_per_owner,
             max_tickets: self.policy.max_tickets_per_owner,
+            max_payment: self.policy.max_tickets_per_payment,
             max_renewals: self.policy.max_renewals,
             ..Context::default()
         }
@@ -145,6 +146,8 @@ pub(crate) enum SeatCall {
         order: OrderId,
         payment: String,
         presented: Vec<i32>,
+        /// The payer key, counted under the per-payment cap.
+        payer: Option<String>,
     },
 }
 
@@ -182,6 +185,7 @@ pub(crate) struct RecordRow {
     pub(crate) pool: Option<i32>,
     pub(crate) quantity: Option<i32>,
     pub(crate) payment: String,
+    pub(crate) payer: Option<String>,
     pub(crate) version: i64,
 }
 
@@ -203,6 +207,8 @@ pub(crate) fn sale_record(r: RecordRow) -> SaleRecord {
         },
         token,
         payment: PaymentRef(r.payment),
+        // Only valid keys are stored: each was a `PayerKey` when sold.
+        payer: r.payer.and_then(|p| PayerKey::new(p).ok()),
     }
 }
 

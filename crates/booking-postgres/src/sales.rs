@@ -11,7 +11,7 @@ use booking_core::{HoldAction, HoldItems, InvalidRequest, Refund, Result, Sale, 
 pub(crate) async fn sell(inv: &PgInventory, req: &Sell) -> Result<Sale> {
     // In the model's order: the show, the payment, the token's items,
     // then (in SQL, under the order's lock) the order's sale record,
-    // then the hold.
+    // then the per-payment cap, then the hold.
     let t = &req.token;
     let meta = inv.meta(t.show).await?;
     same_show(&meta, t)?;
@@ -23,7 +23,8 @@ pub(crate) async fn sell(inv: &PgInventory, req: &Sell) -> Result<Sale> {
                 HoldItems::Seats(list) => to_i32(list),
                 HoldItems::Pool { .. } => to_i32(&seats),
             };
-            let call = SeatCall::Sell { order: req.order, payment: req.payment.0.clone(), presented };
+            let payer = req.payer.as_ref().map(|p| p.as_str().to_owned());
+            let call = SeatCall::Sell { order: req.order, payment: req.payment.0.clone(), presented, payer };
             inv.seat_call(&meta, &action, &seats, call).await?
         }
         None => {
@@ -31,7 +32,8 @@ pub(crate) async fn sell(inv: &PgInventory, req: &Sell) -> Result<Sale> {
                 return Err(InvalidRequest::TokenMismatch.into());
             };
             let (order, payment) = (Some(req.order), Some(req.payment.0.clone()));
-            inv.pool_call(&meta, PoolOp::Sell, &action, pool, quantity, order, payment).await?
+            let payer = req.payer.as_ref().map(|p| p.as_str().to_owned());
+            inv.pool_call(&meta, PoolOp::Sell, &action, pool, quantity, order, payment, payer).await?
         }
     };
     if out.follow_up == Some(FollowUp::ReadRecord) {

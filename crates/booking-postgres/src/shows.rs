@@ -167,9 +167,11 @@ pub(crate) async fn audit(inv: &PgInventory, show: ShowId) -> Result<Audit> {
     let now = inv.now();
     let rows = inv
         .all(false, move || {
-            sqlx::query("SELECT kind, id, a, b, c, x1, x2, x3, x4, x5, x6, list, note FROM booking.audit($1, $2)")
-                .bind(show.0)
-                .bind(now)
+            sqlx::query(
+                "SELECT kind, id, a, b, c, x1, x2, x3, x4, x5, x6, list, note, payer FROM booking.audit($1, $2)",
+            )
+            .bind(show.0)
+            .bind(now)
         })
         .await?;
     let e = db::backend;
@@ -241,6 +243,7 @@ pub(crate) async fn audit(inv: &PgInventory, show: ShowId) -> Result<Audit> {
                 pool: row.try_get("id").map_err(e)?,
                 quantity: row.try_get::<Option<i64>, _>("x3").map_err(e)?.map(|q| q as i32),
                 payment: row.try_get::<Option<String>, _>("note").map_err(e)?.unwrap_or_default(),
+                payer: row.try_get("payer").map_err(e)?,
                 version: num("x2")?,
             })),
         }

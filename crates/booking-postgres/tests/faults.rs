@@ -267,9 +267,15 @@ async fn terminated_right_after_commit() {
             assert_eq!(h.token.items, HoldItems::Seats(ids(&[2])));
             assert_eq!(h.token.version, 1);
             // The reported hold is the real one: its owner can sell it.
-            inv.sell(&Sell { owner, token: h.token, order: OrderId::new(), payment: PaymentRef("cap".into()) })
-                .await
-                .expect("sell the hold the inventory reported");
+            inv.sell(&Sell {
+                owner,
+                token: h.token,
+                order: OrderId::new(),
+                payment: PaymentRef("cap".into()),
+                payer: None,
+            })
+            .await
+            .expect("sell the hold the inventory reported");
         }
         // Only if the check after the loss could not reach the database.
         Err(InventoryError::OutcomeUnknown(e)) => panic!("the hold committed and is findable: {e}"),
@@ -315,7 +321,7 @@ async fn bad_input_leaves_tables_unchanged() {
     let sold = inv.hold_seats(&HoldSeats { show, owner: b, seats: ids(&[5]) }).await.unwrap();
     let order = OrderId::new();
     let pay = PaymentRef("cap".into());
-    inv.sell(&Sell { owner: b, token: sold.token.clone(), order, payment: pay.clone() }).await.unwrap();
+    inv.sell(&Sell { owner: b, token: sold.token.clone(), order, payment: pay.clone(), payer: None }).await.unwrap();
     let mut admin = connect(&db).await;
     let before = fingerprint(&mut admin).await;
 
@@ -336,10 +342,17 @@ async fn bad_input_leaves_tables_unchanged() {
         let thief = HoldAction { owner: b, token: held.token.clone() };
         errors.push(inv.release(&thief).await.err());
         errors.push(inv.extend(&thief).await.err());
-        let steal = Sell { owner: b, token: held.token.clone(), order: OrderId::new(), payment: pay.clone() };
+        let steal =
+            Sell { owner: b, token: held.token.clone(), order: OrderId::new(), payment: pay.clone(), payer: None };
         errors.push(inv.sell(&steal).await.err());
         for payment in [String::new(), "x".repeat(10_000)] {
-            let bad = Sell { owner: a, token: held.token.clone(), order: OrderId::new(), payment: PaymentRef(payment) };
+            let bad = Sell {
+                owner: a,
+                token: held.token.clone(),
+                order: OrderId::new(),
+                payment: PaymentRef(payment),
+                payer: None,
+            };
             errors.push(inv.sell(&bad).await.err());
         }
         let elsewhere = HoldAction { owner: a, token: HoldToken { show: unknown, ..held.token.clone() } };

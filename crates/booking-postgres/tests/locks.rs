@@ -75,7 +75,7 @@ async fn seat_requests_that_waited_see_the_hold_expire() {
                 "extend" => inv2.extend(&action).await.map(|_| ()),
                 "release" => inv2.release(&action).await,
                 _ => inv2
-                    .sell(&Sell { owner, token, order: OrderId::new(), payment: PaymentRef("cap".into()) })
+                    .sell(&Sell { owner, token, order: OrderId::new(), payment: PaymentRef("cap".into()), payer: None })
                     .await
                     .map(|_| ()),
             }

@@ -96,7 +96,7 @@ async fn raised_refusals_name_the_request() {
 
     // A refund naming seats of the order and seats it never bought.
     let order = OrderId::new();
-    let sell = Sell { owner: a, token: held.token.clone(), order, payment: PaymentRef("cap".into()) };
+    let sell = Sell { owner: a, token: held.token.clone(), order, payment: PaymentRef("cap".into()), payer: None };
     inv.sell(&sell).await.expect("sell");
     let refund = Refund { show, order, items: booking_core::HoldItems::Seats(ids(&[1, 3, 4])) };
     let e = inv.refund(&refund).await.expect_err("not all sold to the order");
@@ -210,7 +210,9 @@ async fn a_database_of_the_previous_version_keeps_working() {
     inv.extend(&HoldAction { owner: a, token: units }).await.expect("the old pool hold extends");
     let token = HoldToken { show, hold: seats, version: seat_version, items: HoldItems::Seats(ids(&[1, 2])) };
     let order = OrderId::new();
-    inv.sell(&Sell { owner: a, token, order, payment: PaymentRef("cap".into()) }).await.expect("the old hold sells");
+    inv.sell(&Sell { owner: a, token, order, payment: PaymentRef("cap".into()), payer: None })
+        .await
+        .expect("the old hold sells");
     let e = inv.refund(&Refund { show, order, items: HoldItems::Seats(ids(&[1, 2, 3])) }).await;
     assert!(matches!(e, Err(InventoryError::NotSold { order: o }) if o == order), "{e:?}");
 }

@@ -33,7 +33,9 @@ async fn concurrent_sales_of_one_order_sell_one_hold() {
             let h = inv.hold_seats(&HoldSeats { show, owner, seats: ids(&[seat]) }).await.expect("hold");
             holds.push(h.clone());
             let (inv, payment) = (inv.clone(), payment.clone());
-            tasks.push(tokio::spawn(async move { inv.sell(&Sell { owner, token: h.token, order, payment }).await }));
+            tasks.push(tokio::spawn(async move {
+                inv.sell(&Sell { owner, token: h.token, order, payment, payer: None }).await
+            }));
         }
         let mut answers = Vec::new();
         for t in tasks {

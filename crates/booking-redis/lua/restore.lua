@@ -9,9 +9,12 @@
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] orders   KEYS[5] feed
 -- KEYS[6] free   KEYS[7] osold (units sold per owner; only in a show with a ticket cap)
+-- KEYS[7 or 8] psold (units sold per payer, payer per order; only when ARGV[7]
+--   names a payer, and then the last key)
 -- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] order id   ARGV[5] the sale record ('<version>|<json>')   ARGV[6] feed MAXLEN
--- ARGV[7..] seat ids, ascending, unique, within the show
+-- ARGV[7] the sale's payer, counted in a show with a per-payment cap ('' otherwise)
+-- ARGV[8..] seat ids, ascending, unique, within the show
 --
 -- Returns {'OK', version} | {'ALREADY'} | {'SEATS_TAKEN', {seat...}}
 --       | {'SALE_CONFLICT'} (the order has another sale record) | {'UNKNOWN_SHOW'}
@@ -22,7 +25,10 @@ if refused then
 end
 local now = now_ms(ARGV[1])
 local owner, hold, order = ARGV[2], ARGV[3], ARGV[4]
-local ids = seat_list(7)
+local ids = seat_list(8)
+local payer = ARGV[7]
+local psold = payer ~= '' and KEYS[#KEYS] or nil
+local osold = KEYS[7] ~= psold and KEYS[7] or nil
 local record = call('HGET', KEYS[4], order)
 if record and record ~= ARGV[5] then
   return { 'SALE_CONFLICT' }
@@ -59,8 +65,12 @@ end
 batched('HSET', KEYS[2], hpairs)
 batched('ZREM', KEYS[3], todo)
 free_bits(KEYS[6], todo, '0')
-if KEYS[7] then
-  call('HINCRBY', KEYS[7], owner, #todo)
+if osold then
+  call('HINCRBY', osold, owner, #todo)
+end
+if psold then
+  call('HINCRBY', psold, 'p:' .. payer, #todo)
+  call('HSET', psold, 'o:' .. order, payer)
 end
 emit(KEYS[1], KEYS[5], ARGV[6], 'sold', hold, order, 's:' .. table.concat(todo, ','), v)
 return { 'OK', v }

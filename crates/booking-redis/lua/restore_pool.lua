@@ -8,9 +8,12 @@
 -- KEYS[1] meta   KEYS[2] pools   KEYS[3] pholds   KEYS[4] pexp   KEYS[5] psales
 -- KEYS[6] orders   KEYS[7] feed
 -- KEYS[8] osold (units sold per owner; only in a show with a ticket cap)
+-- KEYS[8 or 9] psold (units sold per payer, payer per order; only when ARGV[9]
+--   names a payer, and then the last key)
 -- ARGV[1] now ('store' = the server's TIME, else Unix ms)   ARGV[2] owner   ARGV[3] hold id
 -- ARGV[4] order id   ARGV[5] the sale record ('<version>|<json>')   ARGV[6] feed MAXLEN
 -- ARGV[7] pool id   ARGV[8] quantity
+-- ARGV[9] the sale's payer, counted in a show with a per-payment cap ('' otherwise)
 --
 -- Returns {'OK', version} | {'ALREADY'} | {'INSUFFICIENT_CAPACITY', available}
 --       | {'SALE_CONFLICT'} (the order has another sale record) | {'UNKNOWN_SHOW'} | {'LOST'}
@@ -22,6 +25,9 @@ local now = now_ms(ARGV[1])
 pool_sync(KEYS[2], KEYS[3], KEYS[4], tonumber(t), now)
 local owner, hold, order = ARGV[2], ARGV[3], ARGV[4]
 local pool, qty = ARGV[7], tonumber(ARGV[8])
+local payer = ARGV[9]
+local psold = payer ~= '' and KEYS[#KEYS] or nil
+local osold = KEYS[8] ~= psold and KEYS[8] or nil
 local sale_field = pool .. ':' .. order
 local record = call('HGET', KEYS[6], order)
 if record and record ~= ARGV[5] then
@@ -66,8 +72,12 @@ if sales then
   entry = sales .. ';' .. entry
 end
 call('HSET', KEYS[5], sale_field, entry)
-if KEYS[8] then
-  call('HINCRBY', KEYS[8], owner, qty)
+if osold then
+  call('HINCRBY', osold, owner, qty)
+end
+if psold then
+  call('HINCRBY', psold, 'p:' .. payer, qty)
+  call('HSET', psold, 'o:' .. order, payer)
 end
 call('HSETNX', KEYS[6], order, ARGV[5])
 emit(KEYS[1], KEYS[7], ARGV[6], 'sold', hold, order, 'p:' .. pool .. ':' .. int(qty), v)

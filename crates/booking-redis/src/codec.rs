@@ -4,8 +4,8 @@ use crate::keys::parse_hex;
 use booking_core::backend::fsm::{PoolHold, PoolSale, Seat, SeatState, SeatStatus};
 use booking_core::clock::millis_to_datetime;
 use booking_core::{
-    Audit, HoldId, HoldItems, HoldToken, InventoryError, OrderId, OwnerId, PaymentRef, PoolAudit, PoolId, Sale,
-    SaleRecord, SeatId, ShowId, ShowSpec,
+    Audit, HoldId, HoldItems, HoldToken, InventoryError, OrderId, OwnerId, PayerKey, PaymentRef, PoolAudit, PoolId,
+    Sale, SaleRecord, SeatId, ShowId, ShowSpec,
 };
 use redis::Value;
 use std::collections::HashMap;
@@ -132,14 +132,25 @@ pub(crate) fn items(s: &[u8]) -> Option<HoldItems> {
 }
 
 /// What a sale record stores besides its order (the hash field) and the
-/// version the sale answered: the owner, token and payment, as JSON.
-pub(crate) fn record_parts(owner: OwnerId, token: &HoldToken, payment: &PaymentRef) -> Result<String, InventoryError> {
-    serde_json::to_string(&(owner, token, payment)).map_err(|e| bad(format!("sale record: {e}")))
+/// version the sale answered: the owner, token, payment and (when there
+/// is one) payer, as a JSON array; records without a payer keep the
+/// three-element form they had before payers existed.
+pub(crate) fn record_parts(
+    owner: OwnerId,
+    token: &HoldToken,
+    payment: &PaymentRef,
+    payer: Option<&PayerKey>,
+) -> Result<String, InventoryError> {
+    let json = match payer {
+        None => serde_json::to_string(&(owner, token, payment)),
+        Some(payer) => serde_json::to_string(&(owner, token, payment, payer)),
+    };
+    json.map_err(|e| bad(format!("sale record: {e}")))
 }
 
 /// A sale record as the scripts store it: `<version>|<json>`.
 pub(crate) fn encode_record(r: &SaleRecord) -> Result<String, InventoryError> {
-    Ok(format!("{}|{}", r.sale.version, record_parts(r.sale.owner, &r.token, &r.payment)?))
+    Ok(format!("{}|{}", r.sale.version, record_parts(r.sale.owner, &r.token, &r.payment, r.payer.as_ref())?))
 }
 
 /// The sale record of `order` in `show`, as the scripts store it.
@@ -147,10 +158,17 @@ pub(crate) fn decode_record(show: ShowId, order: OrderId, raw: &[u8]) -> Result<
     let text = std::str::from_utf8(raw).map_err(|_| bad("sale record"))?;
     let (version, json) = text.split_once('|').ok_or_else(|| bad("sale record"))?;
     let version = version.parse().map_err(|_| bad("sale record version"))?;
-    let (owner, token, payment): (OwnerId, HoldToken, PaymentRef) =
-        serde_json::from_str(json).map_err(|e| bad(format!("sale record: {e}")))?;
+    let (owner, token, payment, payer) = match serde_json::from_str::<(OwnerId, HoldToken, PaymentRef, PayerKey)>(json)
+    {
+        Ok((owner, token, payment, payer)) => (owner, token, payment, Some(payer)),
+        Err(_) => {
+            let (owner, token, payment): (OwnerId, HoldToken, PaymentRef) =
+                serde_json::from_str(json).map_err(|e| bad(format!("sale record: {e}")))?;
+            (owner, token, payment, None)
+        }
+    };
     let sale = Sale { show, order, owner, items: token.items.clone(), version };
-    Ok(SaleRecord { sale, token, payment })
+    Ok(SaleRecord { sale, token, payment, payer })
 }
 
 /// A stored seat as the state machine's seat (absent: available at 0).

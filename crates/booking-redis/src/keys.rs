@@ -35,6 +35,10 @@ pub struct ShowKeys {
     /// Hash: owner id -> units sold to the owner and not refunded, kept
     /// only for a show with a per-owner ticket cap.
     pub owner_sold: String,
+    /// Hash: `p:<payer key>` -> units sold to the payer and not refunded,
+    /// and `o:<order id>` -> the payer of the order, kept only for a show
+    /// with a per-payment cap.
+    pub payer_sold: String,
     base: String,
 }
 
@@ -55,6 +59,7 @@ impl ShowKeys {
             feed: k("feed"),
             free: k("free"),
             owner_sold: k("osold"),
+            payer_sold: k("psold"),
             base,
         }
     }
@@ -73,7 +78,7 @@ impl ShowKeys {
 
     /// Every key but the per-owner ([`ShowKeys::owner`]) and per-seat-lock
     /// ([`ShowKeys::seat_lock`]) ones.
-    pub fn all(&self) -> [&str; 11] {
+    pub fn all(&self) -> [&str; 12] {
         [
             &self.meta,
             &self.seats,
@@ -86,6 +91,7 @@ impl ShowKeys {
             &self.feed,
             &self.free,
             &self.owner_sold,
+            &self.payer_sold,
         ]
     }
 }

@@ -21,14 +21,17 @@ pub(crate) async fn sell(inv: &RedisInventory, req: &Sell) -> Result<Sale> {
     let info = inv.show(t.show).await?;
     validate::payment(&req.payment)?;
     let k = &info.keys;
-    let mut args = Args::with_capacity(9);
+    let mut args = Args::with_capacity(11);
     args.push(inv.time_arg())
         .push(hex(req.owner.as_u128()))
         .push(hex(t.hold.as_u128()))
         .push(t.version)
         .push(hex(req.order.as_u128()))
-        .push(codec::record_parts(req.owner, t, &req.payment)?)
+        .push(codec::record_parts(req.owner, t, &req.payment, req.payer.as_ref())?)
         .push(inv.inner.feed_max_len);
+    // The per-payment cap and the payer ('' for none), then the items.
+    let payer = req.payer.as_ref().map(|p| p.as_str()).unwrap_or_default();
+    args.push(info.payer_cap_arg()).push(payer);
     let r = match info.check_items(&t.items)? {
         Some(seats) => {
             for s in &seats {
@@ -36,6 +39,7 @@ pub(crate) async fn sell(inv: &RedisInventory, req: &Sell) -> Result<Sale> {
             }
             let mut keys = vec![&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed, &k.free];
             keys.extend(info.sold_key());
+            keys.extend(info.payer_key());
             inv.run_sale(&scripts::LOADED.SELL, &keys, args).await?
         }
         None => {
@@ -43,6 +47,7 @@ pub(crate) async fn sell(inv: &RedisInventory, req: &Sell) -> Result<Sale> {
             args.push(pool.0).push(quantity);
             let mut keys = vec![&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.pool_sales, &k.orders, &k.feed];
             keys.extend(info.sold_key());
+            keys.extend(info.payer_key());
             inv.run_sale(&scripts::LOADED.SELL_POOL, &keys, args).await?
         }
     };
@@ -70,8 +75,10 @@ pub(crate) async fn sell(inv: &RedisInventory, req: &Sell) -> Result<Sale> {
 pub(crate) async fn refund(inv: &RedisInventory, req: &Refund) -> Result<()> {
     let info = inv.show(req.show).await?;
     let k = &info.keys;
-    let mut args = Args::with_capacity(4);
-    args.push(hex(req.order.as_u128())).push(inv.inner.feed_max_len);
+    let mut args = Args::with_capacity(5);
+    // Whether the show counts payers ('' for no), then the items.
+    let payers = if info.payer_key().is_some() { "1" } else { "" };
+    args.push(hex(req.order.as_u128())).push(inv.inner.feed_max_len).push(payers);
     let r = match info.check_items(&req.items)? {
         Some(seats) => {
             for s in &seats {
@@ -79,6 +86,7 @@ pub(crate) async fn refund(inv: &RedisInventory, req: &Refund) -> Result<()> {
             }
             let mut keys = vec![&*k.meta, &k.seats, &k.feed, &k.free];
             keys.extend(info.sold_key());
+            keys.extend(info.payer_key());
             inv.run(&scripts::LOADED.REFUND, &keys, args, Effect::Write).await?
         }
         None => {
@@ -86,6 +94,7 @@ pub(crate) async fn refund(inv: &RedisInventory, req: &Refund) -> Result<()> {
             args.push(pool.0).push(quantity);
             let mut keys = vec![&*k.meta, &k.pools, &k.pool_sales, &k.feed];
             keys.extend(info.sold_key());
+            keys.extend(info.payer_key());
             inv.run(&scripts::LOADED.REFUND_POOL, &keys, args, Effect::Write).await?
         }
     };
@@ -155,22 +164,28 @@ impl RedisInventory {
             .push(hex(sale.order.as_u128()))
             .push(codec::encode_record(record)?)
             .push(self.inner.feed_max_len);
+        // The payer, counted again only in a show with the per-payment cap.
+        let payer = info.payer_key().and(record.payer.as_ref()).map(|p| p.as_str()).unwrap_or_default();
+        let payer_key = info.payer_key().filter(|_| !payer.is_empty());
         let ctx = Context { order: Some(sale.order), requested: sale.items.count(), ..info.context() };
         let (r, ctx) = match info.check_items(&sale.items)? {
             Some(seats) => {
+                args.push(payer);
                 for s in &seats {
                     args.push(s.0);
                 }
                 let mut keys = vec![&*k.meta, &k.seats, &k.seat_expiry, &k.orders, &k.feed, &k.free];
                 keys.extend(info.sold_key());
+                keys.extend(payer_key);
                 (self.run_sale(&scripts::LOADED.RESTORE, &keys, args).await?, ctx)
             }
             None => {
                 let HoldItems::Pool { pool, quantity } = sale.items else { return Err(bad("pool sale expected")) };
-                args.push(pool.0).push(quantity);
+                args.push(pool.0).push(quantity).push(payer);
                 let mut keys =
                     vec![&*k.meta, &k.pools, &k.pool_holds, &k.pool_expiry, &k.pool_sales, &k.orders, &k.feed];
                 keys.extend(info.sold_key());
+                keys.extend(payer_key);
                 (self.run_sale(&scripts::LOADED.RESTORE_POOL, &keys, args).await?, Context { pool: Some(pool), ..ctx })
             }
         };

@@ -77,6 +77,17 @@ impl ShowInfo {
         self.spec.policy.max_tickets_per_owner.map(|_| &*self.keys.owner_sold)
     }
 
+    /// The key sales and refunds count units per payer in, for a show with
+    /// a per-payment cap; none otherwise.
+    pub(crate) fn payer_key(&self) -> Option<&str> {
+        self.spec.policy.max_tickets_per_payment.map(|_| &*self.keys.payer_sold)
+    }
+
+    /// The per-payment cap as the sale scripts take it (`''` for none).
+    pub(crate) fn payer_cap_arg(&self) -> String {
+        self.spec.policy.max_tickets_per_payment.map(|m| m.to_string()).unwrap_or_default()
+    }
+
     /// What a refusal's error takes from the show itself; callers add what
     /// their request names.
     pub(crate) fn context(&self) -> Context {
@@ -84,6 +95,7 @@ impl ShowInfo {
             show: Some(self.spec.id),
             max_held: self.spec.policy.max_held_per_owner,
             max_tickets: self.spec.policy.max_tickets_per_owner,
+            max_payment: self.spec.policy.max_tickets_per_payment,
             max_renewals: self.spec.policy.max_renewals,
             ..Context::default()
         }

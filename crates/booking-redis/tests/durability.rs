@@ -131,7 +131,12 @@ async fn a_lost_pool_hash_is_refused() {
 
 /// An entry of the application's order log for a sale `sell` answered.
 fn entry(hold: &booking_core::Hold, sale: Sale) -> booking_core::SaleRecord {
-    booking_core::SaleRecord { token: hold.token.clone(), payment: PaymentRef(format!("cap_{}", sale.order)), sale }
+    booking_core::SaleRecord {
+        token: hold.token.clone(),
+        payment: PaymentRef(format!("cap_{}", sale.order)),
+        payer: None,
+        sale,
+    }
 }
 
 /// A sale the log has, for a hold that Redis kept but whose sale it lost.
@@ -429,6 +434,7 @@ async fn a_crash_under_everysec_is_repaired_from_the_ledger() {
             token: e.token.clone(),
             order: e.sale.order,
             payment: e.payment.clone(),
+            payer: e.payer.clone(),
         };
         assert_eq!(inv.sell(&replay).await.expect("replay"), e.sale);
     }
@@ -447,4 +453,40 @@ async fn a_crash_under_everysec_is_repaired_from_the_ledger() {
     assert!(next.is_ok(), "{next:?}");
     let taken = inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: vec![SeatId(0)] }).await;
     assert!(matches!(taken, Err(InventoryError::SeatsTaken { .. })), "{taken:?}");
+}
+
+/// A restored sale counts under the show's per-payment cap again (a
+/// restore that finds the sale still there counts nothing), and its refund
+/// frees the payer as any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_sale_counts_for_its_payer_once() {
+    let clock = ManualClock::fixed();
+    let inv = inventory(&clock).await;
+    let policy = HoldPolicy { max_held_per_owner: None, max_tickets_per_payment: Some(3), ..test_policy() };
+    let spec = create(&inv, 1, 1, 8, 0, policy).await;
+    let (show, card) = (spec.id, booking_core::PayerKey::new("fp_card-1").expect("key"));
+    let paid = |h: &booking_core::Hold| booking_core::Sell { payer: Some(card.clone()), ..sell_req(h, OrderId::new()) };
+    let h = hold(&inv, show, OwnerId::new(), &[0, 1]).await;
+    let req = paid(&h);
+    let sale = inv.sell(&req).await.expect("sell");
+    let logged = booking_core::SaleRecord::new(&req, sale);
+    assert_eq!(inv.restore_sale(&logged).await.expect("restore"), Restored::AlreadySold);
+    // Lost (here: refunded behind the order's back), then restored.
+    let refund = booking_core::Refund { show, order: logged.sale.order, items: logged.sale.items.clone() };
+    inv.refund(&refund).await.expect("refund");
+    assert!(matches!(inv.restore_sale(&logged).await, Ok(Restored::Applied { .. })));
+    assert_eq!(inv.restore_sale(&logged).await.expect("again"), Restored::AlreadySold);
+    let one = hold(&inv, show, OwnerId::new(), &[2]).await;
+    inv.sell(&paid(&one)).await.expect("2 restored + 1: 3 of 3");
+    let more = hold(&inv, show, OwnerId::new(), &[3]).await;
+    let r = inv.sell(&paid(&more)).await;
+    assert!(
+        matches!(
+            r,
+            Err(InventoryError::LimitExceeded(booking_core::Limit::TicketsPerPayment { would_have: 4, max: 3 }))
+        ),
+        "{r:?}"
+    );
+    inv.refund(&refund).await.expect("the restored sale refunds");
+    inv.sell(&paid(&more)).await.expect("freed by the refund");
 }

@@ -349,6 +349,7 @@ impl ShowShape {
             // Not drawn from the input, so that the corpus keeps decoding
             // to the scenarios it was kept for.
             max_tickets_per_owner: None,
+            max_tickets_per_payment: None,
         };
         let mut spec = ShowSpec::new("fuzz", VenueLayout { sections }).with_policy(policy);
         for (i, c) in self.pools.iter().take(3).enumerate() {

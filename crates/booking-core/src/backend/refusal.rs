@@ -67,6 +67,9 @@ refusals! {
     /// The per-owner ticket cap (`number` = what the owner would have,
     /// held and sold).
     TicketsPerOwner = "TICKETS_PER_OWNER",
+    /// The per-payment purchase cap (`number` = what the payer would have
+    /// bought).
+    TicketsPerPayment = "TICKETS_PER_PAYMENT",
     /// No extensions left.
     Renewals = "RENEWALS",
     /// The hold reached its maximum lifetime.
@@ -99,6 +102,8 @@ pub struct Context {
     pub max_held: Option<u32>,
     /// The show's per-owner ticket cap (held and sold).
     pub max_tickets: Option<u32>,
+    /// The show's per-payment purchase cap.
+    pub max_payment: Option<u32>,
     /// The show's renewal limit.
     pub max_renewals: u32,
 }
@@ -175,6 +180,10 @@ impl Refused {
             Refusal::TicketsPerOwner => match ctx.max_tickets {
                 Some(max) => InventoryError::LimitExceeded(Limit::TicketsPerOwner { would_have: u32n, max }),
                 None => missing("a per-owner ticket cap"),
+            },
+            Refusal::TicketsPerPayment => match ctx.max_payment {
+                Some(max) => InventoryError::LimitExceeded(Limit::TicketsPerPayment { would_have: u32n, max }),
+                None => missing("a per-payment purchase cap"),
             },
             Refusal::Renewals => InventoryError::LimitExceeded(Limit::Renewals { max: ctx.max_renewals }),
             Refusal::HoldLifetime => InventoryError::LimitExceeded(Limit::HoldLifetime),

@@ -26,7 +26,7 @@ mod webhooks;
 mod workers;
 
 pub use audit::{LedgerEntry, MoneyAudit, MoneyProblem, audit_money};
-pub use keys::order_id_for;
+pub use keys::{order_id_for, payer_for};
 pub use pricing::{Fee, FeePolicy, LineItem, PriceTable, Priced, Pricing, PricingError};
 pub use saga::{Checkout, CheckoutConfig, CheckoutError, CheckoutReply, CheckoutRequest, Receipt, Refusal};
 pub use workers::{Completer, CompleterStats, Deliver, OutboxRelay, RelayStats};

@@ -1,7 +1,7 @@
 //! The checkout saga: the service that takes a buyer's hold through
 //! payment to sold seats, recording each step before the next.
 
-use super::keys::{fingerprint, order_id_for, pkey};
+use super::keys::{fingerprint, order_id_for, payer_for, pkey};
 use super::{
     Order, OrderStatus, Outbox, OutboxMessage, Priced, Pricing, SagaEntry, SagaLog, Step, StepOutcome, StoreError,
     decline_text,
@@ -363,6 +363,9 @@ impl Checkout {
                     token: order.hold.clone(),
                     order: id,
                     payment: PaymentRef(capture.capture.clone()),
+                    // Counted under the show's per-payment cap; a refusal
+                    // is a failed sale after capture: refunded below.
+                    payer: Some(payer_for(&order.method)),
                 };
                 match self.inventory.sell(&sell).await {
                     Ok(sale) => {

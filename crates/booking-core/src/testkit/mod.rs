@@ -130,6 +130,11 @@ macro_rules! __conformance_behaviours {
     ticket_cap_counts_a_replayed_sell_once,
     ticket_cap_unchanged_by_bad_input,
     race_ticket_cap,
+    payment_cap_counts_every_owner_paying_alike,
+    payment_cap_freed_by_refunds,
+    payment_cap_counts_a_replayed_sell_once,
+    payment_cap_not_applied_without_a_payer,
+    race_payment_cap,
         }
     };
 }

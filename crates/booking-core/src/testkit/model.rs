@@ -4,14 +4,16 @@
 //!
 //! Checks run in a fixed order, which every backend follows so that they
 //! all answer alike: the request's shape, unknown seats or pools, the
-//! per-owner limit, the per-owner ticket cap, then availability.
+//! per-owner limit, the per-owner ticket cap, then availability. A sale
+//! checks its show, payment and items, then the order's sale record, then
+//! the per-payment purchase cap, then the hold.
 
 use crate::backend::best::{PickRequest, pick_best};
 use crate::backend::fsm::{self, Pool, Seat, SeatOp, SeatState};
 use crate::backend::validate;
 use crate::backend::{audit_pool, held_hold, push_expired};
 use crate::error::{InvalidRequest, InventoryError, Limit, Result};
-use crate::ids::{HoldId, OrderId, OwnerId, PoolId, PriceCategory, SeatId};
+use crate::ids::{HoldId, OrderId, OwnerId, PayerKey, PoolId, PriceCategory, SeatId};
 use crate::inventory::{
     Audit, ExpiredHold, Hold, HoldAction, HoldBest, HoldItems, HoldToken, PoolView, Refund, Sale, SaleRecord, SeatView,
     Sell, Snapshot,
@@ -74,6 +76,33 @@ impl ShowModel {
         let units: u32 =
             self.pools.iter().flat_map(|p| &p.sales).filter(|s| s.owner == owner).map(|s| s.quantity).sum();
         seats.count() as u32 + units
+    }
+
+    /// Seats plus pool units sold to `order` and not refunded.
+    pub fn sold_in(&self, order: OrderId) -> u32 {
+        let seats = self.seats.iter().filter(|s| matches!(s.state, SeatState::Sold { order: o, .. } if o == order));
+        let units: u32 =
+            self.pools.iter().flat_map(|p| &p.sales).filter(|s| s.order == order).map(|s| s.quantity).sum();
+        seats.count() as u32 + units
+    }
+
+    /// Seats plus pool units sold to `payer` and not refunded.
+    pub fn sold_to_payer(&self, payer: &PayerKey) -> u32 {
+        let orders = self.sales.values().filter(|r| r.payer.as_ref() == Some(payer)).map(|r| r.sale.order);
+        orders.map(|o| self.sold_in(o)).sum()
+    }
+
+    /// Fails with `LimitExceeded(TicketsPerPayment)` when the sale `req`
+    /// would take its payer past the show's per-payment cap (a sale without
+    /// a payer is not counted).
+    pub fn check_payer_cap(&self, req: &Sell) -> Result<()> {
+        if let (Some(max), Some(payer)) = (self.spec.policy.max_tickets_per_payment, &req.payer) {
+            let would_have = self.sold_to_payer(payer).saturating_add(req.token.items.count());
+            if would_have > max {
+                return Err(InventoryError::LimitExceeded(Limit::TicketsPerPayment { would_have, max }));
+            }
+        }
+        Ok(())
     }
 
     /// Fails with `LimitExceeded(HeldPerOwner)` when `owner` may not hold
@@ -273,6 +302,7 @@ impl ShowModel {
         if let Some(record) = self.sales.get(&req.order) {
             return record.replay(req);
         }
+        self.check_payer_cap(req)?;
         let version = match seats {
             Some(seats) => {
                 let op = SeatOp::Sell { owner: req.owner, hold: t.hold, version: t.version, order: req.order };

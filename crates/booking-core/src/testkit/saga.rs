@@ -74,7 +74,16 @@ impl Bench {
     }
 
     pub(super) async fn with_log(stores: CheckoutStores, log: Option<Arc<dyn SagaLog>>) -> Bench {
-        let show = ShowSpec::new("checkout", VenueLayout::grid(1, 1, 10, PriceCategory(1)));
+        Self::with_policy(stores, log, crate::layout::HoldPolicy::default()).await
+    }
+
+    /// A bench whose show has `policy`.
+    pub(super) async fn with_policy(
+        stores: CheckoutStores,
+        log: Option<Arc<dyn SagaLog>>,
+        policy: crate::layout::HoldPolicy,
+    ) -> Bench {
+        let show = ShowSpec::new("checkout", VenueLayout::grid(1, 1, 10, PriceCategory(1))).with_policy(policy);
         stores.inventory.create_show(&show).await.expect("create show");
         let eur = Currency::new("EUR").expect("EUR");
         let prices = PriceTable::new();
@@ -322,6 +331,33 @@ pub async fn checkout_hold_lost_during_payment_is_refunded(stores: CheckoutStore
     b.assert_money_balances().await;
 }
 
+/// Buyers paying with one payment method share the show's per-payment
+/// cap: the sale that would pass it is refused after the capture, so the
+/// order is refunded in full and the seats stay unsold; another method
+/// still buys.
+pub async fn checkout_payment_cap_refunds_the_sale_it_refuses(stores: CheckoutStores) {
+    let policy = crate::layout::HoldPolicy { max_tickets_per_payment: Some(2), ..Default::default() };
+    let b = Bench::with_policy(stores, None, policy).await;
+    let h = b.hold(OwnerId::new(), &[0, 1]).await;
+    let reply = b.checkout.checkout(&b.request(&h, "first")).await.expect("checkout");
+    assert_eq!(reply.receipt().expect("receipt").status, OrderStatus::Completed, "2 of 2");
+    let late = b.hold(OwnerId::new(), &[2]).await;
+    let reply = b.checkout.checkout(&b.request(&late, "second")).await.expect("checkout");
+    let r = reply.receipt().expect("receipt");
+    assert_eq!((reply.response.status, r.status), (409, OrderStatus::Refunded), "one card, a second buyer");
+    let order = b.stores.log.get(r.order).await.expect("get").expect("order");
+    assert!(order.reason.as_deref().unwrap_or_default().contains("payer would have bought 3"), "{order:?}");
+    let entry = b.provider.ledger().into_iter().find(|e| e.order == r.order).expect("payment");
+    assert_eq!(entry.captured, entry.refunded, "charged and refunded in full");
+    let snap = b.stores.inventory.snapshot(b.show.id).await.expect("snapshot");
+    assert_eq!(seat_status(&snap, 2), crate::backend::fsm::SeatStatus::Held, "not sold");
+    let other = b.hold(OwnerId::new(), &[3]).await;
+    let req = CheckoutRequest { method: PaymentMethod("pm_card_mastercard".into()), ..b.request(&other, "third") };
+    let reply = b.checkout.checkout(&req).await.expect("checkout");
+    assert_eq!(reply.receipt().expect("receipt").status, OrderStatus::Completed, "another card");
+    b.assert_money_balances().await;
+}
+
 /// A provider that does not answer leaves the order pending; the
 /// completer finishes it once the provider answers again.
 pub async fn completer_finishes_unanswered_orders(stores: CheckoutStores) {
@@ -451,6 +487,7 @@ macro_rules! checkout_suite {
             checkout_refuses_bad_holds,
             checkout_replays_are_identical,
             checkout_hold_lost_during_payment_is_refunded,
+            checkout_payment_cap_refunds_the_sale_it_refuses,
             completer_finishes_unanswered_orders,
             compensations_retry_then_park,
             racing_completers_finish_each_saga_once,

@@ -100,7 +100,13 @@ where
             async move {
                 let owner = OwnerId::new();
                 let hold = inv.hold_seats(&HoldSeats { show: bare.id, owner, seats: vec![seat] }).await.expect("hold");
-                let sell = Sell { owner, token: hold.token, order: OrderId::new(), payment: PaymentRef("cap".into()) };
+                let sell = Sell {
+                    owner,
+                    token: hold.token,
+                    order: OrderId::new(),
+                    payment: PaymentRef("cap".into()),
+                    payer: None,
+                };
                 inv.sell(&sell).await.expect("sell");
             }
         })

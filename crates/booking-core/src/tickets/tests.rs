@@ -301,6 +301,7 @@ fn sale(items: HoldItems) -> SaleRecord {
         sale: Sale { show, order, owner, items: items.clone(), version: 2 },
         token: HoldToken { show, hold: HoldId::new(), version: 1, items },
         payment: PaymentRef("pay_1".into()),
+        payer: None,
     }
 }
 

@@ -13,6 +13,7 @@ mod time;
 use crate::feed::Feed;
 use crate::hash::IdHash;
 use crate::owners::Owners;
+use crate::payers::Payers;
 use crate::sync::{Mutex, MutexGuard, lock};
 use booking_core::backend::best::{PickRequest, pick_best};
 use booking_core::backend::fsm::{self, Pool, PoolHold, Seat, SeatOp};
@@ -58,6 +59,8 @@ pub(crate) struct ShowState {
     stripes: Box<[Stripe]>,
     pools: Box<[Mutex<Pool>]>,
     owners: Owners,
+    /// Units sold per payer, for the per-payment cap.
+    payers: Payers,
     /// Sale records by order, striped by order id.
     sales: Box<[Mutex<HashMap<OrderId, SaleRecord, IdHash>>]>,
     pub(crate) feed: Feed,
@@ -144,6 +147,7 @@ impl ShowState {
                 spec.policy.max_tickets_per_owner,
                 spec.policy.max_hold_millis(),
             ),
+            payers: Payers::new(spec.policy.max_tickets_per_payment),
             sales: (0..SALE_STRIPES).map(|_| Mutex::new(HashMap::default())).collect(),
             feed: Feed::new(),
             spec,
@@ -465,8 +469,22 @@ impl ShowState {
         if let Some(record) = sales.get(&req.order) {
             return record.replay(req);
         }
+        // The payer's units are counted before the seats change and given
+        // back if they refuse (see payers.rs).
+        self.payers.reserve(req.payer.as_ref(), t.items.count())?;
+        let sold = self.sell_items(req, seats, now);
+        if sold.is_err() {
+            self.payers.give_back(req.payer.as_ref(), t.items.count());
+        }
         let sale =
-            |version| Sale { show: self.spec.id, order: req.order, owner: req.owner, items: t.items.clone(), version };
+            Sale { show: self.spec.id, order: req.order, owner: req.owner, items: t.items.clone(), version: sold? };
+        sales.insert(req.order, SaleRecord::new(req, sale.clone()));
+        Ok(sale)
+    }
+
+    /// Sells the hold's seats (`seats`, checked) or units: the new version.
+    fn sell_items(&self, req: &Sell, seats: Option<Vec<SeatId>>, now: i64) -> Result<u64> {
+        let t = &req.token;
         let version = match seats {
             Some(seats) => {
                 let op = SeatOp::Sell { owner: req.owner, hold: t.hold, version: t.version, order: req.order };
@@ -487,9 +505,7 @@ impl ShowState {
                 version
             }
         };
-        let sale = sale(version);
-        sales.insert(req.order, SaleRecord::new(req, sale.clone()));
-        Ok(sale)
+        Ok(version)
     }
 
     pub(crate) fn refund(&self, req: &Refund, now: i64) -> Result<()> {
@@ -507,11 +523,14 @@ impl ShowState {
                 self.change(ChangeKind::Refunded, None, Some(req.order), &req.items, p.version);
             }
         }
-        if self.owners.counts_sold() {
-            // The order was sold (the seats or units said so): its record names the buyer.
-            let buyer = lock(&self.sales[sales_stripe(req.order)]).get(&req.order).map(|r| r.sale.owner);
-            if let Some(owner) = buyer {
+        if self.owners.counts_sold() || self.payers.counts() {
+            // The order was sold (the seats or units said so): its record
+            // names the buyer and the payer.
+            let record =
+                lock(&self.sales[sales_stripe(req.order)]).get(&req.order).map(|r| (r.sale.owner, r.payer.clone()));
+            if let Some((owner, payer)) = record {
                 self.owners.refunded(owner, req.items.count());
+                self.payers.give_back(payer.as_ref(), req.items.count());
             }
         }
         Ok(())

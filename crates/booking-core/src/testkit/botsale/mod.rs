@@ -489,7 +489,7 @@ impl Sim {
         let Some(hold) = self.holds.remove(&i) else { return };
         let owner = self.agents[i as usize].account;
         let order = OrderId(uuid::Uuid::from_u128(self.dice.id()));
-        let sell = Sell { owner, token: hold.token, order, payment: PaymentRef(format!("sim-{i}")) };
+        let sell = Sell { owner, token: hold.token, order, payment: PaymentRef(format!("sim-{i}")), payer: None };
         let sale = self.stores.inventory.sell(&sell).await.expect("sell a live hold");
         let seats = match &sale.items {
             crate::inventory::HoldItems::Seats(seats) => seats.clone(),

@@ -48,8 +48,11 @@ fn token_step() -> impl Strategy<Value = Step> {
             .prop_map(|(hold, owner, tamper)| Step::Verify { hold, owner, tamper }),
         // Few orders and payments, so that replays, changed payments and
         // second holds sold to one order are common.
-        3 => (any::<Index>(), token_owner(), tamper(), 0u8..3, prop_oneof![4 => Just(0u8), 1 => Just(1u8)])
-            .prop_map(|(hold, owner, tamper, order, payment)| Step::Sell { hold, owner, tamper, order, payment }),
+        // Two payer keys (and none), so that the per-payment cap is reached.
+        3 => (any::<Index>(), token_owner(), tamper(), 0u8..3, prop_oneof![4 => Just(0u8), 1 => Just(1u8)], 0u8..3)
+            .prop_map(|(hold, owner, tamper, order, payment, payer)| {
+                Step::Sell { hold, owner, tamper, order, payment, payer }
+            }),
     ]
 }
 

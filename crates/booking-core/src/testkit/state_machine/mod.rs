@@ -26,7 +26,7 @@
 
 use super::Fixture;
 use crate::error::{InventoryError, Limit};
-use crate::ids::{HoldId, OrderId, OwnerId, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
+use crate::ids::{HoldId, OrderId, OwnerId, PayerKey, PaymentRef, PoolId, PriceCategory, SeatId, SectionId, ShowId};
 use crate::inventory::{
     ExpiredHold, Hold, HoldAction, HoldBest, HoldItems, HoldPool, HoldSeats, HoldToken, Refund, Sale, SeatInventory,
     Sell,
@@ -53,6 +53,8 @@ const SEATS: u32 = 10;
 /// The per-owner ticket cap of the generated show (5 held at most, 10
 /// seats and 5 units in all).
 const TICKETS_PER_OWNER: u32 = 6;
+/// The show's per-payment purchase cap: low, so that sales run into it.
+const TICKETS_PER_PAYMENT: u32 = 4;
 
 /// A backend under the state-machine test.
 pub trait StateMachineBackend: 'static {
@@ -136,6 +138,8 @@ pub enum Step {
         tamper: Tamper,
         order: u8,
         payment: u8,
+        /// 0: no payer; else one of two payer keys.
+        payer: u8,
     },
     Refund {
         sale: Index,
@@ -190,6 +194,8 @@ fn spec() -> ShowSpec {
         // Low enough that owners buying, refunding and holding again run
         // into it often.
         max_tickets_per_owner: Some(TICKETS_PER_OWNER),
+        // Below the owner cap, so that two owners paying alike reach it.
+        max_tickets_per_payment: Some(TICKETS_PER_PAYMENT),
     };
     ShowSpec::new("state machine", VenueLayout::grid(2, 1, SEATS / 2, PriceCategory(1)))
         .with_pool("standing", 5, PriceCategory(2))
@@ -222,6 +228,7 @@ fn failed(e: &InventoryError) -> Outcome {
         E::LimitExceeded(
             l @ (Limit::HeldPerOwner { .. }
             | Limit::TicketsPerOwner { .. }
+            | Limit::TicketsPerPayment { .. }
             | Limit::Renewals { .. }
             | Limit::HoldLifetime),
         ) => {
@@ -393,9 +400,11 @@ impl Sut {
                 let (owner, token) = token(hold, *owner, *tamper);
                 Request::Verify(HoldAction { owner, token })
             }
-            Step::Sell { hold, owner, tamper, order: n, payment } => {
+            Step::Sell { hold, owner, tamper, order: n, payment, payer } => {
                 let (owner, token) = token(hold, *owner, *tamper);
-                Request::Sell(Sell { owner, token, order: order(*n), payment: PaymentRef(format!("cap-{payment}")) })
+                let payment = PaymentRef(format!("cap-{payment}"));
+                let payer = (*payer > 0).then(|| PayerKey::new(format!("payer-{payer}")).expect("a valid key"));
+                Request::Sell(Sell { owner, token, order: order(*n), payment, payer })
             }
             Step::Refund { .. } if self.sales.is_empty() => Request::Nothing,
             Step::Refund { sale, part } => {

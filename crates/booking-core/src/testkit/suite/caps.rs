@@ -1,10 +1,11 @@
 //! The per-owner ticket cap: what one owner may have in a show, held and
-//! bought together, decided with every hold.
+//! bought together, decided with every hold; and the per-payment purchase
+//! cap: what one payer may have bought in a show, decided with every sale.
 
 use super::*;
 use crate::error::{InvalidRequest, InventoryError, Limit};
-use crate::ids::{OrderId, OwnerId, PoolId, SectionId};
-use crate::inventory::{Hold, HoldBest, HoldItems, HoldPool, HoldSeats, Refund, SeatInventory};
+use crate::ids::{OrderId, OwnerId, PayerKey, PoolId, SectionId};
+use crate::inventory::{Hold, HoldBest, HoldItems, HoldPool, HoldSeats, Refund, SeatInventory, Sell};
 use crate::layout::HoldPolicy;
 use crate::testkit::Fixture;
 
@@ -219,4 +220,176 @@ pub async fn race_ticket_cap<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I
     assert_eq!(s.totals().held + s.pools[0].held, granted, "every granted unit is held");
     assert_eq!(granted, 5, "2 bought + 5 held: exactly the cap of 7");
     assert_capped(&*fx.inventory, spec.id, owner, 70, 7, 7).await;
+}
+
+/// A policy with a per-payment cap of `max` and no per-owner limits, so
+/// that only the payment cap decides.
+fn payment_capped(max: u32) -> HoldPolicy {
+    HoldPolicy { max_held_per_owner: None, max_tickets_per_payment: Some(max), ..test_policy() }
+}
+
+fn payer(name: &str) -> PayerKey {
+    PayerKey::new(name).expect("a valid payer key")
+}
+
+/// A sell request for `hold` paid by `payer`.
+fn paid_by(hold: &Hold, order: OrderId, payer: Option<&PayerKey>) -> Sell {
+    Sell { payer: payer.cloned(), ..sell_req(hold, order) }
+}
+
+/// True when `r` is the payment cap's refusal with these numbers.
+fn payment_capped_at<T: std::fmt::Debug>(r: &Result<T, InventoryError>, would_have: u32, max: u32) -> bool {
+    matches!(r, Err(InventoryError::LimitExceeded(Limit::TicketsPerPayment { would_have: w, max: m }))
+        if *w == would_have && *m == max)
+}
+
+/// Owners paying with one payment method share its cap, seats and pool
+/// units alike: the sale that would pass it is refused and changes
+/// nothing (the hold stays, the order is not recorded); the same hold
+/// sells to another payer, and another payer's sales do not count.
+pub async fn payment_cap_counts_every_owner_paying_alike<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 12, 10, payment_capped(4)).await;
+    let (card, other) = (payer("fp_card-1"), payer("fp_card-2"));
+    let (a, b, c) = (OwnerId::new(), OwnerId::new(), OwnerId::new());
+    let h = hold(inv, spec.id, a, &[0, 1]).await;
+    inv.sell(&paid_by(&h, OrderId::new(), Some(&card))).await.expect("a: 2 of 4");
+    let g = inv.hold_pool(&pool_req(spec.id, b, 1)).await.expect("pool hold");
+    inv.sell(&paid_by(&g, OrderId::new(), Some(&card))).await.expect("b: 3 of 4");
+    let h = hold(inv, spec.id, b, &[2, 3]).await;
+    inv.sell(&paid_by(&h, OrderId::new(), Some(&other))).await.expect("another payer counts apart");
+    let late = hold(inv, spec.id, c, &[4, 5]).await;
+    let units = inv.hold_pool(&pool_req(spec.id, c, 2)).await.expect("pool hold");
+    let before = snap(inv, spec.id).await;
+    let order = OrderId::new();
+    let r = inv.sell(&paid_by(&late, order, Some(&card))).await;
+    assert!(payment_capped_at(&r, 5, 4), "seats past the cap: {r:?}");
+    let r = inv.sell(&paid_by(&units, OrderId::new(), Some(&card))).await;
+    assert!(payment_capped_at(&r, 5, 4), "units past the cap: {r:?}");
+    assert_eq!(snap(inv, spec.id).await, before, "a refused sale changes nothing");
+    // The refused order has no record: it sells to another payer, once.
+    let sale = inv.sell(&paid_by(&late, order, Some(&other))).await.expect("the hold was kept");
+    assert_eq!(inv.sell(&paid_by(&late, order, Some(&other))).await.expect("replay"), sale);
+    let last = hold(inv, spec.id, c, &[6]).await;
+    inv.sell(&paid_by(&last, OrderId::new(), Some(&card))).await.expect("c: 4 of 4, exactly the cap");
+    let more = hold(inv, spec.id, a, &[7]).await;
+    let r = inv.sell(&paid_by(&more, OrderId::new(), Some(&card))).await;
+    assert!(payment_capped_at(&r, 5, 4), "{r:?}");
+}
+
+/// A refund frees the payer's cap by what it returned, seats and pool
+/// units alike; a refused sale then succeeds when retried.
+pub async fn payment_cap_freed_by_refunds<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 12, 10, payment_capped(3)).await;
+    let card = payer("fp_card-1");
+    let (a, b) = (OwnerId::new(), OwnerId::new());
+    let h = hold(inv, spec.id, a, &[0, 1]).await;
+    let seat_order = OrderId::new();
+    inv.sell(&paid_by(&h, seat_order, Some(&card))).await.expect("sell seats");
+    let g = inv.hold_pool(&pool_req(spec.id, a, 1)).await.expect("pool hold");
+    let unit_order = OrderId::new();
+    inv.sell(&paid_by(&g, unit_order, Some(&card))).await.expect("sell a unit");
+    let wants = hold(inv, spec.id, b, &[2, 3]).await;
+    let order = OrderId::new();
+    let r = inv.sell(&paid_by(&wants, order, Some(&card))).await;
+    assert!(payment_capped_at(&r, 5, 3), "{r:?}");
+    let refund = |order, items| Refund { show: spec.id, order, items };
+    inv.refund(&refund(seat_order, HoldItems::Seats(ids(&[1])))).await.expect("partial refund");
+    let r = inv.sell(&paid_by(&wants, order, Some(&card))).await;
+    assert!(payment_capped_at(&r, 4, 3), "one seat freed, not two: {r:?}");
+    inv.refund(&refund(unit_order, HoldItems::Pool { pool: PoolId(0), quantity: 1 })).await.expect("pool refund");
+    inv.sell(&paid_by(&wants, order, Some(&card))).await.expect("1 + 2 of 3 after the refunds");
+    let one = hold(inv, spec.id, b, &[4]).await;
+    let r = inv.sell(&paid_by(&one, OrderId::new(), Some(&card))).await;
+    assert!(payment_capped_at(&r, 4, 3), "{r:?}");
+}
+
+/// A replayed sale is answered from its record and counts once; the same
+/// order with another payer is a conflict and counts nothing.
+pub async fn payment_cap_counts_a_replayed_sell_once<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 12, 10, payment_capped(4)).await;
+    let (card, other) = (payer("fp_card-1"), payer("fp_card-2"));
+    let h = hold(inv, spec.id, OwnerId::new(), &[0, 1]).await;
+    let order = OrderId::new();
+    let first = inv.sell(&paid_by(&h, order, Some(&card))).await.expect("sell");
+    for _ in 0..3 {
+        assert_eq!(inv.sell(&paid_by(&h, order, Some(&card))).await.expect("replay"), first);
+    }
+    let before = snap(inv, spec.id).await;
+    for changed in [Some(&other), None] {
+        let r = inv.sell(&paid_by(&h, order, changed)).await;
+        assert!(matches!(r, Err(InventoryError::SaleConflict { .. })), "another payer, same order: {r:?}");
+    }
+    assert_eq!(snap(inv, spec.id).await, before, "a conflicting replay changes nothing");
+    // 2 of 4 counted, not 8: two more sell, a third does not.
+    let b = OwnerId::new();
+    let two = hold(inv, spec.id, b, &[2, 3]).await;
+    inv.sell(&paid_by(&two, OrderId::new(), Some(&card))).await.expect("4 of 4");
+    let one = hold(inv, spec.id, b, &[4]).await;
+    let r = inv.sell(&paid_by(&one, OrderId::new(), Some(&card))).await;
+    assert!(payment_capped_at(&r, 5, 4), "{r:?}");
+}
+
+/// Sales without a payer are not counted, however many; the cap of a show
+/// does not count a payer's sales in another show.
+pub async fn payment_cap_not_applied_without_a_payer<I: SeatInventory + ?Sized>(fx: &Fixture<I>) {
+    let inv = &*fx.inventory;
+    let spec = create(inv, 1, 1, 12, 10, payment_capped(2)).await;
+    let card = payer("fp_card-1");
+    let a = OwnerId::new();
+    let h = hold(inv, spec.id, a, &[0, 1, 2, 3]).await;
+    inv.sell(&paid_by(&h, OrderId::new(), None)).await.expect("no payer: not capped");
+    let g = inv.hold_pool(&pool_req(spec.id, a, 5)).await.expect("pool hold");
+    inv.sell(&paid_by(&g, OrderId::new(), None)).await.expect("no payer: not capped");
+    let elsewhere = create(inv, 1, 1, 4, 0, payment_capped(2)).await;
+    let e = hold(inv, elsewhere.id, a, &[0, 1]).await;
+    inv.sell(&paid_by(&e, OrderId::new(), Some(&card))).await.expect("2 of 2 in another show");
+    let h = hold(inv, spec.id, a, &[4, 5]).await;
+    inv.sell(&paid_by(&h, OrderId::new(), Some(&card))).await.expect("2 of 2 here");
+    let one = hold(inv, spec.id, a, &[6]).await;
+    let r = inv.sell(&paid_by(&one, OrderId::new(), Some(&card))).await;
+    assert!(payment_capped_at(&r, 3, 2), "{r:?}");
+    // An uncapped show counts nothing.
+    let free = create(inv, 1, 1, 4, 0, test_policy()).await;
+    let f = hold(inv, free.id, a, &[0, 1, 2]).await;
+    inv.sell(&paid_by(&f, OrderId::new(), Some(&card))).await.expect("no cap");
+}
+
+/// 24 owners' sales paid by one payer at once, one seat or unit each:
+/// exactly the cap sells, every other sale is refused with the cap, and
+/// the refused holds are still held.
+pub async fn race_payment_cap<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
+    let spec = create(&*fx.inventory, 1, 1, 16, 8, payment_capped(5)).await;
+    let card = payer("fp_card-1");
+    let mut holds = Vec::new();
+    for t in 0..24u32 {
+        let owner = OwnerId::new();
+        let h = if t % 3 == 0 {
+            fx.inventory.hold_pool(&pool_req(spec.id, owner, 1)).await.expect("pool hold")
+        } else {
+            hold(&*fx.inventory, spec.id, owner, &[t - t / 3 - 1]).await
+        };
+        holds.push(h);
+    }
+    let mut tasks = Vec::new();
+    for h in holds {
+        let (inv, card) = (fx.inventory.clone(), card.clone());
+        tasks.push(tokio::spawn(async move {
+            match inv.sell(&paid_by(&h, OrderId::new(), Some(&card))).await {
+                Ok(sale) => sale.items.count(),
+                Err(InventoryError::LimitExceeded(Limit::TicketsPerPayment { max: 5, .. })) => 0,
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }));
+    }
+    let mut sold = 0;
+    for t in tasks {
+        sold += t.await.expect("task");
+    }
+    assert_eq!(sold, 5, "exactly the cap sells");
+    let s = snap(&*fx.inventory, spec.id).await;
+    assert_eq!(s.totals().sold + s.pools[0].sold, 5, "every sale is in the inventory");
+    assert_eq!(s.totals().held + s.pools[0].held, 19, "every refused hold is still held");
 }

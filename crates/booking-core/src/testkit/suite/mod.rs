@@ -47,7 +47,13 @@ pub async fn hold<I: SeatInventory + ?Sized>(inv: &I, show: ShowId, owner: Owner
 
 /// A sell request for `hold`.
 pub fn sell_req(hold: &Hold, order: OrderId) -> Sell {
-    Sell { owner: hold.owner, token: hold.token.clone(), order, payment: PaymentRef(format!("cap_{order}")) }
+    Sell {
+        owner: hold.owner,
+        token: hold.token.clone(),
+        order,
+        payment: PaymentRef(format!("cap_{order}")),
+        payer: None,
+    }
 }
 
 /// A release or extend request for `hold`.

@@ -69,7 +69,13 @@ pub async fn tokens_name_the_whole_hold<I: SeatInventory + ?Sized>(fx: &Fixture<
         assert!(mismatch(e), "extend {token:?}");
         let e = inv.release(&req).await.expect_err("partial release");
         assert!(mismatch(e), "release {token:?}");
-        let sell = Sell { owner: a, token: token.clone(), order: OrderId::new(), payment: PaymentRef("p".into()) };
+        let sell = Sell {
+            owner: a,
+            token: token.clone(),
+            order: OrderId::new(),
+            payment: PaymentRef("p".into()),
+            payer: None,
+        };
         let e = inv.sell(&sell).await.expect_err("partial sell");
         assert!(mismatch(e), "sell {token:?}");
     }
@@ -212,6 +218,7 @@ pub async fn per_owner_limit_survives_forged_tokens<I: SeatInventory + ?Sized>(f
         token: HoldToken { hold: h.token.hold, version: 999, items: HoldItems::Seats(ids(&[8])), show: spec.id },
         order,
         payment: PaymentRef(format!("cap_{order}")),
+        payer: None,
     };
     assert!(inv.sell(&forged).await.is_err(), "a forged replay");
     fx.clock.advance(Duration::seconds(1));
