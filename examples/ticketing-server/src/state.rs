@@ -10,7 +10,7 @@ use crate::stores::Stores;
 use booking_core::admission::{Keyring, RoomId, TokenVerifier, WaitingRoom, WaitingRoomStore};
 use booking_core::catalog::AvailabilitySync;
 use booking_core::checkout::{Checkout, CheckoutConfig, Completer, OutboxRelay, PriceTable};
-use booking_core::delivery::wallet::GoogleWalletSettings;
+use booking_core::delivery::wallet::{ApplePassSettings, GoogleWalletSettings, PassSigner};
 use booking_core::delivery::{ContactBook, EmailSettings, FileMailer, OtherTopics, TicketDelivery};
 use booking_core::fulfilment::TicketFulfilment;
 use booking_core::ids::VenueId;
@@ -140,6 +140,45 @@ pub struct Inner {
     pub checkouts_in_flight: AtomicUsize,
     /// Google Wallet signing, when configured.
     pub google_wallet: Option<GoogleWalletSettings>,
+    /// Apple Wallet signing, when configured.
+    pub apple_wallet: Option<AppleWalletIssuer>,
+}
+
+/// What signs Apple Wallet passes: the issuer, its certificate and key,
+/// the pass's icon (`None`: the ticket's QR code).
+#[derive(Clone, Debug)]
+pub struct AppleWalletIssuer {
+    /// Who the passes are from.
+    pub settings: ApplePassSettings,
+    /// The certificate and key.
+    pub signer: PassSigner,
+    /// The `icon.png` of every pass, when configured.
+    pub icon_png: Option<Vec<u8>>,
+}
+
+impl AppleWalletIssuer {
+    /// The issuer the `[apple_wallet]` settings describe.
+    ///
+    /// Errors: a file cannot be read, a certificate or key is not valid.
+    pub fn from_config(a: &crate::config::AppleWallet) -> Result<Self, String> {
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+        let cert = read(&a.certificate_file)?;
+        let key = read(&a.key_file)?;
+        let intermediates = a.intermediate_files.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<&str> = intermediates.iter().map(String::as_str).collect();
+        let signer = PassSigner::from_pem(&cert, &key, &refs).map_err(|e| format!("apple_wallet: {e}"))?;
+        let icon_png = match &a.icon_file {
+            None => None,
+            Some(p) => Some(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?),
+        };
+        let settings = ApplePassSettings {
+            pass_type_identifier: a.pass_type_id.clone(),
+            team_identifier: a.team_id.clone(),
+            organization_name: a.organization_name.clone(),
+            description: "Ticket".into(),
+        };
+        Ok(AppleWalletIssuer { settings, signer, icon_png })
+    }
 }
 
 /// A 32-byte key derived from the configured secret (or random).
@@ -223,6 +262,7 @@ impl AppState {
                 Some(settings)
             }
         };
+        let apple_wallet = config.apple_wallet.as_ref().map(AppleWalletIssuer::from_config).transpose()?;
         let (shutdown, _) = tokio::sync::watch::channel(false);
         Ok(AppState(Arc::new(Inner {
             hubs: Hubs::new(stores.inventory.clone()),
@@ -252,6 +292,7 @@ impl AppState {
             shutdown,
             checkouts_in_flight: AtomicUsize::new(0),
             google_wallet,
+            apple_wallet,
         })))
     }
 
