@@ -23,7 +23,7 @@ use booking_core::worker::Worker;
 use booking_core::{Clock, HoldId, HoldToken, OwnerId, SeatInventory, ShowId, ShowSpec, SystemClock};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -136,8 +136,9 @@ pub struct Inner {
     pub stopping: AtomicBool,
     /// Tells live streams to end.
     pub shutdown: tokio::sync::watch::Sender<bool>,
-    /// Checkouts running now.
-    pub checkouts_in_flight: AtomicUsize,
+    /// How many checkouts are running now (see
+    /// [`AppState::checkout_started`]); shutdown waits for none.
+    pub checkouts_in_flight: tokio::sync::watch::Sender<usize>,
     /// Google Wallet signing, when configured.
     pub google_wallet: Option<GoogleWalletSettings>,
     /// Apple Wallet signing, when configured.
@@ -178,6 +179,20 @@ impl AppleWalletIssuer {
             description: "Ticket".into(),
         };
         Ok(AppleWalletIssuer { settings, signer, icon_png })
+    }
+}
+
+/// How long shutdown waits for running checkouts.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// A running checkout, counted in [`Inner::checkouts_in_flight`] until
+/// dropped.
+#[derive(Debug)]
+pub struct CheckoutInFlight(AppState);
+
+impl Drop for CheckoutInFlight {
+    fn drop(&mut self) {
+        self.0.checkouts_in_flight.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -290,7 +305,7 @@ impl AppState {
             waves: Mutex::new(HashSet::new()),
             stopping: AtomicBool::new(false),
             shutdown,
-            checkouts_in_flight: AtomicUsize::new(0),
+            checkouts_in_flight: tokio::sync::watch::Sender::new(0),
             google_wallet,
             apple_wallet,
         })))
@@ -362,16 +377,24 @@ impl AppState {
         (before - holds.len()) as u64
     }
 
+    /// Counts a checkout as running until the returned guard is dropped.
+    pub fn checkout_started(&self) -> CheckoutInFlight {
+        self.checkouts_in_flight.send_modify(|n| *n += 1);
+        CheckoutInFlight(self.clone())
+    }
+
     /// Stops taking work: readiness fails, live streams end, then waits
-    /// for running checkouts and stops the workers.
+    /// for the running checkouts to finish (at most [`SHUTDOWN_GRACE`]) and
+    /// stops the workers.
     pub async fn shut_down(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         let _ = self.shutdown.send(true);
-        for _ in 0..300 {
-            if self.checkouts_in_flight.load(Ordering::SeqCst) == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut in_flight = self.checkouts_in_flight.subscribe();
+        if tokio::time::timeout(SHUTDOWN_GRACE, in_flight.wait_for(|n| *n == 0)).await.is_err() {
+            tracing::warn!(
+                running = *self.checkouts_in_flight.borrow(),
+                "checkouts still running at shutdown; the saga completer finishes them at the next start"
+            );
         }
         let workers: Vec<Worker> = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
         for w in workers {

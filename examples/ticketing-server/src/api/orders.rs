@@ -21,7 +21,6 @@ use booking_core::tickets::{
 use booking_core::{OrderId, Sale, ShowId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::Ordering;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -260,11 +259,11 @@ pub async fn checkout(
     let req = CheckoutRequest { buyer: auth.user.owner(), key: IdempotencyKey(key), hold: hold.token, method };
     // The saga runs to its end even if the client goes away; shutdown
     // waits for it.
-    state.checkouts_in_flight.fetch_add(1, Ordering::SeqCst);
+    let running = state.checkout_started();
     let worker = state.clone();
     let reply = tokio::spawn(async move {
         let r = worker.checkout.checkout(&req).await;
-        worker.checkouts_in_flight.fetch_sub(1, Ordering::SeqCst);
+        drop(running);
         r
     })
     .await
