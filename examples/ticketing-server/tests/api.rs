@@ -387,7 +387,10 @@ async fn operations_endpoints_answer() {
     let limit = params.iter().find(|p| p["name"] == "limit").unwrap();
     assert_eq!((limit["schema"]["minimum"].as_u64(), limit["schema"]["maximum"].as_u64()), (Some(1), Some(100)));
     let schemas = &spec["components"]["schemas"];
-    assert_eq!(schemas["NewEvent"]["properties"]["title"]["minLength"], 1, "{}", schemas["NewEvent"]);
+    let event = &schemas["NewEvent"]["properties"];
+    assert_eq!(event["title"]["minLength"], 1, "{event}");
+    assert_eq!(event["performers"]["items"]["minLength"], 1, "{event}");
+    assert_eq!(event["categories"]["maxItems"], booking_core::catalog::MAX_CATEGORIES, "{event}");
     assert!(schemas["PaymentRequest"]["properties"]["card"]["pattern"].is_string());
     let seatmap = &schemas["SeatMapDocument"];
     let required: Vec<&str> = seatmap["required"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();

@@ -29,7 +29,8 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct PaymentRequest {
     /// A test card number: `4242424242424242` pays, `4000000000000002`
-    /// is declined.
+    /// is declined; 12 to 19 digits (spaces and dashes ignored) passing
+    /// the Luhn check, 422 otherwise.
     #[schema(pattern = "^[0-9 -]{12,30}$")]
     pub card: String,
 }
