@@ -393,7 +393,7 @@ impl AppState {
         if tokio::time::timeout(SHUTDOWN_GRACE, in_flight.wait_for(|n| *n == 0)).await.is_err() {
             tracing::warn!(
                 running = *self.checkouts_in_flight.borrow(),
-                "checkouts still running at shutdown; the saga completer finishes them at the next start"
+                "checkouts still running at shutdown; on a persistent backend the saga completer finishes them at the next start"
             );
         }
         let workers: Vec<Worker> = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
