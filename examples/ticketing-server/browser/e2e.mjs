@@ -265,7 +265,7 @@ try {
     await shot(bob, "09-declined");
   });
 
-  await step("the ticket shows its QR code and a Google Wallet link", async () => {
+  await step("the ticket shows its QR code and Google and Apple Wallet links", async () => {
     await alice.goto(orderUrl);
     await alice.getByTestId("ticket-link").first().click();
     await alice.waitForURL("**/tickets/**");
@@ -278,6 +278,9 @@ try {
     check((await alice.getByTestId("ticket-seat").textContent()).trim().length > 0, "the ticket names no seat");
     const google = await alice.getByTestId("wallet-google").getAttribute("href");
     check(/^https:\/\/pay\.google\.com\/gp\/v\/save\/[\w-]+\.[\w-]+\.[\w-]+$/.test(google), `the Google Wallet link is ${google}`);
+    const ticketId = new URL(alice.url()).pathname.split("/")[2];
+    const apple = await alice.getByTestId("wallet-apple").getAttribute("href");
+    check(apple === `/api/tickets/${ticketId}/wallet.pkpass`, `the Apple Wallet link is ${apple}`);
     await shot(alice, "10-ticket");
   });
 

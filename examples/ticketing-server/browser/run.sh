@@ -66,7 +66,8 @@ base="http://127.0.0.1:$port"
 backend="${BROWSER_BACKEND:-memory}"
 # Redis keys of this run only, removed at the end.
 prefix="browser-test-$$-$RANDOM:"
-# Google Wallet save links signed with the test suite's throwaway key.
+# Google Wallet save links and Apple Wallet passes signed with the test
+# suite's throwaway key and self-signed certificate.
 cat >"$work/server.toml" <<EOF
 redis_prefix = "$prefix"
 
@@ -75,6 +76,13 @@ issuer_id = "3388000000022222228"
 service_account_email = "tickets@example.iam.gserviceaccount.com"
 issuer_name = "Tickets (browser test)"
 key_file = "$root/examples/ticketing-server/tests/fixtures/google-wallet-test-key.pem"
+
+[apple_wallet]
+pass_type_id = "pass.example.tickets.test"
+team_id = "A1B2C3D4E5"
+organization_name = "Tickets (browser test)"
+certificate_file = "$root/examples/ticketing-server/tests/fixtures/apple-wallet-test-cert.pem"
+key_file = "$root/examples/ticketing-server/tests/fixtures/apple-wallet-test-key.pem"
 EOF
 "$server" --config "$work/server.toml" --backend "$backend" --listen "127.0.0.1:$port" --data-dir "$work/data" \
   >"$work/server.log" 2>&1 &

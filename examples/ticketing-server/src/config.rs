@@ -92,6 +92,32 @@ pub struct GoogleWallet {
     pub key_file: PathBuf,
 }
 
+/// An Apple Wallet pass issuer: tickets get an "Add to Apple Wallet" link
+/// to `/api/tickets/{ticket_id}/wallet.pkpass`, a pass signed with the
+/// Pass Type ID certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppleWallet {
+    /// The Pass Type ID (`pass.com.example.tickets`), as in the certificate.
+    pub pass_type_id: String,
+    /// The Apple Developer team id (`A1B2C3D4E5`).
+    pub team_id: String,
+    /// The organisation shown on the passes.
+    pub organization_name: String,
+    /// A PEM file with the Pass Type ID certificate.
+    pub certificate_file: PathBuf,
+    /// A PEM file with the certificate's RSA key (unencrypted PKCS#8 or
+    /// PKCS#1).
+    pub key_file: PathBuf,
+    /// PEM files of the intermediate certificates sent with the signature:
+    /// Apple's WWDR certificate (none for a test certificate).
+    #[serde(default)]
+    pub intermediate_files: Vec<PathBuf>,
+    /// A PNG shown as the pass's icon; the ticket's QR code without it.
+    #[serde(default)]
+    pub icon_file: Option<PathBuf>,
+}
+
 /// The server's settings.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -122,6 +148,8 @@ pub struct Config {
     pub limits: Limits,
     /// Google Wallet save links on tickets (TOML only); none without it.
     pub google_wallet: Option<GoogleWallet>,
+    /// Apple Wallet passes for tickets (TOML only); none without it.
+    pub apple_wallet: Option<AppleWallet>,
     /// Run the background workers (sweeper, completer, outbox relay,
     /// waves, availability). Tests turn them off and call
     /// [`crate::AppState::tick`].
@@ -143,6 +171,7 @@ impl Default for Config {
             body_limit_bytes: 1 << 20,
             limits: Limits::default(),
             google_wallet: None,
+            apple_wallet: None,
             workers: true,
         }
     }

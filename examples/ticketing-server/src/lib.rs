@@ -77,6 +77,30 @@ fn problems(doc: &mut serde_json::Value) {
     }
 }
 
+/// A single-line text the catalog accepts: a character other than a space,
+/// and no control characters.
+const NON_BLANK_LINE: &str =
+    "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
+/// The catalog's rules for a new event's texts, which the derived schema
+/// cannot state: a non-blank title, performers and categories of limited
+/// length and number, each once.
+fn event_constraints(doc: &mut serde_json::Value) {
+    use booking_core::catalog::{MAX_CATEGORIES, MAX_CATEGORY_CHARS, MAX_NAME_CHARS, MAX_PERFORMERS};
+    use serde_json::json;
+    let name = |max: usize| json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": NON_BLANK_LINE});
+    let Some(props) = doc.pointer_mut("/components/schemas/NewEvent/properties") else { return };
+    props["title"]["maxLength"] = json!(MAX_NAME_CHARS);
+    props["title"]["pattern"] = json!(NON_BLANK_LINE);
+    for (field, items, max_chars) in
+        [("performers", MAX_PERFORMERS, MAX_NAME_CHARS), ("categories", MAX_CATEGORIES, MAX_CATEGORY_CHARS)]
+    {
+        props[field]["items"] = name(max_chars);
+        props[field]["maxItems"] = json!(items);
+        props[field]["uniqueItems"] = json!(true);
+    }
+}
+
 fn document(mut api: OpenApi) -> serde_json::Value {
     api.info.title = "booking ticketing server".into();
     api.info.description = Some(
@@ -90,6 +114,7 @@ fn document(mut api: OpenApi) -> serde_json::Value {
         .add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
     let mut doc = serde_json::to_value(&api).unwrap_or_default();
     problems(&mut doc);
+    event_constraints(&mut doc);
     doc
 }
 

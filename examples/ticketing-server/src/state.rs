@@ -10,7 +10,7 @@ use crate::stores::Stores;
 use booking_core::admission::{Keyring, RoomId, TokenVerifier, WaitingRoom, WaitingRoomStore};
 use booking_core::catalog::AvailabilitySync;
 use booking_core::checkout::{Checkout, CheckoutConfig, Completer, OutboxRelay, PriceTable};
-use booking_core::delivery::wallet::GoogleWalletSettings;
+use booking_core::delivery::wallet::{ApplePassSettings, GoogleWalletSettings, PassSigner};
 use booking_core::delivery::{ContactBook, EmailSettings, FileMailer, OtherTopics, TicketDelivery};
 use booking_core::fulfilment::TicketFulfilment;
 use booking_core::ids::VenueId;
@@ -23,7 +23,7 @@ use booking_core::worker::Worker;
 use booking_core::{Clock, HoldId, HoldToken, OwnerId, SeatInventory, ShowId, ShowSpec, SystemClock};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -136,10 +136,64 @@ pub struct Inner {
     pub stopping: AtomicBool,
     /// Tells live streams to end.
     pub shutdown: tokio::sync::watch::Sender<bool>,
-    /// Checkouts running now.
-    pub checkouts_in_flight: AtomicUsize,
+    /// How many checkouts are running now (see
+    /// [`AppState::checkout_started`]); shutdown waits for none.
+    pub checkouts_in_flight: tokio::sync::watch::Sender<usize>,
     /// Google Wallet signing, when configured.
     pub google_wallet: Option<GoogleWalletSettings>,
+    /// Apple Wallet signing, when configured.
+    pub apple_wallet: Option<AppleWalletIssuer>,
+}
+
+/// What signs Apple Wallet passes: the issuer, its certificate and key,
+/// the pass's icon (`None`: the ticket's QR code).
+#[derive(Clone, Debug)]
+pub struct AppleWalletIssuer {
+    /// Who the passes are from.
+    pub settings: ApplePassSettings,
+    /// The certificate and key.
+    pub signer: PassSigner,
+    /// The `icon.png` of every pass, when configured.
+    pub icon_png: Option<Vec<u8>>,
+}
+
+impl AppleWalletIssuer {
+    /// The issuer the `[apple_wallet]` settings describe.
+    ///
+    /// Errors: a file cannot be read, a certificate or key is not valid.
+    pub fn from_config(a: &crate::config::AppleWallet) -> Result<Self, String> {
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+        let cert = read(&a.certificate_file)?;
+        let key = read(&a.key_file)?;
+        let intermediates = a.intermediate_files.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<&str> = intermediates.iter().map(String::as_str).collect();
+        let signer = PassSigner::from_pem(&cert, &key, &refs).map_err(|e| format!("apple_wallet: {e}"))?;
+        let icon_png = match &a.icon_file {
+            None => None,
+            Some(p) => Some(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?),
+        };
+        let settings = ApplePassSettings {
+            pass_type_identifier: a.pass_type_id.clone(),
+            team_identifier: a.team_id.clone(),
+            organization_name: a.organization_name.clone(),
+            description: "Ticket".into(),
+        };
+        Ok(AppleWalletIssuer { settings, signer, icon_png })
+    }
+}
+
+/// How long shutdown waits for running checkouts.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// A running checkout, counted in [`Inner::checkouts_in_flight`] until
+/// dropped.
+#[derive(Debug)]
+pub struct CheckoutInFlight(AppState);
+
+impl Drop for CheckoutInFlight {
+    fn drop(&mut self) {
+        self.0.checkouts_in_flight.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 /// A 32-byte key derived from the configured secret (or random).
@@ -223,6 +277,7 @@ impl AppState {
                 Some(settings)
             }
         };
+        let apple_wallet = config.apple_wallet.as_ref().map(AppleWalletIssuer::from_config).transpose()?;
         let (shutdown, _) = tokio::sync::watch::channel(false);
         Ok(AppState(Arc::new(Inner {
             hubs: Hubs::new(stores.inventory.clone()),
@@ -250,8 +305,9 @@ impl AppState {
             waves: Mutex::new(HashSet::new()),
             stopping: AtomicBool::new(false),
             shutdown,
-            checkouts_in_flight: AtomicUsize::new(0),
+            checkouts_in_flight: tokio::sync::watch::Sender::new(0),
             google_wallet,
+            apple_wallet,
         })))
     }
 
@@ -321,16 +377,24 @@ impl AppState {
         (before - holds.len()) as u64
     }
 
+    /// Counts a checkout as running until the returned guard is dropped.
+    pub fn checkout_started(&self) -> CheckoutInFlight {
+        self.checkouts_in_flight.send_modify(|n| *n += 1);
+        CheckoutInFlight(self.clone())
+    }
+
     /// Stops taking work: readiness fails, live streams end, then waits
-    /// for running checkouts and stops the workers.
+    /// for the running checkouts to finish (at most [`SHUTDOWN_GRACE`]) and
+    /// stops the workers.
     pub async fn shut_down(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         let _ = self.shutdown.send(true);
-        for _ in 0..300 {
-            if self.checkouts_in_flight.load(Ordering::SeqCst) == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut in_flight = self.checkouts_in_flight.subscribe();
+        if tokio::time::timeout(SHUTDOWN_GRACE, in_flight.wait_for(|n| *n == 0)).await.is_err() {
+            tracing::warn!(
+                running = *self.checkouts_in_flight.borrow(),
+                "checkouts still running at shutdown; on a persistent backend the saga completer finishes them at the next start"
+            );
         }
         let workers: Vec<Worker> = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
         for w in workers {

@@ -382,6 +382,21 @@ async fn operations_endpoints_answer() {
     assert!(login["415"].is_object() && login["400"].is_object() && login["422"].is_object(), "{login}");
     let params = spec["paths"]["/api/events"]["get"]["parameters"].as_array().unwrap();
     assert!(params.iter().all(|p| p["in"] == "query" && p["required"] != true), "{params:?}");
+    // What the server checks is stated: bounds, lengths, patterns, the
+    // seat map's required fields, the venue rule of a new show.
+    let limit = params.iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!((limit["schema"]["minimum"].as_u64(), limit["schema"]["maximum"].as_u64()), (Some(1), Some(100)));
+    let schemas = &spec["components"]["schemas"];
+    let event = &schemas["NewEvent"]["properties"];
+    assert_eq!(event["title"]["minLength"], 1, "{event}");
+    assert_eq!(event["performers"]["items"]["minLength"], 1, "{event}");
+    assert_eq!(event["categories"]["maxItems"], booking_core::catalog::MAX_CATEGORIES, "{event}");
+    assert!(schemas["PaymentRequest"]["properties"]["card"]["pattern"].is_string());
+    let seatmap = &schemas["SeatMapDocument"];
+    let required: Vec<&str> = seatmap["required"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert!(required.contains(&"format") && required.contains(&"name"), "{seatmap}");
+    let show = spec["paths"]["/api/admin/shows"]["post"]["description"].as_str().unwrap_or_default();
+    assert!(show.contains("seat map"), "{show}");
     let r = t.get("/healthz", None).await;
     assert!(r.header("x-request-id").is_some(), "request ids are propagated");
     let metrics = t.get("/metrics", None).await;

@@ -39,10 +39,86 @@ pub struct NewVenue {
     #[serde(default)]
     pub address: String,
     /// Its seat map (`booking-seatmap/1` JSON).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<SeatMapDocument>)]
     pub seatmap: Option<serde_json::Value>,
     /// Or a sample map. Send exactly one of `seatmap` and `sample`.
     pub sample: Option<Sample>,
+}
+
+/// A seat map in the `booking-seatmap/1` format, as `POST /api/admin/venues`
+/// takes it (only described here: the server reads it as the library's
+/// seat map, which refuses unknown fields and checks the layout: at least
+/// one seat or area, coordinates in range, seats that do not overlap; a
+/// map it refuses is a 422 listing the problems).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SeatMapDocument {
+    /// Always `booking-seatmap/1`.
+    #[schema(pattern = "^booking-seatmap/1$")]
+    format: String,
+    /// The venue's (or layout's) name.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    name: String,
+    /// A seat's width and height, in map units.
+    #[schema(minimum = 1)]
+    seat_size: u32,
+    /// The price categories.
+    categories: Vec<SeatMapCategory>,
+    /// The stage, drawn for orientation.
+    stage: Option<SeatMapStage>,
+    /// General-admission areas.
+    #[schema(value_type = Option<Vec<Object>>)]
+    areas: Option<Vec<serde_json::Value>>,
+    /// Reserved seating: sections of rows of seats.
+    #[schema(value_type = Option<Vec<Object>>)]
+    sections: Option<Vec<serde_json::Value>>,
+}
+
+/// A price category of a seat map.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SeatMapCategory {
+    /// The category's number (each once in the map).
+    id: u16,
+    /// Display name ("Stalls").
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    name: String,
+    /// Fill colour, `#rrggbb`.
+    #[schema(pattern = "^#[0-9A-Fa-f]{6}$")]
+    color: String,
+}
+
+/// The stage of a seat map.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SeatMapStage {
+    /// Its label ("Stage").
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    label: String,
+    /// Where it is.
+    rect: SeatMapRect,
+}
+
+/// A rectangle in map units.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SeatMapRect {
+    /// Left edge.
+    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
+    x: i32,
+    /// Top edge.
+    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
+    y: i32,
+    /// Width.
+    #[schema(minimum = 1, maximum = 2_000_000)]
+    width: u32,
+    /// Height.
+    #[schema(minimum = 1, maximum = 2_000_000)]
+    height: u32,
 }
 
 /// The sample seat maps.
@@ -290,6 +366,11 @@ pub async fn apply_room(state: &AppState, show: ShowId, w: &WaitingRoomSettings)
 }
 
 /// Creates a show.
+///
+/// Its venue must have a seat map on this server: a venue
+/// created by `POST /api/admin/venues` since the server started (with a
+/// `seatmap` or a `sample`), or a demo venue; for any other venue the
+/// request is refused with 422 (`invalid_request`).
 #[utoipa::path(post, path = "/api/admin/shows", tag = "admin", security(("bearer" = [])), request_body = NewShow,
     responses((status = 201, body = ShowDetail), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)))]

@@ -107,7 +107,8 @@ pub struct SearchParams {
     pub city: Option<String>,
     /// Only shows starting at or after this instant.
     pub from: Option<DateTime<Utc>>,
-    /// Only shows starting before this instant.
+    /// Only shows starting before this instant (after `from` when both
+    /// are given; otherwise 422).
     pub to: Option<DateTime<Utc>>,
     /// Shows per page (1 to 100, default 20).
     #[param(minimum = 1, maximum = 100)]

@@ -7,6 +7,7 @@ pub mod orders;
 pub mod queue;
 pub mod seats;
 pub mod session;
+pub mod wallet;
 
 use crate::auth::{Role, User};
 use crate::problem::ApiError;
@@ -108,6 +109,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::get_order))
         .routes(routes!(orders::get_ticket))
         .routes(routes!(orders::ticket_qr))
+        .routes(routes!(wallet::apple_wallet_pass))
         .routes(routes!(orders::scan))
         .routes(routes!(admin::create_venue))
         .routes(routes!(admin::create_event))

@@ -21,7 +21,6 @@ use booking_core::tickets::{
 use booking_core::{OrderId, Sale, ShowId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::Ordering;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -30,7 +29,8 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct PaymentRequest {
     /// A test card number: `4242424242424242` pays, `4000000000000002`
-    /// is declined.
+    /// is declined; 12 to 19 digits (spaces and dashes ignored) passing
+    /// the Luhn check, 422 otherwise.
     #[schema(pattern = "^[0-9 -]{12,30}$")]
     pub card: String,
 }
@@ -49,8 +49,9 @@ pub struct CheckoutBody {
 /// Wallet links of a ticket.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct WalletView {
-    /// Apple Wallet pass; always absent for now (no pass-signing
-    /// certificate setting yet).
+    /// Apple Wallet pass (`/api/tickets/{ticket_id}/wallet.pkpass`);
+    /// absent unless a pass-signing certificate is configured
+    /// (`apple_wallet` in the configuration file).
     pub apple_url: Option<String>,
     /// Google Wallet save link; absent unless a Google Wallet issuer is
     /// configured (`google_wallet` in the configuration file).
@@ -133,33 +134,53 @@ async fn tickets_of(state: &AppState, sale: &Sale) -> ApiResult<Vec<TicketView>>
     let issued = state.issuer.issue_for(sale, None).map_err(ApiError::unavailable)?;
     let spec = state.spec(sale.show).await?;
     let mut views: Vec<TicketView> = issued.iter().map(|t| ticket_view(&spec, t)).collect();
-    if let Some(google) = &state.google_wallet {
-        let listing = state.stores.catalog.listing(sale.show).await?;
-        let contact = state.contacts.contact_of(sale.owner).await.map_err(ApiError::unavailable)?;
-        let Some(contact) = contact else { return Ok(views) };
+    if state.apple_wallet.is_some() {
         for view in &mut views {
-            let png = booking_core::tickets::qr::png(&view.qr_text, 4).map_err(ApiError::unavailable)?;
-            let notice = TicketNotice {
-                ticket_id: view.ticket_id.to_string(),
-                order: sale.order,
-                show: sale.show,
-                holder: sale.owner,
-                contact: contact.clone(),
-                holder_name: None,
-                show_title: listing.event.title.clone(),
-                venue: listing.venue.name.clone(),
-                starts_at: listing.show.starts_at,
-                ends_at: listing.show.starts_at + booking_core::fulfilment::DEFAULT_SHOW_DURATION,
-                seat: view.seat.clone(),
-                barcode: view.qr_text.clone(),
-                qr_png: png,
-                wallet: WalletLinks::default(),
-                issued_at: listing.show.on_sale_at,
-            };
-            view.wallet.google_url = Some(google_save_link(&notice, google).map_err(ApiError::unavailable)?);
+            view.wallet.apple_url = Some(format!("/api/tickets/{}/wallet.pkpass", view.ticket_id));
+        }
+    }
+    if let Some(google) = &state.google_wallet
+        && let Some(notices) = ticket_notices(state, sale, &views).await?
+    {
+        for (view, notice) in views.iter_mut().zip(&notices) {
+            view.wallet.google_url = Some(google_save_link(notice, google).map_err(ApiError::unavailable)?);
         }
     }
     Ok(views)
+}
+
+/// What a wallet pass shows of each of `views` (tickets of `sale`); `None`
+/// when the buyer has no contact to put on them.
+pub(super) async fn ticket_notices(
+    state: &AppState,
+    sale: &Sale,
+    views: &[TicketView],
+) -> ApiResult<Option<Vec<TicketNotice>>> {
+    let listing = state.stores.catalog.listing(sale.show).await?;
+    let contact = state.contacts.contact_of(sale.owner).await.map_err(ApiError::unavailable)?;
+    let Some(contact) = contact else { return Ok(None) };
+    let mut notices = Vec::with_capacity(views.len());
+    for view in views {
+        let png = booking_core::tickets::qr::png(&view.qr_text, 4).map_err(ApiError::unavailable)?;
+        notices.push(TicketNotice {
+            ticket_id: view.ticket_id.to_string(),
+            order: sale.order,
+            show: sale.show,
+            holder: sale.owner,
+            contact: contact.clone(),
+            holder_name: None,
+            show_title: listing.event.title.clone(),
+            venue: listing.venue.name.clone(),
+            starts_at: listing.show.starts_at,
+            ends_at: listing.show.starts_at + booking_core::fulfilment::DEFAULT_SHOW_DURATION,
+            seat: view.seat.clone(),
+            barcode: view.qr_text.clone(),
+            qr_png: png,
+            wallet: WalletLinks::default(),
+            issued_at: listing.show.on_sale_at,
+        });
+    }
+    Ok(Some(notices))
 }
 
 fn ticket_view(spec: &booking_core::ShowSpec, t: &IssuedTicket) -> TicketView {
@@ -239,11 +260,11 @@ pub async fn checkout(
     let req = CheckoutRequest { buyer: auth.user.owner(), key: IdempotencyKey(key), hold: hold.token, method };
     // The saga runs to its end even if the client goes away; shutdown
     // waits for it.
-    state.checkouts_in_flight.fetch_add(1, Ordering::SeqCst);
+    let running = state.checkout_started();
     let worker = state.clone();
     let reply = tokio::spawn(async move {
         let r = worker.checkout.checkout(&req).await;
-        worker.checkouts_in_flight.fetch_sub(1, Ordering::SeqCst);
+        drop(running);
         r
     })
     .await
@@ -295,11 +316,17 @@ pub async fn get_order(State(state): State<AppState>, auth: Auth, Path(id): Path
 
 /// One of the caller's tickets, found among their completed orders.
 async fn own_ticket(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<TicketView> {
+    Ok(own_ticket_and_sale(state, auth, id).await?.0)
+}
+
+/// One of the caller's tickets with the sale it is part of; 404 for a
+/// ticket of someone else.
+pub(super) async fn own_ticket_and_sale(state: &AppState, auth: &Auth, id: Uuid) -> ApiResult<(TicketView, Sale)> {
     for o in state.stores.saga_log.by_buyer(auth.user.owner()).await? {
         if let (Some(sale), OrderStatus::Completed) = (&o.sale, o.status)
             && let Some(t) = tickets_of(state, sale).await?.into_iter().find(|t| t.ticket_id == id)
         {
-            return Ok(t);
+            return Ok((t, sale.clone()));
         }
     }
     Err(ApiError::not_found("ticket"))
