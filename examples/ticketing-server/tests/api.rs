@@ -110,6 +110,32 @@ async fn search_lists_and_finds_events_with_their_shows() {
 }
 
 #[tokio::test]
+async fn catalog_reads_carry_etags_and_revalidate() {
+    let t = TestApp::memory().await;
+    let show = t.show("comedy");
+    for uri in ["/api/events?q=orchestra".to_owned(), format!("/api/shows/{show}")] {
+        let r = t.get(&uri, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}");
+        assert_eq!(r.header("cache-control"), Some("public, max-age=5"), "{uri}");
+        let tag = r.header("etag").unwrap_or_else(|| panic!("{uri}: no ETag")).to_owned();
+        let again = t.call(Method::GET, &uri, None, None, &[("if-none-match", &tag)]).await;
+        assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{uri}");
+        assert!(again.body.is_empty(), "{uri}");
+        assert_eq!(again.header("etag"), Some(tag.as_str()), "{uri}");
+        let other = t.call(Method::GET, &uri, None, None, &[("if-none-match", "\"stale\"")]).await;
+        assert_eq!(other.status, StatusCode::OK, "{uri}");
+        assert_eq!(other.body, r.body, "{uri}");
+    }
+    // Another query is another body, so another tag; a refusal is not cached.
+    let a = t.get("/api/events?q=orchestra", None).await;
+    let b = t.get("/api/events?q=comedy", None).await;
+    assert_ne!(a.header("etag"), b.header("etag"));
+    let missing = t.get(&format!("/api/shows/{}", uuid::Uuid::now_v7()), None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.header("etag"), None);
+}
+
+#[tokio::test]
 async fn seat_map_svg_has_seat_ids_and_revalidates_by_etag() {
     let t = TestApp::memory().await;
     let show = t.show("comedy");

@@ -152,7 +152,8 @@ fn group(listings: &[Listing]) -> Vec<EventSummary> {
 
 /// Searches events and shows.
 #[utoipa::path(get, path = "/api/events", tag = "catalog", params(SearchParams),
-    responses((status = 200, body = SearchResponse), (status = 400, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = SearchResponse, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified (If-None-Match)"), (status = 400, body = Problem), (status = 422, body = Problem)))]
 pub async fn search_events(
     State(state): State<AppState>,
     Query(p): Query<SearchParams>,
@@ -189,7 +190,8 @@ pub async fn search_events(
 /// An event and its shows on sale or upcoming.
 #[utoipa::path(get, path = "/api/events/{event_id}", tag = "catalog",
     params(("event_id" = String, Path, format = Uuid, description = "The event")),
-    responses((status = 200, body = EventSummary), (status = 404, body = Problem)))]
+    responses((status = 200, body = EventSummary, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified (If-None-Match)"), (status = 404, body = Problem)))]
 pub async fn get_event(State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResult<Json<EventSummary>> {
     let event = state.stores.catalog.event(EventId(id)).await?;
     if event.archived {
@@ -360,7 +362,8 @@ pub async fn show_detail(state: &AppState, id: ShowId) -> ApiResult<ShowDetail> 
 /// A show: venue, prices per category, on-sale state, hold TTL.
 #[utoipa::path(get, path = "/api/shows/{show_id}", tag = "catalog",
     params(("show_id" = String, Path, format = Uuid, description = "The show")),
-    responses((status = 200, body = ShowDetail), (status = 404, body = Problem)))]
+    responses((status = 200, body = ShowDetail, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified (If-None-Match)"), (status = 404, body = Problem)))]
 pub async fn get_show(State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResult<Json<ShowDetail>> {
     Ok(Json(show_detail(&state, ShowId(id)).await?))
 }

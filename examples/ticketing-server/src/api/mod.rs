@@ -1,6 +1,7 @@
 //! The JSON API: extractors shared by the handlers, and the routes.
 
 pub mod admin;
+pub mod cache;
 pub mod catalog;
 pub mod holds;
 pub mod orders;
@@ -94,9 +95,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
         .routes(routes!(session::me))
-        .routes(routes!(catalog::search_events))
-        .routes(routes!(catalog::get_event))
-        .routes(routes!(catalog::get_show))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(catalog::search_events))
+                .routes(routes!(catalog::get_event))
+                .routes(routes!(catalog::get_show))
+                .layer(axum::middleware::from_fn(cache::public_reads)),
+        )
         .routes(routes!(seats::seatmap_svg))
         .routes(routes!(seats::seat_states))
         .routes(routes!(seats::live))

@@ -1,5 +1,6 @@
 //! The seat map: the SVG drawing, the compact live states, the live feed.
 
+use super::cache::{PUBLIC_CACHE, not_modified};
 use super::{Path, Query};
 use crate::live::Live;
 use crate::problem::{ApiResult, Problem};
@@ -17,13 +18,6 @@ use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-fn not_modified(headers: &HeaderMap, tag: &str) -> bool {
-    headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
-}
-
 fn cached(headers: &HeaderMap, tag: String, content_type: &'static str, body: Vec<u8>) -> Response {
     let mut res = if not_modified(headers, &tag) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -35,7 +29,7 @@ fn cached(headers: &HeaderMap, tag: String, content_type: &'static str, body: Ve
     if let Ok(v) = HeaderValue::from_str(&tag) {
         res.headers_mut().insert(header::ETAG, v);
     }
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=5"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(PUBLIC_CACHE));
     res
 }
 
