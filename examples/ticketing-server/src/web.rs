@@ -28,6 +28,8 @@ use axum::routing::get;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 
+use crate::api::cache::cached;
+
 /// The script: the files of `web/js/` in dependency order, in one strict
 /// function scope.
 const APP_JS: &str = concat!(
@@ -138,32 +140,6 @@ fn site() -> &'static Site {
             .collect();
         Site { assets, pages }
     })
-}
-
-/// Whether the request's `If-None-Match` names `etag`.
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| {
-        let t = t.trim();
-        t == "*" || t.trim_start_matches("W/") == etag
-    })
-}
-
-/// A cached body, or 304 when the client has it.
-fn cached(headers: &HeaderMap, etag: &str, cache: &'static str, content_type: &'static str, body: Vec<u8>) -> Response {
-    let mut res = if not_modified(headers, etag) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let mut r = body.into_response();
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        r
-    };
-    let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    res
 }
 
 /// The page named `name` (one of [`PAGES`]).

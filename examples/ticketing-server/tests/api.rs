@@ -122,6 +122,9 @@ async fn catalog_reads_carry_etags_and_revalidate() {
         assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{uri}");
         assert!(again.body.is_empty(), "{uri}");
         assert_eq!(again.header("etag"), Some(tag.as_str()), "{uri}");
+        // If-None-Match compares weakly: the weak form of the tag matches too.
+        let weak = t.call(Method::GET, &uri, None, None, &[("if-none-match", &format!("W/{tag}"))]).await;
+        assert_eq!(weak.status, StatusCode::NOT_MODIFIED, "{uri}");
         let other = t.call(Method::GET, &uri, None, None, &[("if-none-match", "\"stale\"")]).await;
         assert_eq!(other.status, StatusCode::OK, "{uri}");
         assert_eq!(other.body, r.body, "{uri}");
@@ -150,6 +153,9 @@ async fn seat_map_svg_has_seat_ids_and_revalidates_by_etag() {
     let again = t.call(Method::GET, &uri, None, None, &[("if-none-match", &etag)]).await;
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
     assert!(again.body.is_empty());
+    assert_eq!(again.header("cache-control"), Some("public, max-age=5"));
+    let weak = t.call(Method::GET, &uri, None, None, &[("if-none-match", &format!("W/{etag}"))]).await;
+    assert_eq!(weak.status, StatusCode::NOT_MODIFIED);
     // A hold changes the map: the old tag no longer matches.
     let alice = t.alice().await;
     assert_eq!(t.hold(&alice, &show, &[5], None).await.status, StatusCode::CREATED);
@@ -166,6 +172,7 @@ async fn seat_map_svg_has_seat_ids_and_revalidates_by_etag() {
     let tag = r.header("etag").unwrap().to_owned();
     let same = t.call(Method::GET, &format!("/api/shows/{show}/seats"), None, None, &[("if-none-match", &tag)]).await;
     assert_eq!(same.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(same.header("cache-control"), Some("no-cache"));
 }
 
 #[tokio::test]

@@ -16,14 +16,40 @@ pub const PUBLIC_CACHE: &str = "public, max-age=5";
 /// The most a cached read's body may be (catalog pages are far smaller).
 const MAX_BODY: usize = 8 << 20;
 
-/// Whether the request's `If-None-Match` names `tag` (or `*`).
+/// Whether the request's `If-None-Match` names `tag` (or `*`). The
+/// comparison is the weak one `If-None-Match` calls for (RFC 9110, 13.1.2):
+/// `W/"x"` matches `"x"`.
 pub fn not_modified(headers: &HeaderMap, tag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim() == tag || t.trim() == "*")
+    let tag = tag.trim_start_matches("W/");
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| {
+        let t = t.trim();
+        t == "*" || t.trim_start_matches("W/") == tag
+    })
+}
+
+/// A body with its ETag `tag` and `Cache-Control: cache`, or `304 Not
+/// Modified` with no body when the request's `If-None-Match` names `tag`.
+pub fn cached(
+    headers: &HeaderMap,
+    tag: &str,
+    cache: &'static str,
+    content_type: &'static str,
+    body: Vec<u8>,
+) -> Response {
+    let mut res = if not_modified(headers, tag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = body.into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        r
+    };
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(tag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    res
 }
 
 /// A strong ETag over `body`: the first 16 bytes of its SHA-256, in hex.

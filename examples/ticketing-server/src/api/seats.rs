@@ -1,6 +1,6 @@
 //! The seat map: the SVG drawing, the compact live states, the live feed.
 
-use super::cache::{PUBLIC_CACHE, not_modified};
+use super::cache::{PUBLIC_CACHE, cached};
 use super::{Path, Query};
 use crate::live::Live;
 use crate::problem::{ApiResult, Problem};
@@ -17,21 +17,6 @@ use std::convert::Infallible;
 use std::time::Duration;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-
-fn cached(headers: &HeaderMap, tag: String, content_type: &'static str, body: Vec<u8>) -> Response {
-    let mut res = if not_modified(headers, &tag) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let mut r = body.into_response();
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        r
-    };
-    if let Ok(v) = HeaderValue::from_str(&tag) {
-        res.headers_mut().insert(header::ETAG, v);
-    }
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(PUBLIC_CACHE));
-    res
-}
 
 /// The seat map as SVG with every seat's state now. Each seat is a `<use>`
 /// carrying `data-seat="<seat_id>"`; its `href` names its state's symbol
@@ -52,7 +37,7 @@ pub async fn seatmap_svg(
     let live = LiveState::from_snapshot(&snapshot, &[]);
     let svg = render_svg(&map, &live).map_err(crate::problem::ApiError::unavailable)?;
     let tag = etag(&svg);
-    Ok(cached(&headers, tag, "image/svg+xml", svg.into_bytes()))
+    Ok(cached(&headers, &tag, PUBLIC_CACHE, "image/svg+xml", svg.into_bytes()))
 }
 
 /// A general-admission area's places.
@@ -100,10 +85,8 @@ pub async fn seat_states(
     };
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     let tag = etag(&format!("{}{}", body.seats, serde_json::to_string(&body.areas).unwrap_or_default()));
-    let mut res = cached(&headers, tag, "application/json", bytes);
     // States change every moment: revalidate, do not reuse.
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(res)
+    Ok(cached(&headers, &tag, "no-cache", "application/json", bytes))
 }
 
 /// Where to resume the live feed.
