@@ -17,20 +17,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 cd "$root"
 
-say() { echo "browser: $*" >&2; }
-fail() {
-  echo "browser: FAILED: $*"
-  exit 1
-}
-
-apt_install() {
-  if [ "$(id -u)" != 0 ]; then
-    fail "missing $*: install it (apt-get install -y $*) or run as root"
-  fi
-  say "installing $* with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
+tool=browser
+# shellcheck source=../scripts/harness.sh
+source "$here/../scripts/harness.sh"
 
 chromium_bin="${CHROMIUM:-/usr/bin/chromium}"
 [ -x "$chromium_bin" ] || apt_install chromium fonts-dejavu-core
@@ -47,21 +36,11 @@ if [ ! -f "$here/node_modules/playwright-core/package.json" ] ||
     fail "npm ci"
 fi
 
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
-profile="${PROFILE:-debug}"
-say "building the server ($profile)"
-if [ "$profile" = release ]; then
-  cargo build --quiet --release -p booking-ticketing-server --bin ticketing-server || fail "cargo build"
-else
-  cargo build --quiet -p booking-ticketing-server --bin ticketing-server || fail "cargo build"
-fi
-server="$target_dir/$profile/ticketing-server"
+build_server
 
 work="$target_dir/browser-test"
 rm -rf "$work"
 mkdir -p "$work"
-port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-base="http://127.0.0.1:$port"
 
 backend="${BROWSER_BACKEND:-memory}"
 # Redis keys of this run only, removed at the end.
@@ -84,15 +63,8 @@ organization_name = "Tickets (browser test)"
 certificate_file = "$root/examples/ticketing-server/tests/fixtures/apple-wallet-test-cert.pem"
 key_file = "$root/examples/ticketing-server/tests/fixtures/apple-wallet-test-key.pem"
 EOF
-"$server" --config "$work/server.toml" --backend "$backend" --listen "127.0.0.1:$port" --data-dir "$work/data" \
-  >"$work/server.log" 2>&1 &
-pid=$!
-stop() {
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
+# The run's Redis keys go when the server has stopped.
+after_stop() {
   case "$backend" in
     *redis*)
       if command -v redis-cli >/dev/null; then
@@ -102,18 +74,7 @@ stop() {
       ;;
   esac
 }
-trap stop EXIT
-
-ready=""
-for _ in $(seq 300); do
-  if curl -fsS "$base/readyz" >/dev/null 2>&1; then ready=1; break; fi
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$ready" ]; then
-  tail -n 30 "$work/server.log" >&2 || true
-  fail "the server did not become ready on $base"
-fi
+start_server --config "$work/server.toml" --backend "$backend" --data-dir "$work/data"
 say "server ready on $base"
 
 shots="$target_dir/screenshots"

@@ -23,26 +23,14 @@ cd "$root"
 
 SCHEMATHESIS_VERSION="4.32.5"
 
-say() { echo "schemathesis: $*" >&2; }
-fail() {
-  echo "schemathesis: FAILED: $*"
-  exit 1
-}
-
-apt_install() {
-  if [ "$(id -u)" != 0 ]; then
-    fail "missing $*: install it (apt-get install -y $*) or run as root"
-  fi
-  say "installing $* with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
+tool=schemathesis
+# shellcheck source=../scripts/harness.sh
+source "$here/../scripts/harness.sh"
 
 command -v curl >/dev/null || apt_install curl
 command -v python3 >/dev/null || apt_install python3 python3-venv
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
 venv="$target_dir/schemathesis-venv"
 st="$venv/bin/st"
 if ! "$st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
@@ -53,20 +41,11 @@ if ! "$st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
     fail "pip install schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-profile="${PROFILE:-debug}"
-say "building the server ($profile)"
-if [ "$profile" = release ]; then
-  cargo build --quiet --release -p booking-ticketing-server --bin ticketing-server || fail "cargo build"
-else
-  cargo build --quiet -p booking-ticketing-server --bin ticketing-server || fail "cargo build"
-fi
-server="$target_dir/$profile/ticketing-server"
+build_server
 
 work="$target_dir/schemathesis"
 rm -rf "$work"
 mkdir -p "$work"
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-base="http://127.0.0.1:$port"
 cat >"$work/server.toml" <<EOF
 [limits]
 holds_per_minute = 1000000
@@ -79,28 +58,7 @@ logins_per_minute = 1000000
 logins_burst = 1000000
 EOF
 
-"$server" --config "$work/server.toml" --backend memory --listen "127.0.0.1:$port" --data-dir "$work/data" \
-  >"$work/server.log" 2>&1 &
-pid=$!
-stop() {
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-}
-trap stop EXIT
-
-ready=""
-for _ in $(seq 300); do
-  if curl -fsS "$base/readyz" >/dev/null 2>&1; then ready=1; break; fi
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$ready" ]; then
-  tail -n 30 "$work/server.log" >&2 || true
-  fail "the server did not become ready on $base"
-fi
+start_server --config "$work/server.toml" --backend memory --data-dir "$work/data"
 
 user="${ST_USER:-admin}"
 token="$(curl -fsS -H 'Content-Type: application/json' \
