@@ -333,10 +333,13 @@ impl<S: WaitingRoomStore + ?Sized> TokenVerifier<S> {
     /// Errors: `Token(..)` for a refused token; the store's errors when
     /// the revocations had to be read and could not be.
     pub async fn verify(&self, token: &AdmissionToken, room: RoomId, session: &SessionId) -> AdmissionResult<Claims> {
-        let ring = self.keys.read().unwrap_or_else(|e| e.into_inner()).clone();
         let now = self.clock.now();
         // Everything but revocation first: a forged token costs no read.
-        let claims = verify_token(&ring, token, room, session, now, &Revocations::default())?;
+        // The ring is read in place, under its lock, before any await.
+        let claims = {
+            let ring = self.keys.read().unwrap_or_else(|e| e.into_inner());
+            verify_token(&ring, token, room, session, now, &Revocations::default())?
+        };
         if self.revocations(room).await?.revokes(claims.visitor, claims.generation) {
             return Err(TokenError::Revoked.into());
         }

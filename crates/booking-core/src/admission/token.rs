@@ -76,7 +76,9 @@ impl KeyId {
 #[derive(Clone)]
 pub struct Keyring {
     current: KeyId,
-    keys: BTreeMap<KeyId, Vec<u8>>,
+    /// Each key's HMAC state after keying, cloned per token: a check
+    /// hashes only the token, not the key's pads again.
+    keys: BTreeMap<KeyId, HmacSha256>,
 }
 
 /// Keys are secrets: `Debug` shows only their ids.
@@ -126,7 +128,9 @@ impl Keyring {
         if key.len() < KEY_BYTES_MIN {
             return Err(KeyringError::KeyTooShort);
         }
-        self.keys.insert(KeyId(id.to_owned()), key.to_vec());
+        // HMAC takes keys of any length; the length is checked above.
+        let mac = HmacSha256::new_from_slice(key).map_err(|_| KeyringError::KeyTooShort)?;
+        self.keys.insert(KeyId(id.to_owned()), mac);
         Ok(())
     }
 
@@ -159,7 +163,7 @@ impl Keyring {
     }
 
     fn mac(&self, id: &KeyId) -> Option<HmacSha256> {
-        self.keys.get(id).and_then(|k| HmacSha256::new_from_slice(k).ok())
+        self.keys.get(id).cloned()
     }
 }
 
