@@ -57,14 +57,26 @@ impl MemoryRateLimitStore {
 #[async_trait]
 impl RateLimitStore for MemoryRateLimitStore {
     async fn acquire(&self, req: &Acquire) -> Result<RateDecision, LimitError> {
-        req.validate()?;
         let now = self.now()?;
         let mut shard = self.shard(&req.key);
-        let (decision, step) = RateDecision::decide(req, shard.get(&req.key).copied(), now)?;
-        if step.allowed {
-            shard.insert(req.key.clone(), step.tat);
+        // `decide` validates the request before anything is kept; a known
+        // key is updated in place, so only a new key is copied.
+        match shard.get_mut(&req.key) {
+            Some(tat) => {
+                let (decision, step) = RateDecision::decide(req, Some(*tat), now)?;
+                if step.allowed {
+                    *tat = step.tat;
+                }
+                Ok(decision)
+            }
+            None => {
+                let (decision, step) = RateDecision::decide(req, None, now)?;
+                if step.allowed {
+                    shard.insert(req.key.clone(), step.tat);
+                }
+                Ok(decision)
+            }
         }
-        Ok(decision)
     }
 
     async fn reset(&self, key: &LimitKey) -> Result<(), LimitError> {
