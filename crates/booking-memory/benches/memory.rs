@@ -137,20 +137,28 @@ impl Library {
     }
 }
 
+thread_local! {
+    /// Each thread's request seat list, refilled for every hold: a caller
+    /// in a loop keeps its buffer, as the raw contenders take their seats
+    /// by reference. (The hold's token still owns a list of its own.)
+    static REQUEST_SEATS: std::cell::Cell<Vec<SeatId>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 impl Cycle for Library {
     fn cycle(&self, owner: u128, seats: &[u32]) -> bool {
-        let req = HoldSeats {
-            show: self.show,
-            owner: OwnerId::from_u128(owner),
-            seats: seats.iter().map(|s| SeatId(*s)).collect(),
-        };
-        match self.inv.hold_seats_sync(&req) {
+        let mut list = REQUEST_SEATS.take();
+        list.clear();
+        list.extend(seats.iter().map(|s| SeatId(*s)));
+        let req = HoldSeats { show: self.show, owner: OwnerId::from_u128(owner), seats: list };
+        let held = match self.inv.hold_seats_sync(&req) {
             Ok(h) => {
                 self.inv.release_sync(&HoldAction { owner: h.owner, token: h.token }).expect("release");
                 true
             }
             Err(_) => false,
-        }
+        };
+        REQUEST_SEATS.set(req.seats);
+        held
     }
 }
 

@@ -190,7 +190,18 @@ impl ShowState {
             // The common single-seat case: one lock, no allocation.
             let (k, off) = self.stripe_of(*seat);
             let mut stripe = lock(&self.stripes[k].0);
-            let plan = fsm::check(std::iter::once(&stripe[off]), seats, op, now)?;
+            let plan = match *op {
+                // `fsm::check` of a hold on one seat, without its general
+                // machinery (the list of taken seats, the version maximum).
+                SeatOp::Hold { until, .. } => {
+                    let current = &stripe[off];
+                    if !current.is_available(now) {
+                        return Err(InventoryError::SeatsTaken { seats: vec![*seat] });
+                    }
+                    fsm::Applied { version: current.version + 1, changed: true, until, renewals: 0, size: 1 }
+                }
+                _ => fsm::check(std::iter::once(&stripe[off]), seats, op, now)?,
+            };
             if plan.changed {
                 fsm::apply(&mut stripe[off], op, &plan);
             }
