@@ -125,9 +125,7 @@ impl Locked<'_, '_> {
         }
         Ok(plan)
     }
-}
 
-impl Locked<'_, '_> {
     /// `fsm::check` of a hold on the group, in one pass over the seats
     /// (the list of taken seats is built only when there are some).
     fn check_hold(&self, until: i64, now: i64) -> Result<fsm::Applied> {
