@@ -1,15 +1,31 @@
 //! Throughput of the memory backend beside raw baselines doing the same
 //! state update (owner, expiry, version) in the same run.
 //!
-//! `cargo bench -p booking-memory --bench memory`
+//! ```sh
+//! BENCH_RUNS=5 BENCH_SECS=1 cargo bench -p booking-memory --bench memory
+//! ```
+//!
+//! prints the table BENCHMARKS.md carries: `BENCH_RUNS` rounds (default 5),
+//! each running every contender once, in turn, for about `BENCH_SECS`
+//! seconds (default 1) per case and thread count (the contender that
+//! starts a round rotates from round to round). Each figure is the median
+//! over rounds of a contender's time per cycle; each ratio is the median
+//! over rounds of raw time / library time in the same round, with the
+//! lowest and highest round beside it, so one disturbed run cannot make a
+//! claim. Then it prints the heap bytes per seat of a 1,000,000-seat show.
+//!
+//! With `MEMORY_CRITERION=1` the same cycles (one contender per row, no
+//! interleaving), best-available and the bytes per seat run under
+//! criterion instead, for local comparisons (criterion's arguments, such
+//! as `-- --noplot` or a filter, apply).
 //!
 //! With `MEMORY_PROFILE=<contender>,<case>,<cycles>` set (contender one of
 //! `library`, `library_lean`, `library_no_limit`, `library_tick`,
 //! `raw_sharded_map`, `raw_sharded_map_tick`, `raw_atomics`; case one of
-//! `single_seat`, `four_seats`, `hot_100_seats`) the binary skips criterion
-//! and runs that many cycles of one contender on one thread inside
-//! `measured`, after as many unmeasured ones: made for counting
-//! instructions per cycle, which other work on the machine does not change:
+//! `single_seat`, `four_seats`, `hot_100_seats`) the binary runs that many
+//! cycles of one contender on one thread inside `measured`, after as many
+//! unmeasured ones: made for counting instructions per cycle, which other
+//! work on the machine does not change:
 //!
 //! ```sh
 //! valgrind --tool=callgrind --toggle-collect='*measured*' \
@@ -121,20 +137,28 @@ impl Library {
     }
 }
 
+thread_local! {
+    /// Each thread's request seat list, refilled for every hold: a caller
+    /// in a loop keeps its buffer, as the raw contenders take their seats
+    /// by reference. (The hold's token still owns a list of its own.)
+    static REQUEST_SEATS: std::cell::Cell<Vec<SeatId>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 impl Cycle for Library {
     fn cycle(&self, owner: u128, seats: &[u32]) -> bool {
-        let req = HoldSeats {
-            show: self.show,
-            owner: OwnerId::from_u128(owner),
-            seats: seats.iter().map(|s| SeatId(*s)).collect(),
-        };
-        match self.inv.hold_seats_sync(&req) {
+        let mut list = REQUEST_SEATS.take();
+        list.clear();
+        list.extend(seats.iter().map(|s| SeatId(*s)));
+        let req = HoldSeats { show: self.show, owner: OwnerId::from_u128(owner), seats: list };
+        let held = match self.inv.hold_seats_sync(&req) {
             Ok(h) => {
                 self.inv.release_sync(&HoldAction { owner: h.owner, token: h.token }).expect("release");
                 true
             }
             Err(_) => false,
-        }
+        };
+        REQUEST_SEATS.set(req.seats);
+        held
     }
 }
 
@@ -429,8 +453,13 @@ fn best_available(c: &mut Criterion) {
     g.finish();
 }
 
-/// Heap bytes per seat held by the inventory for a 1,000,000-seat show.
+/// [`bytes_per_seat`] among the criterion targets.
 fn memory_per_seat(_: &mut Criterion) {
+    bytes_per_seat();
+}
+
+/// Prints the heap bytes per seat the inventory holds for a 1,000,000-seat show.
+fn bytes_per_seat() {
     let spec = ShowSpec::new("big", VenueLayout::grid(10, 1_000, 100, PriceCategory(1)));
     let inv = MemoryInventory::new();
     COUNTING.store(true, Ordering::SeqCst);
@@ -500,6 +529,148 @@ fn profile(spec: &str) {
     }
 }
 
+// ------------------------------------------------------ interleaved table
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The middle value (the upper one of the two middle values of an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs a contender: (threads, cycles, seats per cycle, pick) to wall time.
+type Runner = Box<dyn Fn(usize, u64, usize, Pick) -> Duration>;
+
+/// `c` behind a [`Runner`] (the cycles themselves are not behind a
+/// virtual call: each runner calls its own monomorphized [`run`]).
+fn runner<C: Cycle>(c: C) -> Runner {
+    let c = Arc::new(c);
+    Box::new(move |threads, iters, n, pick| run(&c, threads, iters, n, pick))
+}
+
+/// The contenders of the table, in the order a round starts from.
+fn contenders() -> Vec<(&'static str, Runner)> {
+    let tick = || Some(booking_memory::TickClock::start().expect("clock thread"));
+    vec![
+        ("library", runner(Library::new(SEATS))),
+        ("library_no_limit", runner(Library::no_limit(SEATS))),
+        ("library_tick", runner(Library::tick_limited(SEATS))),
+        ("library_lean", runner(Library::lean(SEATS))),
+        ("raw_sharded_map", runner(RawShardedMap::new(SEATS, None))),
+        ("raw_sharded_map_tick", runner(RawShardedMap::new(SEATS, tick()))),
+        ("raw_atomics", runner(RawAtomics { seats: (0..SEATS).map(|_| AtomicU64::new(0)).collect() })),
+    ]
+}
+
+/// Prints the interleaved table described in the header.
+fn table() {
+    let secs: f64 = env("BENCH_SECS", 1.0);
+    let runs: usize = env("BENCH_RUNS", 5).max(1);
+    let contenders = contenders();
+    let index = |name: &str| contenders.iter().position(|(n, _)| *n == name).expect("contender");
+    let mut rows: Vec<(&str, usize, Pick, usize)> = Vec::new();
+    for (case, n, pick) in [("single seat", 1, single as Pick), ("four seats", 4, four), ("hot 100 seats", 1, hot)] {
+        for threads in [1, 2] {
+            rows.push((case, n, pick, threads));
+        }
+    }
+    // Cycles per run: doubled until a run takes 50 ms (which also warms
+    // every contender up), then scaled to `secs`.
+    let mut cycles = vec![vec![0u64; contenders.len()]; rows.len()];
+    for (r, &(_, n, pick, threads)) in rows.iter().enumerate() {
+        for (c, (_, f)) in contenders.iter().enumerate() {
+            let mut k = 1_024u64;
+            let took = loop {
+                let took = f(threads, k, n, pick);
+                if took >= Duration::from_millis(50) || k >= 1 << 40 {
+                    break took;
+                }
+                k *= 2;
+            };
+            let want = (k as f64 * secs / took.as_secs_f64()).max(threads as f64) as u64;
+            cycles[r][c] = want - want % threads as u64;
+        }
+    }
+    // ns per cycle, per row, contender and round.
+    let mut ns = vec![vec![Vec::with_capacity(runs); contenders.len()]; rows.len()];
+    for round in 0..runs {
+        for (r, &(_, n, pick, threads)) in rows.iter().enumerate() {
+            for j in 0..contenders.len() {
+                let c = (j + round) % contenders.len();
+                let took = contenders[c].1(threads, cycles[r][c], n, pick);
+                ns[r][c].push(took.as_nanos() as f64 / cycles[r][c] as f64);
+            }
+        }
+        eprintln!("round {} of {runs} done", round + 1);
+    }
+    // Median over rounds of raw / library time in the same round, with the
+    // lowest and highest round.
+    let ratio = |r: usize, lib: usize, raw: usize| {
+        let per_round: Vec<f64> = ns[r][raw].iter().zip(&ns[r][lib]).map(|(raw, lib)| raw / lib).collect();
+        let lo = per_round.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = per_round.iter().copied().fold(0.0, f64::max);
+        format!("{:.2}x ({lo:.2}-{hi:.2})", median(per_round))
+    };
+    let time = |r: usize, c: usize| format!("{:.0} ns", median(ns[r][c].clone()));
+    let rate = |r: usize, c: usize| {
+        let t = median(ns[r][c].clone());
+        format!("{t:.0} ns ({:.1}M/s)", 1_000.0 / t)
+    };
+    let [lib, no_limit, tick, lean, map, map_tick, atomics] = [
+        "library",
+        "library_no_limit",
+        "library_tick",
+        "library_lean",
+        "raw_sharded_map",
+        "raw_sharded_map_tick",
+        "raw_atomics",
+    ]
+    .map(index);
+    println!(
+        "Medians of {runs} interleaved rounds of ~{secs} s per contender and row; ratios are raw time / library time"
+    );
+    println!("in the same round (median, lowest-highest round): above 1 the library is faster.\n");
+    println!(
+        "| case | threads | library | library lean | raw map | raw map tick | raw atomics | library vs raw map | lean vs raw map tick |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (r, &(case, _, _, threads)) in rows.iter().enumerate() {
+        println!(
+            "| {case} | {threads} | {} | {} | {} | {} | {} | {} | {} |",
+            rate(r, lib),
+            rate(r, lean),
+            time(r, map),
+            time(r, map_tick),
+            time(r, atomics),
+            ratio(r, lib, map),
+            ratio(r, lean, map_tick),
+        );
+    }
+    println!("\nThe library's configurations, each against the raw map on the same clock:\n");
+    println!(
+        "| case | threads | default (system clock, limit 8) | no owner limit | tick clock, limit 8 | lean (tick clock, no limit) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (r, &(case, _, _, threads)) in rows.iter().enumerate() {
+        println!(
+            "| {case} | {threads} | {}, {} | {}, {} | {}, {} | {}, {} |",
+            time(r, lib),
+            ratio(r, lib, map),
+            time(r, no_limit),
+            ratio(r, no_limit, map),
+            time(r, tick),
+            ratio(r, tick, map_tick),
+            time(r, lean),
+            ratio(r, lean, map_tick),
+        );
+    }
+    println!();
+    bytes_per_seat();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(20);
@@ -511,6 +682,11 @@ fn main() {
         profile(&spec);
         return;
     }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    if std::env::var_os("MEMORY_CRITERION").is_some() {
+        benches();
+        Criterion::default().configure_from_args().final_summary();
+        return;
+    }
+    // `cargo bench` passes `--bench`; the table takes no arguments.
+    table();
 }

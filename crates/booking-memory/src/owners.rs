@@ -19,7 +19,8 @@ const TIDY_AT: usize = 4_096;
 
 #[derive(Clone, Copy, Debug)]
 struct Reserved {
-    hold: HoldId,
+    /// The hold's id as `u128` (compared as two words, not 16 bytes).
+    hold: u128,
     units: u32,
     until: i64,
 }
@@ -99,15 +100,21 @@ impl Owners {
         until: i64,
         now: i64,
     ) -> Result<(), InventoryError> {
-        if self.on { self.reserve_limited(owner, Reserved { hold, units, until }, now) } else { Ok(()) }
+        if self.on { self.reserve_limited(owner, Reserved { hold: hold.as_u128(), units, until }, now) } else { Ok(()) }
     }
 
     fn reserve_limited(&self, owner: OwnerId, new: Reserved, now: i64) -> Result<(), InventoryError> {
         let forget_before = now.saturating_sub(self.keep_millis);
         let mut stripe = lock(self.stripe(owner));
         let account = stripe.map.entry(owner.as_u128()).or_default();
-        account.holds.retain(|r| r.until > forget_before);
-        let live: u32 = account.holds.iter().filter(|r| r.until > now).map(|r| r.units).sum();
+        // One pass: forget the long-expired reservations, sum the live ones.
+        let mut live = 0u32;
+        account.holds.retain(|r| {
+            if r.until > now {
+                live = live.saturating_add(r.units);
+            }
+            r.until > forget_before
+        });
         let would_hold = live.saturating_add(new.units);
         if let Some(max) = self.max
             && would_hold > max
@@ -166,6 +173,7 @@ impl Owners {
             stripe.map.get_mut(&owner.as_u128())
         };
         if let Some(account) = account {
+            let hold = hold.as_u128();
             if let Some(i) = account.holds.iter().position(|r| r.hold == hold) {
                 // A hold has one reservation; the list's order carries nothing.
                 account.holds.swap_remove(i);
@@ -184,6 +192,7 @@ impl Owners {
             return None;
         }
         let mut stripe = lock(self.stripe(owner));
+        let hold = hold.as_u128();
         let r = stripe.map.get_mut(&owner.as_u128())?.holds.iter_mut().find(|r| r.hold == hold)?;
         Some(std::mem::replace(&mut r.until, until))
     }

@@ -114,13 +114,33 @@ impl Locked<'_, '_> {
     }
 
     fn transition(&mut self, op: &SeatOp, now: i64) -> Result<fsm::Applied> {
-        let plan = fsm::check(self.seats(), self.seats, op, now)?;
+        let plan = match *op {
+            SeatOp::Hold { until, .. } => self.check_hold(until, now)?,
+            _ => fsm::check(self.seats(), self.seats, op, now)?,
+        };
         if plan.changed {
             for i in 0..self.seats.len() {
                 fsm::apply(self.seat_mut(i), op, &plan);
             }
         }
         Ok(plan)
+    }
+
+    /// `fsm::check` of a hold on the group, in one pass over the seats
+    /// (the list of taken seats is built only when there are some).
+    fn check_hold(&self, until: i64, now: i64) -> Result<fsm::Applied> {
+        let mut max_version = 0;
+        let mut free = true;
+        for seat in self.seats() {
+            max_version = max_version.max(seat.version);
+            free &= seat.is_available(now);
+        }
+        if !free {
+            let taken = self.seats.iter().zip(self.seats()).filter(|(_, s)| !s.is_available(now)).map(|(id, _)| *id);
+            return Err(InventoryError::SeatsTaken { seats: taken.collect() });
+        }
+        let size = u16::try_from(self.seats.len()).unwrap_or(u16::MAX);
+        Ok(fsm::Applied { version: max_version + 1, changed: true, until, renewals: 0, size })
     }
 }
 
@@ -190,7 +210,18 @@ impl ShowState {
             // The common single-seat case: one lock, no allocation.
             let (k, off) = self.stripe_of(*seat);
             let mut stripe = lock(&self.stripes[k].0);
-            let plan = fsm::check(std::iter::once(&stripe[off]), seats, op, now)?;
+            let plan = match *op {
+                // `fsm::check` of a hold on one seat, without its general
+                // machinery (the list of taken seats, the version maximum).
+                SeatOp::Hold { until, .. } => {
+                    let current = &stripe[off];
+                    if !current.is_available(now) {
+                        return Err(InventoryError::SeatsTaken { seats: vec![*seat] });
+                    }
+                    fsm::Applied { version: current.version + 1, changed: true, until, renewals: 0, size: 1 }
+                }
+                _ => fsm::check(std::iter::once(&stripe[off]), seats, op, now)?,
+            };
             if plan.changed {
                 fsm::apply(&mut stripe[off], op, &plan);
             }
@@ -559,6 +590,40 @@ mod tests {
 
     fn statuses(s: &ShowState, now: i64) -> Vec<SeatStatus> {
         s.snapshot(now).seats.iter().map(|v| v.status).collect()
+    }
+
+    /// A hold decided without `fsm::check` (one seat, or a group in one
+    /// pass) answers as the state machine does: the taken seats, exactly,
+    /// and nothing changed; else every seat at 1 + the highest old version.
+    #[test]
+    fn holds_answer_as_the_state_machine_does() {
+        let (a, b) = (OwnerId::new(), OwnerId::new());
+        let now = 1_000_000;
+        let s = show(10);
+        // Seat 3 twice held and released: version 4; seats 5 and 9 held by `a`.
+        for _ in 0..2 {
+            let h = s.hold_seats(a, &[SeatId(3)], now).expect("hold");
+            s.release(&HoldAction { owner: a, token: h.token }, now).expect("release");
+        }
+        let held = s.hold_seats(a, &[SeatId(5), SeatId(9)], now).expect("hold");
+        let before = s.audit(now).seats;
+        for (group, taken) in [(vec![4u32, 5, 6, 9], vec![5u32, 9]), (vec![9], vec![9]), (vec![1, 5], vec![5])] {
+            let seats: Vec<SeatId> = group.iter().map(|&i| SeatId(i)).collect();
+            let want: Vec<SeatId> = taken.iter().map(|&i| SeatId(i)).collect();
+            match s.hold_seats(b, &seats, now) {
+                Err(InventoryError::SeatsTaken { seats }) => assert_eq!(seats, want, "holding {group:?}"),
+                other => panic!("holding {group:?}: {other:?}"),
+            }
+            assert_eq!(s.audit(now).seats, before, "a refused hold of {group:?} changes nothing");
+        }
+        let group = s.hold_seats(b, &[SeatId(2), SeatId(3), SeatId(4)], now).expect("hold");
+        assert_eq!(group.token.version, 5);
+        let one = s.hold_seats(b, &[SeatId(0)], now).expect("hold");
+        assert_eq!(one.token.version, 1);
+        // Once expired, the held seats are free to take again.
+        let later = now + s.ttl_millis;
+        let again = s.hold_seats(b, &[SeatId(5), SeatId(6), SeatId(9)], later).expect("expired seats never block");
+        assert_eq!(again.token.version, held.token.version + 1);
     }
 
     /// Groups whose seats share a stripe, or whose stripes wrap around,
