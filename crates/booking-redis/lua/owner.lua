@@ -115,18 +115,16 @@ end
 
 -- Rewrites an owner's index after a new hold: the members that still count
 -- (none of them is among the new hold's seats: those were free) plus
--- `members`. `keep_ms` > 0 makes the key expire then (no hold of the owner
--- can be live after its deadline, at most the maximum hold time away); 0
--- keeps it.
-local function owner_save(owner_key, live, members, keep_ms)
+-- `members`. `keep` (the script's argument as sent, Unix ms) other than
+-- '0' makes the key expire then (no hold of the owner can be live after
+-- its deadline, at most the maximum hold time away); '0' keeps it.
+local function owner_save(owner_key, live, members, keep)
   for _, m in ipairs(members) do
     live[#live + 1] = m
   end
-  if keep_ms > 0 then
-    call('SET', owner_key, table.concat(live, ','), 'PX', int(keep_ms))
+  if keep ~= '0' then
+    call('SET', owner_key, table.concat(live, ','), 'PX', keep)
   else
     call('SET', owner_key, table.concat(live, ','))
   end
 end
-
--- ---------------------------------------------------------------------------
