@@ -142,7 +142,8 @@ def main():
 
 def run(r, pid, out_dir):
     def callgrind(*args):
-        subprocess.run(["callgrind_control", *args, str(pid)], stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(["callgrind_control", *args, str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=True)
 
     def last_dump():
         files = sorted(glob.glob("%s/cg.%d.*" % (out_dir, pid)), key=lambda f: int(f.rsplit(".", 1)[1]))

@@ -66,9 +66,15 @@ end
 local v = maxv + 1
 local untl = now + ttl
 local score = int(untl)
-local enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. int(now + maxhold) .. '|0|' .. int(n)
 local bit = held_bit(untl, tonumber(fc))
-local items = 's:' .. table.concat(fields, ',', 2)
+local enc, items
+if n == 1 then
+  enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. int(now + maxhold) .. '|0|1'
+  items = 's:' .. fields[2]
+else
+  enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. int(now + maxhold) .. '|0|' .. int(n)
+  items = 's:' .. table.concat(fields, ',', 2)
+end
 if n == 1 then
   -- One seat (the common case): the commands with their arguments, no
   -- tables.
