@@ -12,7 +12,7 @@
 //!   the inventory, whose one multiplexed connection pipelines them;
 //! - `library-coalesced`: the same with request coalescing on
 //!   (`.coalesce(Coalescing { max_batch, max_in_flight })`, from `BENCH_COALESCE`, default
-//!   `64,8`): concurrent holds (releases) of the show go as one batch
+//!   `64,1`): concurrent holds (releases) of the show go as one batch
 //!   script call;
 //! - `raw`: a minimal RESP client per caller, one connection each, sending
 //!   `EVALSHA` of the same scripts with the same keys and arguments and
@@ -45,7 +45,9 @@
 //! meanwhile.
 //!
 //! Environment: `BENCH_SECS` per run (default 1), `BENCH_RUNS` (default 9),
-//! `BENCH_CALLERS` (default `1,8,50`), `BENCH_COALESCE` (default `64,8`),
+//! `BENCH_CALLERS` (default `1,8,50`), `BENCH_COALESCE` (default `64,1`:
+//! the server runs one script at a time, so more calls in flight per show
+//! only make the batches smaller),
 //! `BENCH_CONTENDERS` (names, comma-separated; default all, and the ratios
 //! need `raw`),
 //! `BENCH_THREADS` (tokio worker
@@ -508,11 +510,11 @@ async fn bench() {
     let only = std::env::var("BENCH_CONTENDERS").unwrap_or_default();
     let only: Vec<&str> = only.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     let coalesce: Vec<usize> = std::env::var("BENCH_COALESCE")
-        .unwrap_or_else(|_| "64,8".to_owned())
+        .unwrap_or_else(|_| "64,1".to_owned())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let (max_batch, max_in_flight) = (coalesce.first().copied().unwrap_or(64), coalesce.get(1).copied().unwrap_or(8));
+    let (max_batch, max_in_flight) = (coalesce.first().copied().unwrap_or(64), coalesce.get(1).copied().unwrap_or(1));
     let profile = std::env::var("REDIS_PROFILE").is_ok_and(|v| !v.is_empty() && v != "0");
     let inv = RedisInventory::builder(&redis_url())
         .expect("REDIS_URL")
