@@ -12,7 +12,7 @@
 //!   the inventory, whose one multiplexed connection pipelines them;
 //! - `library-coalesced`: the same with request coalescing on
 //!   (`.coalesce(Coalescing { max_batch, max_in_flight })`, from `BENCH_COALESCE`, default
-//!   `64,8`): concurrent holds (releases) of the show go as one batch
+//!   `64,1`): concurrent holds (releases) of the show go as one batch
 //!   script call;
 //! - `raw`: a minimal RESP client per caller, one connection each, sending
 //!   `EVALSHA` of the same scripts with the same keys and arguments and
@@ -37,8 +37,17 @@
 //! batch script call (requests that went alone, as the single script, not
 //! counted).
 //!
+//! `REDIS_PROFILE=1` adds, after each case's rows, where each contender's
+//! server time went, per request, from the same counters: every command
+//! the scripts called (calls and µs), their sum, and the rest of the
+//! scripts' time (the Lua code itself, and passing arguments and replies
+//! between Lua and the commands). Nothing else may use the server
+//! meanwhile.
+//!
 //! Environment: `BENCH_SECS` per run (default 1), `BENCH_RUNS` (default 9),
-//! `BENCH_CALLERS` (default `1,8,50`), `BENCH_COALESCE` (default `64,8`),
+//! `BENCH_CALLERS` (default `1,8,50`), `BENCH_COALESCE` (default `64,1`:
+//! the server runs one script at a time, so more calls in flight per show
+//! only make the batches smaller),
 //! `BENCH_CONTENDERS` (names, comma-separated; default all, and the ratios
 //! need `raw`),
 //! `BENCH_THREADS` (tokio worker
@@ -52,6 +61,7 @@
 use booking_core::{Coalescing, HoldId, SeatInventory};
 use booking_core::{HoldAction, HoldPolicy, HoldSeats, OwnerId, PriceCategory, SeatId, ShowSpec, VenueLayout};
 use booking_redis::{RedisInventory, ShowKeys, scripts};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -417,14 +427,58 @@ async fn server_cpu(c: &mut redis::aio::MultiplexedConnection) -> f64 {
     field("used_cpu_user_main_thread") + field("used_cpu_sys_main_thread")
 }
 
-/// The server's `EVALSHA` counters: calls and microseconds spent in them.
-async fn evalsha_stats(c: &mut redis::aio::MultiplexedConnection) -> (u64, u64) {
+/// The server's counters of every command (`INFO commandstats`, which
+/// counts the commands scripts call as well): name -> (calls, µs).
+async fn command_stats(c: &mut redis::aio::MultiplexedConnection) -> BTreeMap<String, (u64, u64)> {
     let info: String = redis::cmd("INFO").arg("commandstats").query_async(c).await.expect("INFO");
-    let line = info.lines().find(|l| l.starts_with("cmdstat_evalsha:")).unwrap_or_default();
-    let field = |name: &str| {
-        line.split([':', ',']).find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok()).unwrap_or(0)
-    };
-    (field("calls"), field("usec"))
+    let mut out = BTreeMap::new();
+    for line in info.lines() {
+        let Some((name, rest)) = line.strip_prefix("cmdstat_").and_then(|l| l.split_once(':')) else { continue };
+        let field = |f: &str| {
+            rest.split(',').find_map(|kv| kv.strip_prefix(f)?.strip_prefix('=')?.parse().ok()).unwrap_or(0u64)
+        };
+        out.insert(name.to_owned(), (field("calls"), field("usec")));
+    }
+    out
+}
+
+/// What `after` counted beyond `before`, added to `into` (the bench's own
+/// `INFO` left out).
+fn add_delta(
+    into: &mut BTreeMap<String, (u64, u64)>,
+    before: &BTreeMap<String, (u64, u64)>,
+    after: &BTreeMap<String, (u64, u64)>,
+) {
+    for (name, &(calls, usec)) in after {
+        if name == "info" {
+            continue;
+        }
+        let (c0, u0) = before.get(name).copied().unwrap_or_default();
+        let e = into.entry(name.clone()).or_default();
+        e.0 += calls.saturating_sub(c0);
+        e.1 += usec.saturating_sub(u0);
+    }
+}
+
+/// One `REDIS_PROFILE` line: a contender's server time per request.
+fn profile_line(width: u32, n: usize, name: &str, stats: &BTreeMap<String, (u64, u64)>, requests: u64) {
+    let requests = requests.max(1) as f64;
+    let (_, scripts) = stats.get("evalsha").copied().unwrap_or_default();
+    let mut inner = 0;
+    let mut parts = Vec::new();
+    let mut sorted: Vec<_> = stats.iter().filter(|(k, v)| *k != "evalsha" && v.0 > 0).collect();
+    sorted.sort_by_key(|b| std::cmp::Reverse(b.1.1));
+    for (cmd, &(calls, usec)) in sorted {
+        inner += usec;
+        parts.push(format!("{cmd} {:.2}x {:.2}", calls as f64 / requests, usec as f64 / requests));
+    }
+    println!(
+        "profile: {width} seat(s), {n} callers, {name}: {:.2} µs per request in scripts = commands {:.2} ({}) + Lua and call overhead {:.2}",
+        scripts as f64 / requests,
+        inner as f64 / requests,
+        parts.join(", "),
+        scripts.saturating_sub(inner) as f64 / requests,
+    );
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -456,11 +510,12 @@ async fn bench() {
     let only = std::env::var("BENCH_CONTENDERS").unwrap_or_default();
     let only: Vec<&str> = only.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     let coalesce: Vec<usize> = std::env::var("BENCH_COALESCE")
-        .unwrap_or_else(|_| "64,8".to_owned())
+        .unwrap_or_else(|_| "64,1".to_owned())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let (max_batch, max_in_flight) = (coalesce.first().copied().unwrap_or(64), coalesce.get(1).copied().unwrap_or(8));
+    let (max_batch, max_in_flight) = (coalesce.first().copied().unwrap_or(64), coalesce.get(1).copied().unwrap_or(1));
+    let profile = std::env::var("REDIS_PROFILE").is_ok_and(|v| !v.is_empty() && v != "0");
     let inv = RedisInventory::builder(&redis_url())
         .expect("REDIS_URL")
         .prefix(PREFIX)
@@ -503,6 +558,7 @@ async fn bench() {
             let mut server: [(u64, u64); 6] = Default::default();
             let mut cycles: [u64; 6] = Default::default();
             let mut busy: [Vec<f64>; 6] = Default::default();
+            let mut commands: [BTreeMap<String, (u64, u64)>; 6] = Default::default();
             let batches_before = coalesced.coalesce_stats();
             for _ in 0..runs {
                 for (i, contender) in CONTENDERS.into_iter().enumerate() {
@@ -516,15 +572,17 @@ async fn bench() {
                     let spec =
                         ShowSpec::new("bench", VenueLayout::grid(1, 1, seats, PriceCategory(1))).with_policy(policy);
                     inv.create_show(&spec).await.expect("create_show");
-                    let before = evalsha_stats(&mut c).await;
+                    let before = command_stats(&mut c).await;
                     let cpu_before = server_cpu(&mut c).await;
                     let lib = if contender == Contender::LibraryCoalesced { &coalesced } else { &inv };
                     let r = run(contender, lib, &spec, n, width, secs).await;
                     let cpu_after = server_cpu(&mut c).await;
-                    let after = evalsha_stats(&mut c).await;
+                    let after = command_stats(&mut c).await;
                     busy[i].push(100.0 * (cpu_after - cpu_before) / r.elapsed.as_secs_f64());
-                    server[i].0 += after.0.saturating_sub(before.0);
-                    server[i].1 += after.1.saturating_sub(before.1);
+                    let evalsha = |s: &BTreeMap<String, (u64, u64)>| s.get("evalsha").copied().unwrap_or_default();
+                    server[i].0 += evalsha(&after).0.saturating_sub(evalsha(&before).0);
+                    server[i].1 += evalsha(&after).1.saturating_sub(evalsha(&before).1);
+                    add_delta(&mut commands[i], &before, &after);
                     cycles[i] += r.cycles;
                     rates[i].push(r.cycles as f64 / r.elapsed.as_secs_f64());
                     latencies[i].extend(r.latencies);
@@ -576,6 +634,13 @@ async fn bench() {
                     contender.name(),
                     median(busy[i].clone())
                 );
+            }
+            if profile {
+                for (i, contender) in CONTENDERS.into_iter().enumerate() {
+                    if !rates[i].is_empty() {
+                        profile_line(width, n, contender.name(), &commands[i], 2 * cycles[i]);
+                    }
+                }
             }
         }
     }

@@ -252,7 +252,7 @@ end
 batched('ZADD', KEYS[3], pairs_)
 free_bits(KEYS[7], ids, held_bit(untl, now))
 if live then
-  owner_save(KEYS[4], live, ids, tonumber(ARGV[8]))
+  owner_save(KEYS[4], live, ids, ARGV[8])
 end
 emit(KEYS[1], KEYS[6], ARGV[7], 'held', hold, '', 's:' .. table.concat(ids, ','), v)
 return { 'OK', v, untl, ids }

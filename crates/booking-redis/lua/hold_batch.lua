@@ -5,8 +5,8 @@
 -- nothing. What the requests share is done once: the show-existence check,
 -- TIME, the owner indexes (one MGET), the seat states (one HMGET), the
 -- pool holds of the indexes (one HMGET), the writes (one HSET, one ZADD,
--- one SET per owner) and the feed counter (one HINCRBY); each granted hold
--- still gets its own feed entry (XADD).
+-- one SET per owner) and the feed (one HINCRBY, one XADD whose entry lists
+-- every granted hold, see batch.lua).
 --
 -- KEYS[1] meta    KEYS[2] seats   KEYS[3] sexp (seat expiries)
 -- KEYS[4] pholds  KEYS[5] feed    KEYS[6] free (the free-seat index)
@@ -82,7 +82,8 @@ local cur = read_states(KEYS[2], fields)
 
 -- The decisions, in order. The strings that depend only on `now` are
 -- built once per distinct time.
-local changed, scores = {}, {}
+local changed, scores, ends = {}, {}, {}
+local earliest = math.huge
 local fholds, fitems, fversions = {}, {}, {}
 local last_now, score, deadline
 for r = 1, m do
@@ -138,7 +139,11 @@ for r = 1, m do
         last_now, score, deadline = now, int(now + ttl), int(now + maxhold)
       end
       local v = maxv + 1
-      local enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. deadline .. '|0|' .. int(n)
+      local enc = int(v) .. '|H|' .. owner .. '|' .. hold .. '|' .. score .. '|' .. deadline .. '|0|' .. (n == 1 and '1' or int(n))
+      local untl = now + ttl
+      if untl < earliest then
+        earliest = untl
+      end
       for j = first, last do
         local id = ARGV[j]
         if scores[id] == nil then
@@ -146,6 +151,7 @@ for r = 1, m do
         end
         cur[id] = enc
         scores[id] = score
+        ends[id] = untl
       end
       if live then
         for j = first, last do
@@ -156,8 +162,13 @@ for r = 1, m do
         o.dirty = true
       end
       local f = #fholds + 1
-      fholds[f], fitems[f], fversions[f] = hold, 's:' .. table.concat(ARGV, ',', first, last), v
-      reply = { 'OK', v, now + ttl }
+      fholds[f], fversions[f] = hold, v
+      if n == 1 then
+        fitems[f] = 's:' .. ARGV[first]
+      else
+        fitems[f] = 's:' .. table.concat(ARGV, ',', first, last)
+      end
+      reply = { 'OK', v, untl }
     end
   end
   out[r] = reply
@@ -178,15 +189,19 @@ if #changed > 0 then
   -- The new holds' bits: 0, unless a hold ends at or before the index's
   -- time (an injected clock set back).
   fc = tonumber(fc)
-  local bits = { ['0'] = {}, ['1'] = {} }
-  for _, id in ipairs(changed) do
-    local b = bits[held_bit(tonumber(scores[id]), fc)]
-    b[#b + 1] = id
+  if earliest > fc then
+    free_bits(KEYS[6], changed, '0')
+  else
+    local bits = { ['0'] = {}, ['1'] = {} }
+    for _, id in ipairs(changed) do
+      local b = bits[held_bit(ends[id], fc)]
+      b[#b + 1] = id
+    end
+    free_bits(KEYS[6], bits['0'], '0')
+    free_bits(KEYS[6], bits['1'], '1')
   end
-  free_bits(KEYS[6], bits['0'], '0')
-  free_bits(KEYS[6], bits['1'], '1')
   if counted then
-    local keep = tonumber(ARGV[5])
+    local keep = ARGV[5]
     for _, o in ipairs(olist) do
       local rec = owners[o]
       if rec.dirty then

@@ -52,7 +52,7 @@ call('HSET', KEYS[3], hold,
   ph_encode({ pool = pool, owner = owner, qty = qty, untl = untl, deadline = now + maxhold, renewals = 0, v = v }))
 call('ZADD', KEYS[4], int(untl), hold)
 if live then
-  owner_save(KEYS[5], live, { 'p' .. hold }, tonumber(ARGV[10]))
+  owner_save(KEYS[5], live, { 'p' .. hold }, ARGV[10])
 end
 emit(KEYS[1], KEYS[7], ARGV[7], 'held', hold, '', 'p:' .. pool .. ':' .. int(qty), v)
 return { 'OK', v, untl }

@@ -47,7 +47,19 @@ end
 -- are appended to `seats`, pool-hold ids (members "p<hold>") to `pools`,
 -- and, when given, every member to `all`.
 local function index_split(index, seats, pools, all)
-  if not index then
+  if not index or index == '' then
+    return
+  end
+  if not find(index, ',', 1, true) then
+    -- One member (an owner holding one seat or pool hold): no iterator.
+    if all then
+      all[#all + 1] = index
+    end
+    if string.byte(index, 1) == 112 then -- 'p'
+      pools[#pools + 1] = sub(index, 2)
+    else
+      seats[#seats + 1] = index
+    end
     return
   end
   for m in string.gmatch(index, '[^,]+') do
@@ -66,7 +78,7 @@ end
 -- `owner` live at `now`.
 local function held_live_by(raw, owner, now)
   local p = raw and find(raw, '|', 1, true)
-  return p and string.byte(raw, p + 1) == 72 and sub(raw, p + 3, p + 34) == owner and held_until(raw, p) > now
+  return p and string.byte(raw, p + 1) == 72 and find(raw, owner, p + 3, true) == p + 3 and held_until(raw, p) > now
 end
 
 -- A pool hold's owner, quantity and expiry, from its raw record
@@ -115,18 +127,16 @@ end
 
 -- Rewrites an owner's index after a new hold: the members that still count
 -- (none of them is among the new hold's seats: those were free) plus
--- `members`. `keep_ms` > 0 makes the key expire then (no hold of the owner
--- can be live after its deadline, at most the maximum hold time away); 0
--- keeps it.
-local function owner_save(owner_key, live, members, keep_ms)
+-- `members`. `keep` (the script's argument as sent, Unix ms) other than
+-- '0' makes the key expire then (no hold of the owner can be live after
+-- its deadline, at most the maximum hold time away); '0' keeps it.
+local function owner_save(owner_key, live, members, keep)
   for _, m in ipairs(members) do
     live[#live + 1] = m
   end
-  if keep_ms > 0 then
-    call('SET', owner_key, table.concat(live, ','), 'PX', int(keep_ms))
+  if keep ~= '0' then
+    call('SET', owner_key, table.concat(live, ','), 'PX', keep)
   else
     call('SET', owner_key, table.concat(live, ','))
   end
 end
-
--- ---------------------------------------------------------------------------

@@ -21,8 +21,10 @@ local ids, items = seat_list(6)
 -- "<version>|H|<owner>|<hold>|", ends with "|<seats named>" and is held
 -- past `now`: that is checked without decoding it; the first one that
 -- does not is decoded for its refusal.
-local pre = int(version) .. '|H|' .. owner .. '|' .. hold .. '|'
-local post = '|' .. int(#ids)
+-- (ARGV[4] as sent: a version written otherwise than the scripts write it
+-- fails the prefix and is decided by check_holder.)
+local pre = ARGV[4] .. '|H|' .. owner .. '|' .. hold .. '|'
+local post = #ids == 1 and '|1' or '|' .. int(#ids)
 local at = #pre + 1
 for _, raw in ipairs(batched('HMGET', KEYS[2], ids)) do
   if
@@ -42,13 +44,19 @@ end
 -- Every seat passed at the token's version: that is the highest.
 local v = version + 1
 local enc = int(v) .. '|A'
-local hpairs = {}
-for i, id in ipairs(ids) do
-  hpairs[2 * i - 1] = id
-  hpairs[2 * i] = enc
+if #ids == 1 then
+  call('HSET', KEYS[2], ids[1], enc)
+  call('ZREM', KEYS[3], ids[1])
+  call('SETBIT', KEYS[5], ids[1], '1')
+else
+  local hpairs = {}
+  for i, id in ipairs(ids) do
+    hpairs[2 * i - 1] = id
+    hpairs[2 * i] = enc
+  end
+  batched('HSET', KEYS[2], hpairs)
+  batched('ZREM', KEYS[3], ids)
+  free_bits(KEYS[5], ids, '1')
 end
-batched('HSET', KEYS[2], hpairs)
-batched('ZREM', KEYS[3], ids)
-free_bits(KEYS[5], ids, '1')
 emit(KEYS[1], KEYS[4], ARGV[5], 'released', hold, '', items, v)
 return { 'OK', v }

@@ -1,9 +1,9 @@
 -- release_batch.lua: several seat-hold releases on one show, decided in
 -- order, each all or none, exactly as if release.lua had run for each one
 -- after the other (the script runs atomically). Shared: one HMGET of every
--- seat named, one HSET, one ZREM, one HINCRBY of the feed counter, and the
+-- seat named, one HSET, one ZREM, one HINCRBY and one XADD for the feed, and the
 -- show-existence check (only before a refusal, as in release.lua); each
--- release still gets its own feed entry (XADD).
+-- release is one event of the batch's feed entry.
 --
 -- KEYS[1] meta   KEYS[2] seats   KEYS[3] sexp   KEYS[4] feed   KEYS[5] free
 -- ARGV[1] feed MAXLEN   ARGV[2] requests m
@@ -27,9 +27,10 @@ for r = 1, m do
   local first, last = a + 5, a + 4 + tonumber(ARGV[a + 4])
   -- As release.lua: the prefix check, check_holder on the first seat
   -- that fails it.
-  local pre = int(version) .. '|H|' .. owner .. '|' .. hold .. '|'
+  -- (the version as sent: see release.lua)
+  local pre = ARGV[a + 3] .. '|H|' .. owner .. '|' .. hold .. '|'
   local named = last - first + 1
-  local post = '|' .. int(named)
+  local post = named == 1 and '|1' or '|' .. int(named)
   local pat = #pre + 1
   local err
   for j = first, last do
@@ -66,7 +67,12 @@ for r = 1, m do
       cur[id] = enc
     end
     local f = #fholds + 1
-    fholds[f], fitems[f], fversions[f] = hold, 's:' .. table.concat(ARGV, ',', first, last), v
+    fholds[f], fversions[f] = hold, v
+    if named == 1 then
+      fitems[f] = 's:' .. ARGV[first]
+    else
+      fitems[f] = 's:' .. table.concat(ARGV, ',', first, last)
+    end
     out[r] = { 'OK', v }
   end
 end

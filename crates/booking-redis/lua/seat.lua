@@ -39,8 +39,12 @@ end
 -- The seat ids ARGV[first..], as a list and joined for the change feed
 -- ("s:1,2,3").
 local function seat_list(first)
+  local last = #ARGV
+  if last == first then
+    return { ARGV[first] }, 's:' .. ARGV[first]
+  end
   local ids = {}
-  for i = first, #ARGV do
+  for i = first, last do
     ids[#ids + 1] = ARGV[i]
   end
   return ids, 's:' .. table.concat(ids, ',')

@@ -576,7 +576,8 @@ async fn a_lost_batch_is_outcome_unknown_for_each_caller() {
     let snap = recover(&inv, show).await;
     // Each hold ran at most once (those sent after the cut never reached
     // the server): a seat is held at version 1 or untouched, and there is
-    // one feed entry per held seat.
+    // one feed event per held seat (a batch writes its events in one entry:
+    // its `c` counts them).
     let held = snap.seats.iter().filter(|s| s.status == SeatStatus::Held).count();
     assert!(
         snap.seats.iter().all(|s| (s.status == SeatStatus::Held && s.version == 1)
@@ -585,8 +586,16 @@ async fn a_lost_batch_is_outcome_unknown_for_each_caller() {
     );
     let keys = inv.keys(show);
     let mut c = redis::Client::open(redis_url()).expect("client").get_multiplexed_async_connection().await.expect("c");
-    let len: usize = redis::cmd("XLEN").arg(&keys.feed).query_async(&mut c).await.expect("XLEN");
-    assert_eq!(len, held);
+    let entries: Vec<std::collections::HashMap<String, redis::Value>> = {
+        let r: redis::streams::StreamRangeReply =
+            redis::cmd("XRANGE").arg(&keys.feed).arg("-").arg("+").query_async(&mut c).await.expect("XRANGE");
+        r.ids.into_iter().map(|e| e.map).collect()
+    };
+    let events: usize =
+        entries.iter().map(|e| e.get("c").map_or(1, |c| redis::from_redis_value::<usize>(c.clone()).expect("c"))).sum();
+    assert_eq!(events, held);
+    let seq: usize = redis::cmd("HGET").arg(&keys.meta).arg("seq").query_async(&mut c).await.expect("seq");
+    assert_eq!(seq, held);
     assert!(inv.coalesce_stats().requests > 0, "{:?}", inv.coalesce_stats());
 }
 

@@ -14,6 +14,7 @@ use booking_core::{
 };
 use booking_redis::{RedisInventory, ShowKeys, scripts};
 use common::{coalesced_inventory, redis_url};
+use futures_util::StreamExt;
 use std::collections::BTreeSet;
 
 booking_core::conformance_suite!(common::fixture_coalesced);
@@ -52,6 +53,7 @@ async fn a_batch_answers_as_one_by_one() {
     let inv = coalesced_inventory(&clock, 64, 2).await;
     let spec = create(&inv, 1, 1, 10, 0, HoldPolicy { max_held_per_owner: Some(3), ..test_policy() }).await;
     let keys = ShowKeys::new(&prefix_of(&inv, spec.id), spec.id);
+    let mut feed = inv.subscribe(spec.id).await.expect("subscribe");
     let (a, b) = (OwnerId::new(), OwnerId::new());
     let now = clock.now_millis().to_string();
     // (owner, seats): a takes 1-2; b wants 2-3 (2 is taken); a wants 4-5
@@ -116,10 +118,36 @@ async fn a_batch_answers_as_one_by_one() {
     let held: Vec<u32> = snap.seats.iter().filter(|s| s.status == SeatStatus::Held).map(|s| s.seat.0).collect();
     assert_eq!(held, vec![6]);
     assert_eq!(snap.seats[1].version, 2);
-    // One feed entry per change (3 holds, 2 releases), numbered in order.
+    // One feed event per change (3 holds, 2 releases), numbered in order,
+    // in one stream entry per batch.
     let len: usize = redis::cmd("XLEN").arg(&keys.feed).query_async(&mut c).await.expect("XLEN");
     let seq: i64 = redis::cmd("HGET").arg(&keys.meta).arg("seq").query_async(&mut c).await.expect("seq");
-    assert_eq!((len, seq), (5, 5));
+    assert_eq!((len, seq), (2, 5));
+    // A subscriber reads each event on its own, in order.
+    let mut events = Vec::new();
+    for _ in 0..5 {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(5), feed.next())
+            .await
+            .expect("an event in time")
+            .expect("an event")
+            .expect("a change");
+        let seats = match e.items {
+            booking_core::HoldItems::Seats(s) => s.iter().map(|s| s.0).collect::<Vec<u32>>(),
+            other => panic!("{other:?}"),
+        };
+        events.push((e.kind, e.hold, seats, e.version));
+    }
+    use booking_core::ChangeKind::{Held, Released};
+    assert_eq!(
+        events,
+        vec![
+            (Held, Some(holds[0]), vec![1, 2], 1),
+            (Held, Some(holds[3]), vec![3], 1),
+            (Held, Some(holds[4]), vec![6], 1),
+            (Released, Some(holds[0]), vec![1, 2], 2),
+            (Released, Some(holds[3]), vec![3], 2),
+        ]
+    );
 }
 
 /// Many callers on one show: requests are batched (a batch carried more
