@@ -18,19 +18,27 @@
 -- all or nothing, in arrival order. Locks are taken as before: the owners'
 -- advisory locks in key order, then the chunk's seat rows in seat order,
 -- then the clock is read once.
+--
+-- Every statement reads the requests from the argument arrays with unnest
+-- (each seat beside its request's number), so that the planner expects a
+-- handful of rows and drives the seat UPDATE by the seats' index; JIT is
+-- off for the two functions, as their statements are small.
 
 -- Seat holds of several requests in one statement: one booking.outcome per
 -- request, in order, each answered as booking.hold_seats would.
 CREATE OR REPLACE FUNCTION booking.hold_seats_batch(
     p_shows uuid[], p_owners uuid[], p_holds uuid[], p_counts integer[], p_seats integer[], p_nows bigint[]
 ) RETURNS SETOF booking.outcome
-LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET jit = off AS $$
 DECLARE
     v_total integer := coalesce(cardinality(p_shows), 0);
     v_clock bigint;
     v_starts integer[];
+    v_req integer[];
     a integer;
     b integer;
+    lo integer;
+    hi integer;
     v_show uuid;
     v_ttl bigint;
     v_max_hold bigint;
@@ -77,6 +85,9 @@ BEGIN
     SELECT array_agg(x.start ORDER BY x.i) INTO v_starts
     FROM (SELECT u.i, (sum(u.c) OVER (ORDER BY u.i) - u.c)::integer AS start
           FROM unnest(p_counts) WITH ORDINALITY AS u(c, i)) x;
+    -- The request of each seat of p_seats.
+    SELECT array_agg(u.i ORDER BY u.i, j) INTO v_req
+    FROM unnest(p_counts) WITH ORDINALITY AS u(c, i), generate_series(1, u.c) j;
     a := 1;
     WHILE a <= v_total LOOP
         v_show := p_shows[a];
@@ -102,7 +113,9 @@ BEGIN
                 SELECT DISTINCT booking.owner_key(v_show, o) AS k FROM unnest(p_owners[a:b]) o ORDER BY 1
             ) x;
         END IF;
-        v_chunk_seats := p_seats[v_starts[a] + 1 : v_starts[b] + p_counts[b]];
+        lo := v_starts[a] + 1;
+        hi := v_starts[b] + p_counts[b];
+        v_chunk_seats := p_seats[lo:hi];
         -- A seat's "free from" time: the minimum when available, its expiry when
         -- held, never when sold or blocked.
         SELECT array_agg(l.seat ORDER BY l.seat),
@@ -121,9 +134,9 @@ BEGIN
         -- Requests sharing a seat (or, when owners are counted, an owner)
         -- with another request of the chunk.
         WITH q AS (
-            SELECT i, p_owners[i] AS owner FROM generate_series(a, b) i
+            SELECT (a + u.k - 1)::integer AS i, u.owner FROM unnest(p_owners[a:b]) WITH ORDINALITY AS u(owner, k)
         ), qs AS (
-            SELECT q.i, p_seats[v_starts[q.i] + j] AS seat FROM q, generate_series(1, p_counts[q.i]) j
+            SELECT x.i, x.seat FROM unnest(p_seats[lo:hi], v_req[lo:hi]) AS x(seat, i)
         ), shared AS (
             SELECT qs.i FROM qs WHERE qs.seat IN (SELECT seat FROM qs GROUP BY seat HAVING count(*) > 1)
             UNION
@@ -133,29 +146,34 @@ BEGIN
         v_walk := coalesce(v_walk, '{}');
         -- Every other request at once: the owner's live holds (and sold
         -- units) at the request's time, then its seats.
-        WITH q AS (
-            SELECT i, p_owners[i] AS owner, p_counts[i] AS cnt, coalesce(p_nows[i], v_clock) AS now
-            FROM generate_series(a, b) i WHERE NOT (i = ANY (v_walk))
+        WITH q AS MATERIALIZED (
+            -- (Each owner's count once per request: the CTE is computed once.)
+            SELECT r.i, r.owner, r.cnt, r.now,
+                   CASE WHEN v_owned THEN
+                       (SELECT coalesce(sum(h.quantity), 0) FROM booking.holds h
+                        WHERE h.show = v_show AND h.owner = r.owner AND h.held_until > r.now) + r.cnt END AS held,
+                   CASE WHEN v_tickets IS NOT NULL THEN
+                       coalesce((SELECT o.sold FROM booking.owner_sold o
+                                 WHERE o.show = v_show AND o.owner = r.owner), 0) ELSE 0 END AS sold
+            FROM (
+                SELECT (a + u.k - 1)::integer AS i, u.owner, u.cnt, coalesce(u.now, v_clock) AS now
+                FROM unnest(p_owners[a:b], p_counts[a:b], p_nows[a:b]) WITH ORDINALITY AS u(owner, cnt, now, k)
+                WHERE NOT ((a + u.k - 1)::integer = ANY (v_walk))
+            ) r
         ), sc AS (
             SELECT q.i,
                    array_agg(x.seat ORDER BY x.seat) FILTER (WHERE l.seat IS NULL OR l.free_at > q.now) AS bad,
                    max(l.version) AS vmax
-            FROM q CROSS JOIN LATERAL unnest(p_seats[v_starts[q.i] + 1 : v_starts[q.i] + q.cnt]) AS x(seat)
+            FROM unnest(p_seats[lo:hi], v_req[lo:hi]) AS x(seat, i)
+            JOIN q ON q.i = x.i
             LEFT JOIN unnest(l_seat, l_free_at, l_version) AS l(seat, free_at, version) ON l.seat = x.seat
             GROUP BY q.i
-        ), owners AS (
-            SELECT q.i,
-                   (SELECT coalesce(sum(h.quantity), 0) FROM booking.holds h
-                    WHERE h.show = v_show AND h.owner = q.owner AND h.held_until > q.now) + q.cnt AS held,
-                   coalesce((SELECT o.sold FROM booking.owner_sold o
-                             WHERE v_tickets IS NOT NULL AND o.show = v_show AND o.owner = q.owner), 0) AS sold
-            FROM q WHERE v_owned
         ), d AS (
-            SELECT q.i, q.now, s.bad, s.vmax, o.held, o.sold,
-                   CASE WHEN o.held > v_limit THEN 'HELD_PER_OWNER'
-                        WHEN o.held + o.sold > v_tickets THEN 'TICKETS_PER_OWNER'
+            SELECT q.i, q.now, s.bad, s.vmax, q.held, q.sold,
+                   CASE WHEN q.held > v_limit THEN 'HELD_PER_OWNER'
+                        WHEN q.held + q.sold > v_tickets THEN 'TICKETS_PER_OWNER'
                         WHEN s.bad IS NOT NULL THEN 'SEATS_TAKEN' END AS refusal
-            FROM q JOIN sc s USING (i) LEFT JOIN owners o USING (i)
+            FROM q JOIN sc s USING (i)
         )
         SELECT d_req || coalesce(array_agg(d.i ORDER BY d.i), '{}'),
                d_refusal || coalesce(array_agg(d.refusal ORDER BY d.i), '{}'),
@@ -175,8 +193,8 @@ BEGIN
             -- The requests that share a seat or an owner, in arrival order,
             -- each seeing what the ones before it were granted.
             WITH s AS (
-                SELECT DISTINCT p_seats[v_starts[i] + j] AS seat
-                FROM unnest(v_walk) i, generate_series(1, p_counts[i]) j
+                SELECT DISTINCT x.seat FROM unnest(p_seats[lo:hi], v_req[lo:hi]) AS x(seat, i)
+                WHERE x.i = ANY (v_walk)
             )
             SELECT array_agg(l.seat ORDER BY l.seat), array_agg(l.free_at ORDER BY l.seat),
                    array_agg(l.version ORDER BY l.seat)
@@ -265,11 +283,11 @@ BEGIN
             SET state = 1, owner = p_owners[g.i], hold = p_holds[g.i], order_id = NULL, payment = NULL,
                 held_until = g.until, deadline = g.deadline, renewals = 0, version = g.version, size = p_counts[g.i]
             FROM (
-                SELECT q.i, q.version, q.until, q.deadline, p_seats[v_starts[q.i] + j] AS seat
-                FROM unnest(g_req, g_version, g_until, g_deadline) AS q(i, version, until, deadline),
-                     generate_series(1, p_counts[q.i]) j
+                SELECT q.i, q.version, q.until, q.deadline, x.seat
+                FROM unnest(p_seats[lo:hi], v_req[lo:hi]) AS x(seat, i)
+                JOIN unnest(g_req, g_version, g_until, g_deadline) AS q(i, version, until, deadline) ON q.i = x.i
             ) g
-            WHERE s.show = v_show AND s.seat = g.seat;
+            WHERE s.show = v_show AND s.seat = ANY (v_chunk_seats) AND s.seat = g.seat;
             INSERT INTO booking.holds (show, hold, owner, pool, seats, quantity, held_until, deadline, renewals,
                                        version)
             SELECT v_show, p_holds[q.i], p_owners[q.i], NULL, p_seats[v_starts[q.i] + 1 : v_starts[q.i] + p_counts[q.i]],
@@ -298,14 +316,17 @@ CREATE OR REPLACE FUNCTION booking.release_seats_batch(
     p_shows uuid[], p_owners uuid[], p_holds uuid[], p_versions bigint[], p_counts integer[], p_seats integer[],
     p_nows bigint[]
 ) RETURNS SETOF booking.outcome
-LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET jit = off AS $$
 DECLARE
     v_total integer := coalesce(cardinality(p_shows), 0);
     v_clock bigint;
     v_starts integer[];
+    v_req integer[];
     v_done integer[] := '{}';
     a integer;
     b integer;
+    lo integer;
+    hi integer;
     v_show uuid;
     v_now bigint;
     v_chunk_seats integer[];
@@ -321,11 +342,14 @@ DECLARE
     ok_req integer[];
     v_pass boolean;
     k integer;
-    x integer;
+    w integer;
 BEGIN
     SELECT array_agg(y.start ORDER BY y.i) INTO v_starts
     FROM (SELECT u.i, (sum(u.c) OVER (ORDER BY u.i) - u.c)::integer AS start
           FROM unnest(p_counts) WITH ORDINALITY AS u(c, i)) y;
+    -- The request of each seat of p_seats.
+    SELECT array_agg(u.i ORDER BY u.i, j) INTO v_req
+    FROM unnest(p_counts) WITH ORDINALITY AS u(c, i), generate_series(1, u.c) j;
     a := 1;
     WHILE a <= v_total LOOP
         v_show := p_shows[a];
@@ -333,7 +357,9 @@ BEGIN
         WHILE b < v_total AND p_shows[b + 1] = v_show LOOP
             b := b + 1;
         END LOOP;
-        v_chunk_seats := p_seats[v_starts[a] + 1 : v_starts[b] + p_counts[b]];
+        lo := v_starts[a] + 1;
+        hi := v_starts[b] + p_counts[b];
+        v_chunk_seats := p_seats[lo:hi];
         SELECT array_agg(l.seat ORDER BY l.seat), array_agg(l.state = 1 ORDER BY l.seat),
                array_agg(l.hold ORDER BY l.seat), array_agg(l.owner ORDER BY l.seat),
                array_agg(l.version ORDER BY l.seat), array_agg(l.held_until ORDER BY l.seat),
@@ -348,33 +374,38 @@ BEGIN
         v_clock := booking.clock_ms();
         -- Requests sharing a seat with another request of the chunk.
         WITH qs AS (
-            SELECT i, p_seats[v_starts[i] + j] AS seat FROM generate_series(a, b) i, generate_series(1, p_counts[i]) j
+            SELECT x.i, x.seat FROM unnest(p_seats[lo:hi], v_req[lo:hi]) AS x(seat, i)
         )
         SELECT coalesce(array_agg(DISTINCT qs.i), '{}') INTO v_walk
         FROM qs WHERE qs.seat IN (SELECT seat FROM qs GROUP BY seat HAVING count(*) > 1);
         -- Every other request at once: it passes when each of its seats is
         -- held live under its hold, owner, version and size.
         WITH q AS (
-            SELECT i, coalesce(p_nows[i], v_clock) AS now FROM generate_series(a, b) i WHERE NOT (i = ANY (v_walk))
+            SELECT (a + u.k - 1)::integer AS i, u.owner, u.hold, u.version, u.cnt, coalesce(u.now, v_clock) AS now
+            FROM unnest(p_owners[a:b], p_holds[a:b], p_versions[a:b], p_counts[a:b], p_nows[a:b])
+                WITH ORDINALITY AS u(owner, hold, version, cnt, now, k)
+            WHERE NOT ((a + u.k - 1)::integer = ANY (v_walk))
+        ), m AS (
+            SELECT x.i, count(*) AS n
+            FROM unnest(p_seats[lo:hi], v_req[lo:hi]) AS x(seat, i)
+            JOIN q ON q.i = x.i
+            JOIN unnest(l_seat, l_ok, l_hold, l_owner, l_version, l_until, l_size)
+                AS l(seat, ok, hold, owner, version, until, size) ON l.seat = x.seat
+            WHERE l.ok AND l.hold = q.hold AND l.owner = q.owner AND l.version = q.version
+              AND l.size = q.cnt AND l.until > q.now
+            GROUP BY x.i
         )
-        SELECT array_agg(q.i ORDER BY q.i) INTO ok_req
-        FROM q
-        WHERE (SELECT count(*)
-               FROM unnest(p_seats[v_starts[q.i] + 1 : v_starts[q.i] + p_counts[q.i]]) AS s(seat)
-               JOIN unnest(l_seat, l_ok, l_hold, l_owner, l_version, l_until, l_size)
-                   AS l(seat, ok, hold, owner, version, until, size) ON l.seat = s.seat
-               WHERE l.ok AND l.hold = p_holds[q.i] AND l.owner = p_owners[q.i] AND l.version = p_versions[q.i]
-                 AND l.size = p_counts[q.i] AND l.until > q.now) = p_counts[q.i];
+        SELECT array_agg(q.i ORDER BY q.i) INTO ok_req FROM q JOIN m ON m.i = q.i WHERE m.n = q.cnt;
         -- The requests sharing a seat, in arrival order: a seat released by
         -- one is no longer held for the next.
         FOREACH k IN ARRAY v_walk LOOP
             v_now := coalesce(p_nows[k], v_clock);
             v_pass := true;
             FOR j IN 1 .. p_counts[k] LOOP
-                x := array_position(l_seat, p_seats[v_starts[k] + j]);
-                IF x IS NULL OR NOT l_ok[x] OR l_hold[x] IS DISTINCT FROM p_holds[k]
-                   OR l_owner[x] IS DISTINCT FROM p_owners[k] OR l_version[x] <> p_versions[k]
-                   OR l_size[x] IS DISTINCT FROM p_counts[k] OR l_until[x] <= v_now THEN
+                w := array_position(l_seat, p_seats[v_starts[k] + j]);
+                IF w IS NULL OR NOT l_ok[w] OR l_hold[w] IS DISTINCT FROM p_holds[k]
+                   OR l_owner[w] IS DISTINCT FROM p_owners[k] OR l_version[w] <> p_versions[k]
+                   OR l_size[w] IS DISTINCT FROM p_counts[k] OR l_until[w] <= v_now THEN
                     v_pass := false;
                     EXIT;
                 END IF;
@@ -391,9 +422,9 @@ BEGIN
             UPDATE booking.seats s
             SET state = 0, owner = NULL, order_id = NULL, payment = NULL, hold = NULL, held_until = NULL,
                 deadline = NULL, renewals = 0, version = p_versions[g.i] + 1
-            FROM (SELECT q.i, p_seats[v_starts[q.i] + j] AS seat
-                  FROM unnest(ok_req) AS q(i), generate_series(1, p_counts[q.i]) j) g
-            WHERE s.show = v_show AND s.seat = g.seat;
+            FROM (SELECT x.i, x.seat FROM unnest(p_seats[lo:hi], v_req[lo:hi]) AS x(seat, i)
+                  WHERE x.i = ANY (ok_req)) g
+            WHERE s.show = v_show AND s.seat = ANY (v_chunk_seats) AND s.seat = g.seat;
             -- Hold rows whose every seat was released go; a request naming
             -- only some of a hold's seats trims the row instead.
             WITH d AS (
