@@ -31,6 +31,20 @@
 //! `booking_bench` on that server. Prints one Markdown table row per
 //! scenario and caller count: medians of REPEATS runs (default 3) of
 //! SECONDS each (default 5).
+//!
+//! The scenario `ladder` is an ablation of the single-seat cycle: the
+//! hand-written statements, then the same with, one by one, what the
+//! library writes on top of them, all through pgbench in the same run:
+//! (a) the hand-written `UPDATE`s; (b) (a) plus a change-feed row (with
+//! `nextval`) per hold and per release; (c) (b) plus the `holds` row,
+//! inserted by the hold and deleted by the release; (d) (c) plus the
+//! advisory lock on (show, owner) and the count of the owner's live holds;
+//! (e) the library's functions (`booking.hold_seats`,
+//! `booking.finish_seats`) on a show with the default owner limit, and
+//! (e0) on a show without one; then the library itself through sqlx, with
+//! and without the owner limit. Each rung prints cycles/s, the ratio to (a)
+//! and the WAL bytes written per cycle (`pg_stat_wal`, over the whole
+//! server: run it alone).
 
 use booking_core::{
     HoldAction, HoldBest, HoldSeats, InventoryError, OwnerId, PriceCategory, SeatId, SeatInventory, ShowId, ShowSpec,
@@ -309,12 +323,131 @@ fn pgbench(show: ShowId, scenario: Scenario, callers: u32, secs: u64) -> f64 {
     out.field("tps = ").unwrap_or_else(|| panic!("pgbench failed: {}{}", out.stdout, out.stderr))
 }
 
+/// The owner and hold ids of a ladder cycle, from pgbench's `:n`.
+const LADDER_OWNER: &str = "lpad(to_hex(:n::bigint), 32, 'a')::uuid";
+const LADDER_HOLD: &str = "lpad(to_hex(:n::bigint), 32, 'b')::uuid";
+
+/// The ablation ladder's rungs: name, what it adds, and its pgbench script
+/// (hold then, if held, release, on a 50,000-seat show).
+fn ladder_rungs() -> Vec<(&'static str, &'static str, String)> {
+    let (o, h) = (LADDER_OWNER, LADDER_HOLD);
+    let head = "\\set s random(0, 49999)\n\\set n random(1, 9223372036854775807)\n";
+    let upd = format!(
+        "UPDATE handwritten_seats SET state = 1, owner = {o}, held_until = now() + interval '8 minutes', \
+         version = version + 1 WHERE show = :show::uuid AND seat = :s::int AND (state = 0 OR held_until < now())"
+    );
+    let rel = format!(
+        "UPDATE handwritten_seats SET state = 0, owner = NULL, held_until = NULL, version = version + 1 \
+         WHERE show = :show::uuid AND seat = :s::int AND owner = {o} AND state = 1"
+    );
+    let feed = |kind: u8| {
+        format!(
+            "INSERT INTO booking.changes (show, stamp, kind, hold, seats, quantity, version) \
+             SELECT :show::uuid, nextval('booking.change_stamp'), {kind}, {h}, ARRAY[:s::int], 1, u.version FROM u"
+        )
+    };
+    let hold_row = format!(
+        "h AS (INSERT INTO booking.holds (show, hold, owner, pool, seats, quantity, held_until, deadline, renewals, \
+         version) SELECT :show::uuid, {h}, {o}, NULL, ARRAY[:s::int], 1, booking.clock_ms() + 480000, \
+         booking.clock_ms() + 1800000, 0, u.version FROM u), "
+    );
+    let drop_row = format!(
+        "d AS (DELETE FROM booking.holds WHERE show = :show::uuid AND hold = {h} AND EXISTS (SELECT 1 FROM u)) "
+    );
+    let owner = format!(
+        "l AS MATERIALIZED (SELECT pg_advisory_xact_lock(booking.owner_key(:show::uuid, {o})) AS k, \
+         (SELECT coalesce(sum(quantity), 0) FROM booking.holds WHERE show = :show::uuid AND owner = {o} \
+         AND held_until > booking.clock_ms()) AS n), "
+    );
+    let cycle = |hold: String, release: String| format!("{head}{hold} \\gset\n\\if :done\n{release};\n\\endif\n");
+    let a = cycle(format!("WITH u AS ({upd} RETURNING 1) SELECT count(*) AS done FROM u"), rel.clone());
+    let b = cycle(
+        format!("WITH u AS ({upd} RETURNING version), f AS ({}) SELECT count(*) AS done FROM u", feed(0)),
+        format!("WITH u AS ({rel} RETURNING version) {}", feed(2)),
+    );
+    let c = cycle(
+        format!("WITH u AS ({upd} RETURNING version), {hold_row}f AS ({}) SELECT count(*) AS done FROM u", feed(0)),
+        format!("WITH u AS ({rel} RETURNING version), {drop_row}{}", feed(2)),
+    );
+    let d = cycle(
+        format!(
+            "WITH {owner}u AS ({upd} AND (SELECT n FROM l) < 8 RETURNING version), {hold_row}f AS ({}) \
+             SELECT count(*) AS done FROM u",
+            feed(0)
+        ),
+        format!("WITH u AS ({rel} RETURNING version), {drop_row}{}", feed(2)),
+    );
+    let e = Scenario::Single.script();
+    vec![
+        ("a", "hand-written UPDATE", a),
+        ("b", "(a) + feed row", b),
+        ("c", "(b) + holds row", c),
+        ("d", "(c) + advisory lock, owner count", d),
+        ("e", "library functions, owner limit 8", e.clone()),
+        ("e0", "library functions, no owner limit", e),
+    ]
+}
+
+/// WAL bytes the server has written so far.
+async fn wal_bytes(pool: &sqlx::PgPool) -> f64 {
+    sqlx::query_scalar("SELECT wal_bytes::float8 FROM pg_stat_wal").fetch_one(pool).await.expect("pg_stat_wal")
+}
+
+/// The ablation ladder (scenario `ladder`): each rung at 1, 8 and 32
+/// callers, medians of `repeats` interleaved runs.
+fn ladder(rt: &tokio::runtime::Runtime, pool: &sqlx::PgPool, show: ShowId, open: ShowId, secs: u64, repeats: usize) {
+    println!("| callers | rung | cycles/s | vs (a) | WAL bytes / cycle |");
+    println!("|---|---|---|---|---|");
+    let rungs = ladder_rungs();
+    for callers in [1u32, 8, 32] {
+        // rung index -> (rates, WAL bytes per cycle); the last two: sqlx.
+        let mut rates = vec![Vec::new(); rungs.len() + 2];
+        let mut wal = vec![Vec::new(); rungs.len() + 2];
+        for _ in 0..repeats {
+            for (k, (name, _, script)) in rungs.iter().enumerate() {
+                let target = if *name == "e0" { open } else { show };
+                let before = rt.block_on(wal_bytes(pool));
+                let out = booking_postgres::testkit::pgbench(DB, script, target.0, callers, secs);
+                let after = rt.block_on(wal_bytes(pool));
+                // (A run too short to connect every caller ends with no
+                // transaction and no rate.)
+                let done = out.field("number of transactions actually processed: ");
+                let tps = out
+                    .field("tps = ")
+                    .or(done.filter(|&n| n == 0.0))
+                    .unwrap_or_else(|| panic!("pgbench failed: {}{}", out.stdout, out.stderr));
+                let n = done.unwrap_or(1.0).max(1.0);
+                rates[k].push(tps);
+                wal[k].push((after - before) / n);
+            }
+            for (k, target) in [(rungs.len(), show), (rungs.len() + 1, open)] {
+                let inv = PgInventory::new(pool.clone());
+                let before = rt.block_on(wal_bytes(pool));
+                let (rate, _) = rt.block_on(library(&inv, target, Scenario::Single, callers, secs));
+                let after = rt.block_on(wal_bytes(pool));
+                drop(inv);
+                rates[k].push(rate);
+                wal[k].push((after - before) / (rate * secs as f64).max(1.0));
+            }
+        }
+        let base = median(rates[0].clone());
+        let names = rungs
+            .iter()
+            .map(|(n, what, _)| format!("({n}) {what}"))
+            .chain(["library via sqlx, owner limit 8".to_owned(), "library via sqlx, no owner limit".to_owned()]);
+        for (k, name) in names.enumerate() {
+            let r = median(rates[k].clone());
+            println!("| {callers} | {name} | {r:.0} | {:.2} | {:.0} |", r / base, median(wal[k].clone()));
+        }
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-async fn setup() -> (sqlx::PgPool, ShowId, ShowId) {
+async fn setup() -> (sqlx::PgPool, ShowId, ShowId, ShowId) {
     let pool = booking_postgres::testkit::recreate_database(DB, 33).await;
     let inv = PgInventory::new(pool.clone());
     let policy = booking_core::HoldPolicy::default();
@@ -322,6 +455,9 @@ async fn setup() -> (sqlx::PgPool, ShowId, ShowId) {
     let hot = ShowSpec::new("hot", VenueLayout::grid(1, 1, 100, PriceCategory(1))).with_policy(policy);
     inv.create_show(&big).await.expect("create big show");
     inv.create_show(&hot).await.expect("create hot show");
+    let open_policy = booking_core::HoldPolicy { max_held_per_owner: None, ..booking_core::HoldPolicy::default() };
+    let open = ShowSpec::new("open", VenueLayout::grid(1, 500, 100, PriceCategory(1))).with_policy(open_policy);
+    inv.create_show(&open).await.expect("create show without owner limit");
     pool.execute(HANDWRITTEN_TABLE).await.expect("hand-written table");
     for (show, seats) in [(big.id, 50_000), (hot.id, 100)] {
         sqlx::query("INSERT INTO handwritten_seats (show, seat) SELECT $1, g FROM generate_series(0, $2 - 1) g")
@@ -332,13 +468,14 @@ async fn setup() -> (sqlx::PgPool, ShowId, ShowId) {
             .expect("hand-written seats");
     }
     pool.execute("VACUUM ANALYZE").await.expect("vacuum");
-    (pool, big.id, hot.id)
+    (pool, big.id, hot.id, open.id)
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let secs: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(5);
     let repeats: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3);
+    let with_ladder = args.iter().any(|a| a == "ladder");
     let mut scenarios: Vec<Scenario> = args
         .iter()
         .filter_map(|a| match a.as_str() {
@@ -349,11 +486,17 @@ fn main() {
             _ => None,
         })
         .collect();
-    if scenarios.is_empty() {
+    if scenarios.is_empty() && !with_ladder {
         scenarios = vec![Scenario::Single, Scenario::Multi4, Scenario::Hot, Scenario::Best];
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let (pool, big, hot) = rt.block_on(setup());
+    let (pool, big, hot, open) = rt.block_on(setup());
+    if with_ladder {
+        ladder(&rt, &pool, big, open, secs, repeats);
+        if scenarios.is_empty() {
+            return;
+        }
+    }
     println!(
         "| scenario | callers | hand-written, pgbench | hand-written, sqlx | library | vs hand-written sqlx | \
          coalesced | vs hand-written sqlx | library functions, pgbench | held (lib / coalesced) |"

@@ -1,0 +1,253 @@
+//! A coalesced batch answers each request as the single-request function
+//! would, one request after another in arrival order, and leaves the same
+//! rows: the same requests go as one batch to one show and one by one to a
+//! twin show in the same state, and the answers, the seats, the hold rows
+//! and the change feed of the two shows are compared. The batches mix
+//! requests that share nothing with others (decided together) and requests
+//! that share a seat or an owner (decided in order): the same seat asked
+//! twice, an owner going over its limit, a multi-seat request refused with
+//! one of its seats free, which a later request then takes.
+
+mod common;
+
+use booking_core::testkit::{create, test_policy};
+use booking_core::{Clock, HoldPolicy, ManualClock, ShowId};
+use booking_postgres::PgInventory;
+use sqlx::postgres::PgDatabaseError;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+/// An answer: refusal or follow-up, n, seats, version.
+type Answer = (Option<String>, Option<i64>, Option<Vec<i32>>, Option<i64>);
+
+#[derive(Clone, Debug)]
+struct Req {
+    owner: Uuid,
+    hold: Uuid,
+    seats: Vec<i32>,
+    version: i64,
+}
+
+fn req(owner: Uuid, seats: &[i32]) -> Req {
+    Req { owner, hold: Uuid::now_v7(), seats: seats.to_vec(), version: 0 }
+}
+
+/// A raised refusal as an answer: its message, and the seats in its detail.
+fn raised(e: &sqlx::Error) -> Answer {
+    let pg = e.as_database_error().and_then(|d| d.try_downcast_ref::<PgDatabaseError>()).expect("a raised refusal");
+    let seats = pg
+        .detail()
+        .filter(|d| !d.is_empty())
+        .map(|d| d.split(',').map(|s| s.parse().expect("a seat number")).collect());
+    (Some(pg.message().to_owned()), None, seats, None)
+}
+
+fn answer(row: &sqlx::postgres::PgRow) -> Answer {
+    let refusal: Option<String> = row.get("refusal");
+    let follow_up: Option<String> = row.get("follow_up");
+    (refusal.or(follow_up), row.get("n"), row.get("seats"), row.get("version"))
+}
+
+/// A SEATS_TAKEN answer without its owner count (a raised refusal has
+/// none).
+fn comparable(a: &Answer) -> Answer {
+    match a.0.as_deref() {
+        Some("SEATS_TAKEN") => (a.0.clone(), None, a.2.clone(), None),
+        _ => a.clone(),
+    }
+}
+
+async fn hold_batch(pool: &PgPool, show: ShowId, reqs: &[Req], now: i64) -> Vec<Answer> {
+    let rows = sqlx::query(
+        "SELECT refusal, follow_up, n, seats, version FROM booking.hold_seats_batch($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(vec![show.0; reqs.len()])
+    .bind(reqs.iter().map(|r| r.owner).collect::<Vec<_>>())
+    .bind(reqs.iter().map(|r| r.hold).collect::<Vec<_>>())
+    .bind(reqs.iter().map(|r| r.seats.len() as i32).collect::<Vec<_>>())
+    .bind(reqs.iter().flat_map(|r| r.seats.iter().copied()).collect::<Vec<_>>())
+    .bind(vec![Some(now); reqs.len()])
+    .fetch_all(pool)
+    .await
+    .expect("hold batch");
+    rows.iter().map(answer).collect()
+}
+
+async fn hold_one_by_one(pool: &PgPool, show: ShowId, reqs: &[Req], now: i64) -> Vec<Answer> {
+    let mut out = Vec::new();
+    for r in reqs {
+        let res =
+            sqlx::query("SELECT refusal, follow_up, n, seats, version FROM booking.hold_seats($1, $2, $3, $4, $5)")
+                .bind(show.0)
+                .bind(r.owner)
+                .bind(r.hold)
+                .bind(&r.seats)
+                .bind(now)
+                .fetch_one(pool)
+                .await;
+        out.push(match res {
+            Ok(row) => answer(&row),
+            Err(e) => raised(&e),
+        });
+    }
+    out
+}
+
+async fn release_batch(pool: &PgPool, show: ShowId, reqs: &[Req], now: i64) -> Vec<Answer> {
+    let rows = sqlx::query(
+        "SELECT refusal, follow_up, n, seats, version FROM booking.release_seats_batch($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(vec![show.0; reqs.len()])
+    .bind(reqs.iter().map(|r| r.owner).collect::<Vec<_>>())
+    .bind(reqs.iter().map(|r| r.hold).collect::<Vec<_>>())
+    .bind(reqs.iter().map(|r| r.version).collect::<Vec<_>>())
+    .bind(reqs.iter().map(|r| r.seats.len() as i32).collect::<Vec<_>>())
+    .bind(reqs.iter().flat_map(|r| r.seats.iter().copied()).collect::<Vec<_>>())
+    .bind(vec![Some(now); reqs.len()])
+    .fetch_all(pool)
+    .await
+    .expect("release batch");
+    rows.iter().map(answer).collect()
+}
+
+async fn release_one_by_one(pool: &PgPool, show: ShowId, reqs: &[Req], now: i64) -> Vec<Answer> {
+    let mut out = Vec::new();
+    for r in reqs {
+        let res = sqlx::query(
+            "SELECT refusal, follow_up, n, seats, version \
+             FROM booking.finish_seats($1, $2, $3, $4, $5, $6, NULL, NULL)",
+        )
+        .bind(show.0)
+        .bind(r.owner)
+        .bind(r.hold)
+        .bind(r.version)
+        .bind(&r.seats)
+        .bind(now)
+        .fetch_one(pool)
+        .await;
+        out.push(match res {
+            Ok(row) => answer(&row),
+            Err(e) => raised(&e),
+        });
+    }
+    out
+}
+
+/// The show's seats, hold rows and change feed, as comparable text.
+async fn state(pool: &PgPool, show: ShowId) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let lines = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, String>(sql).bind(show.0).fetch_all(pool).await.expect("read state")
+    };
+    (
+        lines(
+            "SELECT concat_ws(' ', seat, state, owner, hold, held_until, deadline, renewals, version, size) \
+             FROM booking.seats WHERE show = $1 ORDER BY seat",
+        )
+        .await,
+        lines(
+            "SELECT concat_ws(' ', hold, owner, seats, quantity, held_until, deadline, version) \
+             FROM booking.holds WHERE show = $1 ORDER BY hold",
+        )
+        .await,
+        lines("SELECT concat_ws(' ', kind, hold, seats, quantity, version) FROM booking.changes WHERE show = $1 ORDER BY stamp")
+            .await,
+    )
+}
+
+/// A small xorshift generator.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_batches_answer_as_one_by_one() {
+    let name = common::create_database().await;
+    let pool = common::pool(&name, 2).await;
+    let clock = ManualClock::fixed();
+    let inv = PgInventory::with_clock(pool.clone(), clock.shared());
+    let policy = HoldPolicy { max_held_per_owner: Some(3), ..test_policy() };
+    let batched = create(&inv, 1, 1, 40, 0, policy.clone()).await.id;
+    let alone = create(&inv, 1, 1, 40, 0, policy.clone()).await.id;
+    let now = clock.now_millis();
+    let o: Vec<Uuid> = (0..20).map(|_| Uuid::now_v7()).collect();
+    // The same state in both shows: o0 holds 5, o1 holds 6-7, o2's hold of
+    // 8 has expired.
+    let before = [req(o[0], &[5]), req(o[1], &[6, 7])];
+    let expired = [req(o[2], &[8])];
+    for show in [batched, alone] {
+        hold_one_by_one(&pool, show, &before, now).await;
+        hold_one_by_one(&pool, show, &expired, now - policy.ttl_millis() - 1_000).await;
+    }
+    let mut reqs = vec![
+        req(o[3], &[10, 11]),     // held
+        req(o[4], &[11]),         // the same seat again: taken
+        req(o[5], &[5, 12]),      // 5 is o0's: refused, 12 stays free
+        req(o[6], &[12]),         // takes 12
+        req(o[0], &[13, 14, 15]), // o0 would hold 4 > 3
+        req(o[0], &[13, 14]),     // o0 holds 3
+        req(o[0], &[16]),         // o0 would hold 4
+        req(o[2], &[8]),          // o2's expired hold neither counts nor blocks
+        req(o[7], &[9]),          // alone: held
+        req(o[8], &[6]),          // alone: taken by o1
+    ];
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..40 {
+        let owner = o[7 + rng.below(12) as usize];
+        let n = 1 + rng.below(3) as i32;
+        let first = 17 + rng.below(23 - n as u64 + 1) as i32;
+        reqs.push(req(owner, &(first..first + n).collect::<Vec<_>>()));
+    }
+    let got = hold_batch(&pool, batched, &reqs, now).await;
+    let want = hold_one_by_one(&pool, alone, &reqs, now).await;
+    assert_eq!(got.iter().map(comparable).collect::<Vec<_>>(), want.iter().map(comparable).collect::<Vec<_>>());
+    let refusals: Vec<Option<&str>> = got.iter().take(10).map(|a| a.0.as_deref()).collect();
+    assert_eq!(
+        refusals,
+        [
+            None,
+            Some("SEATS_TAKEN"),
+            Some("SEATS_TAKEN"),
+            None,
+            Some("HELD_PER_OWNER"),
+            None,
+            Some("HELD_PER_OWNER"),
+            None,
+            None,
+            Some("SEATS_TAKEN")
+        ]
+    );
+    assert_eq!((got[1].2.clone(), got[2].2.clone()), (Some(vec![11]), Some(vec![5])));
+    assert_eq!((got[4].1, got[5].1, got[6].1), (Some(4), Some(3), Some(4)));
+    assert!(got.iter().skip(10).any(|a| a.0.is_none()) && got.iter().skip(10).any(|a| a.0.is_some()));
+    let (seats, holds, feed) = state(&pool, batched).await;
+    let (seats_alone, holds_alone, feed_alone) = state(&pool, alone).await;
+    assert_eq!(seats, seats_alone);
+    assert_eq!(holds, holds_alone);
+    assert_eq!(feed, feed_alone);
+
+    // Releases: every granted hold, one of them twice, one with a stale
+    // version, one with a seat it does not hold, and o0's first hold.
+    let mut releases: Vec<Req> = reqs
+        .iter()
+        .zip(&got)
+        .filter(|(_, a)| a.0.is_none())
+        .map(|(r, a)| Req { version: a.3.expect("version"), ..r.clone() })
+        .collect();
+    releases.insert(1, releases[0].clone());
+    releases[3].version += 1;
+    releases[4].seats = vec![releases[4].seats[0] + 30];
+    releases.push(Req { version: 1, ..before[0].clone() });
+    let got = release_batch(&pool, batched, &releases, now).await;
+    let want = release_one_by_one(&pool, alone, &releases, now).await;
+    assert_eq!(got, want);
+    assert_eq!((got[0].0.as_deref(), got[1].0.as_deref()), (None, Some("READ_SEATS")));
+    assert_eq!((got[3].0.as_deref(), got[4].0.as_deref()), (Some("READ_SEATS"), Some("READ_SEATS")));
+    assert_eq!(state(&pool, batched).await, state(&pool, alone).await);
+}
