@@ -97,19 +97,22 @@ impl RedisInventoryBuilder {
     /// or a few concurrent ones, pay nothing. `max_batch` is clamped to
     /// 1..=1000, `max_in_flight` to at least 1.
     ///
-    /// Off by default; it pays when many callers hold and release on the
-    /// same show at once and the Redis thread is the bottleneck: with 50
-    /// callers on one show, `max_batch` 64 and `max_in_flight` 8 doubled the single-seat
-    /// hold+release throughput against unpipelined clients (see
-    /// BENCHMARKS.md). The server runs one script at a time, so a small
-    /// `max_in_flight` (1 or 2) makes bigger batches and costs the server
-    /// least per request: in the same benchmark, 11 µs per request with 1
-    /// in flight against 16 µs with 8.
+    /// It pays when many callers hold and release on the same show at once
+    /// and the Redis thread is the bottleneck: with 50 callers on one show,
+    /// `max_batch` 64 and `max_in_flight` 1 gave 1.9x the single-seat
+    /// hold+release throughput of the same inventory without it, the server
+    /// spending 10.8 µs per request instead of 20.5 (see BENCHMARKS.md). The
+    /// server runs one script at a time, so a small `max_in_flight` (1 or
+    /// 2) makes bigger batches and costs the server least per request; more
+    /// calls in flight only make batches smaller. `Coalescing { max_batch:
+    /// 64, max_in_flight: 1 }` is the setting to start from under load.
     ///
-    /// The batches are sent by one task per kind of request, spawned on the
-    /// tokio runtime of the first request that needs it; that runtime must
-    /// outlive the inventory's use (a request waiting when it stops gets
-    /// `OutcomeUnknown`).
+    /// Off by default, because the batches are sent by one task per kind of
+    /// request, spawned on the tokio runtime of the first request that
+    /// needs it: that runtime must outlive the inventory's use (a request
+    /// waiting when it stops gets `OutcomeUnknown`), which an inventory
+    /// shared between runtimes (tests with a runtime each, say) cannot
+    /// promise.
     pub fn coalesce(mut self, settings: Coalescing) -> Self {
         self.coalesce = Some(Coalescing {
             max_batch: settings.max_batch.clamp(1, coalesce::MAX_BATCH),
