@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Where the PostgreSQL hold+release cycle loses against the hand-written
+# UPDATE: the same statements on a plain table, on the library's
+# partitioned `booking.seats`, and on the one partition that holds the
+# show; then the ladder's rung (d) written against the library's tables,
+# and the library's functions. pgbench, prepared statements, single-seat
+# hold then release on the 50,000-seat show with owner limit 8 that the
+# cycles bench leaves in its database (run that bench first:
+# `cargo bench -p booking-postgres --bench cycles -- 1 1 single`).
+#
+#   crates/booking-postgres/benches/partitions/run.sh [secs] [rounds] [callers...]
+#
+# Prints one line per run (callers, round, script, transactions/s; a
+# transaction is one cycle) and then the median per script and callers.
+set -euo pipefail
+cd "$(dirname "$0")"
+base="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+db="${base%/*}/booking_bench"
+secs="${1:-3}"
+rounds="${2:-3}"
+shift $(( $# < 2 ? $# : 2 ))
+callers=("${@:-1 8 32}")
+callers=(${callers[@]})
+show="$(psql -qAt "$db" -c "SELECT show FROM booking.shows WHERE seat_count = 50000 AND max_held_per_owner = 8 ORDER BY created_at DESC LIMIT 1")"
+[ -n "$show" ] || { echo "no 50,000-seat show in $db: run the cycles bench first" >&2; exit 1; }
+part="$(psql -qAt "$db" -c "SELECT tableoid::regclass FROM booking.seats WHERE show = '$show' LIMIT 1")"
+sed "s/booking\.seats/$part/g" b_seats.sql >"${TMPDIR:-/tmp}/b_partition.sql"
+out="$(mktemp)"
+for c in "${callers[@]}"; do
+  for r in $(seq "$rounds"); do
+    for f in a_plain.sql b_seats.sql "${TMPDIR:-/tmp}/b_partition.sql" c_d_on_seats.sql e_library.sql; do
+      tps="$(pgbench -n -M prepared -T "$secs" -c "$c" -j "$(( c < 2 ? c : 2 ))" -D show="$show" -f "$f" "$db" 2>&1 |
+        grep -o 'tps = [0-9.]*' | cut -d' ' -f3)"
+      echo "$c $r $(basename "$f" .sql) ${tps:-failed}" | tee -a "$out"
+    done
+  done
+done
+echo "callers script median"
+sort -k1,1n -k3,3 -k4,4n "$out" | awk '{k=$1" "$3; n[k]++; v[k, n[k]]=$4} END {for (k in n) print k, v[k, int((n[k]+1)/2)]}' | sort -k1,1n -k2,2
+rm -f "$out" "${TMPDIR:-/tmp}/b_partition.sql"
