@@ -25,12 +25,7 @@ for _, s in ipairs(states) do
 end
 local v = maxv + 1
 local enc = seat_encode({ v = v, k = 'A' })
-local hpairs = {}
-for i, id in ipairs(ids) do
-  hpairs[2 * i - 1] = id
-  hpairs[2 * i] = enc
-end
-batched('HSET', KEYS[2], hpairs)
+set_seats(KEYS[2], ids, enc)
 free_bits(KEYS[4], ids, '1')
 if osold then
   -- Every seat was sold to the order, so to its one buyer.

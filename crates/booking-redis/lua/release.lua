@@ -49,12 +49,7 @@ if #ids == 1 then
   call('ZREM', KEYS[3], ids[1])
   call('SETBIT', KEYS[5], ids[1], '1')
 else
-  local hpairs = {}
-  for i, id in ipairs(ids) do
-    hpairs[2 * i - 1] = id
-    hpairs[2 * i] = enc
-  end
-  batched('HSET', KEYS[2], hpairs)
+  set_seats(KEYS[2], ids, enc)
   batched('ZREM', KEYS[3], ids)
   free_bits(KEYS[5], ids, '1')
 end

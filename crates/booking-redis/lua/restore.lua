@@ -57,12 +57,7 @@ if #todo == 0 then
 end
 local v = maxv + 1
 local enc = seat_encode({ v = v, k = 'S', owner = owner, order = order })
-local hpairs = {}
-for i, id in ipairs(todo) do
-  hpairs[2 * i - 1] = id
-  hpairs[2 * i] = enc
-end
-batched('HSET', KEYS[2], hpairs)
+set_seats(KEYS[2], todo, enc)
 batched('ZREM', KEYS[3], todo)
 free_bits(KEYS[6], todo, '0')
 if osold then

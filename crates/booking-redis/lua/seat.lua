@@ -1,6 +1,16 @@
 -- seat.lua: seat-state helpers (after lib.lua) for the scripts that act on
 -- named seats.
 
+-- Stores `enc` as the state of every seat of `ids` (one HSET per 500 seats).
+local function set_seats(seats_key, ids, enc)
+  local hpairs = {}
+  for i, id in ipairs(ids) do
+    hpairs[2 * i - 1] = id
+    hpairs[2 * i] = enc
+  end
+  batched('HSET', seats_key, hpairs)
+end
+
 -- A stored seat's state as a table (absent = available at version 0).
 local function seat_decode(raw)
   if not raw then

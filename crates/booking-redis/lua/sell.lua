@@ -49,12 +49,7 @@ end
 
 local v = maxv + 1
 local enc = seat_encode({ v = v, k = 'S', owner = owner, order = order })
-local hpairs = {}
-for i, id in ipairs(ids) do
-  hpairs[2 * i - 1] = id
-  hpairs[2 * i] = enc
-end
-batched('HSET', KEYS[2], hpairs)
+set_seats(KEYS[2], ids, enc)
 batched('ZREM', KEYS[3], ids)
 free_bits(KEYS[6], ids, '0')
 call('HSET', KEYS[4], order, int(v) .. '|' .. ARGV[6])
