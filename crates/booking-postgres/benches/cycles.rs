@@ -34,15 +34,18 @@
 //!
 //! The scenario `ladder` is an ablation of the single-seat cycle: the
 //! hand-written statements, then the same with, one by one, what the
-//! library writes on top of them, all through pgbench in the same run:
+//! library writes on top of them, all through pgbench in the same run,
+//! into the show's partitions of the library's tables as the library does:
 //! (a) the hand-written `UPDATE`s; (b) (a) plus a change-feed row (with
 //! `nextval`) per hold and per release; (c) (b) plus the `holds` row,
 //! inserted by the hold and deleted by the release; (d) (c) plus the
 //! advisory lock on (show, owner) and the count of the owner's live holds;
 //! (e) the library's functions (`booking.hold_seats`,
-//! `booking.finish_seats`) on a show with the default owner limit, and
-//! (e0) on a show without one; then the library itself through sqlx, with
-//! and without the owner limit. Each rung prints cycles/s, the ratio to (a)
+//! `booking.finish_seats`, through their copies on the show's partition,
+//! as the library calls them) on a show with the default owner limit,
+//! (e0) on a show without one, and (e1) as (e) through the functions
+//! themselves, which name the partitioned parent tables; then the library
+//! itself through sqlx, with and without the owner limit. Each rung prints cycles/s, the ratio to (a)
 //! and the WAL bytes written per cycle (`pg_stat_wal`, over the whole
 //! server: run it alone).
 
@@ -316,11 +319,26 @@ async fn library(inv: &PgInventory, show: ShowId, scenario: Scenario, callers: u
     (a / elapsed, held.load(Ordering::Relaxed) as f64 / a.max(1.0))
 }
 
-/// Runs the same statements with pgbench; returns transactions (hold
-/// attempts) per second.
-fn pgbench(show: ShowId, scenario: Scenario, callers: u32, secs: u64) -> f64 {
-    let out = booking_postgres::testkit::pgbench(DB, &scenario.script(), show.0, callers, secs);
+/// Runs the same statements with pgbench, calling the functions' copies on
+/// the show's partition `part` as the library does; returns transactions
+/// (hold attempts) per second.
+fn pgbench(show: ShowId, part: i32, scenario: Scenario, callers: u32, secs: u64) -> f64 {
+    let out = booking_postgres::testkit::pgbench(DB, &on_partition(&scenario.script(), part), show.0, callers, secs);
     out.field("tps = ").unwrap_or_else(|| panic!("pgbench failed: {}{}", out.stdout, out.stderr))
+}
+
+/// The partition of the per-show tables that holds the show's rows.
+async fn partition(pool: &sqlx::PgPool, show: ShowId) -> i32 {
+    sqlx::query_scalar("SELECT booking.show_partition($1)").bind(show.0).fetch_one(pool).await.expect("partition")
+}
+
+/// `script` with the library's functions replaced by their copies on
+/// partition `part` (see the migration `partition_routes`), which is what
+/// the library calls.
+fn on_partition(script: &str, part: i32) -> String {
+    script
+        .replace("booking.hold_seats(", &format!("booking.hold_seats_p{part}("))
+        .replace("booking.finish_seats(", &format!("booking.finish_seats_p{part}("))
 }
 
 /// The owner and hold ids of a ladder cycle, from pgbench's `:n`.
@@ -328,9 +346,11 @@ const LADDER_OWNER: &str = "lpad(to_hex(:n::bigint), 32, 'a')::uuid";
 const LADDER_HOLD: &str = "lpad(to_hex(:n::bigint), 32, 'b')::uuid";
 
 /// The ablation ladder's rungs: name, what it adds, and its pgbench script
-/// (hold then, if held, release, on a 50,000-seat show).
-fn ladder_rungs() -> Vec<(&'static str, &'static str, String)> {
+/// (hold then, if held, release, on a 50,000-seat show whose rows are in
+/// partition `part`, which the rungs write to as the library does).
+fn ladder_rungs(part: i32) -> Vec<(&'static str, &'static str, String)> {
     let (o, h) = (LADDER_OWNER, LADDER_HOLD);
+    let (changes, holds) = (format!("booking.changes_p{part}"), format!("booking.holds_p{part}"));
     let head = "\\set s random(0, 49999)\n\\set n random(1, 9223372036854775807)\n";
     let upd = format!(
         "UPDATE handwritten_seats SET state = 1, owner = {o}, held_until = now() + interval '8 minutes', \
@@ -342,21 +362,20 @@ fn ladder_rungs() -> Vec<(&'static str, &'static str, String)> {
     );
     let feed = |kind: u8| {
         format!(
-            "INSERT INTO booking.changes (show, stamp, kind, hold, seats, quantity, version) \
+            "INSERT INTO {changes} (show, stamp, kind, hold, seats, quantity, version) \
              SELECT :show::uuid, nextval('booking.change_stamp'), {kind}, {h}, ARRAY[:s::int], 1, u.version FROM u"
         )
     };
     let hold_row = format!(
-        "h AS (INSERT INTO booking.holds (show, hold, owner, pool, seats, quantity, held_until, deadline, renewals, \
+        "h AS (INSERT INTO {holds} (show, hold, owner, pool, seats, quantity, held_until, deadline, renewals, \
          version) SELECT :show::uuid, {h}, {o}, NULL, ARRAY[:s::int], 1, booking.clock_ms() + 480000, \
          booking.clock_ms() + 1800000, 0, u.version FROM u), "
     );
-    let drop_row = format!(
-        "d AS (DELETE FROM booking.holds WHERE show = :show::uuid AND hold = {h} AND EXISTS (SELECT 1 FROM u)) "
-    );
+    let drop_row =
+        format!("d AS (DELETE FROM {holds} WHERE show = :show::uuid AND hold = {h} AND EXISTS (SELECT 1 FROM u)) ");
     let owner = format!(
         "l AS MATERIALIZED (SELECT pg_advisory_xact_lock(booking.owner_key(:show::uuid, {o})) AS k, \
-         (SELECT coalesce(sum(quantity), 0) FROM booking.holds WHERE show = :show::uuid AND owner = {o} \
+         (SELECT coalesce(sum(quantity), 0) FROM {holds} WHERE show = :show::uuid AND owner = {o} \
          AND held_until > booking.clock_ms()) AS n), "
     );
     let cycle = |hold: String, release: String| format!("{head}{hold} \\gset\n\\if :done\n{release};\n\\endif\n");
@@ -384,7 +403,8 @@ fn ladder_rungs() -> Vec<(&'static str, &'static str, String)> {
         ("c", "(b) + holds row", c),
         ("d", "(c) + advisory lock, owner count", d),
         ("e", "library functions, owner limit 8", e.clone()),
-        ("e0", "library functions, no owner limit", e),
+        ("e0", "library functions, no owner limit", e.clone()),
+        ("e1", "library functions through the parent tables, owner limit 8", e),
     ]
 }
 
@@ -398,7 +418,7 @@ async fn wal_bytes(pool: &sqlx::PgPool) -> f64 {
 fn ladder(rt: &tokio::runtime::Runtime, pool: &sqlx::PgPool, show: ShowId, open: ShowId, secs: u64, repeats: usize) {
     println!("| callers | rung | cycles/s | vs (a) | WAL bytes / cycle |");
     println!("|---|---|---|---|---|");
-    let rungs = ladder_rungs();
+    let rungs = ladder_rungs(rt.block_on(partition(pool, show)));
     for callers in [1u32, 8, 32] {
         // rung index -> (rates, WAL bytes per cycle); the last two: sqlx.
         let mut rates = vec![Vec::new(); rungs.len() + 2];
@@ -406,8 +426,14 @@ fn ladder(rt: &tokio::runtime::Runtime, pool: &sqlx::PgPool, show: ShowId, open:
         for _ in 0..repeats {
             for (k, (name, _, script)) in rungs.iter().enumerate() {
                 let target = if *name == "e0" { open } else { show };
+                // e and e0 call the copies on the show's partition, as the
+                // library does; e1 the functions themselves.
+                let script = match *name {
+                    "e" | "e0" => on_partition(script, rt.block_on(partition(pool, target))),
+                    _ => script.clone(),
+                };
                 let before = rt.block_on(wal_bytes(pool));
-                let out = booking_postgres::testkit::pgbench(DB, script, target.0, callers, secs);
+                let out = booking_postgres::testkit::pgbench(DB, &script, target.0, callers, secs);
                 let after = rt.block_on(wal_bytes(pool));
                 // (A run too short to connect every caller ends with no
                 // transaction and no rate.)
@@ -519,7 +545,7 @@ fn main() {
                     );
                     hw_sqlx.push(rt.block_on(handwritten(&pool, show, scenario, callers, secs)).0);
                 }
-                raw.push(pgbench(show, scenario, callers, secs));
+                raw.push(pgbench(show, rt.block_on(partition(&pool, show)), scenario, callers, secs));
                 // A fresh inventory per run; dropping it closes its connections.
                 let inv = PgInventory::new(pool.clone());
                 let (l, f) = rt.block_on(library(&inv, show, scenario, callers, secs));

@@ -17,7 +17,7 @@
 //! request arriving later does not overtake it.
 
 use crate::db::{self, Backoff, Conns, Fail};
-use crate::outcome::{Outcome, outcome};
+use crate::outcome::{Outcome, routed};
 use booking_core::Coalescing;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
@@ -61,20 +61,21 @@ pub(crate) struct Coalescer {
 }
 
 impl Coalescer {
-    /// Starts the lanes on the current tokio runtime.
-    pub(crate) fn start(pool: Arc<Conns>, backoff: Backoff, settings: Coalescing) -> Self {
+    /// Starts the lanes of a show whose rows live in partition `part` on
+    /// the current tokio runtime.
+    pub(crate) fn start(pool: Arc<Conns>, backoff: Backoff, settings: Coalescing, part: Option<u8>) -> Self {
         Coalescer {
-            holds: Lane::start(pool.clone(), backoff, settings, Kind::Hold),
-            releases: Lane::start(pool, backoff, settings, Kind::Release),
+            holds: Lane::start(pool.clone(), backoff, settings, Kind::Hold, part),
+            releases: Lane::start(pool, backoff, settings, Kind::Release, part),
         }
     }
 }
 
 impl Lane {
-    fn start(pool: Arc<Conns>, backoff: Backoff, settings: Coalescing, kind: Kind) -> Self {
+    fn start(pool: Arc<Conns>, backoff: Backoff, settings: Coalescing, kind: Kind, part: Option<u8>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let slots = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
-        tokio::spawn(lane(rx, slots.clone(), settings, move |jobs| run_batch(pool.clone(), backoff, kind, jobs)));
+        tokio::spawn(lane(rx, slots.clone(), settings, move |jobs| run_batch(pool.clone(), backoff, kind, part, jobs)));
         Lane { tx, slots }
     }
 
@@ -164,7 +165,7 @@ fn answer(replies: Vec<Reply>, rows: Result<Vec<sqlx::postgres::PgRow>, Fail>, i
     }
 }
 
-async fn run_batch(pool: Arc<Conns>, backoff: Backoff, kind: Kind, jobs: Vec<SeatJob>) {
+async fn run_batch(pool: Arc<Conns>, backoff: Backoff, kind: Kind, part: Option<u8>, jobs: Vec<SeatJob>) {
     let idx = order(&jobs, |j| j.show);
     let (mut show, mut owner, mut hold, mut version, mut n, mut seats, mut now) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -180,8 +181,8 @@ async fn run_batch(pool: Arc<Conns>, backoff: Backoff, kind: Kind, jobs: Vec<Sea
     }
     let rows = db::fetch_all(&pool, &backoff, true, || {
         let q = match kind {
-            Kind::Hold => sqlx::query(outcome!("booking.hold_seats_batch($1, $2, $3, $4, $5, $6)")),
-            Kind::Release => sqlx::query(outcome!("booking.release_seats_batch($1, $2, $3, $4, $5, $6, $7)")),
+            Kind::Hold => sqlx::query(routed!("hold_seats_batch", "($1, $2, $3, $4, $5, $6)").on(part)),
+            Kind::Release => sqlx::query(routed!("release_seats_batch", "($1, $2, $3, $4, $5, $6, $7)").on(part)),
         };
         let q = q.bind(show.clone()).bind(owner.clone()).bind(hold.clone());
         let q = if kind == Kind::Release { q.bind(version.clone()) } else { q };

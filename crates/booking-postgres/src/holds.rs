@@ -2,7 +2,7 @@
 //! extending, releasing and verifying them.
 
 use crate::db::Fail;
-use crate::outcome::outcome;
+use crate::outcome::routed;
 use crate::rows::{Picked, PoolOp, SeatCall, same_show, to_i32};
 use crate::{PgInventory, best, coalesce};
 
@@ -92,7 +92,7 @@ pub(crate) async fn hold_pool(inv: &PgInventory, req: &HoldPool) -> Result<Hold>
     let items = HoldItems::Pool { pool, quantity };
     let res = inv
         .call(|| {
-            sqlx::query(outcome!("booking.hold_pool($1, $2, $3, $4, $5, $6)"))
+            sqlx::query(routed!("hold_pool", "($1, $2, $3, $4, $5, $6)").on(meta.part))
                 .bind(show.0)
                 .bind(owner.0)
                 .bind(hold.0)
@@ -154,7 +154,7 @@ pub(crate) async fn release(inv: &PgInventory, req: &HoldAction) -> Result<()> {
     same_show(&meta, t)?;
     match meta.items(&t.items)? {
         Some(seats) => {
-            let lanes = inv.lanes(t.show);
+            let lanes = inv.lanes(&meta);
             let slot = lanes.as_ref().and_then(|l| l.releases.enter());
             if let Some(lanes) = &lanes
                 && slot.is_none()

@@ -3,7 +3,7 @@
 //! lanes.
 
 use crate::db::{Backoff, Conns, Fail, Stmt};
-use crate::outcome::{FollowUp, Outcome, STORE, outcome};
+use crate::outcome::{FollowUp, Outcome, STORE, routed};
 use crate::rows::{Picked, PoolOp, RecordRow, Regroup, SeatCall, ShowMeta, sale_record, seat_from_row, to_i32};
 use crate::{PgInventoryBuilder, best, coalesce, db, feed, migrate, pool_options};
 
@@ -116,14 +116,15 @@ impl PgInventory {
     }
 
     /// The show's coalescing lanes, started on first use, when enabled.
-    pub(crate) fn lanes(&self, show: ShowId) -> Option<Arc<coalesce::Coalescer>> {
+    pub(crate) fn lanes(&self, meta: &ShowMeta) -> Option<Arc<coalesce::Coalescer>> {
         let settings = self.inner.coalesce?;
         let mut lanes = self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner());
         Some(
             lanes
-                .entry(show)
+                .entry(meta.id())
                 .or_insert_with(|| {
-                    Arc::new(coalesce::Coalescer::start(self.inner.conns.clone(), self.inner.backoff, settings))
+                    let conns = self.inner.conns.clone();
+                    Arc::new(coalesce::Coalescer::start(conns, self.inner.backoff, settings, meta.part))
                 })
                 .clone(),
         )
@@ -156,11 +157,16 @@ impl PgInventory {
         if let Some(m) = self.inner.shows.read().unwrap_or_else(|p| p.into_inner()).get(&show) {
             return Ok(m.clone());
         }
-        let rows =
-            self.all(false, move || sqlx::query("SELECT spec FROM booking.shows WHERE show = $1").bind(show.0)).await?;
+        let rows = self
+            .all(false, move || {
+                sqlx::query("SELECT spec, booking.show_partition(show) AS part FROM booking.shows WHERE show = $1")
+                    .bind(show.0)
+            })
+            .await?;
         let Some(row) = rows.first() else { return Err(InventoryError::UnknownShow(show)) };
         let spec: sqlx::types::Json<ShowSpec> = row.try_get("spec").map_err(db::backend)?;
-        let meta = Arc::new(ShowMeta::new(&spec.0));
+        let part: Option<i32> = row.try_get("part").map_err(db::backend)?;
+        let meta = Arc::new(ShowMeta::new(&spec.0, part));
         self.inner.shows.write().unwrap_or_else(|p| p.into_inner()).insert(show, meta.clone());
         Ok(meta)
     }
@@ -174,7 +180,7 @@ impl PgInventory {
         now: Option<i64>,
     ) -> Result<Hold> {
         let (show, hold, list) = (meta.id(), HoldId::new(), to_i32(seats));
-        let lanes = self.lanes(show);
+        let lanes = self.lanes(meta);
         let slot = lanes.as_ref().and_then(|l| l.holds.enter());
         let res = match &lanes {
             Some(lanes) if slot.is_none() => {
@@ -195,7 +201,7 @@ impl PgInventory {
             }
             _ => {
                 self.call(|| {
-                    sqlx::query(outcome!("booking.hold_seats($1, $2, $3, $4, $5)"))
+                    sqlx::query(routed!("hold_seats", "($1, $2, $3, $4, $5)").on(meta.part))
                         .bind(show.0)
                         .bind(owner.0)
                         .bind(hold.0)
@@ -234,7 +240,7 @@ impl PgInventory {
         let (show, hold, list) = (meta.id(), HoldId::new(), to_i32(seats));
         let res = self
             .call(|| {
-                sqlx::query(outcome!("booking.hold_best_seats($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+                sqlx::query(routed!("hold_best_seats", "($1, $2, $3, $4, $5, $6, $7, $8, $9)").on(meta.part))
                     .bind(show.0)
                     .bind(owner.0)
                     .bind(hold.0)
@@ -362,11 +368,11 @@ impl PgInventory {
             let res = match &call {
                 SeatCall::Extend | SeatCall::Release => {
                     let sql = match call {
-                        SeatCall::Extend => outcome!("booking.extend_seats($1, $2, $3, $4, $5, $6)"),
-                        _ => outcome!("booking.finish_seats($1, $2, $3, $4, $5, $6, NULL, NULL)"),
+                        SeatCall::Extend => routed!("extend_seats", "($1, $2, $3, $4, $5, $6)"),
+                        _ => routed!("finish_seats", "($1, $2, $3, $4, $5, $6, NULL, NULL)"),
                     };
                     self.call(|| {
-                        sqlx::query(sql)
+                        sqlx::query(sql.on(meta.part))
                             .bind(show.0)
                             .bind(owner.0)
                             .bind(hold.0)
@@ -378,17 +384,19 @@ impl PgInventory {
                 }
                 SeatCall::Sell { order, payment, presented, payer } => {
                     self.call(|| {
-                        sqlx::query(outcome!("booking.sell_seats_paid($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
-                            .bind(show.0)
-                            .bind(owner.0)
-                            .bind(hold.0)
-                            .bind(version)
-                            .bind(list.clone())
-                            .bind(presented.clone())
-                            .bind(now)
-                            .bind(order.0)
-                            .bind(payment.clone())
-                            .bind(payer.clone())
+                        sqlx::query(
+                            routed!("sell_seats_paid", "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)").on(meta.part),
+                        )
+                        .bind(show.0)
+                        .bind(owner.0)
+                        .bind(hold.0)
+                        .bind(version)
+                        .bind(list.clone())
+                        .bind(presented.clone())
+                        .bind(now)
+                        .bind(order.0)
+                        .bind(payment.clone())
+                        .bind(payer.clone())
                     })
                     .await
                 }
@@ -440,7 +448,7 @@ impl PgInventory {
         let (show, owner, hold, version, now) = (meta.id(), req.owner, t.hold, t.version as i64, self.now());
         let res = self
             .call(|| {
-                sqlx::query(outcome!("booking.pool_op_paid($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
+                sqlx::query(routed!("pool_op_paid", "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)").on(meta.part))
                     .bind(show.0)
                     .bind(op as i32)
                     .bind(owner.0)
@@ -473,7 +481,7 @@ impl PgInventory {
         let (show, list, now) = (meta.id(), to_i32(seats), self.now());
         let res = self
             .call(|| {
-                sqlx::query(outcome!("booking.regroup_seats($1, $2, $3, $4, $5)"))
+                sqlx::query(routed!("regroup_seats", "($1, $2, $3, $4, $5)").on(meta.part))
                     .bind(show.0)
                     .bind(kind as i32)
                     .bind(list.clone())

@@ -21,11 +21,48 @@ pub(crate) const REFUSED: &str = "BK000";
 /// The statement that calls an inventory function and reads its outcome:
 /// `outcome!("booking.hold_pool($1, $2)")`.
 macro_rules! outcome {
-    ($call:literal) => {
+    ($call:expr) => {
         concat!("SELECT refusal, follow_up, version, held_until, renewals, n, seats FROM ", $call)
     };
 }
 pub(crate) use outcome;
+
+/// The statements that call a per-show inventory function through its
+/// copy on each partition of the per-show tables (`booking.<name>_p<n>`,
+/// see the migration `partition_routes`), then through the function
+/// itself: `routed!("hold_pool", "($1, $2)")`. [`Routed::on`] picks one
+/// for a show's partition.
+macro_rules! routed {
+    ($name:literal, $args:literal) => {
+        $crate::outcome::Routed([
+            $crate::outcome::outcome!(concat!("booking.", $name, "_p0", $args)),
+            $crate::outcome::outcome!(concat!("booking.", $name, "_p1", $args)),
+            $crate::outcome::outcome!(concat!("booking.", $name, "_p2", $args)),
+            $crate::outcome::outcome!(concat!("booking.", $name, "_p3", $args)),
+            $crate::outcome::outcome!(concat!("booking.", $name, "_p4", $args)),
+            $crate::outcome::outcome!(concat!("booking.", $name, "_p5", $args)),
+            $crate::outcome::outcome!(concat!("booking.", $name, "_p6", $args)),
+            $crate::outcome::outcome!(concat!("booking.", $name, "_p7", $args)),
+            $crate::outcome::outcome!(concat!("booking.", $name, $args)),
+        ])
+    };
+}
+pub(crate) use routed;
+
+/// How many partitions every per-show table has.
+pub(crate) const PARTITIONS: usize = 8;
+
+/// One statement per partition, then one through the parent tables: see
+/// [`routed!`].
+pub(crate) struct Routed(pub(crate) [&'static str; PARTITIONS + 1]);
+
+impl Routed {
+    /// The statement for a show in partition `part`; through the parent
+    /// tables when the partition is not known.
+    pub(crate) fn on(&self, part: Option<u8>) -> &'static str {
+        self.0[part.map_or(PARTITIONS, usize::from)]
+    }
+}
 
 /// What the client does when a function did not decide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! What the store answers: a show's cached metadata, seat and sale rows;
 //! and what the calls that change them say they do.
 
+use crate::outcome::PARTITIONS;
 use booking_core::backend::fsm::{Seat, SeatState};
 use booking_core::backend::refusal::Context;
 use booking_core::backend::validate;
@@ -22,10 +23,15 @@ pub(crate) struct ShowMeta {
     pub(crate) pools: usize,
     pub(crate) seat_count: usize,
     pub(crate) index: LayoutIndex,
+    /// The partition of the per-show tables that holds the show's rows,
+    /// when the database named one (`booking.show_partition`).
+    pub(crate) part: Option<u8>,
 }
 
 impl ShowMeta {
-    pub(crate) fn new(spec: &ShowSpec) -> Self {
+    /// The metadata of `spec`, whose rows live in partition `part` (as
+    /// `booking.show_partition` answers; out of range counts as unknown).
+    pub(crate) fn new(spec: &ShowSpec, part: Option<i32>) -> Self {
         let index = LayoutIndex::new(&spec.layout);
         ShowMeta {
             id: spec.id,
@@ -33,6 +39,7 @@ impl ShowMeta {
             pools: spec.pools.len(),
             seat_count: index.seat_count(),
             index,
+            part: part.and_then(|p| u8::try_from(p).ok()).filter(|&p| usize::from(p) < PARTITIONS),
         }
     }
 

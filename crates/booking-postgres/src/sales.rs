@@ -1,7 +1,7 @@
 //! Sales and refunds of the port.
 
 use crate::PgInventory;
-use crate::outcome::{FollowUp, outcome};
+use crate::outcome::{FollowUp, routed};
 use crate::rows::{PoolOp, Regroup, SeatCall, same_show, to_i32};
 
 use booking_core::backend::refusal::Context;
@@ -53,7 +53,7 @@ pub(crate) async fn refund(inv: &PgInventory, req: &Refund) -> Result<()> {
             let (show, order) = (meta.id(), req.order);
             let out = inv
                 .call(|| {
-                    sqlx::query(outcome!("booking.refund_pool($1, $2, $3, $4)"))
+                    sqlx::query(routed!("refund_pool", "($1, $2, $3, $4)").on(meta.part))
                         .bind(show.0)
                         .bind(order.0)
                         .bind(pool.0 as i32)

@@ -1,7 +1,7 @@
 //! Shows as the port sees them: creating, blocking and unblocking seats,
 //! snapshots, the sweeper, audits, listing and archiving.
 
-use crate::rows::{RecordRow, Regroup, ShowMeta, sale_record};
+use crate::rows::{RecordRow, Regroup, sale_record};
 use crate::{PgInventory, db};
 
 use booking_core::backend::fsm::{self, Seat, SeatState};
@@ -12,7 +12,6 @@ use booking_core::{
     PoolView, Result, SeatId, SeatStatus, SeatView, ShowId, ShowSpec, Snapshot,
 };
 use sqlx::Row;
-use std::sync::Arc;
 
 pub(crate) async fn create_show(inv: &PgInventory, spec: &ShowSpec) -> Result<()> {
     spec.validate()?;
@@ -45,8 +44,7 @@ pub(crate) async fn create_show(inv: &PgInventory, spec: &ShowSpec) -> Result<()
     if !row.try_get::<bool, _>(0).map_err(db::backend)? {
         return Err(InventoryError::ShowExists(show));
     }
-    let meta = Arc::new(ShowMeta::new(spec));
-    inv.inner.shows.write().unwrap_or_else(|p| p.into_inner()).insert(show, meta);
+    // The show's metadata is read back on first use, with its partition.
     Ok(())
 }
 

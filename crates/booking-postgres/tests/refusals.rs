@@ -56,7 +56,9 @@ async fn functions_answer_refusal_codes_only() {
         assert!(functions.iter().any(|(n, _)| n == name), "{name} is in the schema");
     }
     let mut answered = Vec::new();
-    for (name, src) in &functions {
+    // Run by the migrations, never by a request.
+    let maintenance = ["route_partitions"];
+    for (name, src) in functions.iter().filter(|(name, _)| !maintenance.contains(&name.as_str())) {
         for old in ["r.code", "v_codes", "'BK4", ":= 13", ":= 16", ":= 17"] {
             assert!(!src.contains(old), "{name} still answers the old way ({old})");
         }
@@ -138,7 +140,8 @@ async fn unreadable_answers_and_failures_name_postgres_and_the_operation() {
              CREATE OR REPLACE FUNCTION booking.hold_seats(p_show uuid, p_owner uuid, p_hold uuid, p_seats integer[], p_now bigint) \
              RETURNS booking.outcome LANGUAGE plpgsql AS \
              $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'BK000', MESSAGE = '17'; END $$; \
-             ALTER FUNCTION booking.sweep(uuid, integer, bigint) RENAME TO sweep_gone;",
+             ALTER FUNCTION booking.sweep(uuid, integer, bigint) RENAME TO sweep_gone; \
+             SELECT booking.route_partitions();",
         )
         .await
         .expect("replace functions");
