@@ -134,11 +134,14 @@ impl MemoryInventory {
     /// Creates a show (the synchronous form of [`SeatInventory::create_show`]).
     pub fn create_show_sync(&self, spec: &ShowSpec) -> Result<()> {
         spec.validate()?;
+        // Built before the shard is locked: packing a large layout takes a
+        // while, and other shows of the shard stay readable meanwhile.
+        let state = Arc::new(ShowState::new(spec));
         let mut map = self.shard(spec.id).write().unwrap_or_else(|e| e.into_inner());
         if map.contains_key(&spec.id) {
             return Err(InventoryError::ShowExists(spec.id));
         }
-        map.insert(spec.id, Arc::new(ShowState::new(spec.clone())));
+        map.insert(spec.id, state);
         Ok(())
     }
 

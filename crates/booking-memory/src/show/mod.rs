@@ -7,6 +7,7 @@
 //! to all of them before unlocking: all or nothing (design I3). Requests on
 //! seats in different stripes run in parallel.
 
+mod packed;
 mod read;
 mod time;
 
@@ -43,9 +44,9 @@ struct Stripe(Mutex<Vec<Seat>>);
 pub(crate) struct ShowState {
     /// The show as created, without its layout (see `index`).
     pub(crate) spec: ShowSpec,
-    /// The layout as created (labels and coordinates), for `show_spec`;
-    /// the hot paths use `index`.
-    layout: VenueLayout,
+    /// The layout as created (labels and coordinates), packed, for
+    /// `show_spec`; the hot paths use `index`.
+    layout: packed::PackedLayout,
     /// Archived: no longer listed.
     pub(crate) archived: std::sync::atomic::AtomicBool,
     index: LayoutIndex,
@@ -145,11 +146,18 @@ impl Locked<'_, '_> {
 }
 
 impl ShowState {
-    pub(crate) fn new(mut spec: ShowSpec) -> Self {
-        // Keep a compact index rather than the layout's per-seat labels and
-        // coordinates: the seat map is the catalog's business.
-        let layout = std::mem::take(&mut spec.layout);
-        let index = LayoutIndex::new(&layout);
+    pub(crate) fn new(spec: &ShowSpec) -> Self {
+        // The hot paths use a compact index; the layout's per-seat labels
+        // and coordinates are kept packed, only for `show_spec`.
+        let index = LayoutIndex::new(&spec.layout);
+        let layout = packed::PackedLayout::pack(&spec.layout);
+        let spec = ShowSpec {
+            id: spec.id,
+            name: spec.name.clone(),
+            layout: VenueLayout::default(),
+            pools: spec.pools.clone(),
+            policy: spec.policy.clone(),
+        };
         let seat_count = index.seat_count();
         let stripe_shift = seat_count.clamp(1, MAX_STRIPES).ilog2();
         let n = 1 << stripe_shift;
@@ -585,7 +593,7 @@ mod tests {
     fn show(seats: u32) -> ShowState {
         let mut spec = ShowSpec::new("stripes", VenueLayout::grid(1, 1, seats, PriceCategory(1)));
         spec.policy.max_per_request = 10;
-        ShowState::new(spec)
+        ShowState::new(&spec)
     }
 
     fn statuses(s: &ShowState, now: i64) -> Vec<SeatStatus> {
