@@ -17,7 +17,7 @@ use crate::owners::Owners;
 use crate::payers::Payers;
 use crate::sync::{Mutex, MutexGuard, lock};
 use booking_core::backend::best::{PickRequest, pick_best};
-use booking_core::backend::fsm::{self, Pool, PoolHold, Seat, SeatOp};
+use booking_core::backend::fsm::{self, Pool, PoolHold, Seat, SeatOp, SeatState};
 use booking_core::backend::validate;
 use booking_core::{
     ChangeKind, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldToken, InventoryError, LayoutIndex, OrderId,
@@ -145,6 +145,13 @@ impl Locked<'_, '_> {
     }
 }
 
+/// Whether `fsm::check` lets `owner` release its one-seat hold `hold`
+/// presenting `version`, on this seat at `now`.
+fn releases(seat: &Seat, owner: OwnerId, hold: HoldId, version: u64, now: i64) -> bool {
+    matches!(seat.state, SeatState::Held { owner: o, hold: h, until, size: 1, .. } if h == hold && o == owner && until > now)
+        && seat.version == version
+}
+
 impl ShowState {
     pub(crate) fn new(spec: &ShowSpec) -> Self {
         // The hot paths use a compact index; the layout's per-seat labels
@@ -227,6 +234,13 @@ impl ShowState {
                         return Err(InventoryError::SeatsTaken { seats: vec![*seat] });
                     }
                     fsm::Applied { version: current.version + 1, changed: true, until, renewals: 0, size: 1 }
+                }
+                // A release that `fsm::check` lets through (the seat under
+                // this live one-seat hold, of this owner, at this version)
+                // gets its plan directly; any other goes through
+                // `fsm::check`, for its error.
+                SeatOp::Release { owner, hold, version } if releases(&stripe[off], owner, hold, version, now) => {
+                    fsm::Applied::bump(stripe[off].version + 1)
                 }
                 _ => fsm::check(std::iter::once(&stripe[off]), seats, op, now)?,
             };
@@ -632,6 +646,44 @@ mod tests {
         let later = now + s.ttl_millis;
         let again = s.hold_seats(b, &[SeatId(5), SeatId(6), SeatId(9)], later).expect("expired seats never block");
         assert_eq!(again.token.version, held.token.version + 1);
+    }
+
+    /// A one-seat release decided without `fsm::check` answers as the
+    /// state machine does: the same plan when it goes through, and every
+    /// other release (wrong owner, stale token, expired, another hold's
+    /// token) refused with `fsm::check`'s error, changing nothing.
+    #[test]
+    fn releases_answer_as_the_state_machine_does() {
+        let (a, b) = (OwnerId::new(), OwnerId::new());
+        let now = 1_000_000;
+        let s = show(4);
+        let h = s.hold_seats(a, &[SeatId(1)], now).expect("hold");
+        let other = s.hold_seats(a, &[SeatId(2)], now).expect("hold");
+        let seat = |s: &ShowState| s.audit(now).seats[1];
+        let token = |hold: HoldId, version: u64| HoldToken { hold, version, ..h.token.clone() };
+        let cases = [
+            (b, token(h.token.hold, h.token.version), now),
+            (a, token(h.token.hold, h.token.version + 1), now),
+            (a, token(h.token.hold, h.token.version - 1), now),
+            (a, token(other.token.hold, h.token.version), now),
+            (a, token(h.token.hold, h.token.version), h.held_until.timestamp_millis()),
+        ];
+        for (owner, token, at) in cases {
+            let before = seat(&s);
+            let want = fsm::check(
+                std::iter::once(&before),
+                &[SeatId(1)],
+                &SeatOp::Release { owner, hold: token.hold, version: token.version },
+                at,
+            )
+            .expect_err("refused");
+            let got = s.release(&HoldAction { owner, token: token.clone() }, at).expect_err("refused");
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{token:?} at {at}");
+            assert_eq!(seat(&s), before, "a refused release changes nothing");
+        }
+        let before = seat(&s);
+        s.release(&HoldAction { owner: a, token: h.token }, now).expect("release");
+        assert_eq!(seat(&s), Seat { state: SeatState::Available, version: before.version + 1 });
     }
 
     /// Groups whose seats share a stripe, or whose stripes wrap around,
