@@ -31,6 +31,7 @@ pub use catalog::MemoryCatalog;
 pub use idempotency::MemoryIdempotencyStore;
 pub use limits::{MemoryBlacklist, MemoryRateLimitStore};
 pub use lock::MemorySeatLock;
+pub use now::CoarseClock;
 use show::ShowState;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
