@@ -258,8 +258,19 @@ impl ShowState {
 
     /// The seats checked and sorted (a list already in order, as buyers
     /// and tokens send it, is only copied).
+    #[inline]
     fn check_seats(&self, seats: &[SeatId], max: u32) -> Result<Vec<SeatId>> {
-        validate::seats_cow(self.spec.id, seats, self.seat_count, max).map(std::borrow::Cow::into_owned)
+        self.seats_cow(seats, max).map(std::borrow::Cow::into_owned)
+    }
+
+    /// `validate::seats_cow`, answering a single seat in the show (the
+    /// most common request) without its general checks.
+    #[inline]
+    fn seats_cow<'a>(&self, seats: &'a [SeatId], max: u32) -> Result<std::borrow::Cow<'a, [SeatId]>> {
+        match seats {
+            [seat] if (seat.0 as usize) < self.seat_count && max >= 1 => Ok(std::borrow::Cow::Borrowed(seats)),
+            _ => validate::seats_cow(self.spec.id, seats, self.seat_count, max),
+        }
     }
 
     fn pool(&self, pool: PoolId) -> Result<&Mutex<Pool>> {
@@ -467,8 +478,7 @@ impl ShowState {
         let t = &req.token;
         match &t.items {
             HoldItems::Seats(seats) => {
-                let seats =
-                    validate::seats_cow(self.spec.id, seats, self.seat_count, self.spec.policy.max_per_request)?;
+                let seats = self.seats_cow(seats, self.spec.policy.max_per_request)?;
                 let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
                 let locked = self.lock(&seats);
                 fsm::check(locked.seats(), &seats, &op, now)?;
@@ -487,8 +497,7 @@ impl ShowState {
         let t = &req.token;
         match &t.items {
             HoldItems::Seats(seats) => {
-                let seats =
-                    validate::seats_cow(self.spec.id, seats, self.seat_count, self.spec.policy.max_per_request)?;
+                let seats = self.seats_cow(seats, self.spec.policy.max_per_request)?;
                 let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
                 self.apply_group(&seats, &op, now, |d| {
                     self.announce(ChangeKind::Released, Some(t.hold), None, &seats, d)
@@ -684,6 +693,22 @@ mod tests {
         let before = seat(&s);
         s.release(&HoldAction { owner: a, token: h.token }, now).expect("release");
         assert_eq!(seat(&s), Seat { state: SeatState::Available, version: before.version + 1 });
+    }
+
+    /// The one-seat shortcut of the seat list check answers as
+    /// `validate::seats_cow` does, for seats in and out of the show and
+    /// per-request maximums of 0 and 1.
+    #[test]
+    fn seat_checks_answer_as_validate_does() {
+        let s = show(10);
+        for seats in [vec![], vec![0], vec![9], vec![10], vec![u32::MAX], vec![1, 2], vec![2, 1], vec![3, 3]] {
+            let seats: Vec<SeatId> = seats.into_iter().map(SeatId).collect();
+            for max in [0, 1, 10] {
+                let want = validate::seats_cow(s.spec.id, &seats, 10, max).map(|c| c.into_owned());
+                let got = s.seats_cow(&seats, max).map(|c| c.into_owned());
+                assert_eq!(format!("{got:?}"), format!("{want:?}"), "{seats:?} under a maximum of {max}");
+            }
+        }
     }
 
     /// Groups whose seats share a stripe, or whose stripes wrap around,
