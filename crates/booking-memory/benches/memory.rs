@@ -21,8 +21,9 @@
 //!
 //! With `MEMORY_PROFILE=<contender>,<case>,<cycles>` set (contender one of
 //! `library`, `library_lean`, `library_no_limit`, `library_tick`,
-//! `raw_sharded_map`, `raw_sharded_map_tick`, `raw_atomics`; case one of
-//! `single_seat`, `four_seats`, `hot_100_seats`) the binary runs that many
+//! `library_coarse`, `raw_sharded_map`, `raw_sharded_map_tick`,
+//! `raw_atomics`; case one of `single_seat`, `four_seats`,
+//! `hot_100_seats`) the binary runs that many
 //! cycles of one contender on one thread inside `measured`, after as many
 //! unmeasured ones: made for counting instructions per cycle, which other
 //! work on the machine does not change:
@@ -122,6 +123,12 @@ impl Library {
     /// The tick clock with the per-owner limit of 8 (profiling only).
     fn tick_limited(seats: u32) -> Self {
         Self::with(seats, Self::tick(), Some(8))
+    }
+
+    /// The coarse system clock (`CoarseClock`: the kernel tick's reading,
+    /// no background thread) with the per-owner limit of 8.
+    fn coarse(seats: u32) -> Self {
+        Self::with(seats, MemoryInventory::with_clock(Arc::new(booking_memory::CoarseClock)), Some(8))
     }
 
     fn tick() -> MemoryInventory {
@@ -520,6 +527,7 @@ fn profile(spec: &str) {
         "library_lean" => profile_one(Library::lean(SEATS), cycles, n, pick),
         "library_no_limit" => profile_one(Library::no_limit(SEATS), cycles, n, pick),
         "library_tick" => profile_one(Library::tick_limited(SEATS), cycles, n, pick),
+        "library_coarse" => profile_one(Library::coarse(SEATS), cycles, n, pick),
         "raw_sharded_map" => profile_one(RawShardedMap::new(SEATS, None), cycles, n, pick),
         "raw_sharded_map_tick" => profile_one(RawShardedMap::new(SEATS, tick()), cycles, n, pick),
         "raw_atomics" => {
@@ -559,6 +567,7 @@ fn contenders() -> Vec<(&'static str, Runner)> {
         ("library_no_limit", runner(Library::no_limit(SEATS))),
         ("library_tick", runner(Library::tick_limited(SEATS))),
         ("library_lean", runner(Library::lean(SEATS))),
+        ("library_coarse", runner(Library::coarse(SEATS))),
         ("raw_sharded_map", runner(RawShardedMap::new(SEATS, None))),
         ("raw_sharded_map_tick", runner(RawShardedMap::new(SEATS, tick()))),
         ("raw_atomics", runner(RawAtomics { seats: (0..SEATS).map(|_| AtomicU64::new(0)).collect() })),
@@ -619,11 +628,12 @@ fn table() {
         let t = median(ns[r][c].clone());
         format!("{t:.0} ns ({:.1}M/s)", 1_000.0 / t)
     };
-    let [lib, no_limit, tick, lean, map, map_tick, atomics] = [
+    let [lib, no_limit, tick, lean, coarse, map, map_tick, atomics] = [
         "library",
         "library_no_limit",
         "library_tick",
         "library_lean",
+        "library_coarse",
         "raw_sharded_map",
         "raw_sharded_map_tick",
         "raw_atomics",
@@ -649,14 +659,15 @@ fn table() {
             ratio(r, lean, map_tick),
         );
     }
-    println!("\nThe library's configurations, each against the raw map on the same clock:\n");
+    println!("\nThe library's configurations, each against the raw map on the same clock");
+    println!("(the coarse clock against the raw map on the system clock):\n");
     println!(
-        "| case | threads | default (system clock, limit 8) | no owner limit | tick clock, limit 8 | lean (tick clock, no limit) |"
+        "| case | threads | default (system clock, limit 8) | no owner limit | tick clock, limit 8 | lean (tick clock, no limit) | coarse clock, limit 8 |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for (r, &(case, _, _, threads)) in rows.iter().enumerate() {
         println!(
-            "| {case} | {threads} | {}, {} | {}, {} | {}, {} | {}, {} |",
+            "| {case} | {threads} | {}, {} | {}, {} | {}, {} | {}, {} | {}, {} |",
             time(r, lib),
             ratio(r, lib, map),
             time(r, no_limit),
@@ -665,6 +676,8 @@ fn table() {
             ratio(r, tick, map_tick),
             time(r, lean),
             ratio(r, lean, map_tick),
+            time(r, coarse),
+            ratio(r, coarse, map),
         );
     }
     println!();

@@ -14,6 +14,7 @@ mod idempotency;
 mod ids;
 pub mod limits;
 mod lock;
+mod now;
 mod owners;
 mod payers;
 mod show;
@@ -24,12 +25,13 @@ pub mod tickets;
 use async_trait::async_trait;
 use booking_core::{
     Audit, ChangeStream, Clock, ExpiredHold, Hold, HoldAction, HoldBest, HoldPool, HoldSeats, InventoryError, Refund,
-    Result, Sale, SeatId, SeatInventory, Sell, ShowId, ShowSpec, Snapshot, SystemClock,
+    Result, Sale, SeatId, SeatInventory, Sell, ShowId, ShowSpec, Snapshot,
 };
 pub use catalog::MemoryCatalog;
 pub use idempotency::MemoryIdempotencyStore;
 pub use limits::{MemoryBlacklist, MemoryRateLimitStore};
 pub use lock::MemorySeatLock;
+pub use now::CoarseClock;
 use show::ShowState;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -66,8 +68,8 @@ pub struct MemoryInventory {
     /// (the cache is off in the loom models).
     #[cfg_attr(booking_loom, allow(dead_code))]
     id: u64,
-    // Always `std`'s Arc: the clock is outside the model-checked core.
-    clock: std::sync::Arc<dyn Clock>,
+    /// The clock (outside the model-checked core: always `std`'s Arc).
+    clock: now::Now,
     shards: Box<[RwLock<ShowMap>]>,
 }
 
@@ -80,12 +82,16 @@ impl Default for MemoryInventory {
 impl MemoryInventory {
     /// An empty inventory on the system clock.
     pub fn new() -> Self {
-        Self::with_clock(std::sync::Arc::new(SystemClock))
+        Self::with_now(now::Now::System)
     }
 
     /// An empty inventory that decides expiry by `clock` (design I8); tests
     /// pass a [`booking_core::ManualClock`].
     pub fn with_clock(clock: std::sync::Arc<dyn Clock>) -> Self {
+        Self::with_now(now::Now::Clock(clock))
+    }
+
+    fn with_now(clock: now::Now) -> Self {
         MemoryInventory {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             clock,
@@ -128,17 +134,20 @@ impl MemoryInventory {
     }
 
     fn now(&self) -> i64 {
-        self.clock.now_millis()
+        self.clock.millis()
     }
 
     /// Creates a show (the synchronous form of [`SeatInventory::create_show`]).
     pub fn create_show_sync(&self, spec: &ShowSpec) -> Result<()> {
         spec.validate()?;
+        // Built before the shard is locked: packing a large layout takes a
+        // while, and other shows of the shard stay readable meanwhile.
+        let state = Arc::new(ShowState::new(spec));
         let mut map = self.shard(spec.id).write().unwrap_or_else(|e| e.into_inner());
         if map.contains_key(&spec.id) {
             return Err(InventoryError::ShowExists(spec.id));
         }
-        map.insert(spec.id, Arc::new(ShowState::new(spec.clone())));
+        map.insert(spec.id, state);
         Ok(())
     }
 

@@ -111,17 +111,30 @@ impl Owners {
     }
 
     fn reserve_limited(&self, owner: OwnerId, new: Reserved, now: i64) -> Result<(), InventoryError> {
-        let forget_before = now.saturating_sub(self.keep_millis);
         let mut stripe = lock(self.stripe(owner));
-        let account = stripe.map.entry(owner.as_u128()).or_default();
-        // One pass: forget the long-expired reservations, sum the live ones.
+        let id = owner.as_u128();
+        // A returning owner (the common case) is found by one inlined
+        // probe; the entry API's probe is out of line and costs more.
+        if let Some(account) = stripe.map.get_mut(&id) {
+            return self.admit(account, new, now);
+        }
+        self.admit(stripe.map.entry(id).or_default(), new, now)
+    }
+
+    /// Adds `new` to `account` if the owner's limits allow it.
+    #[inline]
+    fn admit(&self, account: &mut Account, new: Reserved, now: i64) -> Result<(), InventoryError> {
         let mut live = 0u32;
-        account.holds.retain(|r| {
-            if r.until > now {
-                live = live.saturating_add(r.units);
-            }
-            r.until > forget_before
-        });
+        if !account.holds.is_empty() {
+            // One pass: forget the long-expired reservations, sum the live ones.
+            let forget_before = now.saturating_sub(self.keep_millis);
+            account.holds.retain(|r| {
+                if r.until > now {
+                    live = live.saturating_add(r.units);
+                }
+                r.until > forget_before
+            });
+        }
         let would_hold = live.saturating_add(new.units);
         if let Some(max) = self.max
             && would_hold > max

@@ -167,3 +167,44 @@ fn sell_against_hold_under_a_ticket_cap() {
         assert!(matches!(third, Err(InventoryError::LimitExceeded(Limit::TicketsPerOwner { would_have: 3, max: 2 }))));
     });
 }
+
+/// Under a per-owner limit of 1, an owner's release of its hold races its
+/// own next hold on another seat. The next hold may fit or not, but the
+/// owner never holds two seats at once: the release frees its seats before
+/// it gives the reservation back, so a hold that fits finds the released
+/// seat already free. Once the release has returned, a hold fits.
+#[test]
+fn release_against_hold_under_an_owner_limit() {
+    loom::model(|| {
+        let clock = ManualClock::fixed();
+        let inv = MemoryInventory::with_clock(clock.shared());
+        let policy = HoldPolicy { max_held_per_owner: Some(1), ..HoldPolicy::default() };
+        let spec = ShowSpec::new("loom", VenueLayout::grid(1, 1, 3, PriceCategory(1))).with_policy(policy);
+        inv.create_show_sync(&spec).expect("create");
+        let (inv, show) = (Arc::new(inv), spec.id);
+        let owner = OwnerId::new();
+        let mine = move |seat: u32| HoldSeats { show, owner, seats: vec![SeatId(seat)] };
+        let first = inv.hold_seats_sync(&mine(0)).expect("first hold");
+        let (a, b) = (inv.clone(), inv.clone());
+        let releaser = thread::spawn(move || a.release_sync(&HoldAction { owner, token: first.token }));
+        let holder = thread::spawn(move || {
+            let second = b.hold_seats_sync(&mine(1));
+            let snap = b.snapshot_sync(show).expect("snapshot");
+            (second, snap.seats.iter().filter(|s| s.status == SeatStatus::Held).count())
+        });
+        releaser.join().expect("thread").expect("release");
+        let (second, held) = holder.join().expect("thread");
+        assert!(held <= 1, "the owner held {held} seats at once under a limit of 1 ({second:?})");
+        let third = inv.hold_seats_sync(&mine(2));
+        match second {
+            Ok(_) => assert!(
+                matches!(third, Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold: 2, max: 1 }))),
+                "{third:?}"
+            ),
+            Err(e) => {
+                assert!(matches!(e, InventoryError::LimitExceeded(Limit::HeldPerOwner { .. })), "{e:?}");
+                third.expect("after the release the owner has room");
+            }
+        }
+    });
+}

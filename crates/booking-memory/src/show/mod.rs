@@ -7,6 +7,7 @@
 //! to all of them before unlocking: all or nothing (design I3). Requests on
 //! seats in different stripes run in parallel.
 
+mod packed;
 mod read;
 mod time;
 
@@ -16,7 +17,7 @@ use crate::owners::Owners;
 use crate::payers::Payers;
 use crate::sync::{Mutex, MutexGuard, lock};
 use booking_core::backend::best::{PickRequest, pick_best};
-use booking_core::backend::fsm::{self, Pool, PoolHold, Seat, SeatOp};
+use booking_core::backend::fsm::{self, Pool, PoolHold, Seat, SeatOp, SeatState};
 use booking_core::backend::validate;
 use booking_core::{
     ChangeKind, Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldToken, InventoryError, LayoutIndex, OrderId,
@@ -43,9 +44,9 @@ struct Stripe(Mutex<Vec<Seat>>);
 pub(crate) struct ShowState {
     /// The show as created, without its layout (see `index`).
     pub(crate) spec: ShowSpec,
-    /// The layout as created (labels and coordinates), for `show_spec`;
-    /// the hot paths use `index`.
-    layout: VenueLayout,
+    /// The layout as created (labels and coordinates), packed, for
+    /// `show_spec`; the hot paths use `index`.
+    layout: packed::PackedLayout,
     /// Archived: no longer listed.
     pub(crate) archived: std::sync::atomic::AtomicBool,
     index: LayoutIndex,
@@ -144,12 +145,26 @@ impl Locked<'_, '_> {
     }
 }
 
+/// Whether `fsm::check` lets `owner` release its one-seat hold `hold`
+/// presenting `version`, on this seat at `now`.
+fn releases(seat: &Seat, owner: OwnerId, hold: HoldId, version: u64, now: i64) -> bool {
+    matches!(seat.state, SeatState::Held { owner: o, hold: h, until, size: 1, .. } if h == hold && o == owner && until > now)
+        && seat.version == version
+}
+
 impl ShowState {
-    pub(crate) fn new(mut spec: ShowSpec) -> Self {
-        // Keep a compact index rather than the layout's per-seat labels and
-        // coordinates: the seat map is the catalog's business.
-        let layout = std::mem::take(&mut spec.layout);
-        let index = LayoutIndex::new(&layout);
+    pub(crate) fn new(spec: &ShowSpec) -> Self {
+        // The hot paths use a compact index; the layout's per-seat labels
+        // and coordinates are kept packed, only for `show_spec`.
+        let index = LayoutIndex::new(&spec.layout);
+        let layout = packed::PackedLayout::pack(&spec.layout);
+        let spec = ShowSpec {
+            id: spec.id,
+            name: spec.name.clone(),
+            layout: VenueLayout::default(),
+            pools: spec.pools.clone(),
+            policy: spec.policy.clone(),
+        };
         let seat_count = index.seat_count();
         let stripe_shift = seat_count.clamp(1, MAX_STRIPES).ilog2();
         let n = 1 << stripe_shift;
@@ -220,6 +235,13 @@ impl ShowState {
                     }
                     fsm::Applied { version: current.version + 1, changed: true, until, renewals: 0, size: 1 }
                 }
+                // A release that `fsm::check` lets through (the seat under
+                // this live one-seat hold, of this owner, at this version)
+                // gets its plan directly; any other goes through
+                // `fsm::check`, for its error.
+                SeatOp::Release { owner, hold, version } if releases(&stripe[off], owner, hold, version, now) => {
+                    fsm::Applied::bump(stripe[off].version + 1)
+                }
                 _ => fsm::check(std::iter::once(&stripe[off]), seats, op, now)?,
             };
             if plan.changed {
@@ -236,8 +258,19 @@ impl ShowState {
 
     /// The seats checked and sorted (a list already in order, as buyers
     /// and tokens send it, is only copied).
+    #[inline]
     fn check_seats(&self, seats: &[SeatId], max: u32) -> Result<Vec<SeatId>> {
-        validate::seats_cow(self.spec.id, seats, self.seat_count, max).map(std::borrow::Cow::into_owned)
+        self.seats_cow(seats, max).map(std::borrow::Cow::into_owned)
+    }
+
+    /// `validate::seats_cow`, answering a single seat in the show (the
+    /// most common request) without its general checks.
+    #[inline]
+    fn seats_cow<'a>(&self, seats: &'a [SeatId], max: u32) -> Result<std::borrow::Cow<'a, [SeatId]>> {
+        match seats {
+            [seat] if (seat.0 as usize) < self.seat_count && max >= 1 => Ok(std::borrow::Cow::Borrowed(seats)),
+            _ => validate::seats_cow(self.spec.id, seats, self.seat_count, max),
+        }
     }
 
     fn pool(&self, pool: PoolId) -> Result<&Mutex<Pool>> {
@@ -445,8 +478,7 @@ impl ShowState {
         let t = &req.token;
         match &t.items {
             HoldItems::Seats(seats) => {
-                let seats =
-                    validate::seats_cow(self.spec.id, seats, self.seat_count, self.spec.policy.max_per_request)?;
+                let seats = self.seats_cow(seats, self.spec.policy.max_per_request)?;
                 let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
                 let locked = self.lock(&seats);
                 fsm::check(locked.seats(), &seats, &op, now)?;
@@ -465,8 +497,7 @@ impl ShowState {
         let t = &req.token;
         match &t.items {
             HoldItems::Seats(seats) => {
-                let seats =
-                    validate::seats_cow(self.spec.id, seats, self.seat_count, self.spec.policy.max_per_request)?;
+                let seats = self.seats_cow(seats, self.spec.policy.max_per_request)?;
                 let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
                 self.apply_group(&seats, &op, now, |d| {
                     self.announce(ChangeKind::Released, Some(t.hold), None, &seats, d)
@@ -585,7 +616,7 @@ mod tests {
     fn show(seats: u32) -> ShowState {
         let mut spec = ShowSpec::new("stripes", VenueLayout::grid(1, 1, seats, PriceCategory(1)));
         spec.policy.max_per_request = 10;
-        ShowState::new(spec)
+        ShowState::new(&spec)
     }
 
     fn statuses(s: &ShowState, now: i64) -> Vec<SeatStatus> {
@@ -624,6 +655,60 @@ mod tests {
         let later = now + s.ttl_millis;
         let again = s.hold_seats(b, &[SeatId(5), SeatId(6), SeatId(9)], later).expect("expired seats never block");
         assert_eq!(again.token.version, held.token.version + 1);
+    }
+
+    /// A one-seat release decided without `fsm::check` answers as the
+    /// state machine does: the same plan when it goes through, and every
+    /// other release (wrong owner, stale token, expired, another hold's
+    /// token) refused with `fsm::check`'s error, changing nothing.
+    #[test]
+    fn releases_answer_as_the_state_machine_does() {
+        let (a, b) = (OwnerId::new(), OwnerId::new());
+        let now = 1_000_000;
+        let s = show(4);
+        let h = s.hold_seats(a, &[SeatId(1)], now).expect("hold");
+        let other = s.hold_seats(a, &[SeatId(2)], now).expect("hold");
+        let seat = |s: &ShowState| s.audit(now).seats[1];
+        let token = |hold: HoldId, version: u64| HoldToken { hold, version, ..h.token.clone() };
+        let cases = [
+            (b, token(h.token.hold, h.token.version), now),
+            (a, token(h.token.hold, h.token.version + 1), now),
+            (a, token(h.token.hold, h.token.version - 1), now),
+            (a, token(other.token.hold, h.token.version), now),
+            (a, token(h.token.hold, h.token.version), h.held_until.timestamp_millis()),
+        ];
+        for (owner, token, at) in cases {
+            let before = seat(&s);
+            let want = fsm::check(
+                std::iter::once(&before),
+                &[SeatId(1)],
+                &SeatOp::Release { owner, hold: token.hold, version: token.version },
+                at,
+            )
+            .expect_err("refused");
+            let got = s.release(&HoldAction { owner, token: token.clone() }, at).expect_err("refused");
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{token:?} at {at}");
+            assert_eq!(seat(&s), before, "a refused release changes nothing");
+        }
+        let before = seat(&s);
+        s.release(&HoldAction { owner: a, token: h.token }, now).expect("release");
+        assert_eq!(seat(&s), Seat { state: SeatState::Available, version: before.version + 1 });
+    }
+
+    /// The one-seat shortcut of the seat list check answers as
+    /// `validate::seats_cow` does, for seats in and out of the show and
+    /// per-request maximums of 0 and 1.
+    #[test]
+    fn seat_checks_answer_as_validate_does() {
+        let s = show(10);
+        for seats in [vec![], vec![0], vec![9], vec![10], vec![u32::MAX], vec![1, 2], vec![2, 1], vec![3, 3]] {
+            let seats: Vec<SeatId> = seats.into_iter().map(SeatId).collect();
+            for max in [0, 1, 10] {
+                let want = validate::seats_cow(s.spec.id, &seats, 10, max).map(|c| c.into_owned());
+                let got = s.seats_cow(&seats, max).map(|c| c.into_owned());
+                assert_eq!(format!("{got:?}"), format!("{want:?}"), "{seats:?} under a maximum of {max}");
+            }
+        }
     }
 
     /// Groups whose seats share a stripe, or whose stripes wrap around,

@@ -44,7 +44,7 @@ impl ShowState {
 
     /// The show as created.
     pub(crate) fn full_spec(&self) -> ShowSpec {
-        ShowSpec { layout: self.layout.clone(), ..self.spec.clone() }
+        ShowSpec { layout: self.layout.unpack(), ..self.spec.clone() }
     }
 
     pub(crate) fn audit(&self, now: i64) -> Audit {

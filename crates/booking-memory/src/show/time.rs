@@ -14,11 +14,34 @@ const DAY_MS: i64 = 86_400_000;
 thread_local! {
     /// The last day converted: (days since the Unix epoch, its date).
     static LAST_DAY: Cell<Option<(i64, NaiveDate)>> = const { Cell::new(None) };
+    /// The last time converted. Holds made in the same millisecond with
+    /// the same hold time (the common case under load) expire at the same
+    /// instant.
+    static LAST: Cell<Option<(i64, DateTime<Utc>)>> = const { Cell::new(None) };
 }
 
 /// `ms` (Unix milliseconds) as a UTC time: exactly
 /// [`millis_to_datetime`], saturating at chrono's range.
+#[inline]
 pub(crate) fn datetime(ms: i64) -> DateTime<Utc> {
+    match LAST.get() {
+        Some((last, at)) if last == ms => at,
+        _ => convert(ms),
+    }
+}
+
+/// [`datetime`] of a time other than the last one: through the per-thread
+/// day cache, then remembered. Out of line, so that the common path above
+/// inlines without this one's register saves.
+#[inline(never)]
+fn convert(ms: i64) -> DateTime<Utc> {
+    let at = convert_day(ms);
+    LAST.set(Some((ms, at)));
+    at
+}
+
+/// [`datetime`] through the per-thread day cache.
+fn convert_day(ms: i64) -> DateTime<Utc> {
     let day = ms.div_euclid(DAY_MS);
     let in_day = ms.rem_euclid(DAY_MS);
     let date = match LAST_DAY.get() {
@@ -66,11 +89,13 @@ mod tests {
         for ms in samples.iter().chain(&samples).copied() {
             assert_eq!(datetime(ms), millis_to_datetime(ms), "{ms} ms");
         }
-        // Neighbours on one day: the cached path.
+        // Neighbours on one day: the cached path; each twice in a row, the
+        // second time from the last-time cache.
         let base = 1_767_225_000_000;
         for step in 0..2_000 {
             let ms = base + step * 337;
             assert_eq!(datetime(ms), millis_to_datetime(ms), "{ms} ms");
+            assert_eq!(datetime(ms), millis_to_datetime(ms), "{ms} ms again");
         }
     }
 }
