@@ -12,9 +12,9 @@
 #   crates/booking-postgres/benches/partitions/instructions.sh [script.sql...]
 #
 # Without arguments: the hand-written UPDATEs, the same on booking.seats
-# and on the show's partition, rung (d) on the parent tables, and the
-# library's functions through the parent tables and through the copies on
-# the show's partition.
+# and on the show's partition, rung (d) on the parent tables and on the
+# show's partitions, and the library's functions through the parent tables
+# and through the copies on the show's partition.
 set -euo pipefail
 cd "$(dirname "$0")"
 base="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
@@ -41,11 +41,12 @@ show="$(psql -qAt "$db" -c "SELECT show FROM booking.shows WHERE seat_count = 50
 n="$(psql -qAt "$db" -c "SELECT booking.show_partition('$show')")"
 tmp="$(mktemp -d)"
 sed "s/booking\.seats/booking.seats_p$n/g" b_seats.sql >"$tmp/b_partition.sql"
+sed -E "s/booking\.(seats|holds|changes)([ )])/booking.\1_p$n\2/g" c_d_on_seats.sql >"$tmp/d_partition.sql"
 sed -e "s/booking\.hold_seats(/booking.hold_seats_p$n(/" -e "s/booking\.finish_seats(/booking.finish_seats_p$n(/" \
   e_library.sql >"$tmp/e_routed.sql"
 scripts=("$@")
-[ ${#scripts[@]} -gt 0 ] || scripts=(a_plain.sql b_seats.sql "$tmp/b_partition.sql" c_d_on_seats.sql e_library.sql
-  "$tmp/e_routed.sql")
+[ ${#scripts[@]} -gt 0 ] || scripts=(a_plain.sql b_seats.sql "$tmp/b_partition.sql" c_d_on_seats.sql
+  "$tmp/d_partition.sql" e_library.sql "$tmp/e_routed.sql")
 
 # The instructions of the backend that served one pgbench run of $2 cycles
 # of script $1: the largest profile written meanwhile (a backend's profile
