@@ -15,9 +15,14 @@ use loom::sync::Arc;
 use loom::thread;
 
 fn setup(seats: u32) -> (Arc<MemoryInventory>, ManualClock, ShowId) {
+    setup_with(seats, HoldPolicy::default())
+}
+
+/// A show of `seats` seats in one row under `policy`, on a manual clock.
+fn setup_with(seats: u32, policy: HoldPolicy) -> (Arc<MemoryInventory>, ManualClock, ShowId) {
     let clock = ManualClock::fixed();
     let inv = MemoryInventory::with_clock(clock.shared());
-    let spec = ShowSpec::new("loom", VenueLayout::grid(1, 1, seats, PriceCategory(1)));
+    let spec = ShowSpec::new("loom", VenueLayout::grid(1, 1, seats, PriceCategory(1))).with_policy(policy);
     inv.create_show_sync(&spec).expect("create");
     (Arc::new(inv), clock, spec.id)
 }
@@ -140,12 +145,8 @@ fn release_against_sell() {
 #[test]
 fn sell_against_hold_under_a_ticket_cap() {
     loom::model(|| {
-        let clock = ManualClock::fixed();
-        let inv = MemoryInventory::with_clock(clock.shared());
         let policy = HoldPolicy { max_held_per_owner: None, max_tickets_per_owner: Some(2), ..HoldPolicy::default() };
-        let spec = ShowSpec::new("loom", VenueLayout::grid(1, 1, 3, PriceCategory(1))).with_policy(policy);
-        inv.create_show_sync(&spec).expect("create");
-        let (inv, show) = (Arc::new(inv), spec.id);
+        let (inv, _clock, show) = setup_with(3, policy);
         let owner = OwnerId::new();
         let mine = move |seat: u32| HoldSeats { show, owner, seats: vec![SeatId(seat)] };
         let first = inv.hold_seats_sync(&mine(0)).expect("first hold");
@@ -176,12 +177,8 @@ fn sell_against_hold_under_a_ticket_cap() {
 #[test]
 fn release_against_hold_under_an_owner_limit() {
     loom::model(|| {
-        let clock = ManualClock::fixed();
-        let inv = MemoryInventory::with_clock(clock.shared());
         let policy = HoldPolicy { max_held_per_owner: Some(1), ..HoldPolicy::default() };
-        let spec = ShowSpec::new("loom", VenueLayout::grid(1, 1, 3, PriceCategory(1))).with_policy(policy);
-        inv.create_show_sync(&spec).expect("create");
-        let (inv, show) = (Arc::new(inv), spec.id);
+        let (inv, _clock, show) = setup_with(3, policy);
         let owner = OwnerId::new();
         let mine = move |seat: u32| HoldSeats { show, owner, seats: vec![SeatId(seat)] };
         let first = inv.hold_seats_sync(&mine(0)).expect("first hold");
