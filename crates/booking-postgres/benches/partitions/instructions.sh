@@ -37,13 +37,9 @@ if ! pg_isready -q -h 127.0.0.1 -p 5499; then
   # error and goes on.)
   pg_dump -Fc "$src" | pg_restore -h 127.0.0.1 -p 5499 -U postgres -d booking_bench 2>/dev/null || true
 fi
-show="$(psql -qAt "$db" -c "SELECT show FROM booking.shows WHERE seat_count = 50000 AND max_held_per_owner = 8 ORDER BY created_at DESC LIMIT 1")"
-n="$(psql -qAt "$db" -c "SELECT booking.show_partition('$show')")"
 tmp="$(mktemp -d)"
-sed "s/booking\.seats/booking.seats_p$n/g" b_seats.sql >"$tmp/b_partition.sql"
-sed -E "s/booking\.(seats|holds|changes)([ )])/booking.\1_p$n\2/g" c_d_on_seats.sql >"$tmp/d_partition.sql"
-sed -e "s/booking\.hold_seats(/booking.hold_seats_p$n(/" -e "s/booking\.finish_seats(/booking.finish_seats_p$n(/" \
-  e_library.sql >"$tmp/e_routed.sql"
+. ./scripts.sh
+partition_scripts "$db" "$tmp"
 scripts=("$@")
 [ ${#scripts[@]} -gt 0 ] || scripts=(a_plain.sql b_seats.sql "$tmp/b_partition.sql" c_d_on_seats.sql
   "$tmp/d_partition.sql" e_library.sql "$tmp/e_routed.sql")

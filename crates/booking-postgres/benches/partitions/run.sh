@@ -22,18 +22,13 @@ rounds="${2:-3}"
 shift $(( $# < 2 ? $# : 2 ))
 callers=("${@:-1 8 32}")
 callers=(${callers[@]})
-show="$(psql -qAt "$db" -c "SELECT show FROM booking.shows WHERE seat_count = 50000 AND max_held_per_owner = 8 ORDER BY created_at DESC LIMIT 1")"
-[ -n "$show" ] || { echo "no 50,000-seat show in $db: run the cycles bench first" >&2; exit 1; }
-part="$(psql -qAt "$db" -c "SELECT tableoid::regclass FROM booking.seats WHERE show = '$show' LIMIT 1")"
-sed "s/booking\.seats/$part/g" b_seats.sql >"${TMPDIR:-/tmp}/b_partition.sql"
-n="$(psql -qAt "$db" -c "SELECT booking.show_partition('$show')")"
-sed -e "s/booking\.hold_seats(/booking.hold_seats_p$n(/" -e "s/booking\.finish_seats(/booking.finish_seats_p$n(/" \
-  e_library.sql >"${TMPDIR:-/tmp}/e_routed.sql"
+tmp="$(mktemp -d)"
+. ./scripts.sh
+partition_scripts "$db" "$tmp"
 out="$(mktemp)"
 for c in "${callers[@]}"; do
   for r in $(seq "$rounds"); do
-    for f in a_plain.sql b_seats.sql "${TMPDIR:-/tmp}/b_partition.sql" c_d_on_seats.sql e_library.sql \
-      "${TMPDIR:-/tmp}/e_routed.sql"; do
+    for f in a_plain.sql b_seats.sql "$tmp/b_partition.sql" c_d_on_seats.sql e_library.sql "$tmp/e_routed.sql"; do
       tps="$(pgbench -n -M prepared -T "$secs" -c "$c" -j "$(( c < 2 ? c : 2 ))" -D show="$show" -f "$f" "$db" 2>&1 |
         grep -o 'tps = [0-9.]*' | cut -d' ' -f3)"
       echo "$c $r $(basename "$f" .sql) ${tps:-failed}" | tee -a "$out"
@@ -42,4 +37,4 @@ for c in "${callers[@]}"; do
 done
 echo "callers script median"
 sort -k1,1n -k3,3 -k4,4n "$out" | awk '{k=$1" "$3; n[k]++; v[k, n[k]]=$4} END {for (k in n) print k, v[k, int((n[k]+1)/2)]}' | sort -k1,1n -k2,2
-rm -f "$out" "${TMPDIR:-/tmp}/b_partition.sql" "${TMPDIR:-/tmp}/e_routed.sql"
+rm -rf "$out" "$tmp"
