@@ -56,6 +56,15 @@ struct Stripe {
     tidy_at: usize,
 }
 
+impl Stripe {
+    /// Drops the owners with no holds and no sold units.
+    #[cold]
+    fn tidy(&mut self) {
+        self.map.retain(|_, account| !account.is_empty());
+        self.tidy_at = (self.map.len() * 2).max(TIDY_AT);
+    }
+}
+
 /// A show's per-owner accounting. A show without a per-owner limit or
 /// ticket cap keeps none: every method then returns at once, touching no
 /// lock.
@@ -157,7 +166,7 @@ impl Owners {
     #[inline]
     pub(crate) fn drop_hold(&self, owner: OwnerId, hold: HoldId) {
         if self.on {
-            self.drop_limited(owner, hold, 0);
+            self.forget(owner, hold);
         }
     }
 
@@ -185,6 +194,22 @@ impl Owners {
         }
     }
 
+    /// [`Owners::drop_limited`] of a hold that was not sold (a release, a
+    /// refused hold): the owner's entry is only looked up, never made.
+    #[inline]
+    fn forget(&self, owner: OwnerId, hold: HoldId) {
+        let mut stripe = lock(self.stripe(owner));
+        if let Some(account) = stripe.map.get_mut(&owner.as_u128()) {
+            let hold = hold.as_u128();
+            if let Some(i) = account.holds.iter().position(|r| r.hold == hold) {
+                account.holds.swap_remove(i);
+            }
+        }
+        if stripe.map.len() > stripe.tidy_at {
+            stripe.tidy();
+        }
+    }
+
     fn drop_limited(&self, owner: OwnerId, hold: HoldId, sold: u32) {
         let mut stripe = lock(self.stripe(owner));
         let account = if sold > 0 {
@@ -201,8 +226,7 @@ impl Owners {
             account.sold = account.sold.saturating_add(sold);
         }
         if stripe.map.len() > stripe.tidy_at {
-            stripe.map.retain(|_, account| !account.is_empty());
-            stripe.tidy_at = (stripe.map.len() * 2).max(TIDY_AT);
+            stripe.tidy();
         }
     }
 

@@ -318,24 +318,37 @@ impl ShowState {
     }
 
     pub(crate) fn hold_seats(&self, owner: OwnerId, seats: &[SeatId], now: i64) -> Result<Hold> {
-        let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
+        // The list is checked by reference and copied into the token only
+        // once the seats are taken: a refused hold allocates nothing, and
+        // the `Hold` is built once, in place, instead of being moved out
+        // of a helper's result.
+        let seats = self.seats_cow(seats, self.spec.policy.max_per_request)?;
         let hold = crate::ids::hold_id(now);
         let until = now.saturating_add(self.ttl_millis);
         self.owners.reserve(owner, hold, seats.len() as u32, until, now)?;
-        let r = self.take_seats(owner, hold, seats, until, now);
-        if r.is_err() {
-            self.owners.drop_hold(owner, hold);
+        match self.take(owner, hold, &seats, until, now) {
+            Ok(version) => Ok(self.hold_result(owner, hold, version, HoldItems::Seats(seats.into_owned()), until, 0)),
+            Err(e) => {
+                self.owners.drop_hold(owner, hold);
+                Err(e)
+            }
         }
-        r
     }
 
     /// Holds checked seats whose owner accounting is already done.
     fn take_seats(&self, owner: OwnerId, hold: HoldId, seats: Vec<SeatId>, until: i64, now: i64) -> Result<Hold> {
+        let version = self.take(owner, hold, &seats, until, now)?;
+        Ok(self.hold_result(owner, hold, version, HoldItems::Seats(seats), until, 0))
+    }
+
+    /// Takes checked seats (sorted, unique) for `hold`: the hold's version.
+    #[inline]
+    fn take(&self, owner: OwnerId, hold: HoldId, seats: &[SeatId], until: i64, now: i64) -> Result<u64> {
         let deadline = now.saturating_add(self.max_hold_millis);
         let op = SeatOp::Hold { owner, hold, until, deadline };
         let done =
-            self.apply_group(&seats, &op, now, |d| self.announce(ChangeKind::Held, Some(hold), None, &seats, d))?;
-        Ok(self.hold_result(owner, hold, done.version, HoldItems::Seats(seats), until, 0))
+            self.apply_group(seats, &op, now, |d| self.announce(ChangeKind::Held, Some(hold), None, seats, d))?;
+        Ok(done.version)
     }
 
     /// Whether a seat is free now, read under its stripe's lock.
