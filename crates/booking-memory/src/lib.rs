@@ -49,6 +49,10 @@ thread_local! {
 /// Shards of the show map; shows hash across them.
 const SHOW_SHARDS: usize = 16;
 
+/// Slots of an inventory's hot-show table (see `MemoryInventory::hot`).
+#[cfg(not(booking_loom))]
+const HOT_SLOTS: usize = 64;
+
 type ShowMap = HashMap<ShowId, Arc<ShowState>, hash::IdHash>;
 
 /// The whole seat inventory in process memory: the embedded default.
@@ -58,10 +62,12 @@ type ShowMap = HashMap<ShowId, Arc<ShowState>, hash::IdHash>;
 /// 256 locks, so requests on different shows or different seats rarely
 /// wait on each other. Nothing is persisted: a restart starts empty.
 ///
-/// Each thread remembers the last show it served, so a hot show is found
-/// without touching shared memory; that thread's reference keeps the show's
-/// state alive until the thread serves another show or exits, even after
-/// the inventory is dropped.
+/// Most shows are found in a table the inventory fills as shows are
+/// created (one show per slot, kept for the inventory's life): a load and
+/// a compare, no lock. A show whose slot another show took is found
+/// through the last show each thread served, then the sharded map; that
+/// thread's reference keeps the show's state alive until the thread serves
+/// another show or exits, even after the inventory is dropped.
 #[derive(Debug)]
 pub struct MemoryInventory {
     /// Tells this inventory's entries in the per-thread show cache apart
@@ -71,6 +77,14 @@ pub struct MemoryInventory {
     /// The clock (outside the model-checked core: always `std`'s Arc).
     clock: now::Now,
     shards: Box<[RwLock<ShowMap>]>,
+    /// A show found without the per-thread cache or a lock: the first show
+    /// created in each slot (by its id's hash) stays there for the
+    /// inventory's life, as shows are never removed. Reading a set slot is
+    /// a plain load of memory no request writes, so threads serving the
+    /// same show share it without contention; a show whose slot is taken
+    /// goes through the per-thread cache as before.
+    #[cfg(not(booking_loom))]
+    hot: Box<[std::sync::OnceLock<Arc<ShowState>>]>,
 }
 
 impl Default for MemoryInventory {
@@ -96,6 +110,8 @@ impl MemoryInventory {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             clock,
             shards: (0..SHOW_SHARDS).map(|_| RwLock::new(HashMap::default())).collect(),
+            #[cfg(not(booking_loom))]
+            hot: (0..HOT_SLOTS).map(|_| std::sync::OnceLock::new()).collect(),
         }
     }
 
@@ -111,7 +127,13 @@ impl MemoryInventory {
     /// Runs `f` on a show's state. Shows are never removed, so the
     /// per-thread cache can never serve a stale entry.
     #[cfg(not(booking_loom))]
+    #[inline]
     fn with_show<R>(&self, show: ShowId, f: impl FnOnce(&ShowState) -> Result<R>) -> Result<R> {
+        if let Some(state) = self.hot[hash::slot(show.as_u128(), HOT_SLOTS)].get()
+            && state.spec.id == show
+        {
+            return f(state);
+        }
         LAST_SHOW.with(|last| {
             if let Some((inv, id, state)) = &*last.borrow()
                 && *inv == self.id
@@ -147,6 +169,10 @@ impl MemoryInventory {
         if map.contains_key(&spec.id) {
             return Err(InventoryError::ShowExists(spec.id));
         }
+        // Kept by the slot only if it is still free (a `set` on a taken
+        // slot changes nothing).
+        #[cfg(not(booking_loom))]
+        let _ = self.hot[hash::slot(spec.id.as_u128(), HOT_SLOTS)].set(state.clone());
         map.insert(spec.id, state);
         Ok(())
     }
@@ -281,6 +307,45 @@ impl SeatInventory for MemoryInventory {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use booking_core::{HoldAction, OwnerId, PriceCategory, SeatStatus, VenueLayout};
+
+    /// More shows than hot slots: each request reaches its own show, whether
+    /// found in the hot table, the per-thread cache or the map, from
+    /// threads that served other shows in between.
+    #[test]
+    fn every_show_is_served_through_the_hot_table_or_the_cache() {
+        let inv = MemoryInventory::new();
+        let shows: Vec<ShowSpec> = (0..3 * HOT_SLOTS as u32)
+            .map(|i| ShowSpec::new("show", VenueLayout::grid(1, 1, 1 + i % 7, PriceCategory(1))))
+            .collect();
+        for spec in &shows {
+            inv.create_show_sync(spec).expect("create");
+        }
+        std::thread::scope(|scope| {
+            for t in 0..2usize {
+                let (inv, shows) = (&inv, &shows);
+                scope.spawn(move || {
+                    let owner = OwnerId::new();
+                    for (i, spec) in shows.iter().enumerate().filter(|(i, _)| i % 2 == t) {
+                        let seat = SeatId(i as u32 % 7 % spec.layout.seat_count() as u32);
+                        let held =
+                            inv.hold_seats_sync(&HoldSeats { show: spec.id, owner, seats: vec![seat] }).expect("hold");
+                        assert_eq!(held.token.show, spec.id);
+                        let snap = inv.snapshot_sync(spec.id).expect("snapshot");
+                        assert_eq!(snap.seats.len(), spec.layout.seat_count());
+                        let taken: Vec<usize> =
+                            (0..snap.seats.len()).filter(|&k| snap.seats[k].status == SeatStatus::Held).collect();
+                        assert_eq!(taken, vec![seat.0 as usize], "show {i}");
+                        inv.release_sync(&HoldAction { owner, token: held.token }).expect("release");
+                    }
+                });
+            }
+        });
+        let unknown = ShowId::new();
+        assert!(matches!(inv.snapshot_sync(unknown), Err(InventoryError::UnknownShow(s)) if s == unknown));
+    }
+
     #[test]
     fn a_seat_fits_in_64_bytes() {
         assert!(std::mem::size_of::<booking_core::backend::fsm::Seat>() <= 64);
