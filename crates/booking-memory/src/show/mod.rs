@@ -327,7 +327,11 @@ impl ShowState {
         let until = now.saturating_add(self.ttl_millis);
         self.owners.reserve(owner, hold, seats.len() as u32, until, now)?;
         match self.take(owner, hold, &seats, until, now) {
-            Ok(version) => Ok(self.hold_result(owner, hold, version, HoldItems::Seats(seats.into_owned()), until, 0)),
+            Ok(version) => {
+                // One seat is stored, not copied through `memcpy`.
+                let seats = if let [seat] = *seats { vec![seat] } else { seats.into_owned() };
+                Ok(self.hold_result(owner, hold, version, HoldItems::Seats(seats), until, 0))
+            }
             Err(e) => {
                 self.owners.drop_hold(owner, hold);
                 Err(e)
