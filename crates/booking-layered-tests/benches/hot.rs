@@ -231,7 +231,7 @@ impl Bench {
 
     /// Holds granted on `show` so far, from the change outbox.
     async fn held(&self, show: ShowId) -> u64 {
-        let row = sqlx::query("SELECT count(*) FROM booking.changes WHERE show = $1 AND kind = 0")
+        let row = sqlx::query("SELECT count(*) FROM booking.change_events WHERE show = $1 AND kind = 0")
             .bind(show.0)
             .fetch_one(&self.admin)
             .await

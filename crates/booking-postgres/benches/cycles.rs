@@ -5,6 +5,9 @@
 //! cargo bench -p booking-postgres --bench cycles -- [SECONDS] [REPEATS] [SCENARIO...]
 //! ```
 //!
+//! The coalesced contender runs with `BENCH_COALESCE=<max_batch>,<max_in_flight>`
+//! (default `128,1`).
+//!
 //! Scenarios: `single` (one seat of a 50,000-seat show), `multi4` (four
 //! adjacent seats, all or nothing), `hot` (one seat of a 100-seat show),
 //! `best` (`hold_best` of two seats of the 50,000-seat show), each at 1, 8
@@ -60,6 +63,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const DB: &str = "booking_bench";
+
+/// The coalesced contender's settings: `BENCH_COALESCE=<max_batch>,<max_in_flight>`
+/// (default `128,1`).
+fn coalescing() -> booking_core::Coalescing {
+    let v = std::env::var("BENCH_COALESCE").unwrap_or_default();
+    let mut it = v.split(',').map(|x| x.trim().parse::<usize>().ok());
+    let max_batch = it.next().flatten().unwrap_or(128);
+    let max_in_flight = it.next().flatten().unwrap_or(1);
+    booking_core::Coalescing { max_batch, max_in_flight }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Scenario {
@@ -553,9 +566,7 @@ fn main() {
                 lib.push(l);
                 ok.push(f);
                 if plain {
-                    let merged = PgInventory::builder(pool.clone())
-                        .coalesce(booking_core::Coalescing { max_batch: 128, max_in_flight: 1 })
-                        .build();
+                    let merged = PgInventory::builder(pool.clone()).coalesce(coalescing()).build();
                     let (l, f) = rt.block_on(library(&merged, show, scenario, callers, secs));
                     drop(merged);
                     co.push(l);

@@ -149,8 +149,11 @@ async fn state(pool: &PgPool, show: ShowId) -> (Vec<String>, Vec<String>, Vec<St
              FROM booking.holds WHERE show = $1 ORDER BY hold",
         )
         .await,
-        lines("SELECT concat_ws(' ', kind, hold, seats, quantity, version) FROM booking.changes WHERE show = $1 ORDER BY stamp")
-            .await,
+        lines(
+            "SELECT concat_ws(' ', kind, hold, seats, quantity, version) FROM booking.change_events \
+             WHERE show = $1 ORDER BY stamp, k",
+        )
+        .await,
     )
 }
 
@@ -250,4 +253,88 @@ async fn mixed_batches_answer_as_one_by_one() {
     assert_eq!((got[0].0.as_deref(), got[1].0.as_deref()), (None, Some("READ_SEATS")));
     assert_eq!((got[3].0.as_deref(), got[4].0.as_deref()), (Some("READ_SEATS"), Some("READ_SEATS")));
     assert_eq!(state(&pool, batched).await, state(&pool, alone).await);
+}
+
+/// A batch writes one feed row for all its changes; the feed reads it as
+/// those changes, in arrival order, and pages by whole rows: read one row
+/// at a time, the feed gives exactly the changes `booking.change_events`
+/// lists, in the same order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_reads_a_batch_row_as_its_changes() {
+    let name = common::create_database().await;
+    let pool = common::pool(&name, 2).await;
+    let clock = ManualClock::fixed();
+    let inv = PgInventory::with_clock(pool.clone(), clock.shared());
+    let show = create(&inv, 1, 1, 40, 0, test_policy()).await.id;
+    let now = clock.now_millis();
+    let from: String = sqlx::query_scalar("SELECT booking.feed_position()").fetch_one(&pool).await.unwrap();
+    let o: Vec<Uuid> = (0..6).map(|_| Uuid::now_v7()).collect();
+    hold_one_by_one(&pool, show, &[req(o[0], &[1])], now).await;
+    let reqs = [req(o[1], &[2, 3]), req(o[2], &[3]), req(o[3], &[4]), req(o[4], &[5, 6, 7]), req(o[5], &[1])];
+    let got = hold_batch(&pool, show, &reqs, now).await;
+    let granted: Vec<Req> = reqs
+        .iter()
+        .zip(&got)
+        .filter(|(_, a)| a.0.is_none())
+        .map(|(r, a)| Req { version: a.3.expect("version"), ..r.clone() })
+        .collect();
+    assert_eq!(granted.len(), 3, "seat 3 and seat 1 were taken");
+    release_batch(&pool, show, &granted, now).await;
+
+    let text = |kind: i16, hold: Option<Uuid>, seats: Option<Vec<i32>>, quantity: i32, version: i64| {
+        format!("{kind} {hold:?} {seats:?} {quantity} {version}")
+    };
+    let mut read = Vec::new();
+    let (mut upto, mut after): (Option<String>, i64) = (None, 0);
+    loop {
+        let rows = sqlx::query(
+            "SELECT kind, stamp, hold, seats, quantity, version, upto FROM booking.feed_read($1, $2, $3, $4, 1)",
+        )
+        .bind(vec![show.0])
+        .bind(&from)
+        .bind(&upto)
+        .bind(after)
+        .fetch_all(&pool)
+        .await
+        .expect("feed_read");
+        let changes: Vec<_> = rows.iter().filter(|r| r.get::<i16, _>("kind") >= 0).collect();
+        if upto.is_none() {
+            upto = rows[0].get("upto");
+        }
+        let Some(last) = changes.last() else { break };
+        after = last.get("stamp");
+        assert!(changes.iter().all(|r| r.get::<i64, _>("stamp") == after), "one row a page");
+        read.extend(
+            changes
+                .iter()
+                .map(|r| text(r.get("kind"), r.get("hold"), r.get("seats"), r.get("quantity"), r.get("version"))),
+        );
+    }
+    let listed: Vec<String> = sqlx::query(
+        "SELECT kind, hold, seats, quantity, version FROM booking.change_events WHERE show = $1 ORDER BY stamp, k",
+    )
+    .bind(show.0)
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| text(r.get("kind"), r.get("hold"), r.get("seats"), r.get("quantity"), r.get("version")))
+    .collect();
+    let change = |kind: i16, r: &Req, version: i64| {
+        text(kind, Some(r.hold), Some(r.seats.clone()), r.seats.len() as i32, version)
+    };
+    let want: Vec<String> = granted
+        .iter()
+        .map(|r| change(0, r, r.version))
+        .chain(granted.iter().map(|r| change(2, r, r.version + 1)))
+        .collect();
+    assert_eq!(read, listed);
+    assert_eq!(read.len(), 7, "the single hold, three grants and three releases");
+    assert_eq!(read[1..], want[..]);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM booking.changes WHERE show = $1")
+        .bind(show.0)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 3, "one row for the single hold and one for each batch");
 }

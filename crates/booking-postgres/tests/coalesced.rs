@@ -88,3 +88,63 @@ async fn a_batch_answers_as_one_by_one() {
     let held: Vec<u32> = snap.seats.iter().filter(|s| s.status == SeatStatus::Held).map(|s| s.seat.0).collect();
     assert_eq!(held, vec![1, 2, 3, 6]);
 }
+
+/// A subscriber gets every change of a coalesced batch, one by one, as the
+/// callers' answers name them: 48 callers hold one seat each and release
+/// it, through a lane that sends one call at a time (so the others wait
+/// and go in batches); every hold and release comes on the stream with
+/// its hold, seat and version, and the batches wrote fewer feed rows than
+/// changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_gets_every_change_of_a_batch() {
+    use booking_core::testkit::{create, ids, next_change, test_policy};
+    use booking_core::{ChangeKind, HoldAction, HoldId, HoldItems, HoldSeats, OwnerId, SeatInventory};
+    use std::sync::Arc;
+
+    let name = common::create_database().await;
+    let pool = common::pool(&name, 8).await;
+    let inv = Arc::new(
+        PgInventory::builder(pool.clone())
+            .coalesce(booking_core::Coalescing { max_batch: 64, max_in_flight: 1 })
+            .build(),
+    );
+    let show = create(&*inv, 1, 1, 48, 0, test_policy()).await.id;
+    let mut feed = inv.subscribe(show).await.unwrap();
+    let callers: Vec<_> = (0..48u32)
+        .map(|seat| {
+            let inv = inv.clone();
+            tokio::spawn(async move {
+                let owner = OwnerId::new();
+                let hold = inv.hold_seats(&HoldSeats { show, owner, seats: ids(&[seat]) }).await.expect("hold");
+                let token = hold.token.clone();
+                inv.release(&HoldAction { owner, token: token.clone() }).await.expect("release");
+                token
+            })
+        })
+        .collect();
+    // (kind, hold, items, version) of each change, as text, sorted.
+    let change = |kind: ChangeKind, hold: HoldId, items: &HoldItems, version: u64| {
+        format!("{kind:?} {hold:?} {items:?} {version}")
+    };
+    let mut want = Vec::new();
+    for caller in callers {
+        let t = caller.await.unwrap();
+        want.push(change(ChangeKind::Held, t.hold, &t.items, t.version));
+        want.push(change(ChangeKind::Released, t.hold, &t.items, t.version + 1));
+    }
+    let mut got = Vec::new();
+    for _ in 0..want.len() {
+        let c = next_change(&mut feed).await;
+        assert!(matches!(c.items, HoldItems::Seats(ref s) if s.len() == 1));
+        got.push(change(c.kind, c.hold.expect("a hold's change names it"), &c.items, c.version));
+    }
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM booking.changes WHERE show = $1")
+        .bind(show.0)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(rows < 96, "the batches wrote one feed row each ({rows} rows for 96 changes)");
+}
