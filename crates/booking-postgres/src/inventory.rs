@@ -141,11 +141,7 @@ impl PgInventory {
     /// Calls an inventory function that changes data and reads its
     /// outcome; a refusal, returned or raised, is [`Fail::Refused`].
     pub(crate) async fn call(&self, make: impl Fn() -> Stmt) -> Result<Outcome, Fail> {
-        let out = match db::fetch_one(&self.inner.conns, &self.inner.backoff, true, make).await {
-            Ok(row) => Outcome::decode(&row)?,
-            Err(Fail::Raised { message, detail }) => Outcome::raised(&message, detail.as_deref())?,
-            Err(e) => return Err(e),
-        };
+        let out = Outcome::call(&self.inner.conns, &self.inner.backoff, make).await?;
         if out.follow_up.is_none() {
             self.inner.feed.poke();
         }

@@ -3,7 +3,7 @@
 //! code from `booking_core::backend::refusal`, which becomes the caller's
 //! error through [`Refused::into_error`] with what the request said.
 
-use crate::db::{self, Fail};
+use crate::db::{self, Backoff, Conns, Fail, Stmt};
 use booking_core::backend::refusal::{Context, Refused, UnreadableRefusal};
 use booking_core::{InventoryError, SeatId};
 use sqlx::Row;
@@ -120,6 +120,16 @@ impl Outcome {
     }
 
     /// Reads an outcome row; a refusal comes back as [`Fail::Refused`].
+    /// Calls an inventory function that answers one `booking.outcome`; a
+    /// refusal it raises (BK000) is an outcome too.
+    pub(crate) async fn call(conns: &Conns, backoff: &Backoff, make: impl Fn() -> Stmt) -> Result<Self, Fail> {
+        match db::fetch_one(conns, backoff, true, make).await {
+            Ok(row) => Outcome::decode(&row),
+            Err(Fail::Raised { message, detail }) => Outcome::raised(&message, detail.as_deref()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub(crate) fn decode(row: &PgRow) -> Result<Self, Fail> {
         let e = |err| Fail::Error(db::backend(err));
         let refusal: Option<String> = row.try_get("refusal").map_err(e)?;
