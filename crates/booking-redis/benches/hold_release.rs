@@ -8,12 +8,14 @@
 //! A cycle holds seats (1 or 4) for an owner, then releases them. Each
 //! caller has seats of its own, so no cycle fails. Contenders:
 //!
-//! - `library`: `RedisInventory::hold_seats` + `release`; all callers share
-//!   the inventory, whose one multiplexed connection pipelines them;
-//! - `library-coalesced`: the same with request coalescing on
-//!   (`.coalesce(Coalescing { max_batch, max_in_flight })`, from `BENCH_COALESCE`, default
-//!   `64,1`): concurrent holds (releases) of the show go as one batch
-//!   script call;
+//! - `library`: `RedisInventory::hold_seats` + `release` with request
+//!   coalescing off (`without_coalescing()`): one script call per request;
+//!   all callers share the inventory, whose one multiplexed connection
+//!   pipelines them;
+//! - `library-coalesced`: the same with request coalescing, the default
+//!   (`.coalesce(Coalescing { max_batch, max_in_flight })`, from
+//!   `BENCH_COALESCE`, default `64,1` as `DEFAULT_COALESCING`): concurrent
+//!   holds (releases) of the show go as one batch script call;
 //! - `raw`: a minimal RESP client per caller, one connection each, sending
 //!   `EVALSHA` of the same scripts with the same keys and arguments and
 //!   waiting for each reply (unpipelined);
@@ -519,6 +521,7 @@ async fn bench() {
     let inv = RedisInventory::builder(&redis_url())
         .expect("REDIS_URL")
         .prefix(PREFIX)
+        .without_coalescing()
         .build()
         .await
         .expect("connect to Redis");

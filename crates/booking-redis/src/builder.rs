@@ -5,14 +5,14 @@ use crate::conn::{Conn, Target};
 use crate::durability::{self, SaleDurability};
 use crate::error::{Effect, from_redis, in_operation};
 use crate::inventory::{Inner, RedisInventory};
-use crate::{DEFAULT_FEED_MAX_LEN, DEFAULT_PREFIX, client_for};
+use crate::{DEFAULT_COALESCING, DEFAULT_FEED_MAX_LEN, DEFAULT_PREFIX, client_for};
 #[allow(unused_imports)] // rustdoc links
 use booking_core::SeatInventory;
 use booking_core::{Coalescing, InvalidRequest, InventoryError, Result, TimeSource};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, IntoConnectionInfo, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Configures and connects a [`RedisInventory`].
@@ -97,27 +97,31 @@ impl RedisInventoryBuilder {
     /// or a few concurrent ones, pay nothing. `max_batch` is clamped to
     /// 1..=1000, `max_in_flight` to at least 1.
     ///
-    /// It pays when many callers hold and release on the same show at once
-    /// and the Redis thread is the bottleneck: with 50 callers on one show,
-    /// `max_batch` 64 and `max_in_flight` 1 gave 1.9x the single-seat
-    /// hold+release throughput of the same inventory without it, the server
-    /// spending 10.8 µs per request instead of 20.5 (see BENCHMARKS.md). The
-    /// server runs one script at a time, so a small `max_in_flight` (1 or
-    /// 2) makes bigger batches and costs the server least per request; more
-    /// calls in flight only make batches smaller. `Coalescing { max_batch:
-    /// 64, max_in_flight: 1 }` is the setting to start from under load.
+    /// On by default, with [`DEFAULT_COALESCING`]: with 50 callers on one
+    /// show it gave 1.9x the single-seat hold+release throughput of the
+    /// same inventory without it, the server spending 10.8 µs per request
+    /// instead of 20.5 (see BENCHMARKS.md), and a lone caller pays nothing.
+    /// The server runs one script at a time, so a small `max_in_flight` (1
+    /// or 2) makes bigger batches and costs the server least per request;
+    /// more calls in flight only make batches smaller.
     ///
-    /// Off by default, because the batches are sent by one task per kind of
-    /// request, spawned on the tokio runtime of the first request that
-    /// needs it: that runtime must outlive the inventory's use (a request
-    /// waiting when it stops gets `OutcomeUnknown`), which an inventory
-    /// shared between runtimes (tests with a runtime each, say) cannot
-    /// promise.
+    /// A batch is sent by a task spawned on the tokio runtime of the call
+    /// that returned before it, living as long as the batch; a batch whose
+    /// runtime stops before Redis answers gives its requests
+    /// `OutcomeUnknown`.
     pub fn coalesce(mut self, settings: Coalescing) -> Self {
         self.coalesce = Some(Coalescing {
             max_batch: settings.max_batch.clamp(1, coalesce::MAX_BATCH),
             max_in_flight: settings.max_in_flight.max(1),
         });
+        self
+    }
+
+    /// Sends every seat hold and release as the single script, one call per
+    /// request, however many callers wait (see
+    /// [`RedisInventoryBuilder::coalesce`], on by default).
+    pub fn without_coalescing(mut self) -> Self {
+        self.coalesce = None;
         self
     }
 
@@ -143,13 +147,13 @@ impl RedisInventoryBuilder {
     ///   is fsynced to the master's append-only file (and that of the
     ///   replicas asked for). Needs Redis 7.2 or newer with `appendonly
     ///   yes` on every master, checked by [`build`](Self::build)
-    ///   ([`StoreError::DurabilityUnsupported`] otherwise).
+    ///   ([`StoreError::DurabilityUnsupported`](crate::StoreError::DurabilityUnsupported) otherwise).
     /// - [`SaleDurability::replicas`]: `WAIT <replicas>`: that many
     ///   replicas received the sale (in memory), so a failover to one of
     ///   them keeps it. Any Redis version.
     ///
     /// When the server does not confirm within the timeout, the call fails
-    /// with `OutcomeUnknown` carrying [`StoreError::DurabilityNotConfirmed`]:
+    /// with `OutcomeUnknown` carrying [`StoreError::DurabilityNotConfirmed`](crate::StoreError::DurabilityNotConfirmed):
     /// the sale was applied, but may not survive a crash; retrying the
     /// `sell` with the same order is a replay that waits again. Only sales
     /// wait: a lost hold only frees its seats.
@@ -167,7 +171,7 @@ impl RedisInventoryBuilder {
     ///
     /// Errors: `InvalidRequest` for a prefix with braces, `Unavailable`
     /// when the server (a Cluster node) cannot be reached, `Backend` with a
-    /// [`StoreError`] (`EvictionPolicy`, `PolicyUnknown`,
+    /// [`StoreError`](crate::StoreError) (`EvictionPolicy`, `PolicyUnknown`,
     /// `DurabilityUnsupported`) when a check fails.
     pub async fn build(self) -> Result<RedisInventory> {
         self.connect().await.map_err(in_operation("connect"))
@@ -203,6 +207,13 @@ impl RedisInventoryBuilder {
         if let Some(d) = &self.durability {
             durability::check_durability(&mut conn, &server, d).await?;
         }
+        let lanes = self.coalesce.map(|settings| {
+            let config = coalesce::Config {
+                feed_max_len: self.feed_max_len,
+                keep_owner_index: matches!(self.time, TimeSource::Injected(_)),
+            };
+            coalesce::Coalescer::new(conn.clone(), config, settings)
+        });
         Ok(RedisInventory {
             inner: Arc::new(Inner {
                 conn,
@@ -214,7 +225,7 @@ impl RedisInventoryBuilder {
                 response_timeout: self.response_timeout,
                 shows: RwLock::new(HashMap::new()),
                 coalesce: self.coalesce,
-                lanes: OnceLock::new(),
+                lanes,
                 durability: self.durability.filter(SaleDurability::waits),
             }),
         })
@@ -285,7 +296,7 @@ impl RedisInventory {
             feed_block: Duration::from_secs(2),
             response_timeout: Duration::from_secs(5),
             connection_timeout: Duration::from_secs(2),
-            coalesce: None,
+            coalesce: Some(DEFAULT_COALESCING),
             check_eviction: true,
             durability: None,
         }

@@ -15,16 +15,18 @@
 //!
 //! One lane per kind of request. A lane counts, per show, the calls in
 //! flight and keeps the waiting requests in arrival order. A call that
-//! returns while requests wait kicks the lane's task, which sends the
-//! next batch of that show (while the show has fewer than `max_in_flight`
-//! calls in flight) and awaits its batches itself, all shows' at once:
-//! no task is spawned per batch.
+//! returns while requests wait sends the next batch of its show (while the
+//! show has fewer than `max_in_flight` calls in flight) as a task of its
+//! own, spawned on the tokio runtime the returning call ran on; that task,
+//! when its batch returns, sends the next one the same way. No task lives
+//! longer than its batch, and none runs while nobody waits.
 //!
 //! Failures: a batch that fails on the way (connection lost, timeout,
 //! server refusal) gives each of its requests the error the single request
 //! would have got (`OutcomeUnknown` once the batch may have been sent,
 //! `Unavailable` when it certainly was not). No request is sent twice: a
-//! request is in exactly one batch, and a batch is sent once.
+//! request is in exactly one batch, and a batch is sent once. A batch whose
+//! runtime stops before it is answered gives its requests `OutcomeUnknown`.
 
 use crate::codec::{Reply, bad};
 use crate::conn::Conn;
@@ -32,13 +34,12 @@ use crate::error::{Effect, from_redis};
 use crate::scripts;
 use crate::show::ShowInfo;
 use booking_core::{Coalescing, HoldId, InventoryError, OwnerId, Result, SeatId, ShowId};
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use redis::{Cmd, ErrorKind, ServerErrorKind, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{mpsc, oneshot};
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
 
 /// The most requests one batch script call carries: its arguments are
 /// unpacked on the Lua stack in places (`MGET` of the owner indexes).
@@ -128,12 +129,15 @@ struct ShowLane {
     waiting: VecDeque<Job>,
 }
 
-/// The state of one kind of request, shared by the callers and the lane's
-/// task.
+/// The state of one kind of request, shared by the callers and the
+/// batches' tasks.
 struct Shared {
     settings: Coalescing,
     shows: Mutex<HashMap<ShowId, ShowLane>>,
     counters: Arc<Counters>,
+    conn: Conn,
+    config: Config,
+    kind: Kind,
 }
 
 impl Shared {
@@ -180,12 +184,48 @@ impl Shared {
     }
 }
 
+/// A call of `show` returned: sends the batches that may go now.
+fn call_returned(shared: &Arc<Shared>, show: ShowId) {
+    if !shared.end_call(show) {
+        return;
+    }
+    let Ok(runtime) = Handle::try_current() else {
+        // Returned outside any runtime (a caller's future dropped after
+        // its runtime stopped): nothing can send the waiting requests now,
+        // and they were not sent.
+        let waiting = shared.shows().get_mut(&show).map(|l| std::mem::take(&mut l.waiting)).unwrap_or_default();
+        for job in waiting {
+            let _ = job.reply.send(Err(InventoryError::Unavailable("no tokio runtime to send the batch on".into())));
+        }
+        return;
+    };
+    for jobs in shared.take_batches(show) {
+        // Counts the batch's call as returned when dropped: once answered,
+        // or with the task when its runtime stops (its requests then get
+        // `OutcomeUnknown`: the batch may have been sent).
+        let call = BatchCall { shared: shared.clone(), show };
+        runtime.spawn(async move {
+            run_batch(&call.shared, jobs).await;
+            drop(call);
+        });
+    }
+}
+
+/// A batch counted in flight on its show until dropped.
+struct BatchCall {
+    shared: Arc<Shared>,
+    show: ShowId,
+}
+
+impl Drop for BatchCall {
+    fn drop(&mut self) {
+        call_returned(&self.shared, self.show);
+    }
+}
+
 /// The requests of one kind: who may go at once, who waits.
 pub(crate) struct Lane {
     shared: Arc<Shared>,
-    /// Tells the lane's task that a show's call returned while requests
-    /// wait.
-    kick: mpsc::UnboundedSender<ShowId>,
 }
 
 /// The lanes of one inventory.
@@ -219,19 +259,17 @@ pub(crate) struct InFlight<'a> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        if self.lane.shared.end_call(self.show) {
-            self.lane.kick(self.show);
-        }
+        call_returned(&self.lane.shared, self.show);
     }
 }
 
 impl Coalescer {
-    /// Starts the lanes' tasks on the current tokio runtime.
-    pub(crate) fn start(conn: Conn, config: Config, settings: Coalescing) -> Self {
+    /// The lanes of an inventory (no task runs until a request waits).
+    pub(crate) fn new(conn: Conn, config: Config, settings: Coalescing) -> Self {
         let counters = Arc::new(Counters::default());
         Coalescer {
-            holds: Lane::start(conn.clone(), config, settings, Kind::Hold, counters.clone()),
-            releases: Lane::start(conn, config, settings, Kind::Release, counters.clone()),
+            holds: Lane::new(conn.clone(), config, settings, Kind::Hold, counters.clone()),
+            releases: Lane::new(conn, config, settings, Kind::Release, counters.clone()),
             counters,
         }
     }
@@ -248,84 +286,33 @@ impl Coalescer {
 }
 
 impl Lane {
-    fn start(conn: Conn, config: Config, settings: Coalescing, kind: Kind, counters: Arc<Counters>) -> Self {
-        let shared = Arc::new(Shared { settings, shows: Mutex::new(HashMap::new()), counters });
-        let (kick, kicks) = mpsc::unbounded_channel();
-        tokio::spawn(lane(kicks, shared.clone(), conn, config, kind));
-        Lane { shared, kick }
+    fn new(conn: Conn, config: Config, settings: Coalescing, kind: Kind, counters: Arc<Counters>) -> Self {
+        let shows = Mutex::new(HashMap::new());
+        Lane { shared: Arc::new(Shared { settings, shows, counters, conn, config, kind }) }
     }
 
     /// Admits a request on `show`: at once while the show has fewer than
     /// `max_in_flight` calls in flight and nobody waits before it, else
     /// waiting (as the job `job` makes) for a batch.
-    ///
-    /// Errors: `Unavailable` when the lane's task is gone (its runtime
-    /// stopped): the request was not sent.
-    pub(crate) fn admit(
-        &self,
-        show: ShowId,
-        job: impl FnOnce(oneshot::Sender<Result<Reply>>) -> Job,
-    ) -> Result<Admission<'_>> {
-        if self.kick.is_closed() {
-            return Err(InventoryError::Unavailable("the coalescing task stopped".into()));
-        }
+    pub(crate) fn admit(&self, show: ShowId, job: impl FnOnce(oneshot::Sender<Result<Reply>>) -> Job) -> Admission<'_> {
         let mut shows = self.shared.shows();
         let lane = shows.entry(show).or_default();
         if lane.in_flight < self.shared.settings.max_in_flight && lane.waiting.is_empty() {
             self.shared.start_call(lane);
-            return Ok(Admission::Direct { _in_flight: InFlight { lane: self, show } });
+            return Admission::Direct { _in_flight: InFlight { lane: self, show } };
         }
-        // Whoever returns next (a call of this show is in flight, or one
-        // returned and kicked the task) sends it.
+        // Whoever returns next (a call of this show is in flight) sends it.
         let (tx, rx) = oneshot::channel();
         lane.waiting.push_back(job(tx));
-        Ok(Admission::Wait(rx))
-    }
-
-    /// Tells the lane's task that `show`'s requests may go. When the task
-    /// is gone, the waiting requests of the show are answered
-    /// `Unavailable`: they were never sent.
-    fn kick(&self, show: ShowId) {
-        if self.kick.send(show).is_err() {
-            let waiting = self.shared.shows().remove(&show).map(|l| l.waiting).unwrap_or_default();
-            for job in waiting {
-                let _ = job.reply.send(Err(InventoryError::Unavailable("the coalescing task stopped".into())));
-            }
-        }
+        Admission::Wait(rx)
     }
 }
 
 /// The answer of a request that waited for a batch.
 pub(crate) async fn answer(rx: oneshot::Receiver<Result<Reply>>) -> Result<Reply> {
-    // Dropped unanswered: its batch may have run.
-    rx.await.map_err(|_| InventoryError::OutcomeUnknown("the coalescing task stopped".into()))?
-}
-
-/// A lane's task: sends the batches of the shows it is kicked for, and
-/// when a batch returns, the next ones of its show.
-async fn lane(mut kicks: mpsc::UnboundedReceiver<ShowId>, shared: Arc<Shared>, conn: Conn, config: Config, kind: Kind) {
-    let mut running = FuturesUnordered::new();
-    let mut open = true;
-    loop {
-        tokio::select! {
-            kicked = kicks.recv(), if open => match kicked {
-                Some(show) => {
-                    for batch in shared.take_batches(show) {
-                        running.push(run_batch(conn.clone(), config, kind, batch));
-                    }
-                }
-                None => open = false,
-            },
-            Some(show) = running.next(), if !running.is_empty() => {
-                if shared.end_call(show) {
-                    for batch in shared.take_batches(show) {
-                        running.push(run_batch(conn.clone(), config, kind, batch));
-                    }
-                }
-            },
-            else => return,
-        }
-    }
+    // Dropped unanswered: its batch's runtime stopped; the batch may have
+    // run.
+    rx.await.map_err(|_| InventoryError::OutcomeUnknown("the batch's runtime stopped".into()))?
 }
 
 /// Sends one batch (all jobs of one show) and answers each job.
@@ -334,9 +321,9 @@ async fn lane(mut kicks: mpsc::UnboundedReceiver<ShowId>, shared: Arc<Shared>, c
 /// would copy every argument once more: this is the hot path under load.
 /// As there, a `NOSCRIPT` answer (the batch did not run) loads the script
 /// and sends the batch again.
-async fn run_batch(mut conn: Conn, config: Config, kind: Kind, jobs: Vec<Job>) -> ShowId {
+async fn run_batch(shared: &Shared, jobs: Vec<Job>) {
+    let (mut conn, config, kind) = (shared.conn.clone(), shared.config, shared.kind);
     let info = jobs[0].info.clone();
-    let show = info.spec.id;
     let k = &info.keys;
     let policy = &info.spec.policy;
     let seats: usize = jobs.iter().map(|j| j.seats.len()).sum();
@@ -407,7 +394,6 @@ async fn run_batch(mut conn: Conn, config: Config, kind: Kind, jobs: Vec<Job>) -
             }
         }
     }
-    show
 }
 
 #[cfg(test)]

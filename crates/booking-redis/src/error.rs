@@ -180,7 +180,7 @@ impl StoreError {
 /// [`StoreFailure`], naming the store (`Redis`), the operation (the port's
 /// method, `connect` for a builder, `restore_sale`, ...) and the cause (a
 /// `redis::RedisError`, a [`StoreError`], an answer the library could not
-/// read). `Display` reads "Redis, <operation>: <cause>".
+/// read). `Display` reads `"Redis, <operation>: <cause>"`.
 ///
 /// ```rust
 /// # fn demo(e: booking_core::InventoryError) {

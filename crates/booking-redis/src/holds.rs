@@ -35,8 +35,8 @@ async fn hold_validated(
     let hold = HoldId::new();
     let k = &info.keys;
     let policy = &info.spec.policy;
-    let admission = match inv.lanes() {
-        Some(lanes) => Some(lanes.holds.admit(info.spec.id, |reply| coalesce::Job {
+    let admission = inv.lanes().map(|lanes| {
+        lanes.holds.admit(info.spec.id, |reply| coalesce::Job {
             info: info.clone(),
             now: inv.injected_now(),
             owner,
@@ -44,9 +44,8 @@ async fn hold_validated(
             version: 0,
             seats: seats.clone(),
             reply,
-        })?),
-        None => None,
-    };
+        })
+    });
     let r = match admission {
         Some(Admission::Wait(answer)) => coalesce::answer(answer).await?,
         direct => {
@@ -248,7 +247,7 @@ async fn seat_hold_action(
             version: t.version,
             seats: seats.clone(),
             reply,
-        })?),
+        })),
         _ => None,
     };
     let r = match admission {

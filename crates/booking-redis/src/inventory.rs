@@ -14,7 +14,7 @@ use booking_core::{Coalescing, InventoryError, Result, ShowId, ShowSpec, TimeSou
 use redis::{Script, Value};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Seat inventory on Redis: every operation on a show is one Lua script on
@@ -43,7 +43,7 @@ pub(crate) struct Inner {
     pub(crate) response_timeout: Duration,
     pub(crate) shows: RwLock<HashMap<ShowId, Arc<ShowInfo>>>,
     pub(crate) coalesce: Option<Coalescing>,
-    pub(crate) lanes: OnceLock<coalesce::Coalescer>,
+    pub(crate) lanes: Option<coalesce::Coalescer>,
     pub(crate) durability: Option<SaleDurability>,
 }
 
@@ -75,19 +75,12 @@ impl RedisInventory {
     /// largest batch, the most calls in flight on one show. All zero when
     /// coalescing is off or no request had to wait for a batch.
     pub fn coalesce_stats(&self) -> CoalesceStats {
-        self.inner.lanes.get().map(coalesce::Coalescer::stats).unwrap_or_default()
+        self.inner.lanes.as_ref().map(coalesce::Coalescer::stats).unwrap_or_default()
     }
 
-    /// The coalescing lanes, started on first use, when enabled.
+    /// The coalescing lanes, when coalescing is on.
     pub(crate) fn lanes(&self) -> Option<&coalesce::Coalescer> {
-        let settings = self.inner.coalesce?;
-        Some(self.inner.lanes.get_or_init(|| {
-            let config = coalesce::Config {
-                feed_max_len: self.inner.feed_max_len,
-                keep_owner_index: matches!(self.inner.time, TimeSource::Injected(_)),
-            };
-            coalesce::Coalescer::start(self.inner.conn.clone(), config, settings)
-        }))
+        self.inner.lanes.as_ref()
     }
 
     /// The time argument of a script, as the time source names it: `store`

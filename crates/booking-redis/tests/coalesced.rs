@@ -372,3 +372,38 @@ async fn calls_in_flight_per_show_stay_within_max_in_flight() {
         assert!(snap.seats.iter().all(|s| s.status == SeatStatus::Available));
     }
 }
+
+/// Coalescing is on by default: concurrent callers of an inventory built
+/// with the defaults are batched, and each gets its own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coalescing_is_on_by_default() {
+    let clock = ManualClock::fixed();
+    let inv = RedisInventory::builder(&redis_url())
+        .expect("REDIS_URL")
+        .prefix(common::test_prefix())
+        .time_source(TimeSource::Injected(clock.shared()))
+        .build()
+        .await
+        .expect("connect");
+    let show = create(&inv, 1, 1, 64, 0, test_policy()).await.id;
+    for round in 0..4u32 {
+        // 64 callers at once, each on a seat of its own, then 32 on seats
+        // already taken: every answer is the caller's own.
+        let holds = futures_util::future::join_all((0..96u32).map(|i| {
+            let inv = inv.clone();
+            async move { inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: ids(&[i % 64]) }).await }
+        }))
+        .await;
+        let (granted, refused): (Vec<_>, Vec<_>) = holds.into_iter().partition(Result::is_ok);
+        assert_eq!(granted.len(), 64, "round {round}");
+        assert!(refused.iter().all(|r| matches!(r, Err(InventoryError::SeatsTaken { .. }))), "{refused:?}");
+        let actions: Vec<_> = granted.iter().map(|h| action(h.as_ref().expect("hold"))).collect();
+        let releases = futures_util::future::join_all(actions.iter().map(|a| inv.release(a))).await;
+        assert!(releases.iter().all(Result::is_ok), "{releases:?}");
+    }
+    let snap = inv.snapshot(show).await.expect("snapshot");
+    assert!(snap.seats.iter().all(|s| s.status == SeatStatus::Available));
+    let stats = inv.coalesce_stats();
+    assert!(stats.batches > 0 && stats.requests > stats.batches, "{stats:?}");
+    assert_eq!(stats.peak_in_flight, 1, "{stats:?}");
+}

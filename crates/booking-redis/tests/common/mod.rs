@@ -22,12 +22,15 @@ pub fn test_prefix() -> String {
     format!("booking-test:{}:", uuid::Uuid::now_v7().simple())
 }
 
-/// An inventory with its own key prefix, deciding expiry by `clock`.
+/// An inventory with its own key prefix, deciding expiry by `clock`,
+/// sending every request as its own script (coalescing off: the coalesced
+/// fixtures test the batches).
 pub async fn inventory(clock: &ManualClock) -> RedisInventory {
     RedisInventory::builder(&redis_url())
         .expect("REDIS_URL")
         .prefix(test_prefix())
         .time_source(TimeSource::Injected(clock.shared()))
+        .without_coalescing()
         .build()
         .await
         .unwrap_or_else(|e| panic!("cannot reach Redis at {}: {e}", redis_url()))
