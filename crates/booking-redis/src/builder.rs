@@ -97,13 +97,15 @@ impl RedisInventoryBuilder {
     /// or a few concurrent ones, pay nothing. `max_batch` is clamped to
     /// 1..=1000, `max_in_flight` to at least 1.
     ///
-    /// On by default, with [`DEFAULT_COALESCING`]: with 50 callers on one
-    /// show it gave 1.9x the single-seat hold+release throughput of the
-    /// same inventory without it, the server spending 10.8 µs per request
-    /// instead of 20.5 (see BENCHMARKS.md), and a lone caller pays nothing.
-    /// The server runs one script at a time, so a small `max_in_flight` (1
-    /// or 2) makes bigger batches and costs the server least per request;
-    /// more calls in flight only make batches smaller.
+    /// On by default, with [`DEFAULT_COALESCING`] (`max_batch` 64,
+    /// `max_in_flight` 4): with 50 callers on one show it gave 1.3x-1.4x the
+    /// hold+release throughput of the same inventory without it, and a lone
+    /// caller pays nothing (see BENCHMARKS.md). The server runs one script
+    /// at a time, so a smaller `max_in_flight` makes bigger batches that cost
+    /// the server less per request; but a batch of two or three costs it
+    /// about as much as as many single scripts, and with 8 callers,
+    /// `max_in_flight` 1 left the server idle between batches (0.7x the
+    /// throughput without coalescing, against 0.9x with 4).
     ///
     /// A batch is sent by a task spawned on the tokio runtime of the call
     /// that returned before it, living as long as the batch; a batch whose

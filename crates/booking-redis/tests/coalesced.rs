@@ -405,5 +405,5 @@ async fn coalescing_is_on_by_default() {
     assert!(snap.seats.iter().all(|s| s.status == SeatStatus::Available));
     let stats = inv.coalesce_stats();
     assert!(stats.batches > 0 && stats.requests > stats.batches, "{stats:?}");
-    assert_eq!(stats.peak_in_flight, 1, "{stats:?}");
+    assert!(stats.peak_in_flight <= booking_redis::DEFAULT_COALESCING.max_in_flight as u64, "{stats:?}");
 }
