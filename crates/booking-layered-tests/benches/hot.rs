@@ -252,7 +252,7 @@ impl Bench {
         while pool.size() < self.callers {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let postgres = PgInventory::new(pool.clone());
+        let postgres = PgInventory::builder(pool.clone()).without_coalescing().build();
         let inv: Arc<dyn SeatInventory> = match who {
             Contender::Layered => {
                 let lock = CountingLock { inner: self.lock.clone(), shed: self.shed.clone() };

@@ -5,8 +5,10 @@
 //! cargo bench -p booking-postgres --bench cycles -- [SECONDS] [REPEATS] [SCENARIO...]
 //! ```
 //!
-//! The coalesced contender runs with `BENCH_COALESCE=<max_batch>,<max_in_flight>`
-//! (default `128,1`).
+//! The `library` contender is the inventory with `without_coalescing()`;
+//! the coalesced one is the default inventory, or runs with
+//! `BENCH_COALESCE=<max_batch>,<max_in_flight>` (default `64,4`, as
+//! `DEFAULT_COALESCING`).
 //!
 //! Scenarios: `single` (one seat of a 50,000-seat show), `multi4` (four
 //! adjacent seats, all or nothing), `hot` (one seat of a 100-seat show),
@@ -65,12 +67,12 @@ use std::time::{Duration, Instant};
 const DB: &str = "booking_bench";
 
 /// The coalesced contender's settings: `BENCH_COALESCE=<max_batch>,<max_in_flight>`
-/// (default `128,1`).
+/// (default the library's, `DEFAULT_COALESCING`).
 fn coalescing() -> booking_core::Coalescing {
     let v = std::env::var("BENCH_COALESCE").unwrap_or_default();
     let mut it = v.split(',').map(|x| x.trim().parse::<usize>().ok());
-    let max_batch = it.next().flatten().unwrap_or(128);
-    let max_in_flight = it.next().flatten().unwrap_or(1);
+    let max_batch = it.next().flatten().unwrap_or(booking_postgres::DEFAULT_COALESCING.max_batch);
+    let max_in_flight = it.next().flatten().unwrap_or(booking_postgres::DEFAULT_COALESCING.max_in_flight);
     booking_core::Coalescing { max_batch, max_in_flight }
 }
 
@@ -460,7 +462,7 @@ fn ladder(rt: &tokio::runtime::Runtime, pool: &sqlx::PgPool, show: ShowId, open:
                 wal[k].push((after - before) / n);
             }
             for (k, target) in [(rungs.len(), show), (rungs.len() + 1, open)] {
-                let inv = PgInventory::new(pool.clone());
+                let inv = PgInventory::builder(pool.clone()).without_coalescing().build();
                 let before = rt.block_on(wal_bytes(pool));
                 let (rate, _) = rt.block_on(library(&inv, target, Scenario::Single, callers, secs));
                 let after = rt.block_on(wal_bytes(pool));
@@ -560,7 +562,7 @@ fn main() {
                 }
                 raw.push(pgbench(show, rt.block_on(partition(&pool, show)), scenario, callers, secs));
                 // A fresh inventory per run; dropping it closes its connections.
-                let inv = PgInventory::new(pool.clone());
+                let inv = PgInventory::builder(pool.clone()).without_coalescing().build();
                 let (l, f) = rt.block_on(library(&inv, show, scenario, callers, secs));
                 drop(inv);
                 lib.push(l);

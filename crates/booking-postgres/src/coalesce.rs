@@ -11,16 +11,21 @@
 //! `max_batch` when a call returns.
 //!
 //! One lane per show and kind: a semaphore of `max_in_flight` permits,
-//! taken by a request sent alone and by each batch, and a task that takes
-//! the queued requests (up to `max_batch`) as one batch whenever a permit
-//! frees. Tokio's semaphore is fair: once a batch waits for a permit, a
-//! request arriving later does not overtake it.
+//! taken by a request sent alone and by each batch, and a queue of waiting
+//! requests. A request queued while nobody drives the lane spawns a driver
+//! task on its own tokio runtime, which takes the queued requests (up to
+//! `max_batch`) as one batch whenever a permit frees, sends each batch as a
+//! task of its own, and ends as soon as the queue is empty: no task runs
+//! while nobody waits. Tokio's semaphore is fair: once the driver waits for
+//! a permit, a request arriving later does not overtake it.
 
 use crate::db::{self, Backoff, Conns, Fail};
 use crate::outcome::{Outcome, routed};
-use booking_core::Coalescing;
-use std::sync::Arc;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use booking_core::{Coalescing, InventoryError};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use uuid::Uuid;
 
 type Reply = oneshot::Sender<Result<Outcome, Fail>>;
@@ -45,10 +50,18 @@ enum Kind {
 }
 
 /// The queue of one kind of request for one show, and its calls in flight.
-#[derive(Debug)]
 pub(crate) struct Lane {
-    tx: mpsc::UnboundedSender<SeatJob>,
-    slots: Arc<Semaphore>,
+    queue: Arc<Queue<SeatJob>>,
+    /// Sends one batch; the driver spawns what it returns.
+    run: Arc<dyn Fn(Vec<SeatJob>) -> BatchFuture + Send + Sync>,
+}
+
+type BatchFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl std::fmt::Debug for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lane").field("slots", &self.queue.slots).finish_non_exhaustive()
+    }
 }
 
 /// The lanes of one show.
@@ -61,68 +74,152 @@ pub(crate) struct Coalescer {
 }
 
 impl Coalescer {
-    /// Starts the lanes of a show whose rows live in partition `part` on
-    /// the current tokio runtime.
-    pub(crate) fn start(pool: Arc<Conns>, backoff: Backoff, settings: Coalescing, part: Option<u8>) -> Self {
+    /// The lanes of a show whose rows live in partition `part` (no task
+    /// runs until a request waits).
+    pub(crate) fn new(pool: Arc<Conns>, backoff: Backoff, settings: Coalescing, part: Option<u8>) -> Self {
         Coalescer {
-            holds: Lane::start(pool.clone(), backoff, settings, Kind::Hold, part),
-            releases: Lane::start(pool, backoff, settings, Kind::Release, part),
+            holds: Lane::new(pool.clone(), backoff, settings, Kind::Hold, part),
+            releases: Lane::new(pool, backoff, settings, Kind::Release, part),
         }
     }
 }
 
 impl Lane {
-    fn start(pool: Arc<Conns>, backoff: Backoff, settings: Coalescing, kind: Kind, part: Option<u8>) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let slots = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
-        tokio::spawn(lane(rx, slots.clone(), settings, move |jobs| run_batch(pool.clone(), backoff, kind, part, jobs)));
-        Lane { tx, slots }
+    fn new(pool: Arc<Conns>, backoff: Backoff, settings: Coalescing, kind: Kind, part: Option<u8>) -> Self {
+        let run = move |jobs| -> BatchFuture { Box::pin(run_batch(pool.clone(), backoff, kind, part, jobs)) };
+        Lane { queue: Arc::new(Queue::new(settings)), run: Arc::new(run) }
     }
 
     /// A call slot when fewer than `max_in_flight` calls are in flight (and
     /// no batch waits for one): the request is then sent alone, holding the
     /// slot until it returns. `None`: it is to be queued ([`Lane::send`]).
     pub(crate) fn enter(&self) -> Option<OwnedSemaphorePermit> {
-        self.slots.clone().try_acquire_owned().ok()
+        self.queue.slots.clone().try_acquire_owned().ok()
     }
 
     /// Queues a request and waits for its answer.
     pub(crate) async fn send(&self, job: impl FnOnce(Reply) -> SeatJob) -> Result<Outcome, Fail> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(job(tx)).map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())?
+        let run = self.run.clone();
+        self.queue.push(job(tx), move |jobs| run(jobs))?;
+        // Dropped unanswered: the batch's runtime stopped; it may have run.
+        rx.await.map_err(|_| Fail::Error(InventoryError::OutcomeUnknown("the batch's runtime stopped".into())))?
     }
 }
 
-fn stopped() -> Fail {
-    Fail::Error(booking_core::InventoryError::Unavailable("the coalescing task stopped".into()))
+/// A queued request.
+trait Waiter: Send + 'static {
+    /// Answers a request that was never sent: `Unavailable`.
+    fn not_sent(self);
 }
 
-async fn lane<J: Send + 'static, F, Fut>(
-    mut rx: mpsc::UnboundedReceiver<J>,
-    slots: Arc<Semaphore>,
+impl Waiter for SeatJob {
+    fn not_sent(self) {
+        let _ = self.reply.send(Err(Fail::Error(InventoryError::Unavailable("the batch's runtime stopped".into()))));
+    }
+}
+
+/// Waiting requests and the call slots of one lane.
+struct Queue<J> {
     settings: Coalescing,
-    run: F,
-) where
-    F: Fn(Vec<J>) -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    loop {
-        let Some(first) = rx.recv().await else { return };
-        // Waits for a call to return; the requests queued meanwhile join.
-        let Ok(permit) = slots.clone().acquire_owned().await else { return };
-        let mut batch = vec![first];
-        while batch.len() < settings.max_batch {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+    slots: Arc<Semaphore>,
+    waiting: Mutex<Waiting<J>>,
+}
+
+struct Waiting<J> {
+    jobs: VecDeque<J>,
+    /// Whether a driver task is running (it takes every queued job before
+    /// it ends).
+    driven: bool,
+}
+
+impl<J: Waiter> Queue<J> {
+    fn new(settings: Coalescing) -> Self {
+        Queue {
+            settings,
+            slots: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
+            waiting: Mutex::new(Waiting { jobs: VecDeque::new(), driven: false }),
+        }
+    }
+
+    fn waiting(&self) -> MutexGuard<'_, Waiting<J>> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `job`, starting a driver on the current runtime when none
+    /// runs. Errors (`Unavailable`: not sent) outside a tokio runtime.
+    fn push<F, Fut>(self: &Arc<Self>, job: J, run: F) -> Result<(), Fail>
+    where
+        F: Fn(Vec<J>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let mut w = self.waiting();
+        if w.driven {
+            w.jobs.push_back(job);
+            return Ok(());
+        }
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Fail::Error(InventoryError::Unavailable("no tokio runtime to send the batch on".into())))?;
+        w.jobs.push_back(job);
+        w.driven = true;
+        drop(w);
+        let driver = Driver { queue: self.clone(), ended: false };
+        runtime.spawn(driver.drive(run));
+        Ok(())
+    }
+}
+
+/// A lane's driver: sends the queued requests as batches, one per free
+/// call slot, until none is left.
+struct Driver<J: Waiter> {
+    queue: Arc<Queue<J>>,
+    ended: bool,
+}
+
+impl<J: Waiter> Driver<J> {
+    async fn drive<F, Fut>(mut self, run: F)
+    where
+        F: Fn(Vec<J>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        loop {
+            // Waits for a call to return; the requests queued meanwhile join.
+            let Ok(permit) = self.queue.slots.clone().acquire_owned().await else { return };
+            let batch: Vec<J> = {
+                let mut w = self.queue.waiting();
+                if w.jobs.is_empty() {
+                    w.driven = false;
+                    self.ended = true;
+                    return;
+                }
+                let n = w.jobs.len().min(self.queue.settings.max_batch);
+                w.jobs.drain(..n).collect()
+            };
+            let work = run(batch);
+            tokio::spawn(async move {
+                work.await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+impl<J: Waiter> Drop for Driver<J> {
+    /// A driver dropped before the queue emptied (its runtime stopped): the
+    /// requests still queued were never sent, and get `Unavailable`. (The
+    /// requests of a batch whose task stopped may have run: dropped
+    /// unanswered, they get `OutcomeUnknown`, see [`Lane::send`].)
+    fn drop(&mut self) {
+        if !self.ended {
+            let jobs = {
+                let mut w = self.queue.waiting();
+                w.driven = false;
+                std::mem::take(&mut w.jobs)
+            };
+            for job in jobs {
+                job.not_sent();
             }
         }
-        let work = run(batch);
-        tokio::spawn(async move {
-            work.await;
-            drop(permit);
-        });
     }
 }
 
@@ -221,34 +318,55 @@ async fn run_batch(pool: Arc<Conns>, backoff: Backoff, kind: Kind, part: Option<
 mod tests {
     use super::*;
 
+    impl Waiter for u32 {
+        fn not_sent(self) {}
+    }
+
     /// `max_in_flight` counts calls, single or batched: with every slot
     /// taken by requests sent alone, queued requests wait, and go together
-    /// (at most `max_batch`) once a call returns.
+    /// (at most `max_batch`) once a call returns; the driver ends with the
+    /// queue, and the next queued request starts another.
     #[tokio::test]
     async fn a_batch_waits_for_a_call_to_return_and_takes_the_queue() {
         let settings = Coalescing { max_batch: 3, max_in_flight: 2 };
-        let slots = Arc::new(Semaphore::new(settings.max_in_flight));
-        let alone = [slots.clone().try_acquire_owned().ok(), slots.clone().try_acquire_owned().ok()];
+        let queue = Arc::new(Queue::<u32>::new(settings));
+        let alone = [queue.slots.clone().try_acquire_owned().ok(), queue.slots.clone().try_acquire_owned().ok()];
         assert!(alone.iter().all(Option::is_some), "two requests go alone");
-        assert!(slots.clone().try_acquire_owned().is_err(), "a third is queued");
-        let (tx, rx) = mpsc::unbounded_channel::<u32>();
-        let (done, mut batches) = mpsc::unbounded_channel::<Vec<u32>>();
-        tokio::spawn(lane(rx, slots.clone(), settings, move |jobs| {
+        assert!(queue.slots.clone().try_acquire_owned().is_err(), "a third is queued");
+        let (done, mut batches) = tokio::sync::mpsc::unbounded_channel::<Vec<u32>>();
+        let run = move |jobs| {
             let done = done.clone();
             async move {
                 let _ = done.send(jobs);
             }
-        }));
+        };
         for job in 0..5 {
-            tx.send(job).expect("lane running");
+            queue.push(job, run.clone()).expect("in a runtime");
         }
         for _ in 0..50 {
             tokio::task::yield_now().await;
         }
         assert!(batches.try_recv().is_err(), "no batch while max_in_flight calls are in flight");
-        let [first, _second] = alone;
+        let [first, second] = alone;
         drop(first);
         assert_eq!(batches.recv().await, Some(vec![0, 1, 2]));
         assert_eq!(batches.recv().await, Some(vec![3, 4]));
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!queue.waiting().driven, "the driver ended with the queue");
+        drop(second);
+        queue.push(5, run).expect("in a runtime");
+        assert_eq!(batches.recv().await, Some(vec![5]));
+    }
+
+    /// Outside a tokio runtime a request cannot be queued: `Unavailable`,
+    /// nothing sent.
+    #[test]
+    fn queueing_outside_a_runtime_is_refused() {
+        let queue = Arc::new(Queue::<u32>::new(Coalescing { max_batch: 3, max_in_flight: 1 }));
+        let res = queue.push(1, |_jobs| async {});
+        assert!(matches!(res, Err(Fail::Error(InventoryError::Unavailable(_)))));
+        assert!(queue.waiting().jobs.is_empty());
     }
 }

@@ -81,7 +81,7 @@ impl PgInventory {
             feed_poll: Duration::from_millis(50),
             feed_capacity: 4096,
             backoff: Backoff { retries: 8, base: Duration::from_millis(2), cap: Duration::from_millis(100) },
-            coalesce: None,
+            coalesce: Some(crate::DEFAULT_COALESCING),
         }
     }
 
@@ -115,7 +115,7 @@ impl PgInventory {
         self.inner.time.injected_millis()
     }
 
-    /// The show's coalescing lanes, started on first use, when enabled.
+    /// The show's coalescing lanes, made on first use, when enabled.
     pub(crate) fn lanes(&self, meta: &ShowMeta) -> Option<Arc<coalesce::Coalescer>> {
         let settings = self.inner.coalesce?;
         let mut lanes = self.inner.lanes.lock().unwrap_or_else(|p| p.into_inner());
@@ -124,7 +124,7 @@ impl PgInventory {
                 .entry(meta.id())
                 .or_insert_with(|| {
                     let conns = self.inner.conns.clone();
-                    Arc::new(coalesce::Coalescer::start(conns, self.inner.backoff, settings, meta.part))
+                    Arc::new(coalesce::Coalescer::new(conns, self.inner.backoff, settings, meta.part))
                 })
                 .clone(),
         )

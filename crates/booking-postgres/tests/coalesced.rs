@@ -148,3 +148,54 @@ async fn a_subscriber_gets_every_change_of_a_batch() {
         .unwrap();
     assert!(rows < 96, "the batches wrote one feed row each ({rows} rows for 96 changes)");
 }
+
+/// Coalescing is on by default: 64 callers at once on an inventory built
+/// with the defaults are batched (the batches write one feed row each, so
+/// fewer rows than changes), and each gets its own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coalescing_is_on_by_default() {
+    use booking_core::testkit::{create, ids, test_policy};
+    use booking_core::{HoldAction, HoldSeats, InventoryError, OwnerId, SeatInventory, SeatStatus};
+    use std::sync::Arc;
+
+    let name = common::create_database().await;
+    let pool = common::pool(&name, 8).await;
+    let inv = Arc::new(PgInventory::new(pool.clone()));
+    let show = create(&*inv, 1, 1, 64, 0, test_policy()).await.id;
+    // 96 callers on 64 seats: each seat granted once, the rest refused.
+    let callers: Vec<_> = (0..96u32)
+        .map(|i| {
+            let inv = inv.clone();
+            tokio::spawn(async move {
+                let owner = OwnerId::new();
+                match inv.hold_seats(&HoldSeats { show, owner, seats: ids(&[i % 64]) }).await {
+                    Ok(hold) => {
+                        inv.release(&HoldAction { owner, token: hold.token }).await.expect("release");
+                        true
+                    }
+                    Err(InventoryError::SeatsTaken { .. }) => false,
+                    Err(e) => panic!("hold: {e:?}"),
+                }
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for caller in callers {
+        granted += u32::from(caller.await.unwrap());
+    }
+    assert!((64..=96).contains(&granted), "{granted} granted");
+    let snap = inv.snapshot(show).await.unwrap();
+    assert!(snap.seats.iter().all(|s| s.status == SeatStatus::Available));
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM booking.changes WHERE show = $1")
+        .bind(show.0)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let changes: i64 = sqlx::query_scalar("SELECT count(*) FROM booking.change_events WHERE show = $1")
+        .bind(show.0)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(changes, 2 * i64::from(granted));
+    assert!(rows < changes, "no batch: {rows} feed rows for {changes} changes");
+}

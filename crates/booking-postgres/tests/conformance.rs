@@ -19,7 +19,11 @@ impl StateMachineBackend for Pg {
     async fn fixture() -> Fixture {
         let name = SHARED.get_or_init(common::create_database).await;
         let clock = ManualClock::fixed();
-        Fixture::new(PgInventory::with_clock(common::pool(name, 2).await, clock.shared()), clock).into_dyn()
+        let inv = PgInventory::builder(common::pool(name, 2).await)
+            .time_source(booking_core::TimeSource::Injected(clock.shared()))
+            .without_coalescing()
+            .build();
+        Fixture::new(inv, clock).into_dyn()
     }
 }
 

@@ -8,11 +8,17 @@ use booking_core::testkit::Fixture;
 use booking_postgres::PgInventory;
 pub use booking_postgres::testkit::{create_database, create_empty_database, options, pool};
 
-/// A fresh database with an inventory on a manual clock.
+/// A fresh database with an inventory on a manual clock, sending every
+/// request as its own call (coalescing off: the coalesced fixture tests the
+/// batches).
 pub async fn fixture() -> Fixture<PgInventory> {
     let name = create_database().await;
     let clock = ManualClock::fixed();
-    Fixture::new(PgInventory::with_clock(pool(&name, 8).await, clock.shared()), clock)
+    let inv = PgInventory::builder(pool(&name, 8).await)
+        .time_source(booking_core::TimeSource::Injected(clock.shared()))
+        .without_coalescing()
+        .build();
+    Fixture::new(inv, clock)
 }
 
 /// As [`fixture`], with request coalescing on.
