@@ -18,6 +18,11 @@
 //! task of its own, and ends as soon as the queue is empty: no task runs
 //! while nobody waits. Tokio's semaphore is fair: once the driver waits for
 //! a permit, a request arriving later does not overtake it.
+//!
+//! A batch of fewer than [`MIN_BATCH`] requests that share no owner and no
+//! seat goes as that many single calls at once (in its one call slot):
+//! their answers do not depend on their order, and below that size the
+//! batch functions cost more than the single calls.
 
 use crate::db::{self, Backoff, Conns, Fail};
 use crate::outcome::{Outcome, routed};
@@ -262,30 +267,57 @@ fn answer(replies: Vec<Reply>, rows: Result<Vec<sqlx::postgres::PgRow>, Fail>, i
     }
 }
 
+/// Below this many requests, a batch whose requests are independent goes as
+/// that many single calls at once: the batch functions' fixed cost
+/// (statements set up for any number of requests) is several times a
+/// single request's, and a batch pays from about 6 requests on (see
+/// BENCHMARKS.md).
+const MIN_BATCH: usize = 6;
+
+/// Whether no two of `jobs` name the same owner or the same seat: then
+/// their answers do not depend on the order they are decided in, and they
+/// may run as concurrent single calls.
+fn independent(jobs: &[SeatJob]) -> bool {
+    jobs.iter()
+        .enumerate()
+        .all(|(i, a)| jobs[i + 1..].iter().all(|b| a.owner != b.owner && a.seats.iter().all(|s| !b.seats.contains(s))))
+}
+
+/// Sends one request as the single function call and answers it.
+async fn run_single(pool: Arc<Conns>, backoff: Backoff, kind: Kind, part: Option<u8>, j: SeatJob) {
+    let out = Outcome::call(&pool, &backoff, || match kind {
+        Kind::Hold => sqlx::query(routed!("hold_seats", "($1, $2, $3, $4, $5)").on(part))
+            .bind(j.show)
+            .bind(j.owner)
+            .bind(j.hold)
+            .bind(j.seats.clone())
+            .bind(j.now),
+        Kind::Release => sqlx::query(routed!("finish_seats", "($1, $2, $3, $4, $5, $6, NULL, NULL)").on(part))
+            .bind(j.show)
+            .bind(j.owner)
+            .bind(j.hold)
+            .bind(j.version)
+            .bind(j.seats.clone())
+            .bind(j.now),
+    })
+    .await;
+    let _ = j.reply.send(out);
+}
+
 async fn run_batch(pool: Arc<Conns>, backoff: Backoff, kind: Kind, part: Option<u8>, mut jobs: Vec<SeatJob>) {
     if jobs.len() == 1
         && let Some(j) = jobs.pop()
     {
-        // A batch of one goes as the single call: the batch functions' fixed
-        // cost (statements set up for any number of requests) is several
-        // times a single request's (see BENCHMARKS.md).
-        let out = Outcome::call(&pool, &backoff, || match kind {
-            Kind::Hold => sqlx::query(routed!("hold_seats", "($1, $2, $3, $4, $5)").on(part))
-                .bind(j.show)
-                .bind(j.owner)
-                .bind(j.hold)
-                .bind(j.seats.clone())
-                .bind(j.now),
-            Kind::Release => sqlx::query(routed!("finish_seats", "($1, $2, $3, $4, $5, $6, NULL, NULL)").on(part))
-                .bind(j.show)
-                .bind(j.owner)
-                .bind(j.hold)
-                .bind(j.version)
-                .bind(j.seats.clone())
-                .bind(j.now),
-        })
-        .await;
-        let _ = j.reply.send(out);
+        return run_single(pool, backoff, kind, part, j).await;
+    }
+    if jobs.len() < MIN_BATCH && independent(&jobs) {
+        // Each call a task of its own, so that they run at once; the batch
+        // keeps its call slot until all have returned.
+        let calls: Vec<_> =
+            jobs.into_iter().map(|j| tokio::spawn(run_single(pool.clone(), backoff, kind, part, j))).collect();
+        for call in calls {
+            let _ = call.await;
+        }
         return;
     }
     let idx = order(&jobs, |j| j.show);
@@ -358,6 +390,25 @@ mod tests {
         drop(second);
         queue.push(5, run).expect("in a runtime");
         assert_eq!(batches.recv().await, Some(vec![5]));
+    }
+
+    /// Requests may run as concurrent single calls only when no two share
+    /// an owner or a seat.
+    #[test]
+    fn independent_requests_share_no_owner_and_no_seat() {
+        let job = |owner: u128, seats: &[i32]| SeatJob {
+            show: Uuid::nil(),
+            owner: Uuid::from_u128(owner),
+            hold: Uuid::new_v4(),
+            version: 0,
+            seats: seats.to_vec(),
+            now: None,
+            reply: oneshot::channel().0,
+        };
+        assert!(independent(&[job(1, &[1, 2]), job(2, &[3]), job(3, &[4, 5])]));
+        assert!(!independent(&[job(1, &[1, 2]), job(2, &[3]), job(3, &[2])]), "seat 2 twice");
+        assert!(!independent(&[job(1, &[1]), job(2, &[3]), job(1, &[4])]), "owner 1 twice");
+        assert!(independent(&[job(1, &[1])]));
     }
 
     /// Outside a tokio runtime a request cannot be queued: `Unavailable`,
