@@ -439,7 +439,9 @@ pub struct SeatChange {
 /// calls (single requests or batches) are in flight; beyond that it waits,
 /// and the waiting requests go together as one batch of at most
 /// `max_batch` when a call returns. Every caller still gets its own
-/// all-or-nothing answer, decided in arrival order.
+/// all-or-nothing answer, as if the batch's requests were decided one by
+/// one in arrival order (a backend may decide requests that share no owner
+/// and no seat in any order: their answers are the same).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coalescing {
     /// The most requests in one batch (at least 1).
