@@ -283,7 +283,10 @@ async fn sales_wait_for_replicas_when_asked() {
     let inv = RedisInventory::builder(&master.url())
         .expect("url")
         .time_source(TimeSource::Injected(clock.shared()))
-        .sale_durability(SaleDurability::replicas(1, StdDuration::from_millis(200)))
+        // Long enough for a replica on a machine busy with other tests to
+        // acknowledge (200 ms was not, once); without a replica the first
+        // sell waits it out.
+        .sale_durability(SaleDurability::replicas(1, StdDuration::from_millis(1500)))
         .build()
         .await
         .expect("connect");
