@@ -14,7 +14,7 @@
 //!   pipelines them;
 //! - `library-coalesced`: the same with request coalescing, the default
 //!   (`.coalesce(Coalescing { max_batch, max_in_flight })`, from
-//!   `BENCH_COALESCE`, default `64,4` as `DEFAULT_COALESCING`): concurrent
+//!   `BENCH_COALESCE`, default `64,8` as `DEFAULT_COALESCING`): concurrent
 //!   holds (releases) of the show go as one batch script call;
 //! - `raw`: a minimal RESP client per caller, one connection each, sending
 //!   `EVALSHA` of the same scripts with the same keys and arguments and
@@ -47,9 +47,10 @@
 //! meanwhile.
 //!
 //! Environment: `BENCH_SECS` per run (default 1), `BENCH_RUNS` (default 9),
-//! `BENCH_CALLERS` (default `1,8,50`), `BENCH_COALESCE` (default `64,4`,
+//! `BENCH_CALLERS` (default `1,8,50`), `BENCH_COALESCE` (default `64,8`,
 //! the library's default: fewer calls in flight per show make bigger
-//! batches, but leave the server idle between them at a few callers),
+//! batches, but make requests wait at a few callers, where batches of two
+//! or three save the server nothing),
 //! `BENCH_CONTENDERS` (names, comma-separated; default all, and the ratios
 //! need `raw`),
 //! `BENCH_THREADS` (tokio worker
@@ -512,7 +513,7 @@ async fn bench() {
     let only = std::env::var("BENCH_CONTENDERS").unwrap_or_default();
     let only: Vec<&str> = only.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     let coalesce: Vec<usize> = std::env::var("BENCH_COALESCE")
-        .unwrap_or_else(|_| "64,4".to_owned())
+        .unwrap_or_else(|_| "64,8".to_owned())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();

@@ -98,14 +98,15 @@ impl RedisInventoryBuilder {
     /// 1..=1000, `max_in_flight` to at least 1.
     ///
     /// On by default, with [`DEFAULT_COALESCING`] (`max_batch` 64,
-    /// `max_in_flight` 4): with 50 callers on one show it gave 1.3x-1.4x the
-    /// hold+release throughput of the same inventory without it, and a lone
-    /// caller pays nothing (see BENCHMARKS.md). The server runs one script
-    /// at a time, so a smaller `max_in_flight` makes bigger batches that cost
-    /// the server less per request; but a batch of two or three costs it
-    /// about as much as as many single scripts, and with 8 callers,
-    /// `max_in_flight` 1 left the server idle between batches (0.7x the
-    /// throughput without coalescing, against 0.9x with 4).
+    /// `max_in_flight` 8): with 50 callers on one show it gave 1.2x-1.3x the
+    /// hold+release throughput of the same inventory without it, and 8
+    /// callers or fewer go as before, each request as the single script (see
+    /// BENCHMARKS.md). The server runs one script at a time, so a smaller
+    /// `max_in_flight` makes bigger batches that cost the server less per
+    /// request; but a batch of two or three costs it about as much as as
+    /// many single scripts, and with 8 callers a smaller `max_in_flight`
+    /// made them wait for nothing (1: 0.7x the throughput without
+    /// coalescing, 4: 0.8x-0.9x).
     ///
     /// A batch is sent by a task spawned on the tokio runtime of the call
     /// that returned before it, living as long as the batch; a batch whose

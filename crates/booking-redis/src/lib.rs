@@ -55,8 +55,8 @@ pub const DEFAULT_FEED_MAX_LEN: u64 = 100_000;
 
 /// Request coalescing's default settings
 /// ([`RedisInventoryBuilder::coalesce`]): batches of up to 64 requests, up
-/// to 4 calls per show and kind in flight.
-pub const DEFAULT_COALESCING: booking_core::Coalescing = booking_core::Coalescing { max_batch: 64, max_in_flight: 4 };
+/// to 8 calls per show and kind in flight.
+pub const DEFAULT_COALESCING: booking_core::Coalescing = booking_core::Coalescing { max_batch: 64, max_in_flight: 8 };
 
 /// A client for `url`, with `TCP_NODELAY` set: requests are small and
 /// latency-bound, and a multiplexed connection writes many of them back to
