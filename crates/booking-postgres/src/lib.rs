@@ -23,11 +23,11 @@ pub mod tickets;
 
 pub use builder::{PgInventoryBuilder, pool_options};
 pub use inventory::PgInventory;
+pub use migrate::{MIGRATIONS_TABLE, adopt_legacy_history, migrate, migrations};
 
 /// Request coalescing's default settings ([`PgInventoryBuilder::coalesce`]):
 /// batches of up to 64 requests, up to 4 calls per show and kind in flight.
 pub const DEFAULT_COALESCING: booking_core::Coalescing = booking_core::Coalescing { max_batch: 64, max_in_flight: 4 };
-pub use migrate::{MIGRATIONS_TABLE, adopt_legacy_history, migrate, migrations};
 
 /// The PostgreSQL driver crate this one is built on, re-exported because
 /// its types are part of this crate's API: the builders take a

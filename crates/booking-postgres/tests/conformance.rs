@@ -5,7 +5,6 @@ mod common;
 
 use booking_core::ManualClock;
 use booking_core::testkit::{Fixture, StateMachine, StateMachineBackend};
-use booking_postgres::PgInventory;
 use tokio::sync::OnceCell;
 
 booking_core::conformance_suite!(common::fixture);
@@ -19,11 +18,7 @@ impl StateMachineBackend for Pg {
     async fn fixture() -> Fixture {
         let name = SHARED.get_or_init(common::create_database).await;
         let clock = ManualClock::fixed();
-        let inv = PgInventory::builder(common::pool(name, 2).await)
-            .time_source(booking_core::TimeSource::Injected(clock.shared()))
-            .without_coalescing()
-            .build();
-        Fixture::new(inv, clock).into_dyn()
+        Fixture::new(common::uncoalesced(common::pool(name, 2).await, &clock), clock).into_dyn()
     }
 }
 

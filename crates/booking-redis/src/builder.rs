@@ -227,7 +227,6 @@ impl RedisInventoryBuilder {
                 feed_block: self.feed_block,
                 response_timeout: self.response_timeout,
                 shows: RwLock::new(HashMap::new()),
-                coalesce: self.coalesce,
                 lanes,
                 durability: self.durability.filter(SaleDurability::waits),
             }),

@@ -274,6 +274,11 @@ impl Coalescer {
         }
     }
 
+    /// The settings the lanes batch by.
+    pub(crate) fn settings(&self) -> Coalescing {
+        self.holds.shared.settings
+    }
+
     pub(crate) fn stats(&self) -> CoalesceStats {
         let c = &self.counters;
         CoalesceStats {

@@ -10,7 +10,7 @@ use crate::error::{Effect, StoreError, from_redis};
 use crate::keys::{self, ShowKeys, hex};
 use crate::show::ShowInfo;
 use booking_core::backend::refusal::{Context, Refusal, Refused};
-use booking_core::{Coalescing, InventoryError, Result, ShowId, ShowSpec, TimeSource};
+use booking_core::{InventoryError, Result, ShowId, ShowSpec, TimeSource};
 use redis::{Script, Value};
 use std::collections::HashMap;
 use std::fmt;
@@ -42,7 +42,6 @@ pub(crate) struct Inner {
     pub(crate) feed_block: Duration,
     pub(crate) response_timeout: Duration,
     pub(crate) shows: RwLock<HashMap<ShowId, Arc<ShowInfo>>>,
-    pub(crate) coalesce: Option<Coalescing>,
     pub(crate) lanes: Option<coalesce::Coalescer>,
     pub(crate) durability: Option<SaleDurability>,
 }
@@ -54,7 +53,7 @@ impl fmt::Debug for RedisInventory {
             .field("prefix", &self.inner.prefix)
             .field("time", &self.inner.time)
             .field("feed_max_len", &self.inner.feed_max_len)
-            .field("coalesce", &self.inner.coalesce)
+            .field("coalesce", &self.inner.lanes.as_ref().map(coalesce::Coalescer::settings))
             .finish_non_exhaustive()
     }
 }

@@ -14,11 +14,15 @@ pub use booking_postgres::testkit::{create_database, create_empty_database, opti
 pub async fn fixture() -> Fixture<PgInventory> {
     let name = create_database().await;
     let clock = ManualClock::fixed();
-    let inv = PgInventory::builder(pool(&name, 8).await)
+    Fixture::new(uncoalesced(pool(&name, 8).await, &clock), clock)
+}
+
+/// An inventory on `pool` deciding expiry by `clock`, with coalescing off.
+pub fn uncoalesced(pool: sqlx::PgPool, clock: &ManualClock) -> PgInventory {
+    PgInventory::builder(pool)
         .time_source(booking_core::TimeSource::Injected(clock.shared()))
         .without_coalescing()
-        .build();
-    Fixture::new(inv, clock)
+        .build()
 }
 
 /// As [`fixture`], with request coalescing on.
