@@ -196,10 +196,10 @@ pub(crate) async fn verify(inv: &PgInventory, req: &HoldAction) -> Result<Hold> 
     match meta.items(&t.items)? {
         Some(seats) => {
             // A read: the checks release makes, on the rows as they are.
-            let (rows, at, _) = inv.read_seats(meta.id(), &seats, inv.now(), None).await?;
+            let read = inv.read_seats(meta.id(), &seats, inv.now(), None).await?;
             let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
-            fsm::check(rows.iter(), &seats, &op, at)?;
-            match rows.first().map(|s| s.state) {
+            fsm::check(read.rows.iter(), &seats, &op, read.at)?;
+            match read.rows.first().map(|s| s.state) {
                 Some(SeatState::Held { until, renewals, .. }) => {
                     Ok(Hold::from_parts(t.show, req.owner, t.hold, t.version, t.items.clone(), until, renewals))
                 }

@@ -12,7 +12,7 @@ use booking_core::backend::fsm::{self, Seat, SeatOp};
 use booking_core::backend::refusal::Context;
 use booking_core::clock::millis_to_datetime;
 use booking_core::{
-    Clock, Coalescing, Hold, HoldAction, HoldId, HoldItems, HoldToken, InventoryError, OrderId, OwnerId, PoolId,
+    Clock, Coalescing, Hold, HoldAction, HoldId, HoldItems, HoldToken, InventoryError, Limit, OrderId, OwnerId, PoolId,
     Result, SaleRecord, SeatId, ShowId, ShowSpec, TimeSource,
 };
 use sqlx::postgres::PgRow;
@@ -39,6 +39,26 @@ pub(crate) struct Inner {
     pub(crate) coalesce: Option<Coalescing>,
     /// The coalescing lanes of each show, started on first use.
     pub(crate) lanes: Mutex<HashMap<ShowId, Arc<coalesce::Coalescer>>>,
+}
+
+/// What a sale's follow-up read also asks: whether `order` has a sale
+/// record and what `payer` (if any) has bought.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SaleProbe<'a> {
+    pub order: OrderId,
+    pub payer: Option<&'a str>,
+}
+
+/// Seats as read by [`PgInventory::read_seats`], from one snapshot.
+#[derive(Debug)]
+pub(crate) struct SeatRead {
+    pub rows: Vec<Seat>,
+    /// The time to judge the rows by.
+    pub at: i64,
+    /// Whether the probed order has a sale record.
+    pub recorded: bool,
+    /// Units sold to the probed payer (0 without one).
+    pub paid: u32,
 }
 
 impl fmt::Debug for PgInventory {
@@ -304,42 +324,47 @@ impl PgInventory {
     }
 
     /// Reads seats as the state machine sees them, with the time to judge
-    /// them by and, for a sale of `order`, whether the order has a sale
-    /// record: all from one snapshot, so that the answer is the one the
-    /// request would get at that instant.
+    /// them by and, for a sale ([`SaleProbe`]), whether the order has a
+    /// sale record and what its payer has bought: all from one snapshot, so
+    /// that the answer is the one the request would get at that instant.
     pub(crate) async fn read_seats(
         &self,
         show: ShowId,
         seats: &[SeatId],
         now: Option<i64>,
-        order: Option<OrderId>,
-    ) -> Result<(Vec<Seat>, i64, bool)> {
+        sale: Option<SaleProbe<'_>>,
+    ) -> Result<SeatRead> {
         let list = to_i32(seats);
+        let order = sale.map(|s| s.order.0);
+        let payer = sale.and_then(|s| s.payer.map(str::to_owned));
         let rows = self
             .all(false, move || {
                 sqlx::query(
                     "SELECT seat, state, owner, hold, order_id, held_until, deadline, renewals, version, size, \
                      coalesce($3::bigint, booking.clock_ms()) AS now, \
-                     EXISTS (SELECT 1 FROM booking.sales r WHERE r.show = $1 AND r.order_id = $4) AS recorded \
+                     EXISTS (SELECT 1 FROM booking.sales r WHERE r.show = $1 AND r.order_id = $4) AS recorded, \
+                     (SELECT p.sold FROM booking.payer_sold p WHERE p.show = $1 AND p.payer = $5)::bigint AS paid \
                      FROM booking.seats WHERE show = $1 AND seat = ANY($2) ORDER BY seat",
                 )
                 .bind(show.0)
                 .bind(list.clone())
                 .bind(now)
-                .bind(order.map(|o| o.0))
+                .bind(order)
+                .bind(payer.clone())
             })
             .await?;
         if rows.len() != seats.len() {
             return Err(InventoryError::Backend("seat rows missing".into()));
         }
-        let mut out = Vec::with_capacity(rows.len());
-        let (mut clock, mut recorded) = (now.unwrap_or(0), false);
+        let mut read = SeatRead { rows: Vec::with_capacity(rows.len()), at: now.unwrap_or(0), recorded: false, paid: 0 };
         for row in &rows {
-            out.push(seat_from_row(row).map_err(db::backend)?);
-            clock = row.try_get("now").map_err(db::backend)?;
-            recorded = row.try_get("recorded").map_err(db::backend)?;
+            read.rows.push(seat_from_row(row).map_err(db::backend)?);
+            read.at = row.try_get("now").map_err(db::backend)?;
+            read.recorded = row.try_get("recorded").map_err(db::backend)?;
+            let paid: Option<i64> = row.try_get("paid").map_err(db::backend)?;
+            read.paid = paid.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
         }
-        Ok((out, clock, recorded))
+        Ok(read)
     }
 
     /// Extends, releases or sells a seat hold. The compare-and-set in SQL
@@ -416,12 +441,24 @@ impl PgInventory {
                 SeatCall::Release => SeatOp::Release { owner, hold, version: t.version },
                 SeatCall::Sell { order, .. } => SeatOp::Sell { owner, hold, version: t.version, order: *order },
             };
-            let (rows, at, recorded) = self.read_seats(show, seats, now, order).await?;
-            if recorded {
+            let probe = match &call {
+                SeatCall::Sell { order, payer, .. } => Some(SaleProbe { order: *order, payer: payer.as_deref() }),
+                _ => None,
+            };
+            let read = self.read_seats(show, seats, now, probe).await?;
+            if read.recorded {
                 // Sold to this order meanwhile: the record answers first.
                 return Ok(Outcome::follow(FollowUp::ReadRecord));
             }
-            fsm::check(rows.iter(), seats, &op, at)?;
+            // Then, as at the sale, the payer's cap: another sale to the
+            // payer may have been counted since the call checked it.
+            if let (SeatCall::Sell { payer: Some(_), .. }, Some(max)) = (&call, meta.policy.max_tickets_per_payment) {
+                let would_have = read.paid.saturating_add(t.items.count());
+                if would_have > max {
+                    return Err(InventoryError::LimitExceeded(Limit::TicketsPerPayment { would_have, max }));
+                }
+            }
+            fsm::check(read.rows.iter(), seats, &op, read.at)?;
             // The rows allow it now: the state changed under us; try again.
         }
         Err(InventoryError::Backend("seat hold kept changing; gave up".into()))
