@@ -55,19 +55,15 @@ enum Kind {
 }
 
 /// The queue of one kind of request for one show, and its calls in flight.
+#[derive(Debug)]
 pub(crate) struct Lane {
     queue: Arc<Queue<SeatJob>>,
-    /// Sends one batch; the driver spawns what it returns.
-    run: Arc<dyn Fn(Vec<SeatJob>) -> BatchFuture + Send + Sync>,
 }
+
+/// Sends one batch; the driver spawns the future it returns.
+type Runner<J> = Box<dyn Fn(Vec<J>) -> BatchFuture + Send + Sync>;
 
 type BatchFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
-
-impl std::fmt::Debug for Lane {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lane").field("slots", &self.queue.slots).finish_non_exhaustive()
-    }
-}
 
 /// The lanes of one show.
 #[derive(Debug)]
@@ -92,7 +88,7 @@ impl Coalescer {
 impl Lane {
     fn new(pool: Arc<Conns>, backoff: Backoff, settings: Coalescing, kind: Kind, part: Option<u8>) -> Self {
         let run = move |jobs| -> BatchFuture { Box::pin(run_batch(pool.clone(), backoff, kind, part, jobs)) };
-        Lane { queue: Arc::new(Queue::new(settings)), run: Arc::new(run) }
+        Lane { queue: Arc::new(Queue::new(settings, Box::new(run))) }
     }
 
     /// A call slot when fewer than `max_in_flight` calls are in flight (and
@@ -105,8 +101,7 @@ impl Lane {
     /// Queues a request and waits for its answer.
     pub(crate) async fn send(&self, job: impl FnOnce(Reply) -> SeatJob) -> Result<Outcome, Fail> {
         let (tx, rx) = oneshot::channel();
-        let run = self.run.clone();
-        self.queue.push(job(tx), move |jobs| run(jobs))?;
+        self.queue.push(job(tx))?;
         // Dropped unanswered: the batch's runtime stopped; it may have run.
         rx.await.map_err(|_| Fail::Error(InventoryError::OutcomeUnknown("the batch's runtime stopped".into())))?
     }
@@ -129,6 +124,13 @@ struct Queue<J> {
     settings: Coalescing,
     slots: Arc<Semaphore>,
     waiting: Mutex<Waiting<J>>,
+    run: Runner<J>,
+}
+
+impl<J> std::fmt::Debug for Queue<J> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("settings", &self.settings).field("slots", &self.slots).finish_non_exhaustive()
+    }
 }
 
 struct Waiting<J> {
@@ -139,11 +141,12 @@ struct Waiting<J> {
 }
 
 impl<J: Waiter> Queue<J> {
-    fn new(settings: Coalescing) -> Self {
+    fn new(settings: Coalescing, run: Runner<J>) -> Self {
         Queue {
             settings,
             slots: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
             waiting: Mutex::new(Waiting { jobs: VecDeque::new(), driven: false }),
+            run,
         }
     }
 
@@ -153,11 +156,7 @@ impl<J: Waiter> Queue<J> {
 
     /// Queues `job`, starting a driver on the current runtime when none
     /// runs. Errors (`Unavailable`: not sent) outside a tokio runtime.
-    fn push<F, Fut>(self: &Arc<Self>, job: J, run: F) -> Result<(), Fail>
-    where
-        F: Fn(Vec<J>) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+    fn push(self: &Arc<Self>, job: J) -> Result<(), Fail> {
         let mut w = self.waiting();
         if w.driven {
             w.jobs.push_back(job);
@@ -169,7 +168,7 @@ impl<J: Waiter> Queue<J> {
         w.driven = true;
         drop(w);
         let driver = Driver { queue: self.clone(), ended: false };
-        runtime.spawn(driver.drive(run));
+        runtime.spawn(driver.drive());
         Ok(())
     }
 }
@@ -182,11 +181,7 @@ struct Driver<J: Waiter> {
 }
 
 impl<J: Waiter> Driver<J> {
-    async fn drive<F, Fut>(mut self, run: F)
-    where
-        F: Fn(Vec<J>) -> Fut,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
+    async fn drive(mut self) {
         loop {
             // Waits for a call to return; the requests queued meanwhile join.
             let Ok(permit) = self.queue.slots.clone().acquire_owned().await else { return };
@@ -200,7 +195,7 @@ impl<J: Waiter> Driver<J> {
                 let n = w.jobs.len().min(self.queue.settings.max_batch);
                 w.jobs.drain(..n).collect()
             };
-            let work = run(batch);
+            let work = (self.queue.run)(batch);
             tokio::spawn(async move {
                 work.await;
                 drop(permit);
@@ -361,19 +356,19 @@ mod tests {
     #[tokio::test]
     async fn a_batch_waits_for_a_call_to_return_and_takes_the_queue() {
         let settings = Coalescing { max_batch: 3, max_in_flight: 2 };
-        let queue = Arc::new(Queue::<u32>::new(settings));
+        let (done, mut batches) = tokio::sync::mpsc::unbounded_channel::<Vec<u32>>();
+        let run = move |jobs| -> BatchFuture {
+            let done = done.clone();
+            Box::pin(async move {
+                let _ = done.send(jobs);
+            })
+        };
+        let queue = Arc::new(Queue::<u32>::new(settings, Box::new(run)));
         let alone = [queue.slots.clone().try_acquire_owned().ok(), queue.slots.clone().try_acquire_owned().ok()];
         assert!(alone.iter().all(Option::is_some), "two requests go alone");
         assert!(queue.slots.clone().try_acquire_owned().is_err(), "a third is queued");
-        let (done, mut batches) = tokio::sync::mpsc::unbounded_channel::<Vec<u32>>();
-        let run = move |jobs| {
-            let done = done.clone();
-            async move {
-                let _ = done.send(jobs);
-            }
-        };
         for job in 0..5 {
-            queue.push(job, run.clone()).expect("in a runtime");
+            queue.push(job).expect("in a runtime");
         }
         for _ in 0..50 {
             tokio::task::yield_now().await;
@@ -388,7 +383,7 @@ mod tests {
         }
         assert!(!queue.waiting().driven, "the driver ended with the queue");
         drop(second);
-        queue.push(5, run).expect("in a runtime");
+        queue.push(5).expect("in a runtime");
         assert_eq!(batches.recv().await, Some(vec![5]));
     }
 
@@ -415,8 +410,9 @@ mod tests {
     /// nothing sent.
     #[test]
     fn queueing_outside_a_runtime_is_refused() {
-        let queue = Arc::new(Queue::<u32>::new(Coalescing { max_batch: 3, max_in_flight: 1 }));
-        let res = queue.push(1, |_jobs| async {});
+        let run = |_jobs| -> BatchFuture { Box::pin(async {}) };
+        let queue = Arc::new(Queue::<u32>::new(Coalescing { max_batch: 3, max_in_flight: 1 }, Box::new(run)));
+        let res = queue.push(1);
         assert!(matches!(res, Err(Fail::Error(InventoryError::Unavailable(_)))));
         assert!(queue.waiting().jobs.is_empty());
     }
