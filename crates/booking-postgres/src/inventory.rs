@@ -356,7 +356,8 @@ impl PgInventory {
         if rows.len() != seats.len() {
             return Err(InventoryError::Backend("seat rows missing".into()));
         }
-        let mut read = SeatRead { rows: Vec::with_capacity(rows.len()), at: now.unwrap_or(0), recorded: false, paid: 0 };
+        let mut read =
+            SeatRead { rows: Vec::with_capacity(rows.len()), at: now.unwrap_or(0), recorded: false, paid: 0 };
         for row in &rows {
             read.rows.push(seat_from_row(row).map_err(db::backend)?);
             read.at = row.try_get("now").map_err(db::backend)?;
