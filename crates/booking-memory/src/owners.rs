@@ -7,8 +7,19 @@
 //! after the seats changed. A sale moves the hold's units from held to
 //! sold in one step, under the seats' locks. Every window therefore counts
 //! an owner high, never low, so neither limit is ever exceeded.
+//!
+//! A limit's refusal must also be one that some order of the requests
+//! gives: a hold refused because of another hold's reservation that then
+//! fails to take its seats is not. So every change to an account that
+//! spans a window (a reserved hold until it has taken its seats or given
+//! the reservation back, an extension, a release, a refund) counts as
+//! unsettled in its stripe while it runs ([`Settling`]), and a refusal is
+//! only returned when nothing in the stripe is unsettled: otherwise the
+//! request lets go of the lock, yields, and is decided again. Nothing that
+//! holds a settling guard waits for a refusal, and a refusing request
+//! holds no lock while it waits, so the wait always ends.
 
-use crate::sync::{Mutex, lock};
+use crate::sync::{Counter, Mutex, lock, yield_now};
 use booking_core::{HoldId, InventoryError, Limit, OwnerId};
 use std::collections::HashMap;
 
@@ -44,7 +55,26 @@ impl Account {
 /// adjacent-line prefetchers pair 64-byte lines).
 #[repr(align(128))]
 #[derive(Debug)]
-struct Padded(Mutex<Stripe>);
+struct Padded {
+    stripe: Mutex<Stripe>,
+    /// Changes to the stripe's accounts under way (see [`Settling`]).
+    unsettled: Counter,
+}
+
+/// A change to an owner's account under way: while it lives, a limit's
+/// refusal of an owner of the same stripe waits (see the module's docs).
+#[must_use = "the change is settled when the guard is dropped"]
+#[derive(Debug)]
+pub(crate) struct Settling<'a>(Option<&'a Counter>);
+
+impl Drop for Settling<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(n) = self.0 {
+            n.down();
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 struct Stripe {
@@ -89,19 +119,42 @@ impl Owners {
     pub(crate) fn new(max: Option<u32>, max_tickets: Option<u32>, max_hold_millis: i64) -> Self {
         let on = max.is_some() || max_tickets.is_some();
         let stripes = if on {
-            (0..STRIPES).map(|_| Padded(Mutex::new(Stripe { tidy_at: TIDY_AT, ..Stripe::default() }))).collect()
+            (0..STRIPES)
+                .map(|_| Padded {
+                    stripe: Mutex::new(Stripe { tidy_at: TIDY_AT, ..Stripe::default() }),
+                    unsettled: Counter::new(),
+                })
+                .collect()
         } else {
             Box::default()
         };
         Owners { max, max_tickets, on, keep_millis: max_hold_millis, stripes }
     }
 
+    fn padded(&self, owner: OwnerId) -> &Padded {
+        &self.stripes[crate::hash::slot(owner.as_u128(), STRIPES)]
+    }
+
     fn stripe(&self, owner: OwnerId) -> &Mutex<Stripe> {
-        &self.stripes[crate::hash::slot(owner.as_u128(), STRIPES)].0
+        &self.padded(owner).stripe
+    }
+
+    /// Marks a change to `owner`'s account under way until the guard is
+    /// dropped (nothing without a limit).
+    #[inline]
+    pub(crate) fn settling(&self, owner: OwnerId) -> Settling<'_> {
+        if !self.on {
+            return Settling(None);
+        }
+        let n = &self.padded(owner).unsettled;
+        n.up();
+        Settling(Some(n))
     }
 
     /// Reserves `units` for a new hold, or fails with `HeldPerOwner` (checked
-    /// first) or `TicketsPerOwner`.
+    /// first) or `TicketsPerOwner`. The reservation is unsettled until the
+    /// returned guard is dropped: drop it once the hold has taken its seats,
+    /// or after [`Owners::drop_hold`] when it has not.
     ///
     /// Only holds live at `now` count. Expired ones are forgotten only once
     /// they expired more than the show's maximum hold time ago: a clock
@@ -115,19 +168,41 @@ impl Owners {
         units: u32,
         until: i64,
         now: i64,
-    ) -> Result<(), InventoryError> {
-        if self.on { self.reserve_limited(owner, Reserved { hold: hold.as_u128(), units, until }, now) } else { Ok(()) }
+    ) -> Result<Settling<'_>, InventoryError> {
+        if self.on {
+            self.reserve_limited(owner, Reserved { hold: hold.as_u128(), units, until }, now)
+        } else {
+            Ok(Settling(None))
+        }
     }
 
-    fn reserve_limited(&self, owner: OwnerId, new: Reserved, now: i64) -> Result<(), InventoryError> {
-        let mut stripe = lock(self.stripe(owner));
+    fn reserve_limited(&self, owner: OwnerId, new: Reserved, now: i64) -> Result<Settling<'_>, InventoryError> {
+        let padded = self.padded(owner);
         let id = owner.as_u128();
-        // A returning owner (the common case) is found by one inlined
-        // probe; the entry API's probe is out of line and costs more.
-        if let Some(account) = stripe.map.get_mut(&id) {
-            return self.admit(account, new, now);
+        loop {
+            let mut stripe = lock(&padded.stripe);
+            // A returning owner (the common case) is found by one inlined
+            // probe; the entry API's probe is out of line and costs more.
+            let admitted = match stripe.map.get_mut(&id) {
+                Some(account) => self.admit(account, new, now),
+                None => self.admit(stripe.map.entry(id).or_default(), new, now),
+            };
+            match admitted {
+                Ok(()) => {
+                    // Counted while the lock is held: a refusal decided
+                    // after this sees it.
+                    padded.unsettled.up();
+                    return Ok(Settling(Some(&padded.unsettled)));
+                }
+                Err(e) if padded.unsettled.is_zero() => return Err(e),
+                // The count may hold a change that is still under way:
+                // decide again once it has settled.
+                Err(_) => {
+                    drop(stripe);
+                    yield_now();
+                }
+            }
         }
-        self.admit(stripe.map.entry(id).or_default(), new, now)
     }
 
     /// Adds `new` to `account` if the owner's limits allow it.

@@ -205,3 +205,30 @@ fn release_against_hold_under_an_owner_limit() {
         }
     });
 }
+
+/// Under a per-owner limit of 2, an owner's hold of two seats another
+/// owner holds races the same owner's hold of two free seats. The free
+/// seats are always granted: the other hold reserves the owner's room
+/// before it finds its seats taken, and a limit's refusal waits until
+/// that reservation has settled instead of counting it. The other hold is
+/// refused as taken, or by the limit once the free seats are held.
+#[test]
+fn refused_hold_against_hold_under_an_owner_limit() {
+    loom::model(|| {
+        let policy = HoldPolicy { max_held_per_owner: Some(2), ..HoldPolicy::default() };
+        let (inv, _clock, show) = setup_with(4, policy);
+        inv.hold_seats_sync(&hold(show, &[0, 1])).expect("another owner's hold");
+        let owner = OwnerId::new();
+        let mine = move |seats: [u32; 2]| HoldSeats { show, owner, seats: seats.map(SeatId).to_vec() };
+        let (a, b) = (inv.clone(), inv.clone());
+        let taken = thread::spawn(move || a.hold_seats_sync(&mine([0, 1])));
+        let free = thread::spawn(move || b.hold_seats_sync(&mine([2, 3])));
+        let (taken, free) = (taken.join().expect("thread"), free.join().expect("thread"));
+        assert!(free.is_ok(), "the free seats are held: {free:?} (the taken ones: {taken:?})");
+        assert!(
+            matches!(taken, Err(InventoryError::SeatsTaken { .. }))
+                || matches!(taken, Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold: 4, max: 2 }))),
+            "{taken:?}"
+        );
+    });
+}

@@ -124,6 +124,7 @@ macro_rules! __conformance_behaviours {
     race_holds_against_sweeper,
     race_sell_against_release,
     race_per_owner_limit,
+    race_refused_hold_against_the_owner_limit,
     ticket_cap_counts_sold_items,
     ticket_cap_freed_by_refunds,
     ticket_cap_release_and_expiry_free_only_held,
@@ -135,6 +136,7 @@ macro_rules! __conformance_behaviours {
     payment_cap_counts_a_replayed_sell_once,
     payment_cap_not_applied_without_a_payer,
     race_payment_cap,
+    race_stale_sale_against_the_payment_cap,
         }
     };
 }

@@ -325,7 +325,7 @@ impl ShowState {
         let seats = self.seats_cow(seats, self.spec.policy.max_per_request)?;
         let hold = crate::ids::hold_id(now);
         let until = now.saturating_add(self.ttl_millis);
-        self.owners.reserve(owner, hold, seats.len() as u32, until, now)?;
+        let _reserved = self.owners.reserve(owner, hold, seats.len() as u32, until, now)?;
         match self.take(owner, hold, &seats, until, now) {
             Ok(version) => {
                 // One seat is stored, not copied through `memcpy`.
@@ -365,7 +365,7 @@ impl ShowState {
         validate::quantity(req.quantity, self.spec.policy.max_per_request)?;
         let hold = crate::ids::hold_id(now);
         let until = now.saturating_add(self.ttl_millis);
-        self.owners.reserve(req.owner, hold, req.quantity, until, now)?;
+        let _reserved = self.owners.reserve(req.owner, hold, req.quantity, until, now)?;
         let pick = PickRequest { quantity: req.quantity, section: req.section, category: req.category };
         let mut result = Err(InventoryError::NoSeatsAvailable { requested: req.quantity });
         // Seats are read as the picker asks for them, best rows first, so a
@@ -405,7 +405,7 @@ impl ShowState {
         let hold = crate::ids::hold_id(now);
         let until = now.saturating_add(self.ttl_millis);
         let deadline = now.saturating_add(self.max_hold_millis);
-        self.owners.reserve(owner, hold, quantity, until, now)?;
+        let _reserved = self.owners.reserve(owner, hold, quantity, until, now)?;
         let mut p = lock(p);
         let new = PoolHold { hold, owner, quantity, until, deadline, renewals: 0, version: 0 };
         match p.hold(pool, new, now) {
@@ -431,6 +431,8 @@ impl ShowState {
         let t = &req.token;
         let policy = &self.spec.policy;
         let limited = policy.max_held_per_owner.is_some() || policy.max_tickets_per_owner.is_some();
+        // The reservation's expiry may be moved and moved back (see owners.rs).
+        let _settling = self.owners.settling(req.owner);
         match &t.items {
             HoldItems::Seats(seats) => {
                 let seats = self.check_seats(seats, policy.max_per_request)?;
@@ -512,6 +514,8 @@ impl ShowState {
 
     pub(crate) fn release(&self, req: &HoldAction, now: i64) -> Result<()> {
         let t = &req.token;
+        // The reservation is dropped after the seats are freed (see owners.rs).
+        let _settling = self.owners.settling(req.owner);
         match &t.items {
             HoldItems::Seats(seats) => {
                 let seats = self.seats_cow(seats, self.spec.policy.max_per_request)?;
@@ -548,15 +552,10 @@ impl ShowState {
         if let Some(record) = sales.get(&req.order) {
             return record.replay(req);
         }
-        // The payer's units are counted before the seats change and given
-        // back if they refuse (see payers.rs).
-        self.payers.reserve(req.payer.as_ref(), t.items.count())?;
-        let sold = self.sell_items(req, seats, now);
-        if sold.is_err() {
-            self.payers.give_back(req.payer.as_ref(), t.items.count());
-        }
-        let sale =
-            Sale { show: self.spec.id, order: req.order, owner: req.owner, items: t.items.clone(), version: sold? };
+        // The payer's cap, the seats and the payer's count in one step (see
+        // payers.rs).
+        let version = self.payers.sell(req.payer.as_ref(), t.items.count(), || self.sell_items(req, seats, now))?;
+        let sale = Sale { show: self.spec.id, order: req.order, owner: req.owner, items: t.items.clone(), version };
         sales.insert(req.order, SaleRecord::new(req, sale.clone()));
         Ok(sale)
     }
@@ -588,29 +587,42 @@ impl ShowState {
     }
 
     pub(crate) fn refund(&self, req: &Refund, now: i64) -> Result<()> {
-        match &req.items {
-            HoldItems::Seats(seats) => {
-                let seats = self.check_seats(seats, self.spec.policy.max_per_request)?;
+        let seats = match &req.items {
+            HoldItems::Seats(seats) => Some(self.check_seats(seats, self.spec.policy.max_per_request)?),
+            &HoldItems::Pool { pool, quantity } => {
+                self.check_pool_items(pool, quantity)?;
+                None
+            }
+        };
+        // A sold order's record names its buyer and payer, whose counts are
+        // lowered once the items are back: the buyer's account is unsettled
+        // and the payer's count locked meanwhile (see owners.rs, payers.rs).
+        let record = if self.owners.counts_sold() || self.payers.counts() {
+            lock(&self.sales[sales_stripe(req.order)]).get(&req.order).map(|r| (r.sale.owner, r.payer.clone()))
+        } else {
+            None
+        };
+        let _settling = record.as_ref().map(|(owner, _)| self.owners.settling(*owner));
+        let payer = record.as_ref().and_then(|(_, payer)| payer.as_ref());
+        self.payers.refund(payer, req.items.count(), || match (&req.items, seats) {
+            (_, Some(seats)) => {
                 let op = SeatOp::Refund { order: req.order };
                 self.apply_group(&seats, &op, now, |d| {
                     self.announce(ChangeKind::Refunded, None, Some(req.order), &seats, d)
                 })?;
+                Ok(())
             }
-            &HoldItems::Pool { pool, quantity } => {
+            (&HoldItems::Pool { pool, quantity }, None) => {
                 let mut p = lock(self.check_pool_items(pool, quantity)?);
                 p.refund(req.order, quantity)?;
                 self.change(ChangeKind::Refunded, None, Some(req.order), &req.items, p.version);
+                Ok(())
             }
-        }
-        if self.owners.counts_sold() || self.payers.counts() {
-            // The order was sold (the seats or units said so): its record
-            // names the buyer and the payer.
-            let record =
-                lock(&self.sales[sales_stripe(req.order)]).get(&req.order).map(|r| (r.sale.owner, r.payer.clone()));
-            if let Some((owner, payer)) = record {
-                self.owners.refunded(owner, req.items.count());
-                self.payers.give_back(payer.as_ref(), req.items.count());
-            }
+            (HoldItems::Seats(_), None) => unreachable!("seat items were checked above"),
+        })?;
+        if let Some((owner, _)) = record {
+            // The order was sold (the seats or units said so).
+            self.owners.refunded(owner, req.items.count());
         }
         Ok(())
     }

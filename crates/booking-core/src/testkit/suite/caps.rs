@@ -393,3 +393,38 @@ pub async fn race_payment_cap<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<
     assert_eq!(s.totals().sold + s.pools[0].sold, 5, "every sale is in the inventory");
     assert_eq!(s.totals().held + s.pools[0].held, 19, "every refused hold is still held");
 }
+
+/// A sale with a stale token races the same hold's current token, both
+/// paid by one payer whose cap fits the hold once. The current sale
+/// succeeds; the stale one is refused as if decided before it
+/// (`StaleToken`) or after it (the payer's cap, which a sale checks before
+/// the hold: 6 of 4), never with an answer no order of the two gives, such
+/// as `HoldExpired`. The rounds, each with its own seats and payer, run
+/// all at once, so that refusals are decided while other sales commit.
+pub async fn race_stale_sale_against_the_payment_cap<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
+    const ROUNDS: u32 = 16;
+    let spec = create(&*fx.inventory, 1, 1, 3 * ROUNDS, 0, payment_capped(4)).await;
+    let mut rounds = Vec::new();
+    for round in 0..ROUNDS {
+        let first = 3 * round;
+        let stale = hold(&*fx.inventory, spec.id, OwnerId::new(), &[first, first + 1, first + 2]).await;
+        let current = fx.inventory.extend(&action(&stale)).await.expect("extend");
+        assert_ne!(stale.token.version, current.token.version, "an extension moves the version");
+        let card = payer(&format!("fp_card-{round}"));
+        let sell = |h: Hold| {
+            let (inv, card) = (fx.inventory.clone(), card.clone());
+            tokio::spawn(async move { inv.sell(&paid_by(&h, OrderId::new(), Some(&card))).await })
+        };
+        rounds.push((sell(stale), sell(current)));
+    }
+    for (stale, current) in rounds {
+        let (stale, current) = (stale.await.expect("task"), current.await.expect("task"));
+        assert!(current.is_ok(), "the current token sells: {current:?} (the stale one: {stale:?})");
+        assert!(
+            matches!(stale, Err(InventoryError::StaleToken { .. })) || payment_capped_at(&stale, 6, 4),
+            "a stale sale is refused as before the other (StaleToken) or after it (the cap): {stale:?}"
+        );
+    }
+    let s = snap(&*fx.inventory, spec.id).await;
+    assert_eq!(s.totals().sold, 3 * ROUNDS, "every hold sold once");
+}

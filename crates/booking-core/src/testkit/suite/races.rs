@@ -219,3 +219,37 @@ pub async fn race_per_owner_limit<I: SeatInventory + ?Sized + 'static>(fx: &Fixt
     let s = snap(&*fx.inventory, spec.id).await;
     assert_eq!(s.totals().held + s.pools[0].held, 4);
 }
+
+/// An owner's hold of taken seats races the same owner's hold of free
+/// seats, under a per-owner limit that fits one of them. The free seats
+/// are always granted: before the other, the refused hold took nothing
+/// (`SeatsTaken`); after it, the limit refuses it (4 of 2). A hold refused
+/// by the limit because of a hold that was itself refused is an answer no
+/// order gives. The rounds, each with its own owner and seats, run at once.
+pub async fn race_refused_hold_against_the_owner_limit<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
+    const ROUNDS: u32 = 16;
+    let policy = HoldPolicy { max_held_per_owner: Some(2), ..test_policy() };
+    let spec = create(&*fx.inventory, 1, 1, 4 * ROUNDS, 0, policy).await;
+    let mut rounds = Vec::new();
+    for round in 0..ROUNDS {
+        let (taken, free) = ([4 * round, 4 * round + 1], [4 * round + 2, 4 * round + 3]);
+        hold(&*fx.inventory, spec.id, OwnerId::new(), &taken).await;
+        let owner = OwnerId::new();
+        let try_hold = |seats: [u32; 2]| {
+            let (inv, show) = (fx.inventory.clone(), spec.id);
+            tokio::spawn(async move { inv.hold_seats(&HoldSeats { show, owner, seats: ids(&seats) }).await })
+        };
+        rounds.push((try_hold(taken), try_hold(free)));
+    }
+    for (taken, free) in rounds {
+        let (taken, free) = (taken.await.expect("task"), free.await.expect("task"));
+        assert!(free.is_ok(), "the free seats are held: {free:?} (the taken ones: {taken:?})");
+        assert!(
+            matches!(taken, Err(InventoryError::SeatsTaken { .. }))
+                || matches!(taken, Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold: 4, max: 2 }))),
+            "taken seats are refused as taken (before) or by the limit (after): {taken:?}"
+        );
+    }
+    let s = snap(&*fx.inventory, spec.id).await;
+    assert_eq!(s.totals().held, 4 * ROUNDS, "every seat held once");
+}
