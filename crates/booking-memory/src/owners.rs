@@ -17,7 +17,8 @@
 //! only returned when nothing in the stripe is unsettled: otherwise the
 //! request lets go of the lock, yields, and is decided again. Nothing that
 //! holds a settling guard waits for a refusal, and a refusing request
-//! holds no lock while it waits, so the wait always ends.
+//! holds no lock while it waits, so the wait always ends. (Sweeps are left
+//! out: the holds they drop have expired and count for nothing.)
 
 use crate::sync::{Counter, Mutex, lock, yield_now};
 use booking_core::{HoldId, InventoryError, Limit, OwnerId};
@@ -178,29 +179,51 @@ impl Owners {
 
     fn reserve_limited(&self, owner: OwnerId, new: Reserved, now: i64) -> Result<Settling<'_>, InventoryError> {
         let padded = self.padded(owner);
+        let mut stripe = lock(&padded.stripe);
         let id = owner.as_u128();
+        // A returning owner (the common case) is found by one inlined
+        // probe; the entry API's probe is out of line and costs more.
+        let admitted = match stripe.map.get_mut(&id) {
+            Some(account) => self.admit(account, new, now),
+            None => self.admit(stripe.map.entry(id).or_default(), new, now),
+        };
+        match admitted {
+            Ok(()) => {
+                // Counted while the lock is held: a refusal decided after
+                // this sees it.
+                padded.unsettled.up();
+                Ok(Settling(Some(&padded.unsettled)))
+            }
+            Err(e) if padded.unsettled.is_zero() => Err(e),
+            Err(_) => {
+                drop(stripe);
+                self.reserve_when_settled(padded, id, new, now)
+            }
+        }
+    }
+
+    /// [`Owners::reserve_limited`] after a refusal that may have counted a
+    /// change still under way: decided again, yielding in between, until
+    /// it is admitted or refused with nothing in the stripe unsettled.
+    #[cold]
+    #[inline(never)]
+    fn reserve_when_settled<'a>(
+        &self,
+        padded: &'a Padded,
+        id: u128,
+        new: Reserved,
+        now: i64,
+    ) -> Result<Settling<'a>, InventoryError> {
         loop {
+            yield_now();
             let mut stripe = lock(&padded.stripe);
-            // A returning owner (the common case) is found by one inlined
-            // probe; the entry API's probe is out of line and costs more.
-            let admitted = match stripe.map.get_mut(&id) {
-                Some(account) => self.admit(account, new, now),
-                None => self.admit(stripe.map.entry(id).or_default(), new, now),
-            };
-            match admitted {
+            match self.admit(stripe.map.entry(id).or_default(), new, now) {
                 Ok(()) => {
-                    // Counted while the lock is held: a refusal decided
-                    // after this sees it.
                     padded.unsettled.up();
                     return Ok(Settling(Some(&padded.unsettled)));
                 }
                 Err(e) if padded.unsettled.is_zero() => return Err(e),
-                // The count may hold a change that is still under way:
-                // decide again once it has settled.
-                Err(_) => {
-                    drop(stripe);
-                    yield_now();
-                }
+                Err(_) => {}
             }
         }
     }

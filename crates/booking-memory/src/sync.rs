@@ -20,53 +20,36 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A count of changes under way, read while other locks are held (see
-/// owners.rs): an atomic, or under loom a mutex, because loom's model of an
-/// atomic's read-modify-writes mixed with loads fails its own internal
-/// assertions (tokio-rs/loom#252); both count the same.
+/// owners.rs). Under loom it is a plain `std` atomic, which loom does not
+/// model: its operations are not points where loom switches threads (its
+/// model of an atomic's read-modify-writes mixed with loads fails its own
+/// internal assertions, tokio-rs/loom#252), and the locks around them are.
+/// Loom runs one modelled thread at a time, so the count is always exact.
 #[derive(Debug)]
 pub(crate) struct Counter {
-    #[cfg(not(booking_loom))]
-    n: AtomicUsize,
-    #[cfg(booking_loom)]
-    n: Mutex<usize>,
+    n: std::sync::atomic::AtomicUsize,
 }
 
 impl Counter {
     pub(crate) fn new() -> Self {
-        #[cfg(not(booking_loom))]
-        return Counter { n: AtomicUsize::new(0) };
-        #[cfg(booking_loom)]
-        return Counter { n: Mutex::new(0) };
+        Counter { n: std::sync::atomic::AtomicUsize::new(0) }
     }
 
     /// One more under way.
     #[inline]
     pub(crate) fn up(&self) {
-        #[cfg(not(booking_loom))]
-        self.n.fetch_add(1, Ordering::SeqCst);
-        #[cfg(booking_loom)]
-        {
-            *lock(&self.n) += 1;
-        }
+        self.n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// One fewer under way.
     #[inline]
     pub(crate) fn down(&self) {
-        #[cfg(not(booking_loom))]
-        self.n.fetch_sub(1, Ordering::SeqCst);
-        #[cfg(booking_loom)]
-        {
-            *lock(&self.n) -= 1;
-        }
+        self.n.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Whether nothing is under way.
     #[inline]
     pub(crate) fn is_zero(&self) -> bool {
-        #[cfg(not(booking_loom))]
-        return self.n.load(Ordering::SeqCst) == 0;
-        #[cfg(booking_loom)]
-        return *lock(&self.n) == 0;
+        self.n.load(std::sync::atomic::Ordering::SeqCst) == 0
     }
 }
