@@ -4,11 +4,13 @@
 
 use crate::db::{Backoff, Conns, Fail, Stmt};
 use crate::outcome::{FollowUp, Outcome, STORE, routed};
-use crate::rows::{Picked, PoolOp, RecordRow, Regroup, SeatCall, ShowMeta, sale_record, seat_from_row, to_i32};
+use crate::rows::{
+    Picked, PoolOp, RecordRow, Regroup, SaleProbe, SeatCall, SeatRead, ShowMeta, sale_record, seat_from_row, to_i32,
+};
 use crate::{PgInventoryBuilder, best, coalesce, db, feed, migrate, pool_options};
 
 use booking_core::backend::failure::in_operation;
-use booking_core::backend::fsm::{self, Seat, SeatOp};
+use booking_core::backend::fsm::{self, SeatOp};
 use booking_core::backend::refusal::Context;
 use booking_core::clock::millis_to_datetime;
 use booking_core::{
@@ -39,26 +41,6 @@ pub(crate) struct Inner {
     pub(crate) coalesce: Option<Coalescing>,
     /// The coalescing lanes of each show, started on first use.
     pub(crate) lanes: Mutex<HashMap<ShowId, Arc<coalesce::Coalescer>>>,
-}
-
-/// What a sale's follow-up read also asks: whether `order` has a sale
-/// record and what `payer` (if any) has bought.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct SaleProbe<'a> {
-    pub order: OrderId,
-    pub payer: Option<&'a str>,
-}
-
-/// Seats as read by [`PgInventory::read_seats`], from one snapshot.
-#[derive(Debug)]
-pub(crate) struct SeatRead {
-    pub rows: Vec<Seat>,
-    /// The time to judge the rows by.
-    pub at: i64,
-    /// Whether the probed order has a sale record.
-    pub recorded: bool,
-    /// Units sold to the probed payer (0 without one).
-    pub paid: u32,
 }
 
 impl fmt::Debug for PgInventory {

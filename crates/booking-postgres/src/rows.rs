@@ -223,3 +223,23 @@ pub(crate) fn sale_record(r: RecordRow) -> SaleRecord {
 pub(crate) fn same_show(meta: &ShowMeta, token: &HoldToken) -> Result<()> {
     if token.show == meta.id() { Ok(()) } else { Err(InventoryError::UnknownShow(token.show)) }
 }
+
+/// What a sale's follow-up read also asks: whether `order` has a sale
+/// record and what `payer` (if any) has bought.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SaleProbe<'a> {
+    pub order: OrderId,
+    pub payer: Option<&'a str>,
+}
+
+/// Seats as read by `PgInventory::read_seats`, from one snapshot.
+#[derive(Debug)]
+pub(crate) struct SeatRead {
+    pub rows: Vec<Seat>,
+    /// The time to judge the rows by.
+    pub at: i64,
+    /// Whether the probed order has a sale record.
+    pub recorded: bool,
+    /// Units sold to the probed payer (0 without one).
+    pub paid: u32,
+}
