@@ -77,6 +77,23 @@ impl Drop for Settling<'_> {
     }
 }
 
+/// The answer to an admission decided under `padded`'s lock: an admitted
+/// reservation, counted as unsettled while the lock is still held (so a
+/// refusal decided after it sees it), or a refusal when nothing in the
+/// stripe is unsettled. `None`: the refusal may have counted a change
+/// still under way; decide again once it has settled.
+#[inline]
+fn settled(padded: &Padded, admitted: Result<(), InventoryError>) -> Option<Result<Settling<'_>, InventoryError>> {
+    match admitted {
+        Ok(()) => {
+            padded.unsettled.up();
+            Some(Ok(Settling(Some(&padded.unsettled))))
+        }
+        Err(e) if padded.unsettled.is_zero() => Some(Err(e)),
+        Err(_) => None,
+    }
+}
+
 #[derive(Debug, Default)]
 struct Stripe {
     /// Accounts by owner id (as `u128`: hashed as two words, not as
@@ -187,15 +204,9 @@ impl Owners {
             Some(account) => self.admit(account, new, now),
             None => self.admit(stripe.map.entry(id).or_default(), new, now),
         };
-        match admitted {
-            Ok(()) => {
-                // Counted while the lock is held: a refusal decided after
-                // this sees it.
-                padded.unsettled.up();
-                Ok(Settling(Some(&padded.unsettled)))
-            }
-            Err(e) if padded.unsettled.is_zero() => Err(e),
-            Err(_) => {
+        match settled(padded, admitted) {
+            Some(answer) => answer,
+            None => {
                 drop(stripe);
                 self.reserve_when_settled(padded, id, new, now)
             }
@@ -217,13 +228,9 @@ impl Owners {
         loop {
             yield_now();
             let mut stripe = lock(&padded.stripe);
-            match self.admit(stripe.map.entry(id).or_default(), new, now) {
-                Ok(()) => {
-                    padded.unsettled.up();
-                    return Ok(Settling(Some(&padded.unsettled)));
-                }
-                Err(e) if padded.unsettled.is_zero() => return Err(e),
-                Err(_) => {}
+            let admitted = self.admit(stripe.map.entry(id).or_default(), new, now);
+            if let Some(answer) = settled(padded, admitted) {
+                return answer;
             }
         }
     }

@@ -363,10 +363,12 @@ impl PgInventory {
         let t = &req.token;
         let (show, owner, hold, version, list) = (meta.id(), req.owner, t.hold, t.version as i64, to_i32(seats));
         let now = self.now();
-        let order = match &call {
-            SeatCall::Sell { order, .. } => Some(*order),
+        // What a sale's follow-up read also asks (nothing for the others).
+        let probe = match &call {
+            SeatCall::Sell { order, payer, .. } => Some(SaleProbe { order: *order, payer: payer.as_deref() }),
             _ => None,
         };
+        let order = probe.map(|p| p.order);
         let ctx = Context { order, ..meta.token_context(t) };
         for _ in 0..4 {
             let res = match &call {
@@ -424,10 +426,6 @@ impl PgInventory {
                 SeatCall::Release => SeatOp::Release { owner, hold, version: t.version },
                 SeatCall::Sell { order, .. } => SeatOp::Sell { owner, hold, version: t.version, order: *order },
             };
-            let probe = match &call {
-                SeatCall::Sell { order, payer, .. } => Some(SaleProbe { order: *order, payer: payer.as_deref() }),
-                _ => None,
-            };
             let read = self.read_seats(show, seats, now, probe).await?;
             if read.recorded {
                 // Sold to this order meanwhile: the record answers first.
@@ -435,7 +433,7 @@ impl PgInventory {
             }
             // Then, as at the sale, the payer's cap: another sale to the
             // payer may have been counted since the call checked it.
-            if let (SeatCall::Sell { payer: Some(_), .. }, Some(max)) = (&call, meta.policy.max_tickets_per_payment) {
+            if let (Some(SaleProbe { payer: Some(_), .. }), Some(max)) = (probe, meta.policy.max_tickets_per_payment) {
                 let would_have = read.paid.saturating_add(t.items.count());
                 if would_have > max {
                     return Err(InventoryError::LimitExceeded(Limit::TicketsPerPayment { would_have, max }));
