@@ -15,6 +15,16 @@
 # and on the show's partition, rung (d) on the parent tables and on the
 # show's partitions, and the library's functions through the parent tables
 # and through the copies on the show's partition.
+#
+#   crates/booking-postgres/benches/partitions/instructions.sh batches
+#
+# Coalesced batches instead (wrappers in batches.sql): a hold batch and
+# its release batch of 8 and of 64 single-seat requests, through the
+# library's batch functions on the show's partition and as the hand-written
+# `UPDATE ... FROM unnest(...)` on the plain table, and the wrappers' own
+# array building; a line per script (instructions per call), then the
+# instructions per request beyond the eighth (the 64-request call less the
+# 8-request call, over 56), the wrappers' own share taken off.
 set -euo pipefail
 cd "$(dirname "$0")"
 base="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
@@ -40,6 +50,17 @@ fi
 tmp="$(mktemp -d)"
 . ./scripts.sh
 partition_scripts "$db" "$tmp"
+batches=0
+if [ "${1:-}" = batches ]; then
+  batches=1
+  psql -q "$db" -f batches.sql
+  for m in 8 64; do
+    printf '\\set base random(1, 6)\nSELECT bench_library_batch(:show, %s, %s, :base);\n' "$n" "$m" >"$tmp/library_batch$m.sql"
+    printf '\\set base random(1, 6)\nSELECT bench_hand_batch(:show, %s, :base);\n' "$m" >"$tmp/hand_batch$m.sql"
+    printf '\\set base random(1, 6)\nSELECT bench_ids_only(%s, :base);\n' "$m" >"$tmp/ids_only$m.sql"
+  done
+  set -- "$tmp"/{library_batch,hand_batch,ids_only}{8,64}.sql
+fi
 scripts=("$@")
 [ ${#scripts[@]} -gt 0 ] || scripts=(a_plain.sql b_seats.sql "$tmp/b_partition.sql" c_d_on_seats.sql
   "$tmp/d_partition.sql" e_library.sql "$tmp/e_routed.sql")
@@ -55,9 +76,18 @@ backend() {
   after="$(comm -13 <(echo "$before" | sort) <(ls "$work/out" | sort))"
   for f in $after; do awk '/^(totals|summary):/ {print $2}' "$work/out/$f"; done | sort -n | tail -1
 }
+declare -A per_call
 for s in "${scripts[@]}"; do
   a="$(backend "$s" 10)"
   b="$(backend "$s" 110)"
+  per_call[$(basename "$s" .sql)]=$(((b - a) / 100))
   echo "$(basename "$s" .sql) $(((b - a) / 100))"
 done
+if [ "$batches" = 1 ]; then
+  ids=$(((per_call[ids_only64] - per_call[ids_only8]) / 56))
+  for k in library_batch hand_batch; do
+    echo "$k per request beyond the eighth: $(((per_call[${k}64] - per_call[${k}8]) / 56 - ids))" \
+      "(the wrapper's ids, $ids, taken off)"
+  done
+fi
 rm -rf "$tmp"
