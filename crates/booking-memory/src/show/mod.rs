@@ -78,6 +78,14 @@ fn sales_stripe(order: OrderId) -> usize {
 /// heap (the per-request maximum is usually below this).
 const INLINE_SEATS: usize = 8;
 
+/// A sale's or refund's items, checked against the show.
+enum Checked<'a> {
+    /// The seats, sorted and unique.
+    Seats(Vec<SeatId>),
+    /// The pool and the number of units.
+    Pool(&'a Mutex<Pool>, u32),
+}
+
 /// A group of seats (sorted, unique) with their stripes locked.
 struct Locked<'a, 's> {
     seats: &'s [SeatId],
@@ -427,6 +435,15 @@ impl ShowState {
         self.pool(pool)
     }
 
+    /// A sale's or refund's items checked against the show: its seats, or
+    /// its pool and units.
+    fn check_items(&self, items: &HoldItems) -> Result<Checked<'_>> {
+        Ok(match items {
+            HoldItems::Seats(seats) => Checked::Seats(self.check_seats(seats, self.spec.policy.max_per_request)?),
+            &HoldItems::Pool { pool, quantity } => Checked::Pool(self.check_pool_items(pool, quantity)?, quantity),
+        })
+    }
+
     pub(crate) fn extend(&self, req: &HoldAction, now: i64) -> Result<Hold> {
         let t = &req.token;
         let policy = &self.spec.policy;
@@ -538,13 +555,7 @@ impl ShowState {
     pub(crate) fn sell(&self, req: &Sell, now: i64) -> Result<Sale> {
         validate::payment(&req.payment)?;
         let t = &req.token;
-        let seats = match &t.items {
-            HoldItems::Seats(seats) => Some(self.check_seats(seats, self.spec.policy.max_per_request)?),
-            &HoldItems::Pool { pool, quantity } => {
-                self.check_pool_items(pool, quantity)?;
-                None
-            }
-        };
+        let items = self.check_items(&t.items)?;
         // The order's stripe stays locked until the sale is recorded, so a
         // sell racing its own retry, or another hold sold to the same
         // order, finds the record (see `SaleRecord`).
@@ -554,17 +565,17 @@ impl ShowState {
         }
         // The payer's cap, the seats and the payer's count in one step (see
         // payers.rs).
-        let version = self.payers.sell(req.payer.as_ref(), t.items.count(), || self.sell_items(req, seats, now))?;
+        let version = self.payers.sell(req.payer.as_ref(), t.items.count(), || self.sell_items(req, items, now))?;
         let sale = Sale { show: self.spec.id, order: req.order, owner: req.owner, items: t.items.clone(), version };
         sales.insert(req.order, SaleRecord::new(req, sale.clone()));
         Ok(sale)
     }
 
-    /// Sells the hold's seats (`seats`, checked) or units: the new version.
-    fn sell_items(&self, req: &Sell, seats: Option<Vec<SeatId>>, now: i64) -> Result<u64> {
+    /// Sells the hold's seats or units (`items`, checked): the new version.
+    fn sell_items(&self, req: &Sell, items: Checked<'_>, now: i64) -> Result<u64> {
         let t = &req.token;
-        let version = match seats {
-            Some(seats) => {
+        let version = match items {
+            Checked::Seats(seats) => {
                 let op = SeatOp::Sell { owner: req.owner, hold: t.hold, version: t.version, order: req.order };
                 // The units move from held to sold while the seats are locked.
                 let announce = |d: &fsm::Applied| {
@@ -573,9 +584,8 @@ impl ShowState {
                 };
                 self.apply_group(&seats, &op, now, announce)?.version
             }
-            None => {
-                let HoldItems::Pool { pool, quantity } = t.items else { unreachable!("checked above") };
-                let mut p = lock(self.check_pool_items(pool, quantity)?);
+            Checked::Pool(pool, quantity) => {
+                let mut p = lock(pool);
                 p.check_token_quantity(t.hold, quantity)?;
                 let version = p.sell(req.owner, t.hold, t.version, req.order, now)?;
                 self.owners.sold(req.owner, t.hold, quantity);
@@ -587,13 +597,7 @@ impl ShowState {
     }
 
     pub(crate) fn refund(&self, req: &Refund, now: i64) -> Result<()> {
-        let seats = match &req.items {
-            HoldItems::Seats(seats) => Some(self.check_seats(seats, self.spec.policy.max_per_request)?),
-            &HoldItems::Pool { pool, quantity } => {
-                self.check_pool_items(pool, quantity)?;
-                None
-            }
-        };
+        let items = self.check_items(&req.items)?;
         // A sold order's record names its buyer and payer, whose counts are
         // lowered once the items are back: the buyer's account is unsettled
         // and the payer's count locked meanwhile (see owners.rs, payers.rs).
@@ -604,21 +608,20 @@ impl ShowState {
         };
         let _settling = record.as_ref().map(|(owner, _)| self.owners.settling(*owner));
         let payer = record.as_ref().and_then(|(_, payer)| payer.as_ref());
-        self.payers.refund(payer, req.items.count(), || match (&req.items, seats) {
-            (_, Some(seats)) => {
+        self.payers.refund(payer, req.items.count(), || match items {
+            Checked::Seats(seats) => {
                 let op = SeatOp::Refund { order: req.order };
                 self.apply_group(&seats, &op, now, |d| {
                     self.announce(ChangeKind::Refunded, None, Some(req.order), &seats, d)
                 })?;
                 Ok(())
             }
-            (&HoldItems::Pool { pool, quantity }, None) => {
-                let mut p = lock(self.check_pool_items(pool, quantity)?);
+            Checked::Pool(pool, quantity) => {
+                let mut p = lock(pool);
                 p.refund(req.order, quantity)?;
                 self.change(ChangeKind::Refunded, None, Some(req.order), &req.items, p.version);
                 Ok(())
             }
-            (HoldItems::Seats(_), None) => unreachable!("seat items were checked above"),
         })?;
         if let Some((owner, _)) = record {
             // The order was sold (the seats or units said so).
