@@ -9,7 +9,9 @@ the instructions the server runs for:
 - `hold`, `release`: the single scripts, M requests pipelined;
 - `hold_batch`, `release_batch`: one batch script call of M requests;
 - `hand hold`, `hand release`: the hand-written `SET NX PX` script and
-  compare-and-delete release of `benches/hold_release.rs`, M pipelined.
+  compare-and-delete release of `benches/hold_release.rs`, M pipelined;
+- `hand hold_batch`, `hand release_batch`: the same two scripts written to
+  decide all M requests in one call (what a team would write to batch).
 
 Each request holds WIDTH seats of its own, for an owner of its own, under
 the server's clock. A count is the server's whole work for the requests
@@ -61,6 +63,39 @@ for _, k in ipairs(KEYS) do
   if redis.call('GET', k) == ARGV[1] then redis.call('DEL', k); n = n + 1 end
 end
 return n
+"""
+
+# The hand-written scripts deciding many requests in one call: KEYS are
+# every request's WIDTH seat keys in turn, ARGV the lifetime (hold only),
+# WIDTH and one owner per request; one reply per request.
+HAND_HOLD_BATCH = """
+local w = tonumber(ARGV[2])
+local out = {}
+for r = 1, #ARGV - 2 do
+  local owner, ok = ARGV[2 + r], 1
+  for j = 1, w do
+    if not redis.call('SET', KEYS[(r - 1) * w + j], owner, 'NX', 'PX', ARGV[1]) then
+      for i = 1, j - 1 do redis.call('DEL', KEYS[(r - 1) * w + i]) end
+      ok = 0
+      break
+    end
+  end
+  out[r] = ok
+end
+return out
+"""
+HAND_RELEASE_BATCH = """
+local w = tonumber(ARGV[1])
+local out = {}
+for r = 1, #ARGV - 1 do
+  local owner, n = ARGV[1 + r], 0
+  for j = 1, w do
+    local k = KEYS[(r - 1) * w + j]
+    if redis.call('GET', k) == owner then redis.call('DEL', k); n = n + 1 end
+  end
+  out[r] = n
+end
+return out
 """
 
 
@@ -155,6 +190,8 @@ def run(r, pid, out_dir):
     sha = {name: r.cmd("SCRIPT", "LOAD", script(name)) for name in
            ("create.lua", "hold.lua", "release.lua", "hold_batch.lua", "release_batch.lua")}
     hand_hold, hand_release = r.cmd("SCRIPT", "LOAD", HAND_HOLD), r.cmd("SCRIPT", "LOAD", HAND_RELEASE)
+    hand_hold_batch = r.cmd("SCRIPT", "LOAD", HAND_HOLD_BATCH)
+    hand_release_batch = r.cmd("SCRIPT", "LOAD", HAND_RELEASE_BATCH)
     show = uuid.uuid4().hex
     base = "instr:{%s}:" % show
 
@@ -211,10 +248,19 @@ def run(r, pid, out_dir):
         assert all(x == 1 for x in held), held
         measure("hand release", [["EVALSHA", hand_release, WIDTH] + keys[p] + [owners[p]] for p in range(M)], measured)
 
+        every_key = [key for p in range(M) for key in keys[p]]
+        held = measure("hand hold_batch", [["EVALSHA", hand_hold_batch, M * WIDTH] + every_key
+                                           + [600000, WIDTH] + owners], measured)[0]
+        assert held == [1] * M, held
+        freed = measure("hand release_batch", [["EVALSHA", hand_release_batch, M * WIDTH] + every_key
+                                               + [WIDTH] + owners], measured)[0]
+        assert freed == [WIDTH] * M, freed
+
     print("M=%d WIDTH=%d LIMIT=%s, server instructions per request (median of %d rounds):"
           % (M, WIDTH, LIMIT, ROUNDS - 1))
-    for name in ("hold", "release", "hold_batch", "release_batch", "hand hold", "hand release"):
-        print("  %-14s %8.0f" % (name, statistics.median(counts[name])))
+    for name in ("hold", "release", "hold_batch", "release_batch", "hand hold", "hand release", "hand hold_batch",
+                 "hand release_batch"):
+        print("  %-18s %8.0f" % (name, statistics.median(counts[name])))
 
 
 if __name__ == "__main__":
