@@ -80,8 +80,9 @@ declare -A per_call
 for s in "${scripts[@]}"; do
   a="$(backend "$s" 10)"
   b="$(backend "$s" 110)"
-  per_call[$(basename "$s" .sql)]=$(((b - a) / 100))
-  echo "$(basename "$s" .sql) $(((b - a) / 100))"
+  name="$(basename "$s" .sql)"
+  per_call[$name]=$(((b - a) / 100))
+  echo "$name ${per_call[$name]}"
 done
 if [ "$batches" = 1 ]; then
   ids=$(((per_call[ids_only64] - per_call[ids_only8]) / 56))
