@@ -40,7 +40,7 @@ if ! pg_isready -q -h 127.0.0.1 -p 5499; then
   printf "port=5499\nunix_socket_directories='%s'\nlisten_addresses='127.0.0.1'\nautovacuum=off\n" "$work" \
     >>"$work/data/postgresql.conf"
   as_pg "cd $work/out && nohup valgrind --tool=callgrind --trace-children=yes \
-    --callgrind-out-file=$work/out/cg.%p $bin/postgres -D $work/data >$work/log 2>&1 &"
+    --callgrind-out-file=$work/out/cg.%p $bin/postgres -D $work/data >$work/log 2>&1 </dev/null &" >/dev/null 2>&1
   for _ in $(seq 60); do pg_isready -q -h 127.0.0.1 -p 5499 && break; sleep 1; done
   createdb -h 127.0.0.1 -p 5499 -U postgres booking_bench
   # (pg_restore reports the scratch database's own public schema as an
