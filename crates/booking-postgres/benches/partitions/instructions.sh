@@ -53,13 +53,14 @@ partition_scripts "$db" "$tmp"
 batches=0
 if [ "${1:-}" = batches ]; then
   batches=1
+  small=8 large=64
   psql -q "$db" -f batches.sql
-  for m in 8 64; do
+  for m in "$small" "$large"; do
     printf '\\set base random(1, 6)\nSELECT bench_library_batch(:show, %s, %s, :base);\n' "$n" "$m" >"$tmp/library_batch$m.sql"
     printf '\\set base random(1, 6)\nSELECT bench_hand_batch(:show, %s, :base);\n' "$m" >"$tmp/hand_batch$m.sql"
     printf '\\set base random(1, 6)\nSELECT bench_ids_only(%s, :base);\n' "$m" >"$tmp/ids_only$m.sql"
   done
-  set -- "$tmp"/{library_batch,hand_batch,ids_only}{8,64}.sql
+  set -- "$tmp"/{library_batch,hand_batch,ids_only}{"$small","$large"}.sql
 fi
 scripts=("$@")
 [ ${#scripts[@]} -gt 0 ] || scripts=(a_plain.sql b_seats.sql "$tmp/b_partition.sql" c_d_on_seats.sql
@@ -85,9 +86,10 @@ for s in "${scripts[@]}"; do
   echo "$name ${per_call[$name]}"
 done
 if [ "$batches" = 1 ]; then
-  ids=$(((per_call[ids_only64] - per_call[ids_only8]) / 56))
+  extra=$((large - small))
+  ids=$(((per_call[ids_only$large] - per_call[ids_only$small]) / extra))
   for k in library_batch hand_batch; do
-    echo "$k per request beyond the eighth: $(((per_call[${k}64] - per_call[${k}8]) / 56 - ids))" \
+    echo "$k per request beyond the eighth: $(((per_call[$k$large] - per_call[$k$small]) / extra - ids))" \
       "(the wrapper's ids, $ids, taken off)"
   done
 fi
