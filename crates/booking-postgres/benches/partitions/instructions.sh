@@ -21,8 +21,9 @@
 # Coalesced batches instead (wrappers in batches.sql): a hold batch and
 # its release batch of 8 and of 64 single-seat requests, through the
 # library's batch functions on the show's partition and as the hand-written
-# `UPDATE ... FROM unnest(...)` on the plain table, and the wrappers' own
-# array building; a line per script (instructions per call), then the
+# `UPDATE ... FROM unnest(...)` on the plain table, as the lean batches
+# of batches.sql (the hold in the seat row alone: without an owner
+# count, with the index one would read, with the count), and the wrappers' own array building; a line per script (instructions per call), then the
 # instructions per request beyond the eighth (the 64-request call less the
 # 8-request call, over 56), the wrappers' own share taken off.
 set -euo pipefail
@@ -55,12 +56,20 @@ if [ "${1:-}" = batches ]; then
   batches=1
   small=8 large=64
   psql -q "$db" -f batches.sql
+  # The loading backend writes its (large) profile as it exits, which can
+  # be after psql returns: let it land before the first count.
+  sleep 5
   for m in "$small" "$large"; do
     printf '\\set base random(1, 6)\nSELECT bench_library_batch(:show, %s, %s, :base);\n' "$n" "$m" >"$tmp/library_batch$m.sql"
     printf '\\set base random(1, 6)\nSELECT bench_hand_batch(:show, %s, :base);\n' "$m" >"$tmp/hand_batch$m.sql"
     printf '\\set base random(1, 6)\nSELECT bench_ids_only(%s, :base);\n' "$m" >"$tmp/ids_only$m.sql"
+    printf '\\set base random(1, 6)\nSELECT bench_lean_batch(:show, %s, :base);\n' "$m" >"$tmp/lean_batch$m.sql"
+    printf '\\set base random(1, 6)\nSELECT bench_lean_indexed_batch(:show, %s, :base);\n' "$m" \
+      >"$tmp/lean_indexed_batch$m.sql"
+    printf '\\set base random(1, 6)\nSELECT bench_lean_owned_batch(:show, %s, :base);\n' "$m" \
+      >"$tmp/lean_owned_batch$m.sql"
   done
-  set -- "$tmp"/{library_batch,hand_batch,ids_only}{"$small","$large"}.sql
+  set -- "$tmp"/{library_batch,hand_batch,lean_batch,lean_indexed_batch,lean_owned_batch,ids_only}{"$small","$large"}.sql
 fi
 scripts=("$@")
 [ ${#scripts[@]} -gt 0 ] || scripts=(a_plain.sql b_seats.sql "$tmp/b_partition.sql" c_d_on_seats.sql
@@ -88,7 +97,7 @@ done
 if [ "$batches" = 1 ]; then
   extra=$((large - small))
   ids=$(((per_call[ids_only$large] - per_call[ids_only$small]) / extra))
-  for k in library_batch hand_batch; do
+  for k in library_batch hand_batch lean_batch lean_indexed_batch lean_owned_batch; do
     echo "$k per request beyond the eighth: $(((per_call[$k$large] - per_call[$k$small]) / extra - ids))" \
       "(the wrapper's ids, $ids, taken off)"
   done
