@@ -94,7 +94,7 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['lean_seats', 'lean_seats_indexed', 'lean_seats_owned'] LOOP
+    FOREACH t IN ARRAY ARRAY['lean_seats', 'lean_seats_indexed', 'lean_seats_owned', 'lean_seats_members'] LOOP
         EXECUTE format('DROP TABLE IF EXISTS public.%I', t);
         EXECUTE format('CREATE TABLE public.%I (show uuid NOT NULL, seat integer NOT NULL,
                         state smallint NOT NULL DEFAULT 0, owner uuid, hold uuid, held_until bigint,
@@ -109,6 +109,10 @@ BEGIN
     ANALYZE public.lean_seats;
     ANALYZE public.lean_seats_indexed;
     ANALYZE public.lean_seats_owned;
+    ANALYZE public.lean_seats_members;
+    DROP TABLE IF EXISTS public.lean_owners;
+    CREATE TABLE public.lean_owners (show uuid NOT NULL, owner uuid NOT NULL, seats integer[] NOT NULL,
+                                     PRIMARY KEY (show, owner)) WITH (fillfactor = 80);
 END $$;
 
 -- Every request of a lean batch released, or an error: the count.
@@ -185,21 +189,35 @@ BEGIN
     RETURN public.bench_lean_check(p_n, public.bench_lean_release(p_show, r.seats, r.owners, r.holds, v_answers));
 END $$;
 
+-- The ids of a lean batch under an owner limit, with the owners' advisory
+-- locks taken (in key order, as the library takes them) and then the clock
+-- read.
+CREATE OR REPLACE FUNCTION public.bench_owned_ids(
+    p_show uuid, p_n int, p_base int, OUT owners uuid[], OUT holds uuid[], OUT seats int[], OUT now bigint
+)
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record := public.bench_ids(p_n, p_base);
+BEGIN
+    owners := r.owners;
+    holds := r.holds;
+    seats := r.seats;
+    PERFORM pg_advisory_xact_lock(x.k) FROM (
+        SELECT DISTINCT booking.owner_key(p_show, o) AS k FROM unnest(owners) o ORDER BY 1
+    ) x;
+    now := booking.clock_ms();
+END $$;
+
 -- The same with the owners' advisory locks and each owner's count of live
 -- seats read through the owner index (the library's owner limit of 8).
 CREATE OR REPLACE FUNCTION public.bench_lean_owned_batch(p_show uuid, p_n int, p_base int) RETURNS bigint
 LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
-    r record;
-    v_now bigint;
+    r record := public.bench_owned_ids(p_show, p_n, p_base);
+    v_now bigint := r.now;
     granted record;
     v_answers bigint[];
 BEGIN
-    r := public.bench_ids(p_n, p_base);
-    PERFORM pg_advisory_xact_lock(x.k) FROM (
-        SELECT DISTINCT booking.owner_key(p_show, o) AS k FROM unnest(r.owners) o ORDER BY 1
-    ) x;
-    v_now := booking.clock_ms();
     WITH c AS MATERIALIZED (
         SELECT u.i, u.seat, u.owner, u.hold,
                (SELECT count(*) FROM public.lean_seats_owned o
@@ -220,13 +238,56 @@ BEGIN
         public.bench_lean_owned_release(p_show, r.seats, r.owners, r.holds, v_answers));
 END $$;
 
--- The release on the other two tables, and the lean batch on the indexed
+-- The owner limit kept without indexing the seat row: a row per owner
+-- listing the seats the owner took holds on (`lean_owners`), read by
+-- primary key with those seats' states, and rewritten once per batch and
+-- owner with the members still held live plus the new seats. Releases,
+-- sales and expiry need not touch it: a member counts only while its seat
+-- is held live by the owner. (One request per owner, as the wrapper sends:
+-- a batch with several requests of one owner would merge them first.)
+CREATE OR REPLACE FUNCTION public.bench_lean_members_batch(p_show uuid, p_n int, p_base int) RETURNS bigint
+LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    r record := public.bench_owned_ids(p_show, p_n, p_base);
+    v_now bigint := r.now;
+    granted record;
+    v_answers bigint[];
+BEGIN
+    WITH c AS MATERIALIZED (
+        SELECT u.i, u.seat, u.owner, u.hold, coalesce(l.live, '{}') AS live
+        FROM unnest(r.seats, r.owners, r.holds) WITH ORDINALITY AS u(seat, owner, hold, i)
+        LEFT JOIN LATERAL (
+            SELECT array_agg(m.seat) AS live
+            FROM public.lean_owners o, unnest(o.seats) AS m(seat), public.lean_seats_members s
+            WHERE o.show = p_show AND o.owner = u.owner AND s.show = p_show AND s.seat = m.seat
+              AND s.state = 1 AND s.owner = u.owner AND s.held_until > v_now
+        ) l ON true
+    ), g AS (
+        UPDATE public.lean_seats_members s
+        SET state = 1, owner = c.owner, hold = c.hold, held_until = v_now + 480000, deadline = v_now + 1200000,
+            renewals = 0, version = s.version + 1, size = 1
+        FROM c
+        WHERE s.show = p_show AND s.seat = c.seat AND coalesce(cardinality(c.live), 0) + 1 <= 8
+          AND (s.state = 0 OR (s.state = 1 AND s.held_until <= v_now))
+        RETURNING c.i, c.owner, c.live, s.version, s.seat
+    ), w AS (
+        INSERT INTO public.lean_owners AS o (show, owner, seats)
+        SELECT p_show, g.owner, g.live || g.seat FROM g
+        ON CONFLICT (show, owner) DO UPDATE SET seats = excluded.seats
+    )
+    SELECT array_agg(i) AS i, array_agg(version) AS version, array_agg(seat) AS seat INTO granted FROM g;
+    v_answers := public.bench_lean_answer(p_show, 0::smallint, p_n, r.holds, granted.i, granted.version, granted.seat);
+    RETURN public.bench_lean_check(p_n,
+        public.bench_lean_members_release(p_show, r.seats, r.owners, r.holds, v_answers));
+END $$;
+
+-- The release on the other tables, and the lean batch on the indexed
 -- one (no locks, no count: the index's own cost).
 DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['indexed', 'owned'] LOOP
+    FOREACH t IN ARRAY ARRAY['indexed', 'owned', 'members'] LOOP
         EXECUTE replace(replace(pg_get_functiondef('public.bench_lean_release(uuid, integer[], uuid[], uuid[], bigint[])'::regprocedure),
                                 'public.bench_lean_release', 'public.bench_lean_' || t || '_release'),
                         'public.lean_seats ', 'public.lean_seats_' || t || ' ');

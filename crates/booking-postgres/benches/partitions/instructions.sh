@@ -23,7 +23,8 @@
 # library's batch functions on the show's partition and as the hand-written
 # `UPDATE ... FROM unnest(...)` on the plain table, as the lean batches
 # of batches.sql (the hold in the seat row alone: without an owner
-# count, with the index one would read, with the count), and the wrappers' own array building; a line per script (instructions per call), then the
+# count, with the index one would read, with the count through it, with
+# the count through a row per owner), and the wrappers' own array building; a line per script (instructions per call), then the
 # instructions per request beyond the eighth (the 64-request call less the
 # 8-request call, over 56), the wrappers' own share taken off.
 set -euo pipefail
@@ -68,8 +69,10 @@ if [ "${1:-}" = batches ]; then
       >"$tmp/lean_indexed_batch$m.sql"
     printf '\\set base random(1, 6)\nSELECT bench_lean_owned_batch(:show, %s, :base);\n' "$m" \
       >"$tmp/lean_owned_batch$m.sql"
+    printf '\\set base random(1, 6)\nSELECT bench_lean_members_batch(:show, %s, :base);\n' "$m" \
+      >"$tmp/lean_members_batch$m.sql"
   done
-  set -- "$tmp"/{library_batch,hand_batch,lean_batch,lean_indexed_batch,lean_owned_batch,ids_only}{"$small","$large"}.sql
+  set -- "$tmp"/{library_batch,hand_batch,lean_batch,lean_indexed_batch,lean_owned_batch,lean_members_batch,ids_only}{"$small","$large"}.sql
 fi
 scripts=("$@")
 [ ${#scripts[@]} -gt 0 ] || scripts=(a_plain.sql b_seats.sql "$tmp/b_partition.sql" c_d_on_seats.sql
@@ -97,7 +100,7 @@ done
 if [ "$batches" = 1 ]; then
   extra=$((large - small))
   ids=$(((per_call[ids_only$large] - per_call[ids_only$small]) / extra))
-  for k in library_batch hand_batch lean_batch lean_indexed_batch lean_owned_batch; do
+  for k in library_batch hand_batch lean_batch lean_indexed_batch lean_owned_batch lean_members_batch; do
     echo "$k per request beyond the eighth: $(((per_call[$k$large] - per_call[$k$small]) / extra - ids))" \
       "(the wrapper's ids, $ids, taken off)"
   done
