@@ -29,19 +29,14 @@ configs=(${configs[@]})
 tmp="$(mktemp -d)"
 . ./scripts.sh
 partition_scripts "$db" "$tmp"
-psql -q "$db" -f batches.sql 2>/dev/null
+load_batches "$db"
 out="$(mktemp)"
 # Each client's seats start at its own multiple of 500 (a batch of m
 # spans 7m seats).
 for config in "${configs[@]}"; do
   m="${config#*:}"
   [ $((7 * m + 6)) -le 500 ] || { echo "batches of $m overlap between clients" >&2; exit 1; }
-  at='(:client_id * 500 + :base)'
-  printf '\\set base random(1, 6)\nSELECT bench_library_batch(:show, %s, %s, %s);\n' "$n" "$m" "$at" >"$tmp/library_$m.sql"
-  printf '\\set base random(1, 6)\nSELECT bench_hand_batch(:show, %s, %s);\n' "$m" "$at" >"$tmp/hand_batch_$m.sql"
-  printf '\\set base random(1, 6)\nSELECT bench_lean_batch(:show, %s, %s);\n' "$m" "$at" >"$tmp/lean_$m.sql"
-  printf '\\set base random(1, 6)\nSELECT bench_lean_members_batch(:show, %s, %s);\n' "$m" "$at" \
-    >"$tmp/lean_members_$m.sql"
+  batch_scripts "$tmp" "$m" '(:client_id * 500 + :base)'
 done
 rate() { # clients, script, requests per transaction
   local tps
@@ -53,11 +48,11 @@ for r in $(seq "$rounds"); do
   for config in "${configs[@]}"; do
     c="${config%%:*}" m="${config#*:}"
     echo "$config $r hand_per_request $(rate $((c * m)) a_plain.sql 1)" | tee -a "$out"
-    for s in hand_batch library lean lean_members; do
-      echo "$config $r $s $(rate "$c" "$tmp/${s}_$m.sql" "$m")" | tee -a "$out"
+    for s in hand_batch library_batch lean_batch lean_members_batch; do
+      echo "$config $r $s $(rate "$c" "$tmp/$s$m.sql" "$m")" | tee -a "$out"
     done
   done
 done
 echo "configuration script median"
-sort -k1,1 -k3,3 -k4,4n "$out" | awk '{k=$1" "$3; n[k]++; v[k, n[k]]=$4} END {for (k in n) print k, v[k, int((n[k]+1)/2)]}' | sort
+medians "$out"
 rm -rf "$out" "$tmp"

@@ -196,12 +196,8 @@ CREATE OR REPLACE FUNCTION public.bench_owned_ids(
     p_show uuid, p_n int, p_base int, OUT owners uuid[], OUT holds uuid[], OUT seats int[], OUT now bigint
 )
 LANGUAGE plpgsql AS $$
-DECLARE
-    r record := public.bench_ids(p_n, p_base);
 BEGIN
-    owners := r.owners;
-    holds := r.holds;
-    seats := r.seats;
+    SELECT * INTO owners, holds, seats FROM public.bench_ids(p_n, p_base);
     PERFORM pg_advisory_xact_lock(x.k) FROM (
         SELECT DISTINCT booking.owner_key(p_show, o) AS k FROM unnest(owners) o ORDER BY 1
     ) x;

@@ -24,7 +24,8 @@
 # `UPDATE ... FROM unnest(...)` on the plain table, as the lean batches
 # of batches.sql (the hold in the seat row alone: without an owner
 # count, with the index one would read, with the count through it, with
-# the count through a row per owner), and the wrappers' own array building; a line per script (instructions per call), then the
+# the count through a row per owner), and the wrappers' own array
+# building; a line per script (instructions per call), then the
 # instructions per request beyond the eighth (the 64-request call less the
 # 8-request call, over 56), the wrappers' own share taken off.
 set -euo pipefail
@@ -56,21 +57,12 @@ batches=0
 if [ "${1:-}" = batches ]; then
   batches=1
   small=8 large=64
-  psql -q "$db" -f batches.sql
+  load_batches "$db"
   # The loading backend writes its (large) profile as it exits, which can
   # be after psql returns: let it land before the first count.
   sleep 5
   for m in "$small" "$large"; do
-    printf '\\set base random(1, 6)\nSELECT bench_library_batch(:show, %s, %s, :base);\n' "$n" "$m" >"$tmp/library_batch$m.sql"
-    printf '\\set base random(1, 6)\nSELECT bench_hand_batch(:show, %s, :base);\n' "$m" >"$tmp/hand_batch$m.sql"
-    printf '\\set base random(1, 6)\nSELECT bench_ids_only(%s, :base);\n' "$m" >"$tmp/ids_only$m.sql"
-    printf '\\set base random(1, 6)\nSELECT bench_lean_batch(:show, %s, :base);\n' "$m" >"$tmp/lean_batch$m.sql"
-    printf '\\set base random(1, 6)\nSELECT bench_lean_indexed_batch(:show, %s, :base);\n' "$m" \
-      >"$tmp/lean_indexed_batch$m.sql"
-    printf '\\set base random(1, 6)\nSELECT bench_lean_owned_batch(:show, %s, :base);\n' "$m" \
-      >"$tmp/lean_owned_batch$m.sql"
-    printf '\\set base random(1, 6)\nSELECT bench_lean_members_batch(:show, %s, :base);\n' "$m" \
-      >"$tmp/lean_members_batch$m.sql"
+    batch_scripts "$tmp" "$m" :base
   done
   set -- "$tmp"/{library_batch,hand_batch,lean_batch,lean_indexed_batch,lean_owned_batch,lean_members_batch,ids_only}{"$small","$large"}.sql
 fi

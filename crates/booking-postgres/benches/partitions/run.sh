@@ -36,5 +36,5 @@ for c in "${callers[@]}"; do
   done
 done
 echo "callers script median"
-sort -k1,1n -k3,3 -k4,4n "$out" | awk '{k=$1" "$3; n[k]++; v[k, n[k]]=$4} END {for (k in n) print k, v[k, int((n[k]+1)/2)]}' | sort -k1,1n -k2,2
+medians "$out"
 rm -rf "$out" "$tmp"
