@@ -13,8 +13,9 @@ use booking_core::backend::validate;
 use booking_core::clock::millis_to_datetime;
 use booking_core::{
     Hold, HoldAction, HoldBest, HoldId, HoldItems, HoldPool, HoldSeats, HoldToken, InvalidRequest, InventoryError,
-    Result, SeatId,
+    OwnerId, Result, SeatId, ShowId,
 };
+use sqlx::Row;
 
 pub(crate) async fn hold_seats(inv: &PgInventory, req: &HoldSeats) -> Result<Hold> {
     let meta = inv.meta(req.show).await?;
@@ -103,7 +104,7 @@ pub(crate) async fn hold_pool(inv: &PgInventory, req: &HoldPool) -> Result<Hold>
         .await;
     let out = match res {
         Ok(out) => out,
-        Err(Fail::Lost(e)) => return inv.resolve_hold(show, hold, items, e).await,
+        Err(Fail::Lost(e)) => return resolve_hold(inv, show, hold, items, e).await,
         Err(f) => return Err(f.into_error(&Context { pool: Some(pool), requested: quantity, ..meta.context() })),
     };
     if let Some(f) = out.follow_up {
@@ -219,4 +220,52 @@ pub(crate) async fn verify(inv: &PgInventory, req: &HoldAction) -> Result<Hold> 
             })
         }
     }
+}
+
+/// After a connection loss during a hold: the hold is known to exist if
+/// its rows are there (every seat of a seat hold held under it, or the
+/// pool hold's row); otherwise the outcome is unknown.
+pub(crate) async fn resolve_hold(
+    inv: &PgInventory,
+    show: ShowId,
+    hold: HoldId,
+    items: HoldItems,
+    lost: Box<dyn std::error::Error + Send + Sync>,
+) -> Result<Hold> {
+    let seats: Option<Vec<i32>> = match &items {
+        HoldItems::Seats(seats) => Some(seats.iter().map(|s| s.0 as i32).collect()),
+        HoldItems::Pool { .. } => None,
+    };
+    let found = inv
+        .all(false, move || {
+            sqlx::query(
+                "SELECT owner, held_until, renewals, version FROM booking.holds \
+                 WHERE $3::integer[] IS NULL AND show = $1 AND hold = $2 \
+                 UNION ALL \
+                 SELECT (array_agg(owner))[1], max(held_until), max(renewals), max(version) FROM booking.seats \
+                 WHERE $3::integer[] IS NOT NULL AND show = $1 AND seat = ANY ($3) AND hold = $2 AND state = 1 \
+                   AND size = cardinality($3) \
+                 HAVING count(*) = cardinality($3)",
+            )
+            .bind(show.0)
+            .bind(hold.0)
+            .bind(seats.clone())
+        })
+        .await;
+    if let Ok(rows) = found
+        && let Some(row) = rows.first()
+    {
+        let get = || -> std::result::Result<Hold, sqlx::Error> {
+            Ok(Hold {
+                token: HoldToken { show, hold, version: row.try_get::<i64, _>("version")? as u64, items },
+                owner: OwnerId(row.try_get("owner")?),
+                held_until: millis_to_datetime(row.try_get("held_until")?),
+                renewals: row.try_get::<i32, _>("renewals")? as u32,
+            })
+        };
+        if let Ok(h) = get() {
+            return Ok(h);
+        }
+    }
+    Err(InventoryError::OutcomeUnknown(lost))
 }

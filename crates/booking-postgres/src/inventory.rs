@@ -211,7 +211,9 @@ impl PgInventory {
         };
         let out = match res {
             Ok(out) => out,
-            Err(Fail::Lost(e)) => return self.resolve_hold(show, hold, HoldItems::Seats(seats.to_vec()), e).await,
+            Err(Fail::Lost(e)) => {
+                return crate::holds::resolve_hold(self, show, hold, HoldItems::Seats(seats.to_vec()), e).await;
+            }
             Err(f) => return Err(f.into_error(&Context { requested: seats.len() as u32, ..meta.context() })),
         };
         if let Some(f) = out.follow_up {
@@ -253,7 +255,9 @@ impl PgInventory {
         let out = match res {
             Ok(out) => out,
             Err(Fail::Lost(e)) => {
-                return self.resolve_hold(show, hold, HoldItems::Seats(seats.to_vec()), e).await.map(Picked::Held);
+                return crate::holds::resolve_hold(self, show, hold, HoldItems::Seats(seats.to_vec()), e)
+                    .await
+                    .map(Picked::Held);
             }
             Err(f) => return Err(f.into_error(&Context { requested: seats.len() as u32, ..meta.context() })),
         };
@@ -267,42 +271,6 @@ impl PgInventory {
             Some(FollowUp::PickAgain) => Ok(Picked::Changed(out.seat_ids().into_iter().map(|s| s.0).collect())),
             Some(f) => Err(f.unexpected()),
         }
-    }
-
-    /// After a connection loss during a hold: the hold is known to exist if
-    /// its row is there; otherwise the outcome is unknown.
-    pub(crate) async fn resolve_hold(
-        &self,
-        show: ShowId,
-        hold: HoldId,
-        items: HoldItems,
-        lost: Box<dyn std::error::Error + Send + Sync>,
-    ) -> Result<Hold> {
-        let found = self
-            .all(false, move || {
-                sqlx::query(
-                    "SELECT owner, held_until, renewals, version FROM booking.holds WHERE show = $1 AND hold = $2",
-                )
-                .bind(show.0)
-                .bind(hold.0)
-            })
-            .await;
-        if let Ok(rows) = found
-            && let Some(row) = rows.first()
-        {
-            let get = || -> std::result::Result<Hold, sqlx::Error> {
-                Ok(Hold {
-                    token: HoldToken { show, hold, version: row.try_get::<i64, _>("version")? as u64, items },
-                    owner: OwnerId(row.try_get("owner")?),
-                    held_until: millis_to_datetime(row.try_get("held_until")?),
-                    renewals: row.try_get::<i32, _>("renewals")? as u32,
-                })
-            };
-            if let Ok(h) = get() {
-                return Ok(h);
-            }
-        }
-        Err(InventoryError::OutcomeUnknown(lost))
     }
 
     /// Reads seats as the state machine sees them, with the time to judge

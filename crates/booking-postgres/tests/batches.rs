@@ -133,7 +133,8 @@ async fn release_one_by_one(pool: &PgPool, show: ShowId, reqs: &[Req], now: i64)
     out
 }
 
-/// The show's seats, hold rows and change feed, as comparable text.
+/// The show's seats, its pool hold rows and each held seat's owner row
+/// entry, and its change feed, as comparable text.
 async fn state(pool: &PgPool, show: ShowId) -> (Vec<String>, Vec<String>, Vec<String>) {
     let lines = |sql: &'static str| async move {
         sqlx::query_scalar::<_, String>(sql).bind(show.0).fetch_all(pool).await.expect("read state")
@@ -145,8 +146,13 @@ async fn state(pool: &PgPool, show: ShowId) -> (Vec<String>, Vec<String>, Vec<St
         )
         .await,
         lines(
-            "SELECT concat_ws(' ', hold, owner, seats, quantity, held_until, deadline, version) \
-             FROM booking.holds WHERE show = $1 ORDER BY hold",
+            "SELECT x FROM ( \
+               SELECT concat_ws(' ', 'pool', hold, owner, pool, quantity, held_until, deadline, version) AS x \
+               FROM booking.holds WHERE show = $1 \
+               UNION ALL \
+               SELECT concat_ws(' ', 'seat', s.seat, s.owner, EXISTS (SELECT 1 FROM booking.owner_seats o \
+                   WHERE o.show = s.show AND o.owner = s.owner AND s.seat = ANY (o.seats))) \
+               FROM booking.seats s WHERE s.show = $1 AND s.state = 1) q ORDER BY x",
         )
         .await,
         lines(

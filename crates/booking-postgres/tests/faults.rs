@@ -146,8 +146,15 @@ async fn terminated_mid_hold() {
 
     let snap = inv.snapshot(spec.id).await.unwrap();
     assert_eq!(snap.totals().held, 0, "the terminated hold left nothing");
-    let holds: i64 = sqlx::query("SELECT count(*) FROM booking.holds").fetch_one(&mut admin).await.unwrap().get(0);
-    assert_eq!(holds, 0);
+    let held: i64 = sqlx::query(
+        "SELECT (SELECT count(*) FROM booking.holds) + (SELECT count(*) FROM booking.owner_seats) \
+         + (SELECT count(*) FROM booking.seats WHERE state = 1)",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(held, 0);
     pool_is_healthy(&inv, spec.id, 0).await;
     pool_is_healthy(&inv, spec.id, 1).await;
 }
@@ -235,7 +242,11 @@ async fn terminated_right_after_commit() {
     };
     let mut admin = connect(&db).await;
     until("the hold committed", async || {
-        let n: i64 = sqlx::query("SELECT count(*) FROM booking.holds").fetch_one(&mut admin).await.unwrap().get(0);
+        let n: i64 = sqlx::query("SELECT count(*) FROM booking.seats WHERE state = 1")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap()
+            .get(0);
         n == 1
     })
     .await;
@@ -295,6 +306,7 @@ async fn fingerprint(admin: &mut PgConnection) -> String {
            SELECT 'seat' || t::text AS x FROM booking.seats t UNION ALL \
            SELECT 'pool' || t::text FROM booking.pools t UNION ALL \
            SELECT 'hold' || t::text FROM booking.holds t UNION ALL \
+           SELECT 'owner' || t::text FROM booking.owner_seats t UNION ALL \
            SELECT 'sale' || t::text FROM booking.pool_sales t UNION ALL \
            SELECT 'record' || t::text FROM booking.sales t UNION ALL \
            SELECT 'change' || t::text FROM booking.changes t UNION ALL \
