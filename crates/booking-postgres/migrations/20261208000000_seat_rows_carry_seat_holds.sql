@@ -57,11 +57,14 @@ DROP FUNCTION booking.drop_hold_seats(uuid, uuid, integer[]);
 
 -- Adds seats to their owners' rows (seat i to owner i), keeping of each
 -- row only the seats its owner still holds. The caller holds the owners'
--- advisory locks and has written the new seats' rows.
+-- advisory locks and has written the new seats' rows. (PL/pgSQL, whose
+-- statement plans a session keeps: a SQL function's are made anew at
+-- every call.)
 CREATE FUNCTION booking.add_owned(p_show uuid, p_owners uuid[], p_seats integer[])
  RETURNS void
- LANGUAGE sql
+ LANGUAGE plpgsql
 AS $function$
+BEGIN
     INSERT INTO booking.owner_seats AS o (show, owner, seats)
     SELECT p_show, x.owner, array_agg(x.seat)
     FROM unnest(p_owners, p_seats) AS x(owner, seat)
@@ -69,8 +72,8 @@ AS $function$
     ON CONFLICT (show, owner) DO UPDATE SET seats = ARRAY(
         SELECT s.seat FROM booking.seats s
         WHERE s.show = o.show AND s.seat = ANY (o.seats) AND s.seat <> ALL (excluded.seats)
-          AND s.state = 1 AND s.owner = o.owner) || excluded.seats
-$function$;
+          AND s.state = 1 AND s.owner = o.owner) || excluded.seats;
+END $function$;
 
 CREATE OR REPLACE FUNCTION booking.held_by(p_show uuid, p_owner uuid, p_now bigint)
  RETURNS integer
