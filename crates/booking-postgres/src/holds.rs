@@ -233,7 +233,7 @@ pub(crate) async fn resolve_hold(
     lost: Box<dyn std::error::Error + Send + Sync>,
 ) -> Result<Hold> {
     let seats: Option<Vec<i32>> = match &items {
-        HoldItems::Seats(seats) => Some(seats.iter().map(|s| s.0 as i32).collect()),
+        HoldItems::Seats(seats) => Some(to_i32(seats)),
         HoldItems::Pool { .. } => None,
     };
     let found = inv
