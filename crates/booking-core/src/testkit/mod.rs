@@ -125,6 +125,7 @@ macro_rules! __conformance_behaviours {
     race_sell_against_release,
     race_per_owner_limit,
     race_refused_hold_against_the_owner_limit,
+    race_many_owners_at_their_limits,
     ticket_cap_counts_sold_items,
     ticket_cap_freed_by_refunds,
     ticket_cap_release_and_expiry_free_only_held,

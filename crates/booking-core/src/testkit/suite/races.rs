@@ -253,3 +253,71 @@ pub async fn race_refused_hold_against_the_owner_limit<I: SeatInventory + ?Sized
     let s = snap(&*fx.inventory, spec.id).await;
     assert_eq!(s.totals().held, 4 * ROUNDS, "every seat held once");
 }
+
+/// Many owners, each at a different point of its limits, hold one free
+/// seat each at once, while other owners try seats already held or sold:
+/// every request gets the answer it would get alone. An owner holding 2
+/// seats, or 2 pool units, is refused by the hold limit (3 of 2); one with
+/// 2 seats sold and 1 held by the ticket cap (4 of 3); one holding nothing
+/// gets its seat; a held or sold seat is refused as taken. The requests
+/// are independent, so a backend that decides them together must still
+/// weigh each owner's own holdings and each seat's own state.
+pub async fn race_many_owners_at_their_limits<I: SeatInventory + ?Sized + 'static>(fx: &Fixture<I>) {
+    const OWNERS: u32 = 24;
+    let policy = HoldPolicy { max_held_per_owner: Some(2), max_tickets_per_owner: Some(3), ..test_policy() };
+    let spec = create(&*fx.inventory, 1, 1, 4 * OWNERS, OWNERS, policy).await;
+    let (inv, show) = (&*fx.inventory, spec.id);
+    let owners: Vec<OwnerId> = (0..OWNERS).map(|_| OwnerId::new()).collect();
+    for (k, &owner) in (0..OWNERS).zip(&owners) {
+        match k % 4 {
+            0 => drop(hold(inv, show, owner, &[4 * k, 4 * k + 1]).await),
+            1 => drop(inv.hold_pool(&HoldPool { show, owner, pool: PoolId(0), quantity: 2 }).await.expect("pool")),
+            2 => {
+                let bought = hold(inv, show, owner, &[4 * k, 4 * k + 1]).await;
+                inv.sell(&sell_req(&bought, OrderId::new())).await.expect("sell");
+                hold(inv, show, owner, &[4 * k + 2]).await;
+            }
+            _ => {}
+        }
+    }
+    let before = snap(inv, show).await;
+    let try_hold = |owner: OwnerId, seat: u32| {
+        let inv = fx.inventory.clone();
+        tokio::spawn(async move { inv.hold_seats(&HoldSeats { show, owner, seats: ids(&[seat]) }).await })
+    };
+    let mut own = Vec::new();
+    let mut taken = Vec::new();
+    for (k, &owner) in (0..OWNERS).zip(&owners) {
+        own.push((k, try_hold(owner, 4 * k + 3)));
+        if k % 2 == 0 {
+            taken.push((k, try_hold(OwnerId::new(), 4 * k)));
+        }
+    }
+    for (k, task) in own {
+        let r = task.await.expect("task");
+        let expected = match k % 4 {
+            0 | 1 => matches!(r, Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold: 3, max: 2 }))),
+            2 => matches!(r, Err(InventoryError::LimitExceeded(Limit::TicketsPerOwner { would_have: 4, max: 3 }))),
+            _ => r.is_ok(),
+        };
+        assert!(expected, "owner {k} (case {}) holding seat {}: {r:?}", k % 4, 4 * k + 3);
+    }
+    for (k, task) in taken {
+        let r = task.await.expect("task");
+        assert!(matches!(r, Err(InventoryError::SeatsTaken { .. })), "seat {} is taken: {r:?}", 4 * k);
+    }
+    let after = snap(inv, show).await;
+    let expected: Vec<SeatStatus> = (0..4 * OWNERS)
+        .map(|seat| match (seat / 4 % 4, seat % 4) {
+            (0, 0 | 1) | (2, 2) | (3, 3) => SeatStatus::Held,
+            (2, 0 | 1) => SeatStatus::Sold,
+            _ => SeatStatus::Available,
+        })
+        .collect();
+    assert_eq!(
+        after.seats.iter().map(|s| s.status).collect::<Vec<_>>(),
+        expected,
+        "only the free owners' seats changed"
+    );
+    assert_eq!(after.pools, before.pools, "the pool is untouched");
+}
