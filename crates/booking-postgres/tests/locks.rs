@@ -176,23 +176,47 @@ async fn batches_read_the_clock_after_locking() {
     let code = after_a_wait(&db, &mut admin, (locker, "ROLLBACK"), start + ttl + 1, release).await;
     assert_eq!(code, "READ_SEATS", "expired during the wait: not released");
 
-    let hold = async move {
-        sqlx::query("SELECT coalesce(refusal, follow_up, 'DONE') FROM booking.hold_seats_batch($1, $2, $3, $4, $5, $6)")
-            .bind(vec![show])
-            .bind(vec![OwnerId::new().0])
-            .bind(vec![HoldId::new().0])
-            .bind(vec![1i32])
-            .bind(vec![0i32])
-            .bind(vec![None::<i64>])
-            .fetch_one(&pool)
-            .await
-            .expect("hold batch")
-            .get::<String, _>(0)
-    };
     let locker = lock(&db, SEAT_0, show).await;
     common::set_database_clock(&mut admin, start + ttl).await;
-    let code = after_a_wait(&db, &mut admin, (locker, "ROLLBACK"), start + ttl + 1, hold).await;
+    let code = after_a_wait(&db, &mut admin, (locker, "ROLLBACK"), start + ttl + 1, hold_seat_0(pool, show)).await;
     assert_eq!(code, "DONE", "the hold on seat 0 had expired when the batch got the row");
+}
+
+/// A coalesced batch of one request for seat 0, answering its refusal or
+/// follow-up code, or `DONE`.
+async fn hold_seat_0(pool: sqlx::PgPool, show: uuid::Uuid) -> String {
+    sqlx::query("SELECT coalesce(refusal, follow_up, 'DONE') FROM booking.hold_seats_batch($1, $2, $3, $4, $5, $6)")
+        .bind(vec![show])
+        .bind(vec![OwnerId::new().0])
+        .bind(vec![HoldId::new().0])
+        .bind(vec![1i32])
+        .bind(vec![0i32])
+        .bind(vec![None::<i64>])
+        .fetch_one(&pool)
+        .await
+        .expect("hold batch")
+        .get::<String, _>(0)
+}
+
+/// A batch of one-seat requests is decided by one `UPDATE`, which reads
+/// the clock as it meets each row: a row that changed while the batch
+/// waited for it is decided by the clock after the wait. Here a hold that
+/// had just expired is moved one millisecond on by the locker, and that
+/// too has passed when the batch gets the row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_decides_a_row_changed_during_its_wait_by_the_clock_after_it() {
+    let db = common::create_database().await;
+    let (inv, mut admin, start) = setup(&db).await;
+    let spec = create(&inv, 1, 1, 4, 0, test_policy()).await;
+    let (ttl, show) = (spec.policy.ttl_millis(), spec.id.0);
+    let h = inv.hold_seats(&HoldSeats { show: spec.id, owner: OwnerId::new(), seats: ids(&[0]) }).await.expect("hold");
+    assert_eq!(h.held_until.timestamp_millis(), start + ttl, "held on the database clock");
+    common::set_database_clock(&mut admin, start + ttl).await;
+    let moved = "UPDATE booking.seats SET held_until = held_until + 1 WHERE show = $1 AND seat = 0 RETURNING 1";
+    let locker = lock(&db, moved, show).await;
+    let pool = common::pool(&db, 2).await;
+    let code = after_a_wait(&db, &mut admin, (locker, "COMMIT"), start + ttl + 1, hold_seat_0(pool, show)).await;
+    assert_eq!(code, "DONE", "the moved hold had expired when the batch got the row");
 }
 
 /// Coalesced holds queued while a batch is in flight are decided in the
