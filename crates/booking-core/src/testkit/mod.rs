@@ -126,6 +126,7 @@ macro_rules! __conformance_behaviours {
     race_per_owner_limit,
     race_refused_hold_against_the_owner_limit,
     race_many_owners_at_their_limits,
+    race_releases_of_expired_live_stolen_and_stale_holds,
     ticket_cap_counts_sold_items,
     ticket_cap_freed_by_refunds,
     ticket_cap_release_and_expiry_free_only_held,

@@ -4,7 +4,7 @@ use super::*;
 use crate::backend::fsm::SeatStatus;
 use crate::error::{InventoryError, Limit};
 use crate::ids::{OrderId, OwnerId, PoolId, SeatId};
-use crate::inventory::{HoldItems, HoldPool, HoldSeats, SeatInventory};
+use crate::inventory::{HoldAction, HoldItems, HoldPool, HoldSeats, SeatInventory};
 use crate::layout::HoldPolicy;
 use crate::testkit::Fixture;
 use chrono::Duration;
@@ -320,4 +320,62 @@ pub async fn race_many_owners_at_their_limits<I: SeatInventory + ?Sized + 'stati
         "only the free owners' seats changed"
     );
     assert_eq!(after.pools, before.pools, "the pool is untouched");
+}
+
+/// Releases of expired, live, stolen and stale holds, all at once, each on
+/// its own seat: each gets the answer it would get alone. An expired hold
+/// answers `HoldExpired` (its seat is free all the same), a live one is
+/// released, another owner's release is `NotOwner` and a release with the
+/// token an extension replaced is `StaleToken`; those two leave their
+/// holds in place. A backend that decides releases together must still
+/// judge each seat by the clock and by its own hold.
+pub async fn race_releases_of_expired_live_stolen_and_stale_holds<I: SeatInventory + ?Sized + 'static>(
+    fx: &Fixture<I>,
+) {
+    const N: u32 = 8;
+    let spec = create(&*fx.inventory, 1, 1, 4 * N, 0, test_policy()).await;
+    let (inv, show) = (&*fx.inventory, spec.id);
+    let half = ttl(&spec) / 2;
+    let mut expired = Vec::new();
+    for seat in 0..N {
+        expired.push(hold(inv, show, OwnerId::new(), &[seat]).await);
+    }
+    fx.clock.advance(half);
+    let (mut live, mut stolen, mut stale) = (Vec::new(), Vec::new(), Vec::new());
+    for seat in N..2 * N {
+        live.push(hold(inv, show, OwnerId::new(), &[seat]).await);
+        stolen.push(hold(inv, show, OwnerId::new(), &[seat + N]).await);
+        let old = hold(inv, show, OwnerId::new(), &[seat + 2 * N]).await;
+        let newer = inv.extend(&action(&old)).await.expect("extend");
+        stale.push((old, newer.token.version));
+    }
+    fx.clock.advance(ttl(&spec) - half);
+    let release = |req: HoldAction| {
+        let inv = fx.inventory.clone();
+        tokio::spawn(async move { inv.release(&req).await })
+    };
+    let expired: Vec<_> = expired.iter().map(|h| (h.token.hold, release(action(h)))).collect();
+    let live: Vec<_> = live.iter().map(|h| release(action(h))).collect();
+    let stolen: Vec<_> = stolen.iter().map(|h| release(HoldAction { owner: OwnerId::new(), ..action(h) })).collect();
+    let stale: Vec<_> = stale.iter().map(|(h, current)| (*current, release(action(h)))).collect();
+    for (id, task) in expired {
+        let r = task.await.expect("task");
+        assert!(matches!(r, Err(InventoryError::HoldExpired { hold }) if hold == id), "expired: {r:?}");
+    }
+    for task in live {
+        let r = task.await.expect("task");
+        assert!(r.is_ok(), "live: {r:?}");
+    }
+    for task in stolen {
+        let r = task.await.expect("task");
+        assert!(matches!(r, Err(InventoryError::NotOwner { .. })), "stolen: {r:?}");
+    }
+    for (current, task) in stale {
+        let r = task.await.expect("task");
+        assert!(matches!(r, Err(InventoryError::StaleToken { current: c, .. }) if c == current), "stale: {r:?}");
+    }
+    let s = snap(inv, show).await;
+    let expected: Vec<SeatStatus> =
+        (0..4 * N).map(|seat| if seat < 2 * N { SeatStatus::Available } else { SeatStatus::Held }).collect();
+    assert_eq!(s.seats.iter().map(|s| s.status).collect::<Vec<_>>(), expected, "only the refused holds stand");
 }
