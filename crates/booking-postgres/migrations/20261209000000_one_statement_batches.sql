@@ -26,7 +26,10 @@
 -- * A release still locks its rows first and reads the clock after: a
 --   hold can expire during a wait that leaves its row unchanged, which
 --   PostgreSQL does not recheck. The decision and the write are then one
---   `UPDATE` on the locked rows.
+--   `UPDATE` on the locked rows. The release batch now plans its joins
+--   without nested loops, as the hold batch does (it deletes no hold
+--   rows by key any more): a nested loop re-scanned the requests for
+--   every seat.
 -- * A batch of one-seat requests no longer computes each request's seat
 --   offsets (request i names seat i); a chunk that needs them makes them.
 -- * Chunks with multi-seat requests, or with requests sharing a seat or
@@ -423,6 +426,7 @@ CREATE OR REPLACE FUNCTION booking.release_seats_batch(p_shows uuid[], p_owners 
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
  SET jit TO 'off'
+ SET enable_nestloop TO 'off'
 AS $function$
 DECLARE
     v_total integer := coalesce(cardinality(p_shows), 0);
