@@ -35,7 +35,9 @@
 //! `postgres://postgres@127.0.0.1:5432/test`) and (re)creates the database
 //! `booking_bench` on that server. Prints one Markdown table row per
 //! scenario and caller count: medians of REPEATS runs (default 3) of
-//! SECONDS each (default 5).
+//! SECONDS each (default 5). Within a repeat the contenders run one after
+//! another, and the one that starts rotates from repeat to repeat (the
+//! database each meets depends on what ran before it).
 //!
 //! The scenario `ladder` is an ablation of the single-seat cycle: the
 //! hand-written statements, then the same with, one by one, what the
@@ -551,28 +553,40 @@ fn main() {
         for callers in [1u32, 8, 32] {
             let (mut hw_bench, mut hw_sqlx, mut raw, mut lib, mut ok, mut co, mut co_ok) =
                 (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-            for _ in 0..repeats {
-                if plain {
-                    let out =
-                        booking_postgres::testkit::pgbench(DB, &handwritten_script(scenario), show.0, callers, secs);
-                    hw_bench.push(
-                        out.field("tps = ").unwrap_or_else(|| panic!("pgbench failed: {}{}", out.stdout, out.stderr)),
-                    );
-                    hw_sqlx.push(rt.block_on(handwritten(&pool, show, scenario, callers, secs)).0);
-                }
-                raw.push(pgbench(show, rt.block_on(partition(&pool, show)), scenario, callers, secs));
-                // A fresh inventory per run; dropping it closes its connections.
-                let inv = PgInventory::builder(pool.clone()).without_coalescing().build();
-                let (l, f) = rt.block_on(library(&inv, show, scenario, callers, secs));
-                drop(inv);
-                lib.push(l);
-                ok.push(f);
-                if plain {
-                    let merged = PgInventory::builder(pool.clone()).coalesce(coalescing()).build();
-                    let (l, f) = rt.block_on(library(&merged, show, scenario, callers, secs));
-                    drop(merged);
-                    co.push(l);
-                    co_ok.push(f);
+            // Each repeat runs the contenders in turn, the first one rotating
+            // from repeat to repeat: the database a contender meets (dead
+            // row versions, autovacuum at work, the owners' rows) depends
+            // on who ran before it, and no contender always runs last.
+            for r in 0..repeats {
+                for k in 0..5 {
+                    match (k + r) % 5 {
+                        0 if plain => {
+                            let script = handwritten_script(scenario);
+                            let out = booking_postgres::testkit::pgbench(DB, &script, show.0, callers, secs);
+                            hw_bench.push(
+                                out.field("tps = ")
+                                    .unwrap_or_else(|| panic!("pgbench failed: {}{}", out.stdout, out.stderr)),
+                            );
+                        }
+                        1 if plain => hw_sqlx.push(rt.block_on(handwritten(&pool, show, scenario, callers, secs)).0),
+                        2 => raw.push(pgbench(show, rt.block_on(partition(&pool, show)), scenario, callers, secs)),
+                        3 => {
+                            // A fresh inventory per run; dropping it closes its connections.
+                            let inv = PgInventory::builder(pool.clone()).without_coalescing().build();
+                            let (l, f) = rt.block_on(library(&inv, show, scenario, callers, secs));
+                            drop(inv);
+                            lib.push(l);
+                            ok.push(f);
+                        }
+                        4 if plain => {
+                            let merged = PgInventory::builder(pool.clone()).coalesce(coalescing()).build();
+                            let (l, f) = rt.block_on(library(&merged, show, scenario, callers, secs));
+                            drop(merged);
+                            co.push(l);
+                            co_ok.push(f);
+                        }
+                        _ => {}
+                    }
                 }
             }
             let (raw, lib) = (median(raw), median(lib));
