@@ -8,7 +8,9 @@
 //! The `library` contender is the inventory with `without_coalescing()`;
 //! the coalesced one is the default inventory, or runs with
 //! `BENCH_COALESCE=<max_batch>,<max_in_flight>` (default `64,4`, as
-//! `DEFAULT_COALESCING`).
+//! `DEFAULT_COALESCING`). `BENCH_ONLY=coalesced` runs the coalesced
+//! contender alone (the other columns print `NaN`), for comparing
+//! coalescing settings.
 //!
 //! Scenarios: `single` (one seat of a 50,000-seat show), `multi4` (four
 //! adjacent seats, all or nothing), `hot` (one seat of a 100-seat show),
@@ -487,7 +489,8 @@ fn ladder(rt: &tokio::runtime::Runtime, pool: &sqlx::PgPool, show: ShowId, open:
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    // (NaN when the contender did not run.)
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 async fn setup() -> (sqlx::PgPool, ShowId, ShowId, ShowId) {
@@ -532,6 +535,7 @@ fn main() {
     if scenarios.is_empty() && !with_ladder {
         scenarios = vec![Scenario::Single, Scenario::Multi4, Scenario::Hot, Scenario::Best];
     }
+    let coalesced_only = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "coalesced");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let (pool, big, hot, open) = rt.block_on(setup());
     if with_ladder {
@@ -559,6 +563,9 @@ fn main() {
             // on who ran before it, and no contender always runs last.
             for r in 0..repeats {
                 for k in 0..5 {
+                    if coalesced_only && (k + r) % 5 != 4 {
+                        continue;
+                    }
                     match (k + r) % 5 {
                         0 if plain => {
                             let script = handwritten_script(scenario);
