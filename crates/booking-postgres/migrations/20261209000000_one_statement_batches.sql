@@ -35,9 +35,6 @@
 -- * Chunks with multi-seat requests, or with requests sharing a seat or
 --   an owner, take the path they took before: every row locked first,
 --   the decisions made in arrival order.
---
--- A single seat hold (booking.hold_seats) likewise writes the owner's row
--- and its feed row in the statement that takes its seats.
 
 CREATE OR REPLACE FUNCTION booking.hold_seats_batch(p_shows uuid[], p_owners uuid[], p_holds uuid[], p_counts integer[], p_seats integer[], p_nows bigint[])
  RETURNS SETOF booking.outcome
@@ -610,83 +607,6 @@ BEGIN
            NULL::integer[], NULL::text, CASE WHEN d.i IS NULL THEN 'READ_SEATS' END
     FROM generate_series(1, v_total) AS r(i) LEFT JOIN unnest(v_done) AS d(i) ON d.i = r.i
     ORDER BY r.i;
-END $function$;
-
-CREATE OR REPLACE FUNCTION booking.hold_seats(p_show uuid, p_owner uuid, p_hold uuid, p_seats integer[], p_now bigint)
- RETURNS booking.outcome
- LANGUAGE plpgsql
- SET plan_cache_mode TO 'force_generic_plan'
-AS $function$
-DECLARE
-    r booking.outcome;
-    v_ttl bigint;
-    v_max_hold bigint;
-    v_limit integer;
-    v_tickets integer;
-    v_now bigint;
-    v_n integer := cardinality(p_seats);
-    v_got integer[];
-    v_min bigint;
-    v_max bigint;
-    v_until bigint;
-BEGIN
-    SELECT ttl_ms, max_hold_ms, max_held_per_owner, max_tickets_per_owner INTO v_ttl, v_max_hold, v_limit, v_tickets
-    FROM booking.shows WHERE show = p_show;
-    IF NOT FOUND THEN
-        r.refusal := 'UNKNOWN_SHOW';
-        RETURN r;
-    END IF;
-    -- The owner's lock, always: the hold rewrites the owner's row.
-    PERFORM pg_advisory_xact_lock(booking.owner_key(p_show, p_owner));
-    v_now := coalesce(p_now, booking.clock_ms());
-    IF v_limit IS NOT NULL OR v_tickets IS NOT NULL THEN
-        r := booking.owner_check(p_show, p_owner, v_now, v_n, v_limit, v_tickets);
-        IF r.refusal IS NOT NULL THEN
-            RETURN r;
-        END IF;
-    END IF;
-    v_until := v_now + v_ttl;
-    -- The seats, and when all of them were free the owner's row and the
-    -- feed row, in one statement (a partial grant raises below and is
-    -- rolled back whole).
-    WITH u AS (
-        UPDATE booking.seats
-        SET state = 1, owner = p_owner, hold = p_hold, order_id = NULL, payment = NULL,
-            held_until = v_until, deadline = v_now + v_max_hold, renewals = 0, version = version + 1, size = v_n
-        WHERE show = p_show AND seat = ANY (p_seats)
-          AND (state = 0 OR (state = 1 AND held_until <= v_now))
-        RETURNING seat, version - 1 AS old
-    ), a AS (
-        SELECT array_agg(u.seat ORDER BY u.seat) AS got, min(u.old) AS lo, max(u.old) AS hi, count(*) AS n FROM u
-    ), own AS (
-        -- The owner's row: the seats it still holds, and the new ones.
-        INSERT INTO booking.owner_seats AS o (show, owner, seats)
-        SELECT p_show, p_owner, p_seats FROM a WHERE a.n = v_n
-        ON CONFLICT (show, owner) DO UPDATE SET seats = ARRAY(
-            SELECT s.seat FROM booking.seats s
-            WHERE s.show = o.show AND s.seat = ANY (o.seats) AND s.seat <> ALL (excluded.seats)
-              AND s.state = 1 AND s.owner = o.owner) || excluded.seats
-    ), feed AS (
-        INSERT INTO booking.changes (show, stamp, kind, hold, seats, quantity, version)
-        SELECT p_show, nextval('booking.change_stamp'), 0, p_hold, p_seats, v_n, a.hi + 1 FROM a WHERE a.n = v_n
-    )
-    SELECT a.got, a.lo, a.hi INTO v_got, v_min, v_max FROM a;
-    IF v_got IS NULL THEN
-        r.refusal := 'SEATS_TAKEN';
-        r.seats := p_seats;
-        RETURN r;
-    END IF;
-    IF cardinality(v_got) < v_n THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK000', MESSAGE = 'SEATS_TAKEN',
-            DETAIL = array_to_string(ARRAY(SELECT x FROM unnest(p_seats) x WHERE x <> ALL (v_got) ORDER BY x), ',');
-    END IF;
-    IF v_min <> v_max THEN
-        UPDATE booking.seats SET version = v_max + 1 WHERE show = p_show AND seat = ANY (p_seats);
-    END IF;
-    r.version := v_max + 1;
-    r.held_until := v_until;
-    r.renewals := 0;
-    RETURN r;
 END $function$;
 
 SELECT booking.route_partitions();
