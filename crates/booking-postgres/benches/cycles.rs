@@ -563,10 +563,11 @@ fn main() {
             // on who ran before it, and no contender always runs last.
             for r in 0..repeats {
                 for k in 0..5 {
-                    if coalesced_only && (k + r) % 5 != 4 {
+                    let contender = (k + r) % 5;
+                    if coalesced_only && contender != 4 {
                         continue;
                     }
-                    match (k + r) % 5 {
+                    match contender {
                         0 if plain => {
                             let script = handwritten_script(scenario);
                             let out = booking_postgres::testkit::pgbench(DB, &script, show.0, callers, secs);

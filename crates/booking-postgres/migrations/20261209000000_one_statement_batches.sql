@@ -36,6 +36,20 @@
 --   an owner, take the path they took before: every row locked first,
 --   the decisions made in arrival order.
 
+-- Where each request's seats start in a batch's p_seats (0-based), and the
+-- request of each seat of p_seats: what a batch function needs when its
+-- requests name several seats, or a chunk is decided in arrival order.
+CREATE FUNCTION booking.batch_offsets(p_counts integer[], OUT starts integer[], OUT reqs integer[])
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+    SELECT (SELECT array_agg(x.start ORDER BY x.i)
+            FROM (SELECT u.i, (sum(u.c) OVER (ORDER BY u.i) - u.c)::integer AS start
+                  FROM unnest(p_counts) WITH ORDINALITY AS u(c, i)) x),
+           (SELECT array_agg(u.i::integer ORDER BY u.i, j)
+            FROM unnest(p_counts) WITH ORDINALITY AS u(c, i), generate_series(1, u.c) j)
+$function$;
+
 CREATE OR REPLACE FUNCTION booking.hold_seats_batch(p_shows uuid[], p_owners uuid[], p_holds uuid[], p_counts integer[], p_seats integer[], p_nows bigint[])
  RETURNS SETOF booking.outcome
  LANGUAGE plpgsql
@@ -101,12 +115,7 @@ BEGIN
     -- seat is p_seats[i]; the offsets are made when a chunk needs them.
     v_ones := p_counts = array_fill(1, ARRAY[v_total]);
     IF NOT v_ones THEN
-        SELECT array_agg(x.start ORDER BY x.i) INTO v_starts
-        FROM (SELECT u.i, (sum(u.c) OVER (ORDER BY u.i) - u.c)::integer AS start
-              FROM unnest(p_counts) WITH ORDINALITY AS u(c, i)) x;
-        -- The request of each seat of p_seats.
-        SELECT array_agg(u.i ORDER BY u.i, j) INTO v_req
-        FROM unnest(p_counts) WITH ORDINALITY AS u(c, i), generate_series(1, u.c) j;
+        SELECT o.starts, o.reqs INTO v_starts, v_req FROM booking.batch_offsets(p_counts) o;
     END IF;
     a := 1;
     WHILE a <= v_total LOOP
@@ -153,8 +162,7 @@ BEGIN
         END IF;
         IF NOT v_lean THEN
             IF v_req IS NULL THEN
-                SELECT array_agg(i ORDER BY i), array_agg(i - 1 ORDER BY i) INTO v_req, v_starts
-                FROM generate_series(1, v_total) i;
+                SELECT o.starts, o.reqs INTO v_starts, v_req FROM booking.batch_offsets(p_counts) o;
             END IF;
             -- Requests sharing a seat (or, when owners are counted, an owner)
             -- with another request of the chunk.
@@ -460,12 +468,7 @@ BEGIN
     -- seat is p_seats[i]; the offsets are made when a chunk needs them.
     v_ones := p_counts = array_fill(1, ARRAY[v_total]);
     IF NOT v_ones THEN
-        SELECT array_agg(y.start ORDER BY y.i) INTO v_starts
-        FROM (SELECT u.i, (sum(u.c) OVER (ORDER BY u.i) - u.c)::integer AS start
-              FROM unnest(p_counts) WITH ORDINALITY AS u(c, i)) y;
-        -- The request of each seat of p_seats.
-        SELECT array_agg(u.i ORDER BY u.i, j) INTO v_req
-        FROM unnest(p_counts) WITH ORDINALITY AS u(c, i), generate_series(1, u.c) j;
+        SELECT o.starts, o.reqs INTO v_starts, v_req FROM booking.batch_offsets(p_counts) o;
     END IF;
     a := 1;
     WHILE a <= v_total LOOP
@@ -521,8 +524,7 @@ BEGIN
             CONTINUE;
         END IF;
         IF v_req IS NULL THEN
-            SELECT array_agg(i ORDER BY i), array_agg(i - 1 ORDER BY i) INTO v_req, v_starts
-            FROM generate_series(1, v_total) i;
+            SELECT o.starts, o.reqs INTO v_starts, v_req FROM booking.batch_offsets(p_counts) o;
         END IF;
         SELECT array_agg(l.seat), array_agg(l.state = 1),
                array_agg(l.hold), array_agg(l.owner),
