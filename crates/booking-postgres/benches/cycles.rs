@@ -39,7 +39,10 @@
 //! scenario and caller count: medians of REPEATS runs (default 3) of
 //! SECONDS each (default 5). Within a repeat the contenders run one after
 //! another, and the one that starts rotates from repeat to repeat (the
-//! database each meets depends on what ran before it).
+//! database each meets depends on what ran before it); each run starts
+//! after a `VACUUM` of the database, as autovacuum would leave it between
+//! bursts (a server without autovacuum otherwise hands every contender the
+//! dead row versions of all the runs before it).
 //!
 //! The scenario `ladder` is an ablation of the single-seat cycle: the
 //! hand-written statements, then the same with, one by one, what the
@@ -567,6 +570,10 @@ fn main() {
                     if coalesced_only && contender != 4 {
                         continue;
                     }
+                    // Every contender meets the tables vacuumed (what
+                    // autovacuum does between bursts on a server that runs
+                    // it), not the dead row versions of the one before.
+                    rt.block_on(pool.execute("VACUUM")).expect("vacuum");
                     match contender {
                         0 if plain => {
                             let script = handwritten_script(scenario);

@@ -92,50 +92,60 @@ async fn locked_partitions(conn: &mut sqlx::PgConnection) -> Vec<String> {
     .expect("read locks")
 }
 
+/// A routed copy of the seat hold locks only its own partitions, the
+/// function itself those of every partition; on a show with a pool the
+/// hold reads the owner's pool holds (`holds`), on a show without one it
+/// does not touch them.
 #[tokio::test]
 async fn a_copy_locks_only_its_partition_and_the_parent_function_locks_all() {
     use sqlx::Connection;
     let name = create_database().await;
     let inv = PgInventory::new(pool(&name, 2).await);
-    let show = create(&inv, 1, 4, 10, 0, test_policy()).await.id;
-    let mut conn = common::connect(&name).await;
-    let part: i32 = sqlx::query_scalar("SELECT booking.show_partition($1)")
-        .bind(show.0)
-        .fetch_one(&mut conn)
-        .await
-        .expect("partition");
-    for (function, seat, routed) in
-        [(format!("booking.hold_seats_p{part}"), 1, true), ("booking.hold_seats".to_owned(), 2, false)]
-    {
-        let mut tx = conn.begin().await.expect("begin");
-        let refusal: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT refusal FROM {function}($1, $2, $3, ARRAY[$4]::integer[], NULL)"
-        )))
-        .bind(show.0)
-        .bind(Uuid::now_v7())
-        .bind(Uuid::now_v7())
-        .bind(seat)
-        .fetch_one(&mut *tx)
-        .await
-        .expect("hold");
-        assert_eq!(refusal, None, "{function} holds");
-        let locked = locked_partitions(&mut tx).await;
-        if routed {
-            let suffix = format!("_p{part}");
-            assert!(locked.iter().all(|t| t.ends_with(&suffix)), "{function} locks {locked:?}");
-            for table in ["seats", "holds", "changes"] {
-                assert!(locked.contains(&format!("{table}{suffix}")), "{function} locks {locked:?}");
-            }
-        } else {
-            // Through the parents: every partition of the tables it reads
-            // or updates (an INSERT locks only the partition it goes to).
-            for table in ["seats", "holds"] {
-                for p in 0..8 {
-                    assert!(locked.contains(&format!("{table}_p{p}")), "{function} locks {locked:?}");
+    for pool_units in [5, 0] {
+        let show = create(&inv, 1, 4, 10, pool_units, test_policy()).await.id;
+        let mut conn = common::connect(&name).await;
+        let part: i32 = sqlx::query_scalar("SELECT booking.show_partition($1)")
+            .bind(show.0)
+            .fetch_one(&mut conn)
+            .await
+            .expect("partition");
+        let read = if pool_units > 0 { vec!["seats", "holds"] } else { vec!["seats"] };
+        for (function, seat, routed) in
+            [(format!("booking.hold_seats_p{part}"), 1, true), ("booking.hold_seats".to_owned(), 2, false)]
+        {
+            let mut tx = conn.begin().await.expect("begin");
+            let refusal: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT refusal FROM {function}($1, $2, $3, ARRAY[$4]::integer[], NULL)"
+            )))
+            .bind(show.0)
+            .bind(Uuid::now_v7())
+            .bind(Uuid::now_v7())
+            .bind(seat)
+            .fetch_one(&mut *tx)
+            .await
+            .expect("hold");
+            assert_eq!(refusal, None, "{function} holds");
+            let locked = locked_partitions(&mut tx).await;
+            if routed {
+                let suffix = format!("_p{part}");
+                assert!(locked.iter().all(|t| t.ends_with(&suffix)), "{function} locks {locked:?}");
+                for table in read.iter().copied().chain(["changes"]) {
+                    assert!(locked.contains(&format!("{table}{suffix}")), "{function} locks {locked:?}");
+                }
+            } else {
+                // Through the parents: every partition of the tables it reads
+                // or updates (an INSERT locks only the partition it goes to).
+                for table in &read {
+                    for p in 0..8 {
+                        assert!(locked.contains(&format!("{table}_p{p}")), "{function} locks {locked:?}");
+                    }
                 }
             }
+            if pool_units == 0 {
+                assert!(!locked.iter().any(|t| t.starts_with("holds_")), "no pool holds read: {locked:?}");
+            }
+            tx.rollback().await.expect("rollback");
         }
-        tx.rollback().await.expect("rollback");
     }
 }
 
