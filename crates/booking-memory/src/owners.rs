@@ -2,8 +2,10 @@
 //! the held limit) and sold, not refunded, units (for the ticket cap).
 //!
 //! A hold first reserves its seats here, then takes the seats; a failed
-//! hold gives the reservation back. Releases and sweeps drop the
-//! reservation after the seats changed; a refund lowers the sold count
+//! hold gives the reservation back. A release drops the reservation once
+//! it has freed the seats (or pool units), still under their locks, so no
+//! request sees both the seats held and the owner counted without them;
+//! sweeps drop it after the seats changed; a refund lowers the sold count
 //! after the seats changed. A sale moves the hold's units from held to
 //! sold in one step, under the seats' locks. Every window therefore counts
 //! an owner high, never low, so neither limit is ever exceeded.
@@ -12,13 +14,16 @@
 //! gives: a hold refused because of another hold's reservation that then
 //! fails to take its seats is not. So every change to an account that
 //! spans a window (a reserved hold until it has taken its seats or given
-//! the reservation back, an extension, a release, a refund) counts as
+//! the reservation back, an extension, a refund) counts as
 //! unsettled in its stripe while it runs ([`Settling`]), and a refusal is
 //! only returned when nothing in the stripe is unsettled: otherwise the
 //! request lets go of the lock, yields, and is decided again. Nothing that
 //! holds a settling guard waits for a refusal, and a refusing request
-//! holds no lock while it waits, so the wait always ends. (Sweeps are left
-//! out: the holds they drop have expired and count for nothing.)
+//! holds no lock while it waits, so the wait always ends. (Releases have
+//! no window: their change to the account is made under the locks of what
+//! they free. Sweeps are left out: the holds they drop have expired and
+//! count for nothing.) A stripe's lock is taken under seat and pool locks
+//! (releases, sales), never the other way round.
 
 use crate::sync::{Counter, Mutex, lock, yield_now};
 use booking_core::{HoldId, InventoryError, Limit, OwnerId};

@@ -531,13 +531,15 @@ impl ShowState {
 
     pub(crate) fn release(&self, req: &HoldAction, now: i64) -> Result<()> {
         let t = &req.token;
-        // The reservation is dropped after the seats are freed (see owners.rs).
-        let _settling = self.owners.settling(req.owner);
+        // The reservation is dropped once the seats (or units) are freed,
+        // still under their locks, as a sale moves it (see owners.rs): no
+        // request sees the seats held and the owner's count without them.
         match &t.items {
             HoldItems::Seats(seats) => {
                 let seats = self.seats_cow(seats, self.spec.policy.max_per_request)?;
                 let op = SeatOp::Release { owner: req.owner, hold: t.hold, version: t.version };
                 self.apply_group(&seats, &op, now, |d| {
+                    self.owners.drop_hold(req.owner, t.hold);
                     self.announce(ChangeKind::Released, Some(t.hold), None, &seats, d)
                 })?;
             }
@@ -545,10 +547,10 @@ impl ShowState {
                 let mut p = lock(self.check_pool_items(pool, quantity)?);
                 p.check_token_quantity(t.hold, quantity)?;
                 p.release(req.owner, t.hold, t.version, now)?;
+                self.owners.drop_hold(req.owner, t.hold);
                 self.change(ChangeKind::Released, Some(t.hold), None, &t.items, p.version);
             }
         }
-        self.owners.drop_hold(req.owner, t.hold);
         Ok(())
     }
 
