@@ -6,8 +6,8 @@
 #![cfg(booking_loom)]
 
 use booking_core::{
-    HoldAction, HoldItems, HoldPolicy, HoldSeats, InventoryError, Limit, ManualClock, OrderId, OwnerId, PaymentRef,
-    PriceCategory, SeatId, SeatStatus, Sell, ShowId, ShowSpec, VenueLayout,
+    HoldAction, HoldBest, HoldItems, HoldPolicy, HoldSeats, InventoryError, Limit, ManualClock, OrderId, OwnerId,
+    PaymentRef, PriceCategory, SeatId, SeatStatus, Sell, ShowId, ShowSpec, VenueLayout,
 };
 use booking_memory::MemoryInventory;
 use chrono::Duration;
@@ -229,6 +229,35 @@ fn refused_hold_against_hold_under_an_owner_limit() {
             matches!(taken, Err(InventoryError::SeatsTaken { .. }))
                 || matches!(taken, Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold: 4, max: 2 }))),
             "{taken:?}"
+        );
+    });
+}
+
+/// Under a per-owner limit of 2, an owner's best-available hold of two
+/// seats, with one seat left, races the same owner's hold of that seat.
+/// The hold of the seat is always granted: the best-available hold
+/// reserves the owner's room before it finds too few seats, and the other
+/// hold's refusal by the limit waits until that reservation has settled
+/// instead of counting it. The best-available hold finds too few seats, or
+/// is refused by the limit once the seat is held.
+#[test]
+fn refused_best_hold_against_hold_under_an_owner_limit() {
+    loom::model(|| {
+        let policy = HoldPolicy { max_held_per_owner: Some(2), ..HoldPolicy::default() };
+        let (inv, _clock, show) = setup_with(3, policy);
+        inv.hold_seats_sync(&hold(show, &[0, 1])).expect("another owner's hold");
+        let owner = OwnerId::new();
+        let (a, b) = (inv.clone(), inv.clone());
+        let best = thread::spawn(move || {
+            a.hold_best_sync(&HoldBest { show, owner, quantity: 2, section: None, category: None })
+        });
+        let named = thread::spawn(move || b.hold_seats_sync(&HoldSeats { show, owner, seats: vec![SeatId(2)] }));
+        let (best, named) = (best.join().expect("thread"), named.join().expect("thread"));
+        assert!(named.is_ok(), "the free seat is held: {named:?} (best available: {best:?})");
+        assert!(
+            matches!(best, Err(InventoryError::NoSeatsAvailable { requested: 2 }))
+                || matches!(best, Err(InventoryError::LimitExceeded(Limit::HeldPerOwner { would_hold: 3, max: 2 }))),
+            "{best:?}"
         );
     });
 }
