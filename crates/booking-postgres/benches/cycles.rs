@@ -10,7 +10,11 @@
 //! `BENCH_COALESCE=<max_batch>,<max_in_flight>` (default `64,4`, as
 //! `DEFAULT_COALESCING`). `BENCH_ONLY=coalesced` runs the coalesced
 //! contender alone (the other columns print `NaN`), for comparing
-//! coalescing settings.
+//! coalescing settings. The library's callers hold for a new owner each
+//! time (an owner's first hold in the show); with `BENCH_OWNERS=returning`
+//! each caller keeps one owner for all its holds (an owner holding again,
+//! whose hold reads the seats its row lists). The hand-written contenders
+//! keep no owner accounts, so the setting changes nothing for them.
 //!
 //! Scenarios: `single` (one seat of a 50,000-seat show), `multi4` (four
 //! adjacent seats, all or nothing), `hot` (one seat of a 100-seat show),
@@ -72,6 +76,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const DB: &str = "booking_bench";
+
+/// Whether the library's callers keep one owner each
+/// (`BENCH_OWNERS=returning`) instead of a new owner per hold.
+fn returning_owners() -> bool {
+    match std::env::var("BENCH_OWNERS").as_deref() {
+        Ok("returning") => true,
+        Ok("new") | Err(_) => false,
+        Ok(other) => panic!("BENCH_OWNERS is `new` or `returning`, not {other:?}"),
+    }
+}
 
 /// The coalesced contender's settings: `BENCH_COALESCE=<max_batch>,<max_in_flight>`
 /// (default the library's, `DEFAULT_COALESCING`).
@@ -305,6 +319,7 @@ async fn library(inv: &PgInventory, show: ShowId, scenario: Scenario, callers: u
         w.await.expect("warm-up caller");
     }
     let (attempts, held) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let returning = returning_owners();
     let start = Instant::now();
     let deadline = start + Duration::from_secs(secs);
     let mut tasks = Vec::new();
@@ -312,15 +327,15 @@ async fn library(inv: &PgInventory, show: ShowId, scenario: Scenario, callers: u
         let (inv, attempts, held) = (inv.clone(), attempts.clone(), held.clone());
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (u64::from(c) + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+            let mine = OwnerId::new();
             while Instant::now() < deadline {
                 let s = rng.below(seats - n + 1);
+                let owner = if returning { mine } else { OwnerId::new() };
                 attempts.fetch_add(1, Ordering::Relaxed);
                 let res = if scenario == Scenario::Best {
-                    inv.hold_best(&HoldBest { show, owner: OwnerId::new(), quantity: n, section: None, category: None })
-                        .await
+                    inv.hold_best(&HoldBest { show, owner, quantity: n, section: None, category: None }).await
                 } else {
-                    inv.hold_seats(&HoldSeats { show, owner: OwnerId::new(), seats: (s..s + n).map(SeatId).collect() })
-                        .await
+                    inv.hold_seats(&HoldSeats { show, owner, seats: (s..s + n).map(SeatId).collect() }).await
                 };
                 match res {
                     Ok(h) => {
