@@ -18,6 +18,8 @@ mod now;
 mod owners;
 mod payers;
 mod show;
+#[cfg(not(booking_loom))]
+mod spin;
 mod sync;
 mod tick;
 pub mod tickets;

@@ -15,7 +15,9 @@
 //! fails to take its seats is not. So every change to an account that
 //! spans a window (a reserved hold until it has taken its seats or given
 //! the reservation back, an extension, a refund) counts as
-//! unsettled in its stripe while it runs ([`Settling`]), and a refusal is
+//! unsettled in its stripe while it runs ([`Settling`]: a count kept under
+//! the stripe's lock, raised as the change is admitted or begins and
+//! lowered under the lock again when it ends), and a refusal is
 //! only returned when nothing in the stripe is unsettled: otherwise the
 //! request lets go of the lock, yields, and is decided again. Nothing that
 //! holds a settling guard waits for a refusal, and a refusing request
@@ -23,9 +25,10 @@
 //! no window: their change to the account is made under the locks of what
 //! they free. Sweeps are left out: the holds they drop have expired and
 //! count for nothing.) A stripe's lock is taken under seat and pool locks
-//! (releases, sales), never the other way round.
+//! (releases, sales, a settling guard dropped while they are held), never
+//! the other way round, and no stripe lock is held when a guard is dropped.
 
-use crate::sync::{Counter, Mutex, lock, yield_now};
+use crate::sync::{SpinMutex, spin, yield_now};
 use booking_core::{HoldId, InventoryError, Limit, OwnerId};
 use std::collections::HashMap;
 
@@ -62,39 +65,41 @@ impl Account {
 #[repr(align(128))]
 #[derive(Debug)]
 struct Padded {
-    stripe: Mutex<Stripe>,
-    /// Changes to the stripe's accounts under way (see [`Settling`]).
-    unsettled: Counter,
+    stripe: SpinMutex<Stripe>,
 }
 
 /// A change to an owner's account under way: while it lives, a limit's
 /// refusal of an owner of the same stripe waits (see the module's docs).
 #[must_use = "the change is settled when the guard is dropped"]
 #[derive(Debug)]
-pub(crate) struct Settling<'a>(Option<&'a Counter>);
+pub(crate) struct Settling<'a>(Option<&'a Padded>);
 
 impl Drop for Settling<'_> {
     #[inline]
     fn drop(&mut self) {
-        if let Some(n) = self.0 {
-            n.down();
+        if let Some(padded) = self.0 {
+            spin(&padded.stripe).unsettled -= 1;
         }
     }
 }
 
-/// The answer to an admission decided under `padded`'s lock: an admitted
-/// reservation, counted as unsettled while the lock is still held (so a
-/// refusal decided after it sees it), or a refusal when nothing in the
-/// stripe is unsettled. `None`: the refusal may have counted a change
-/// still under way; decide again once it has settled.
+/// The answer to an admission decided under the lock of `padded`'s
+/// stripe (`stripe`): an admitted reservation, counted as unsettled while
+/// the lock is still held (so a refusal decided after it sees it), or a
+/// refusal when nothing in the stripe is unsettled. `None`: the refusal may
+/// have counted a change still under way; decide again once it has settled.
 #[inline]
-fn settled(padded: &Padded, admitted: Result<(), InventoryError>) -> Option<Result<Settling<'_>, InventoryError>> {
+fn settled<'a>(
+    padded: &'a Padded,
+    stripe: &mut Stripe,
+    admitted: Result<(), InventoryError>,
+) -> Option<Result<Settling<'a>, InventoryError>> {
     match admitted {
         Ok(()) => {
-            padded.unsettled.up();
-            Some(Ok(Settling(Some(&padded.unsettled))))
+            stripe.unsettled += 1;
+            Some(Ok(Settling(Some(padded))))
         }
-        Err(e) if padded.unsettled.is_zero() => Some(Err(e)),
+        Err(e) if stripe.unsettled == 0 => Some(Err(e)),
         Err(_) => None,
     }
 }
@@ -107,6 +112,10 @@ struct Stripe {
     /// Size at which owners with no holds are dropped; doubles with the
     /// live population so tidying stays amortized O(1).
     tidy_at: usize,
+    /// Changes to the stripe's accounts under way (see [`Settling`]): kept
+    /// under the stripe's lock, where every refusal reads it, so that
+    /// counting one up is no atomic operation of its own.
+    unsettled: usize,
 }
 
 impl Stripe {
@@ -143,10 +152,7 @@ impl Owners {
         let on = max.is_some() || max_tickets.is_some();
         let stripes = if on {
             (0..STRIPES)
-                .map(|_| Padded {
-                    stripe: Mutex::new(Stripe { tidy_at: TIDY_AT, ..Stripe::default() }),
-                    unsettled: Counter::new(),
-                })
+                .map(|_| Padded { stripe: SpinMutex::new(Stripe { tidy_at: TIDY_AT, ..Stripe::default() }) })
                 .collect()
         } else {
             Box::default()
@@ -158,7 +164,7 @@ impl Owners {
         &self.stripes[crate::hash::slot(owner.as_u128(), STRIPES)]
     }
 
-    fn stripe(&self, owner: OwnerId) -> &Mutex<Stripe> {
+    fn stripe(&self, owner: OwnerId) -> &SpinMutex<Stripe> {
         &self.padded(owner).stripe
     }
 
@@ -169,9 +175,9 @@ impl Owners {
         if !self.on {
             return Settling(None);
         }
-        let n = &self.padded(owner).unsettled;
-        n.up();
-        Settling(Some(n))
+        let padded = self.padded(owner);
+        spin(&padded.stripe).unsettled += 1;
+        Settling(Some(padded))
     }
 
     /// Reserves `units` for a new hold, or fails with `HeldPerOwner` (checked
@@ -201,7 +207,7 @@ impl Owners {
 
     fn reserve_limited(&self, owner: OwnerId, new: Reserved, now: i64) -> Result<Settling<'_>, InventoryError> {
         let padded = self.padded(owner);
-        let mut stripe = lock(&padded.stripe);
+        let mut stripe = spin(&padded.stripe);
         let id = owner.as_u128();
         // A returning owner (the common case) is found by one inlined
         // probe; the entry API's probe is out of line and costs more.
@@ -209,7 +215,7 @@ impl Owners {
             Some(account) => self.admit(account, new, now),
             None => self.admit(stripe.map.entry(id).or_default(), new, now),
         };
-        match settled(padded, admitted) {
+        match settled(padded, &mut stripe, admitted) {
             Some(answer) => answer,
             None => {
                 drop(stripe);
@@ -232,9 +238,9 @@ impl Owners {
     ) -> Result<Settling<'a>, InventoryError> {
         loop {
             yield_now();
-            let mut stripe = lock(&padded.stripe);
+            let mut stripe = spin(&padded.stripe);
             let admitted = self.admit(stripe.map.entry(id).or_default(), new, now);
-            if let Some(answer) = settled(padded, admitted) {
+            if let Some(answer) = settled(padded, &mut stripe, admitted) {
                 return answer;
             }
         }
@@ -297,7 +303,7 @@ impl Owners {
     /// Counts `units` of `owner`'s sold units refunded.
     pub(crate) fn refunded(&self, owner: OwnerId, units: u32) {
         if self.max_tickets.is_some() {
-            let mut stripe = lock(self.stripe(owner));
+            let mut stripe = spin(self.stripe(owner));
             if let Some(account) = stripe.map.get_mut(&owner.as_u128()) {
                 account.sold = account.sold.saturating_sub(units);
             }
@@ -308,7 +314,7 @@ impl Owners {
     /// refused hold): the owner's entry is only looked up, never made.
     #[inline]
     fn forget(&self, owner: OwnerId, hold: HoldId) {
-        let mut stripe = lock(self.stripe(owner));
+        let mut stripe = spin(self.stripe(owner));
         if let Some(account) = stripe.map.get_mut(&owner.as_u128()) {
             let hold = hold.as_u128();
             if let Some(i) = account.holds.iter().position(|r| r.hold == hold) {
@@ -321,7 +327,7 @@ impl Owners {
     }
 
     fn drop_limited(&self, owner: OwnerId, hold: HoldId, sold: u32) {
-        let mut stripe = lock(self.stripe(owner));
+        let mut stripe = spin(self.stripe(owner));
         let account = if sold > 0 {
             Some(stripe.map.entry(owner.as_u128()).or_default())
         } else {
@@ -345,7 +351,7 @@ impl Owners {
         if !self.on {
             return None;
         }
-        let mut stripe = lock(self.stripe(owner));
+        let mut stripe = spin(self.stripe(owner));
         let hold = hold.as_u128();
         let r = stripe.map.get_mut(&owner.as_u128())?.holds.iter_mut().find(|r| r.hold == hold)?;
         Some(std::mem::replace(&mut r.until, until))

@@ -15,7 +15,7 @@ use crate::feed::Feed;
 use crate::hash::IdHash;
 use crate::owners::Owners;
 use crate::payers::Payers;
-use crate::sync::{Mutex, MutexGuard, lock};
+use crate::sync::{Mutex, SpinGuard, SpinMutex, lock, spin};
 use booking_core::backend::best::{PickRequest, pick_best};
 use booking_core::backend::fsm::{self, Pool, PoolHold, Seat, SeatOp, SeatState};
 use booking_core::backend::validate;
@@ -37,7 +37,7 @@ const PICK_ATTEMPTS: usize = 1_024;
 
 #[repr(align(64))]
 #[derive(Debug)]
-struct Stripe(Mutex<Vec<Seat>>);
+struct Stripe(SpinMutex<Vec<Seat>>);
 
 /// The state of one show.
 #[derive(Debug)]
@@ -92,7 +92,7 @@ struct Locked<'a, 's> {
     /// The stripes locked, ascending.
     order: SmallVec<[usize; INLINE_SEATS]>,
     /// Their guards, in the same order.
-    guards: SmallVec<[MutexGuard<'a, Vec<Seat>>; INLINE_SEATS]>,
+    guards: SmallVec<[SpinGuard<'a, Vec<Seat>>; INLINE_SEATS]>,
     /// Every seat in its own stripe, in seat order: seat `i` is under
     /// `guards[i]` (the common case of a few seats side by side).
     direct: bool,
@@ -176,7 +176,8 @@ impl ShowState {
         let seat_count = index.seat_count();
         let stripe_shift = seat_count.clamp(1, MAX_STRIPES).ilog2();
         let n = 1 << stripe_shift;
-        let stripes = (0..n).map(|k| Stripe(Mutex::new(vec![Seat::default(); (seat_count + n - 1 - k) / n]))).collect();
+        let stripes =
+            (0..n).map(|k| Stripe(SpinMutex::new(vec![Seat::default(); (seat_count + n - 1 - k) / n]))).collect();
         ShowState {
             index,
             seat_count,
@@ -216,7 +217,7 @@ impl ShowState {
         }
         order.dedup();
         direct &= order.len() == seats.len();
-        let guards = order.iter().map(|&k| lock(&self.stripes[k].0)).collect();
+        let guards = order.iter().map(|&k| spin(&self.stripes[k].0)).collect();
         Locked { seats, order, guards, direct, mask: self.stripes.len() - 1, shift: self.stripe_shift }
     }
 
@@ -232,7 +233,7 @@ impl ShowState {
         if let [seat] = seats {
             // The common single-seat case: one lock, no allocation.
             let (k, off) = self.stripe_of(*seat);
-            let mut stripe = lock(&self.stripes[k].0);
+            let mut stripe = spin(&self.stripes[k].0);
             let plan = match *op {
                 // `fsm::check` of a hold on one seat, without its general
                 // machinery (the list of taken seats, the version maximum).
@@ -366,7 +367,7 @@ impl ShowState {
     /// Whether a seat is free now, read under its stripe's lock.
     fn is_free(&self, seat: SeatId, now: i64) -> bool {
         let (k, off) = self.stripe_of(seat);
-        lock(&self.stripes[k].0)[off].is_available(now)
+        spin(&self.stripes[k].0)[off].is_available(now)
     }
 
     pub(crate) fn hold_best(&self, req: &HoldBest, now: i64) -> Result<Hold> {

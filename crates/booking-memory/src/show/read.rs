@@ -2,7 +2,7 @@
 //! holds.
 
 use super::ShowState;
-use crate::sync::lock;
+use crate::sync::{lock, spin};
 use booking_core::backend::fsm::{self, Seat, SeatOp, SeatState};
 use booking_core::backend::push_expired;
 use booking_core::{
@@ -18,7 +18,7 @@ impl ShowState {
             self.seat_count
         ];
         for (k, stripe) in self.stripes.iter().enumerate() {
-            let guard = lock(&stripe.0);
+            let guard = spin(&stripe.0);
             for (off, s) in guard.iter().enumerate() {
                 let id = off * n + k;
                 seats[id] = SeatView { seat: SeatId(id as u32), status: s.status(now), version: s.version };
@@ -51,7 +51,7 @@ impl ShowState {
         let n = self.stripes.len();
         let mut seats = vec![Seat::default(); self.seat_count];
         for (k, stripe) in self.stripes.iter().enumerate() {
-            for (off, s) in lock(&stripe.0).iter().enumerate() {
+            for (off, s) in spin(&stripe.0).iter().enumerate() {
                 seats[off * n + k] = *s;
             }
         }
@@ -81,7 +81,7 @@ impl ShowState {
         let mut count = 0usize;
         let n = self.stripes.len();
         'stripes: for (k, stripe) in self.stripes.iter().enumerate() {
-            let guard = lock(&stripe.0);
+            let guard = spin(&stripe.0);
             for (off, seat) in guard.iter().enumerate() {
                 if count == limit {
                     break 'stripes;
