@@ -1,12 +1,16 @@
 //! The lock of the seat and owner stripes: a spin lock that yields.
 //!
-//! A request locks a seat stripe and an owner stripe for a few dozen
-//! nanoseconds each, and never blocks, allocates or calls out while it
-//! holds one. `std`'s mutex costs two atomic read-modify-writes a lock and
-//! unlock (the unlock must learn whether anyone sleeps on the lock); this
-//! lock costs one, its unlock being a plain release store. On the
+//! A hold, release or sale locks a seat stripe and an owner stripe for a
+//! few dozen nanoseconds each (longer only to publish on the change feed
+//! when someone subscribes); a snapshot, an audit or a sweep holds a seat
+//! stripe for a scan of its seats. While it holds one, a request waits
+//! only for further stripes, in a fixed order (seat stripes ascending,
+//! then the owner's). `std`'s mutex costs two atomic read-modify-writes a lock
+//! and unlock (the unlock must learn whether anyone sleeps on the lock);
+//! this lock costs one, its unlock being a plain release store. On the
 //! project's 2-core machine the pair costs about 7 ns against 14.5 ns, and
-//! a hold+release cycle takes four such pairs.
+//! a hold+release cycle of one seat under a per-owner limit takes five
+//! (its seat stripe twice, the owner's stripe three times).
 //!
 //! A contended lock spins briefly (`SPINS` reads), then yields its thread
 //! between attempts, so that a holder descheduled by the kernel gets the
